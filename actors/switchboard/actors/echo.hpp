@@ -1,0 +1,19 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#pragma once
+
+#include <switchboard/kinds.hpp>
+#include <switchboard/messages.hpp>
+
+namespace switchboard::actors {
+
+/// Replies to every JSON request with the request itself.
+using echo_actor = json_actor::extend_with<status_actor>;
+
+/// The behaviour of an `echo_actor`.
+echo_actor::behavior_type echo(echo_actor::pointer self);
+
+/// The `echo` kind. Keys: none.
+kind_spec echo_kind();
+
+} // namespace switchboard::actors

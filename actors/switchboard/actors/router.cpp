@@ -1,0 +1,113 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/actors/router.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <switchboard/errc.hpp>
+#include <switchboard/node.hpp>
+#include <switchboard/registry.hpp>
+#include <switchboard/status.hpp>
+
+namespace switchboard::actors {
+
+namespace {
+
+struct router_state {
+  router_config cfg;
+  switchboard::registry* names = nullptr;
+  uint64_t forwarded = 0;
+  uint64_t unrouted = 0;
+};
+
+std::string route_list(const router_config& cfg) {
+  std::string result;
+  for (auto& kvp : cfg.routes) {
+    if (!result.empty())
+      result += ", ";
+    result += kvp.first;
+  }
+  return result;
+}
+
+router_actor::behavior_type
+router(router_actor::stateful_pointer<router_state> self, router_config cfg,
+       switchboard::registry* names) {
+  self->state.cfg = std::move(cfg);
+  self->state.names = names;
+  return {
+    [self](json_message& msg) -> caf::result<json_message> {
+      auto& st = self->state;
+      // The one place a router reads a message: the routing field.
+      auto doc = nlohmann::json::parse(msg.text, nullptr, false);
+      std::string target;
+      if (doc.is_object()) {
+        auto i = doc.find(st.cfg.field);
+        if (i != doc.end() && i->is_string()) {
+          auto r = st.cfg.routes.find(i->get<std::string>());
+          if (r != st.cfg.routes.end())
+            target = r->second;
+        }
+      }
+      if (target.empty())
+        target = st.cfg.fallback;
+      if (target.empty()) {
+        ++st.unrouted;
+        std::string what = doc.is_object() && doc.contains(st.cfg.field)
+                             ? "no route for " + st.cfg.field + " "
+                                 + doc[st.cfg.field].dump()
+                             : "the message has no string field '"
+                                 + st.cfg.field + "'";
+        return make_error(errc::no_route,
+                          what + " (routes: " + route_list(st.cfg) + ")");
+      }
+      auto h = st.names->lookup(target);
+      if (!h) {
+        ++st.unrouted;
+        return make_error(errc::unknown_actor,
+                          "route target '" + target + "' is not running");
+      }
+      ++st.forwarded;
+      return self->delegate(caf::actor_cast<json_actor>(h), std::move(msg));
+    },
+    [self](status_atom) {
+      auto& st = self->state;
+      return status_reply(self, "router",
+                          {{"forwarded", std::to_string(st.forwarded)},
+                           {"unrouted", std::to_string(st.unrouted)}});
+    },
+  };
+}
+
+} // namespace
+
+kind_spec router_kind() {
+  kind_spec result;
+  result.name = "router";
+  result.doc = "forwards a JSON request by the value of one field";
+  result.keys = {
+    {"routes", value_type::actor_ref_map, true,
+     "field value -> actor name, e.g. { calculate = \"calc\" }"},
+    {"field", value_type::string, false,
+     "the field whose value picks the route (default \"type\")"},
+    {"default", value_type::actor_ref, false,
+     "where messages without a matching route go (default: error reply)"},
+  };
+  result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    router_config cfg;
+    cfg.field = caf::get_or(ctx.args, "field", "type");
+    cfg.fallback = caf::get_or(ctx.args, "default", "");
+    if (auto routes = caf::get_if<caf::settings>(&ctx.args, "routes"))
+      for (auto& [key, value] : *routes)
+        cfg.routes.emplace(key, caf::get<std::string>(value));
+    auto h = ctx.node.system().spawn(router, std::move(cfg),
+                                     &ctx.node.registry());
+    return caf::actor_cast<caf::actor>(h);
+  };
+  return result;
+}
+
+} // namespace switchboard::actors

@@ -1,0 +1,343 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// The `switchboard` command: run a node, check configs, and talk to a running
+// node through its control socket.
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <switchboard/actors/builtins.hpp>
+#include <switchboard/bridges/control/bridge.hpp>
+#include <switchboard/config.hpp>
+#include <switchboard/defaults.hpp>
+#include <switchboard/errc.hpp>
+#include <switchboard/kinds.hpp>
+#include <switchboard/node.hpp>
+
+#include "control_client.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+
+// -- constants ----------------------------------------------------------------
+
+constexpr const char* default_config = "conf/default.conf";
+
+constexpr const char* usage_text = R"(usage: switchboard VERB [ARGS]
+
+verbs:
+  run [CONFIG] [--section.key=value ...]
+                          run one node (default: conf/default.conf)
+  check CONFIG...         validate configs; exit 1 listing every error
+  status [ADDRESS]        actors, mailboxes and bridges of a running node
+  send ADDRESS JSON       send one JSON request and print the reply
+
+`switchboard VERB --help` describes one verb.
+)";
+
+constexpr const char* run_help = R"(usage: switchboard run [CONFIG] [--section.key=value ...]
+
+Runs one node from CONFIG (default: conf/default.conf) until SIGINT or
+SIGTERM; a second signal exits at once. Any config key can be overridden,
+e.g. --node.name=gw or --scheduler.max-threads=4. The node listens for
+`status` and `send` on its control socket ([node] control).
+)";
+
+constexpr const char* check_help = R"(usage: switchboard check CONFIG...
+
+Validates each CONFIG against the known sections, kinds and keys and prints
+every problem as FILE:LINE: KEY: expected ..., found .... Exits 0 when all
+files are valid, 1 otherwise.
+)";
+
+constexpr const char* target_help = R"(
+Which node: by default the one named in conf/default.conf's control socket
+path ([node] name "main"). Choose another with
+  --node NAME       the node's name (its default control socket)
+  --control PATH    the control socket itself
+  --config FILE     the node's config file (reads [node] name and control)
+ADDRESS may be NODE/ACTOR to reach a node by name.
+  --timeout MS      how long to wait for the reply (default 5000)
+)";
+
+constexpr const char* status_help = R"(usage: switchboard status [ADDRESS] [options]
+
+Prints the named actors and bridges of a running node with their kind and
+status (mailbox size and per-kind counters) as JSON, or only ADDRESS.
+)";
+
+constexpr const char* send_help = R"(usage: switchboard send ADDRESS JSON [options]
+
+Sends JSON as a request to the actor at ADDRESS and prints its reply. Exits 1
+with the error on stderr if the actor replies with an error, does not exist
+or does not answer in time.
+)";
+
+// -- helpers ------------------------------------------------------------------
+
+bool wants_help(const std::vector<std::string>& args) {
+  for (auto& a : args)
+    if (a == "--help" || a == "-h")
+      return true;
+  return false;
+}
+
+int usage_error(const std::string& what, const char* help) {
+  std::fprintf(stderr, "switchboard: %s\n\n%s", what.c_str(), help);
+  return 2;
+}
+
+void add_kinds(switchboard::kind_registry& kinds) {
+  if (auto err = switchboard::actors::add_builtin_kinds(kinds)) {
+    std::fprintf(stderr, "switchboard: %s\n", switchboard::render(err).c_str());
+    std::exit(1);
+  }
+}
+
+// -- run ----------------------------------------------------------------------
+
+int run(std::vector<std::string> args) {
+  if (wants_help(args)) {
+    std::fputs(run_help, stdout);
+    return 0;
+  }
+  std::string file = default_config;
+  std::vector<std::string> overrides;
+  for (auto& a : args) {
+    if (a.compare(0, 2, "--") == 0)
+      overrides.push_back(a);
+    else if (file == default_config)
+      file = a;
+    else
+      return usage_error("run takes one CONFIG", run_help);
+  }
+  auto cfg = switchboard::node_config::from_file(file);
+  if (!cfg) {
+    std::fprintf(stderr, "switchboard: %s\n",
+                 switchboard::render(cfg.error()).c_str());
+    return 1;
+  }
+  if (auto err = cfg->apply_overrides(overrides))
+    return usage_error(switchboard::render(err), run_help);
+  auto control_path = cfg->control_path();
+  switchboard::node n{std::move(*cfg)};
+  add_kinds(n.kinds());
+  if (auto err = n.start()) {
+    std::fprintf(stderr, "switchboard: cannot start the node:\n%s\n",
+                 switchboard::render(err).c_str());
+    return 1;
+  }
+  n.handle_signals();
+  if (!control_path.empty()) {
+    auto ctl = switchboard::bridges::control::start(n, control_path);
+    if (!ctl) {
+      n.log("cannot open the control socket: " + switchboard::render(ctl.error()));
+      n.stop();
+      return 1;
+    }
+    n.log("control socket at " + control_path);
+  }
+  n.log("ready");
+  n.wait_for_stop_request();
+  n.stop();
+  return 0;
+}
+
+// -- check --------------------------------------------------------------------
+
+int check(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    std::fputs(check_help, stdout);
+    return 0;
+  }
+  if (args.empty())
+    return usage_error("check needs at least one CONFIG", check_help);
+  switchboard::kind_registry kinds;
+  add_kinds(kinds);
+  size_t total = 0;
+  for (auto& file : args) {
+    auto cfg = switchboard::node_config::from_file(file);
+    if (!cfg) {
+      std::printf("%s\n", switchboard::render(cfg.error()).c_str());
+      ++total;
+      continue;
+    }
+    auto errors = switchboard::validate(*cfg, kinds);
+    for (auto& e : errors)
+      std::printf("%s\n", e.to_string().c_str());
+    if (errors.empty())
+      std::printf("%s: ok\n", file.c_str());
+    total += errors.size();
+  }
+  if (total > 0) {
+    std::printf("%zu error%s\n", total, total == 1 ? "" : "s");
+    return 1;
+  }
+  return 0;
+}
+
+// -- status and send ----------------------------------------------------------
+
+struct target {
+  std::string control;
+  std::string actor;
+  int timeout_ms = static_cast<int>(switchboard::defaults::request_timeout.count());
+};
+
+// Parses the options shared by status and send; the rest stay in `args`.
+std::string parse_target(std::vector<std::string>& args, target& t) {
+  std::vector<std::string> rest;
+  std::string node_name;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto& a = args[i];
+    auto value = [&](const char* opt) -> const std::string* {
+      if (a != opt)
+        return nullptr;
+      if (i + 1 >= args.size())
+        return nullptr;
+      return &args[++i];
+    };
+    if (auto v = value("--node")) {
+      node_name = *v;
+    } else if (auto v = value("--control")) {
+      t.control = *v;
+    } else if (auto v = value("--config")) {
+      auto cfg = switchboard::node_config::from_file(*v);
+      if (!cfg)
+        return switchboard::render(cfg.error());
+      t.control = cfg->control_path();
+    } else if (auto v = value("--timeout")) {
+      t.timeout_ms = std::atoi(v->c_str());
+      if (t.timeout_ms <= 0)
+        return "--timeout needs a number of milliseconds";
+    } else if (a.compare(0, 2, "--") == 0) {
+      return "unknown option " + a;
+    } else {
+      rest.push_back(a);
+    }
+  }
+  args = std::move(rest);
+  if (!args.empty()) {
+    auto& addr = args.front();
+    if (auto slash = addr.find('/'); slash != std::string::npos) {
+      node_name = addr.substr(0, slash);
+      t.actor = addr.substr(slash + 1);
+    } else {
+      t.actor = addr;
+    }
+  }
+  if (t.control.empty()) {
+    if (node_name.empty()) {
+      auto cfg = switchboard::node_config::from_file(default_config);
+      t.control = cfg ? cfg->control_path()
+                      : switchboard::default_control_path(
+                        switchboard::defaults::node_name);
+    } else {
+      t.control = switchboard::default_control_path(node_name);
+    }
+  }
+  return {};
+}
+
+// Sends `req` and returns the parsed reply, or prints the failure.
+bool call(const target& t, json req, json& reply) {
+  req["timeout_ms"] = t.timeout_ms;
+  std::string line;
+  // The client waits a little longer than the node, so the node's own
+  // timeout error (which names the actor) arrives first.
+  auto err = switchboard::cli::control_call(t.control, req.dump(), line,
+                                            t.timeout_ms + 1000);
+  if (!err.empty()) {
+    std::fprintf(stderr, "switchboard: %s\n", err.c_str());
+    return false;
+  }
+  reply = json::parse(line, nullptr, false);
+  if (reply.is_discarded() || !reply.is_object()) {
+    std::fprintf(stderr, "switchboard: the node sent an invalid reply: %s\n",
+                 line.c_str());
+    return false;
+  }
+  if (!reply.value("ok", false)) {
+    std::fprintf(stderr, "switchboard: %s\n",
+                 reply.value("error", std::string{"unknown error"}).c_str());
+    return false;
+  }
+  return true;
+}
+
+int status(std::vector<std::string> args) {
+  if (wants_help(args)) {
+    std::printf("%s%s", status_help, target_help);
+    return 0;
+  }
+  target t;
+  if (auto err = parse_target(args, t); !err.empty())
+    return usage_error(err, status_help);
+  if (args.size() > 1)
+    return usage_error("status takes at most one ADDRESS", status_help);
+  json req{{"op", "status"}};
+  if (!t.actor.empty())
+    req["address"] = t.actor;
+  json reply;
+  if (!call(t, req, reply))
+    return 1;
+  reply.erase("ok");
+  std::printf("%s\n", reply.dump(2).c_str());
+  return 0;
+}
+
+int send(std::vector<std::string> args) {
+  if (wants_help(args)) {
+    std::printf("%s%s", send_help, target_help);
+    return 0;
+  }
+  target t;
+  if (auto err = parse_target(args, t); !err.empty())
+    return usage_error(err, send_help);
+  if (args.size() != 2)
+    return usage_error("send takes ADDRESS and JSON", send_help);
+  auto msg = json::parse(args[1], nullptr, false);
+  if (msg.is_discarded()) {
+    std::fprintf(stderr, "switchboard: invalid_json: %s is not valid JSON\n",
+                 args[1].c_str());
+    return 1;
+  }
+  json reply;
+  if (!call(t, json{{"op", "send"}, {"to", t.actor}, {"message", msg}}, reply))
+    return 1;
+  std::printf("%s\n", reply["reply"].dump().c_str());
+  return 0;
+}
+
+} // namespace
+
+// -- main ---------------------------------------------------------------------
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(usage_text, stderr);
+    return 2;
+  }
+  std::string verb = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (verb == "--help" || verb == "-h" || verb == "help") {
+    std::fputs(usage_text, stdout);
+    return 0;
+  }
+  if (verb == "run")
+    return run(std::move(args));
+  if (verb == "check")
+    return check(args);
+  if (verb == "status")
+    return status(std::move(args));
+  if (verb == "send")
+    return send(std::move(args));
+  std::fprintf(stderr, "switchboard: unknown verb '%s'\n\n%s", verb.c_str(),
+               usage_text);
+  return 2;
+}

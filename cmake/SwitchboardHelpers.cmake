@@ -1,0 +1,59 @@
+# Helpers shared by every target of the project.
+
+# Warnings and sanitizers for project code only, through one interface target
+# linked PRIVATE (dependencies' headers are system headers and stay quiet).
+add_library(switchboard_internal INTERFACE)
+target_compile_options(switchboard_internal INTERFACE
+  -Wall -Wextra -Wpedantic -Wnon-virtual-dtor -Wno-unused-parameter
+  # Libraries and programs share one precompiled header, which GCC uses
+  # only when both compile with the same code model.
+  -fPIC)
+if(SWITCHBOARD_SANITIZERS)
+  target_compile_options(switchboard_internal INTERFACE
+    -fsanitize=${SWITCHBOARD_SANITIZERS} -fno-omit-frame-pointer)
+  target_link_options(switchboard_internal INTERFACE
+    -fsanitize=${SWITCHBOARD_SANITIZERS})
+endif()
+
+# The libraries link the sanitizer runtime too, so a test that links them
+# works however it is built.
+function(switchboard_sanitize target)
+  if(SWITCHBOARD_SANITIZERS)
+    target_link_options(${target} PUBLIC -fsanitize=${SWITCHBOARD_SANITIZERS})
+  endif()
+endfunction()
+
+# CAF's headers take about 3 s to parse per translation unit; one precompiled
+# header shared by every target saves most of that. ccache still hits with
+# the sloppiness set in scripts/build.sh.
+set(switchboard_pch_headers <caf/all.hpp> <nlohmann/json.hpp>)
+function(switchboard_use_pch target)
+  if(NOT SWITCHBOARD_PCH)
+    return()
+  endif()
+  get_property(host GLOBAL PROPERTY SWITCHBOARD_PCH_HOST)
+  if(host)
+    target_precompile_headers(${target} REUSE_FROM ${host})
+  else()
+    target_precompile_headers(${target} PRIVATE ${switchboard_pch_headers})
+    set_property(GLOBAL PROPERTY SWITCHBOARD_PCH_HOST ${target})
+  endif()
+endfunction()
+
+# switchboard_add_component(NAME SOURCES ... INCLUDE_DIR dir
+#                           DEPENDENCIES [PUBLIC ...] [PRIVATE ...])
+# Adds the library switchboard_NAME with the alias switchboard::NAME.
+function(switchboard_add_component name)
+  cmake_parse_arguments(arg "" "INCLUDE_DIR" "SOURCES;DEPENDENCIES" ${ARGN})
+  set(target switchboard_${name})
+  add_library(${target} ${arg_SOURCES})
+  add_library(switchboard::${name} ALIAS ${target})
+  target_include_directories(${target} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/${arg_INCLUDE_DIR}>)
+  target_link_libraries(${target} ${arg_DEPENDENCIES})
+  target_link_libraries(${target} PRIVATE switchboard_internal)
+  switchboard_sanitize(${target})
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  # The first component compiles the precompiled header for all others.
+  switchboard_use_pch(${target})
+endfunction()

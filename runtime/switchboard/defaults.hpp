@@ -1,0 +1,23 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace switchboard::defaults {
+
+/// `[node] name`.
+inline constexpr const char* node_name = "main";
+
+/// `[node] stop-timeout`: how long a stopping node lets mailboxes drain.
+/// Small enough that SIGTERM ends a node well within 2 s.
+inline constexpr std::chrono::milliseconds stop_timeout{1500};
+
+/// `[node] request-timeout`: how long the control endpoint waits for a reply.
+inline constexpr std::chrono::milliseconds request_timeout{5000};
+
+/// The largest line the control endpoint accepts.
+inline constexpr size_t max_control_line = 16 * 1024 * 1024;
+
+} // namespace switchboard::defaults

@@ -1,0 +1,62 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/errc.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
+
+namespace switchboard {
+
+const char* to_string(errc x) {
+  switch (x) {
+    case errc::config_syntax: return "config_syntax";
+    case errc::config_unknown_key: return "config_unknown_key";
+    case errc::config_wrong_type: return "config_wrong_type";
+    case errc::config_missing_key: return "config_missing_key";
+    case errc::config_unknown_kind: return "config_unknown_kind";
+    case errc::config_duplicate_name: return "config_duplicate_name";
+    case errc::config_unknown_actor: return "config_unknown_actor";
+    case errc::config_bad_value: return "config_bad_value";
+    case errc::invalid_json: return "invalid_json";
+    case errc::unknown_actor: return "unknown_actor";
+    case errc::no_route: return "no_route";
+    case errc::timeout: return "timeout";
+    case errc::frame_too_large: return "frame_too_large";
+    case errc::io_error: return "io_error";
+    case errc::not_running: return "not_running";
+    case errc::unexpected_message: return "unexpected_message";
+    case errc::name_taken: return "name_taken";
+    case errc::bad_message: return "bad_message";
+  }
+  return "unknown_errc";
+}
+
+caf::error make_error(errc x) {
+  return caf::error{static_cast<uint8_t>(x), errc_category};
+}
+
+caf::error make_error(errc x, std::string context) {
+  return caf::error{static_cast<uint8_t>(x), errc_category,
+                    caf::make_message(std::move(context))};
+}
+
+std::string render(const caf::error& err) {
+  if (!err)
+    return "no error";
+  if (err.category() == errc_category) {
+    std::string result = to_string(static_cast<errc>(err.code()));
+    if (!err.context().empty() && err.context().match_element<std::string>(0)) {
+      result += ": ";
+      result += err.context().get_as<std::string>(0);
+    }
+    return result;
+  }
+  if (err == caf::sec::request_timeout)
+    return "timeout: no reply in time";
+  if (err == caf::sec::unexpected_message)
+    return "unexpected_message: the actor does not accept this message";
+  return caf::actor_system_config::render(err);
+}
+
+} // namespace switchboard

@@ -1,0 +1,21 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#pragma once
+
+namespace switchboard {
+
+class io_loop;
+class kind_registry;
+class node;
+class node_config;
+class registry;
+
+struct config_error;
+struct json_message;
+struct key_spec;
+struct kind_spec;
+struct spawn_context;
+
+enum class errc : unsigned char;
+
+} // namespace switchboard

@@ -1,0 +1,274 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// The loop thread drains two queues on every wake-up: tasks posted with
+// `post` and loop actors that have mail (`exec_later`). Both sit behind one
+// mutex; a vector swap empties them, so the lock is held only for a push or a
+// swap. `uv_async_send` coalesces: a burst of posts wakes the loop once.
+
+#include "switchboard/io_loop.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include <uv.h>
+
+#include "switchboard/assert.hpp"
+
+namespace switchboard {
+
+class io_loop::impl : public caf::execution_unit {
+public:
+  impl() {
+    SWITCHBOARD_ASSERT(uv_loop_init(&loop_) == 0);
+    SWITCHBOARD_ASSERT(uv_async_init(&loop_, &wake_, on_wake) == 0);
+    wake_.data = this;
+  }
+
+  ~impl() override {
+    stop();
+    if (!stopped_) {
+      // Never started: close the async handle and the loop here.
+      uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+      uv_run(&loop_, UV_RUN_DEFAULT);
+      close_result_ = uv_loop_close(&loop_);
+    }
+  }
+
+  void attach(caf::actor_system& sys) {
+    system_ = &sys;
+  }
+
+  void start() {
+    SWITCHBOARD_ASSERT(!thread_.joinable());
+    running_ = true;
+    thread_ = std::thread{[this] { run(); }};
+  }
+
+  bool post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (!accepting_)
+        return false;
+      tasks_.push_back(std::move(fn));
+      // Sent under the lock: once `begin_stop` has taken it, nobody touches
+      // the async handle any more.
+      uv_async_send(&wake_);
+    }
+    return true;
+  }
+
+  // Called by CAF whenever an actor that was idle gets mail while running on
+  // (or spawned for) this unit. Loop actors mark themselves as `io_actor`;
+  // everybody else belongs on the scheduler.
+  void exec_later(caf::resumable* job) override {
+    if (job->subtype() != caf::resumable::io_actor) {
+      system_->scheduler().enqueue(job);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (accepting_) {
+        jobs_.push_back(job);
+        uv_async_send(&wake_);
+        return;
+      }
+    }
+    // The loop is gone: drop the reference the enqueuer added for us.
+    intrusive_ptr_release(job);
+  }
+
+  void on_stop(std::function<void()> fn) {
+    SWITCHBOARD_ASSERT(in_loop_thread());
+    stop_hooks_.push_back(std::move(fn));
+  }
+
+  void stop() {
+    if (!running_.exchange(false))
+      return;
+    SWITCHBOARD_ASSERT(!in_loop_thread());
+    post([this] { begin_stop(); });
+    thread_.join();
+  }
+
+  bool in_loop_thread() const noexcept {
+    return std::this_thread::get_id() == tid_.load();
+  }
+
+  bool running() const noexcept {
+    return running_;
+  }
+
+  uv_loop_t* native() noexcept {
+    return &loop_;
+  }
+
+  int close_result() const noexcept {
+    return close_result_;
+  }
+
+  int forced_closes() const noexcept {
+    return forced_;
+  }
+
+private:
+  void run() {
+    tid_ = std::this_thread::get_id();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    // Nothing can be queued any more (accepting_ is false): release the loop
+    // actors that got mail between the last drain and the close.
+    stopped_ = true;
+    drain();
+    close_result_ = uv_loop_close(&loop_);
+    tid_ = std::thread::id{};
+  }
+
+  static void on_wake(uv_async_t* handle) {
+    static_cast<impl*>(handle->data)->drain();
+  }
+
+  void drain() {
+    // Loop actors that still have mail after their throughput slice go to
+    // the back of the queue, after whatever arrived meanwhile.
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        std::swap(tasks_, local_tasks_);
+        std::swap(jobs_, local_jobs_);
+      }
+      if (local_tasks_.empty() && local_jobs_.empty())
+        return;
+      for (auto& fn : local_tasks_)
+        fn();
+      local_tasks_.clear();
+      for (auto job : local_jobs_)
+        resume(job);
+      local_jobs_.clear();
+    }
+  }
+
+  void resume(caf::resumable* job) {
+    if (stopped_) {
+      intrusive_ptr_release(job);
+      return;
+    }
+    switch (job->resume(this, max_throughput)) {
+      case caf::resumable::resume_later: {
+        std::lock_guard<std::mutex> guard{mtx_};
+        jobs_.push_back(job);
+        break;
+      }
+      default:
+        // done or awaiting_message: the mailbox is empty; the next enqueue
+        // adds a new reference and schedules the actor again.
+        intrusive_ptr_release(job);
+    }
+  }
+
+  void begin_stop() {
+    for (auto& fn : stop_hooks_)
+      fn();
+    stop_hooks_.clear();
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      accepting_ = false;
+    }
+    // Whatever is still open was not closed by its owner: close it so that
+    // uv_loop_close succeeds, and count it.
+    uv_walk(
+      &loop_,
+      [](uv_handle_t* h, void* arg) {
+        auto self = static_cast<impl*>(arg);
+        if (h == reinterpret_cast<uv_handle_t*>(&self->wake_)
+            || uv_is_closing(h))
+          return;
+        ++self->forced_;
+        std::fprintf(stderr, "switchboard: io loop closed a %s handle that "
+                             "its owner left open\n",
+                     uv_handle_type_name(uv_handle_get_type(h)));
+        uv_close(h, nullptr);
+      },
+      this);
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+  }
+
+  // How many messages a loop actor handles before others get a turn.
+  static constexpr size_t max_throughput = 64;
+
+  uv_loop_t loop_;
+  uv_async_t wake_;
+  std::thread thread_;
+  std::atomic<std::thread::id> tid_{};
+  std::atomic<bool> running_{false};
+  bool stopped_ = false;
+  int close_result_ = 1;
+  int forced_ = 0;
+
+  std::mutex mtx_;
+  bool accepting_ = true;
+  std::vector<std::function<void()>> tasks_;
+  std::vector<caf::resumable*> jobs_;
+
+  // Loop thread only.
+  std::vector<std::function<void()>> local_tasks_;
+  std::vector<caf::resumable*> local_jobs_;
+  std::vector<std::function<void()>> stop_hooks_;
+};
+
+io_loop::io_loop() : impl_(std::make_unique<impl>()) {
+}
+
+io_loop::~io_loop() = default;
+
+void io_loop::start() {
+  impl_->start();
+}
+
+bool io_loop::post(std::function<void()> fn) {
+  return impl_->post(std::move(fn));
+}
+
+void io_loop::on_stop(std::function<void()> fn) {
+  impl_->on_stop(std::move(fn));
+}
+
+void io_loop::stop() {
+  impl_->stop();
+}
+
+bool io_loop::in_loop_thread() const noexcept {
+  return impl_->in_loop_thread();
+}
+
+bool io_loop::running() const noexcept {
+  return impl_->running();
+}
+
+uv_loop_s* io_loop::native() noexcept {
+  return impl_->native();
+}
+
+int io_loop::close_result() const noexcept {
+  return impl_->close_result();
+}
+
+int io_loop::forced_closes() const noexcept {
+  return impl_->forced_closes();
+}
+
+void io_loop::attach(caf::actor_system& sys) {
+  impl_->attach(sys);
+}
+
+caf::execution_unit* io_loop::executor() noexcept {
+  return impl_.get();
+}
+
+} // namespace switchboard

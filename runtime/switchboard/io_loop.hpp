@@ -1,0 +1,85 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+struct uv_loop_s;
+
+namespace switchboard {
+
+/// The node's one I/O thread: a libuv loop that owns every file descriptor
+/// of processes, pipes and sockets.
+///
+/// Other threads hand it work with `post` (a mutex-guarded queue plus one
+/// `uv_async_t`, so a burst of posts costs one wake-up). Actors spawned with
+/// `spawn_on_loop` (loop_actor.hpp) run on this thread too: their behaviours
+/// may touch loop handles directly, and a reply from a scheduler actor
+/// reaches them with exactly one wake-up of this thread.
+///
+/// Usage:
+/// ~~~
+/// io_loop loop;
+/// loop.start();
+/// loop.post([&] { uv_timer_init(loop.native(), &timer); ... });
+/// loop.stop(); // closes every handle, joins the thread
+/// ~~~
+class io_loop {
+public:
+  io_loop();
+  ~io_loop();
+
+  io_loop(const io_loop&) = delete;
+  io_loop& operator=(const io_loop&) = delete;
+
+  /// Starts the loop thread. Work posted before runs first, in order.
+  void start();
+
+  /// Runs `fn` on the loop thread, after everything posted before it.
+  /// Thread-safe. Returns false (and drops `fn`) once the loop has stopped.
+  bool post(std::function<void()> fn);
+
+  /// Registers `fn` to run on the loop thread when `stop` begins, before
+  /// remaining handles are closed: bridges close their handles here.
+  /// Loop thread only.
+  void on_stop(std::function<void()> fn);
+
+  /// Runs the stop hooks, closes every remaining handle, ends the thread and
+  /// closes the loop. Thread-safe, idempotent; never call it on the loop
+  /// thread.
+  void stop();
+
+  /// Whether the caller runs on the loop thread.
+  bool in_loop_thread() const noexcept;
+
+  /// Whether `start` was called and `stop` was not.
+  bool running() const noexcept;
+
+  /// The libuv loop. Touch it only on the loop thread (or before `start`).
+  uv_loop_s* native() noexcept;
+
+  /// What `uv_loop_close` returned when the loop stopped (0 on a clean
+  /// shutdown, where every handle was closed), or 1 before it stopped.
+  int close_result() const noexcept;
+
+  /// Handles that were still open when the loop stopped and had to be
+  /// closed by force: each one is a bridge that forgot to close its own.
+  int forced_closes() const noexcept;
+
+  /// Binds the loop to an actor system: needed before `executor` is used.
+  void attach(caf::actor_system& sys);
+
+  /// The CAF execution unit that runs loop actors on this thread and hands
+  /// every other actor to the system's scheduler.
+  caf::execution_unit* executor() noexcept;
+
+  class impl;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace switchboard

@@ -1,0 +1,39 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/kinds.hpp"
+
+#include "switchboard/errc.hpp"
+
+namespace switchboard {
+
+const char* to_string(value_type x) {
+  switch (x) {
+    case value_type::string: return "string";
+    case value_type::integer: return "integer";
+    case value_type::boolean: return "boolean";
+    case value_type::real: return "number";
+    case value_type::timespan: return "duration (e.g. 250ms)";
+    case value_type::string_list: return "list of strings";
+    case value_type::list: return "list";
+    case value_type::map: return "map";
+    case value_type::actor_ref: return "actor name";
+    case value_type::actor_ref_list: return "list of actor names";
+    case value_type::actor_ref_map: return "map of actor names";
+    case value_type::any: return "any value";
+  }
+  return "?";
+}
+
+caf::error kind_registry::add(kind_spec spec) {
+  auto name = spec.name;
+  if (!kinds_.emplace(name, std::move(spec)).second)
+    return make_error(errc::name_taken, "kind '" + name + "' exists already");
+  return caf::none;
+}
+
+const kind_spec* kind_registry::find(const std::string& name) const {
+  auto i = kinds_.find(name);
+  return i == kinds_.end() ? nullptr : &i->second;
+}
+
+} // namespace switchboard

@@ -1,0 +1,122 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/settings.hpp>
+
+#include "switchboard/fwd.hpp"
+
+namespace switchboard {
+
+/// The type a config key must have.
+enum class value_type {
+  /// A quoted string.
+  string,
+  /// A whole number.
+  integer,
+  /// `true` or `false`.
+  boolean,
+  /// A number, whole or not.
+  real,
+  /// A duration with a unit: `250ms`, `2s`.
+  timespan,
+  /// A list of strings.
+  string_list,
+  /// A list of anything.
+  list,
+  /// A `{ ... }` map.
+  map,
+  /// The name of an actor or bridge of this node, or `node/actor`.
+  actor_ref,
+  /// A list of `actor_ref`.
+  actor_ref_list,
+  /// A map whose values are `actor_ref`s (e.g. a router's routes).
+  actor_ref_map,
+  /// Anything.
+  any,
+};
+
+/// Names `x` for people, e.g. "string" or "list of strings".
+const char* to_string(value_type x);
+
+/// One key an actor kind, bridge kind or section accepts.
+struct key_spec {
+  /// The key, kebab-case.
+  std::string name;
+  /// The type its value must have.
+  value_type type = value_type::string;
+  /// Whether the key must be present.
+  bool required = false;
+  /// One line for people (`switchboard check`, conf/README.md).
+  std::string doc;
+  /// For strings: the allowed values, if only some are.
+  std::vector<std::string> one_of = {};
+};
+
+/// Where a kind's instances are declared in a config file.
+enum class kind_section {
+  /// `[actors]`
+  actors,
+  /// `[bridges]`
+  bridges,
+};
+
+/// What a factory gets to build one instance of a kind.
+struct spawn_context {
+  /// The node that spawns the instance.
+  switchboard::node& node;
+  /// The instance's name in the registry.
+  std::string name;
+  /// The instance's entry from the config, `kind` included.
+  caf::settings args;
+};
+
+/// Builds one instance of a kind. Runs on the thread that calls
+/// `node::start` or `node::spawn`.
+using kind_factory =
+  std::function<caf::expected<caf::actor>(const spawn_context&)>;
+
+/// A named actor kind: its keys and its factory.
+struct kind_spec {
+  /// The name configs use in `kind = "..."`.
+  std::string name;
+  /// One line for people.
+  std::string doc;
+  /// `[actors]` or `[bridges]`.
+  kind_section section = kind_section::actors;
+  /// Every key an instance may have besides `kind`.
+  std::vector<key_spec> keys;
+  /// Builds an instance.
+  kind_factory factory;
+  /// Whether instances answer `json_message` requests (`switchboard send`).
+  bool accepts_json = true;
+};
+
+/// The kinds a node can instantiate, by name. Built-ins and the kinds an
+/// embedding service adds are registered the same way, before the node
+/// starts. Not thread-safe: fill it, then only read it.
+class kind_registry {
+public:
+  /// Adds `spec`; returns `errc::name_taken` if its name is taken.
+  caf::error add(kind_spec spec);
+
+  /// Returns the kind named `name`, or null.
+  const kind_spec* find(const std::string& name) const;
+
+  /// All kinds, sorted by name.
+  const std::map<std::string, kind_spec>& all() const noexcept {
+    return kinds_;
+  }
+
+private:
+  std::map<std::string, kind_spec> kinds_;
+};
+
+} // namespace switchboard

@@ -1,0 +1,342 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/node.hpp"
+
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <uv.h>
+
+#include "switchboard/defaults.hpp"
+#include "switchboard/errc.hpp"
+#include "switchboard/io_loop.hpp"
+#include "switchboard/messages.hpp"
+#include "switchboard/registry.hpp"
+#include "switchboard/scheduler.hpp"
+
+namespace switchboard {
+
+namespace {
+
+// The CAF config every node's actor system starts from.
+class system_config : public caf::actor_system_config {
+public:
+  system_config() {
+    add_message_type<json_message>("switchboard::json_message");
+    add_error_category(errc_category, [](uint8_t code, caf::atom_value,
+                                         const caf::message& ctx) {
+      return render(caf::error{code, errc_category, ctx});
+    });
+  }
+};
+
+bool is_caf_section(const std::string& name) {
+  return name != "node" && name != "actors" && name != "bridges";
+}
+
+std::string join_errors(const std::vector<config_error>& errors) {
+  std::string result;
+  for (auto& e : errors) {
+    if (!result.empty())
+      result += "\n";
+    result += e.to_string();
+  }
+  return result;
+}
+
+} // namespace
+
+class node::impl {
+public:
+  enum class state { idle, running, stopping, stopped };
+
+  explicit impl(node_config cfg) : cfg_(std::move(cfg)) {
+    name_ = cfg_.node_name();
+  }
+
+  node_config cfg_;
+  std::string name_;
+  kind_registry kinds_;
+  switchboard::registry registry_;
+  std::unique_ptr<system_config> sys_cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  std::unique_ptr<io_loop> loop_;
+
+  mutable std::mutex log_mtx_;
+
+  mutable std::mutex state_mtx_;
+  std::condition_variable state_cv_;
+  state state_ = state::idle;
+  bool stop_requested_ = false;
+
+  // Loop thread only.
+  int signals_seen_ = 0;
+};
+
+node::node(node_config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {
+}
+
+node::~node() {
+  stop();
+}
+
+caf::error node::start() {
+  auto& d = *impl_;
+  {
+    std::lock_guard<std::mutex> guard{d.state_mtx_};
+    if (d.state_ != impl::state::idle)
+      return make_error(errc::not_running, "a node starts only once");
+  }
+  if (auto errors = validate(d.cfg_, d.kinds_); !errors.empty())
+    return make_error(errors.front().code, join_errors(errors));
+  // Writing to a socket whose peer left must be an error, not a signal.
+  std::signal(SIGPIPE, SIG_IGN);
+  d.sys_cfg_ = std::make_unique<system_config>();
+  apply_scheduler_defaults(*d.sys_cfg_);
+  for (auto& [section, value] : d.cfg_.content()) {
+    if (!is_caf_section(section))
+      continue;
+    if (auto xs = caf::get_if<caf::settings>(&value))
+      for (auto& [key, val] : *xs)
+        d.sys_cfg_->set(section + "." + key, val);
+  }
+  d.sys_ = std::make_unique<caf::actor_system>(*d.sys_cfg_);
+  d.loop_ = std::make_unique<io_loop>();
+  d.loop_->attach(*d.sys_);
+  d.loop_->start();
+  {
+    std::lock_guard<std::mutex> guard{d.state_mtx_};
+    d.state_ = impl::state::running;
+  }
+  log("starting with " + d.cfg_.file() + " ("
+      + describe_scheduler(d.sys_->config()) + ")");
+  for (auto section : {"actors", "bridges"}) {
+    auto xs = caf::get_if<caf::settings>(&d.cfg_.content(), section);
+    if (!xs)
+      continue;
+    for (auto& [name, entry] : *xs) {
+      auto& args = caf::get<caf::settings>(entry);
+      auto kind = caf::get<std::string>(args, "kind");
+      // The whole file was validated above; entries may name each other in
+      // any order.
+      if (auto h = spawn_entry(name, kind, args, false); !h) {
+        auto err = std::move(h.error());
+        log("cannot start " + name + ": " + render(err));
+        stop();
+        return err;
+      }
+    }
+  }
+  return caf::none;
+}
+
+caf::expected<caf::actor> node::spawn(const std::string& name,
+                                      const std::string& kind,
+                                      caf::settings args) {
+  return spawn_entry(name, kind, std::move(args), true);
+}
+
+caf::expected<caf::actor> node::spawn_entry(const std::string& name,
+                                            const std::string& kind,
+                                            caf::settings args,
+                                            bool validate_args) {
+  auto& d = *impl_;
+  if (!running())
+    return make_error(errc::not_running, "the node is not running");
+  auto spec = d.kinds_.find(kind);
+  if (!spec)
+    return make_error(errc::config_unknown_kind, "no kind named '" + kind + "'");
+  args["kind"] = kind;
+  if (validate_args) {
+    // Check the entry as if it stood in a config file, knowing the names
+    // that are registered now.
+    node_config entry_cfg;
+    auto section = spec->section == kind_section::actors ? "actors" : "bridges";
+    caf::put(entry_cfg.content(), std::string{section} + "." + name, args);
+    std::vector<std::string> known;
+    for (auto& e : d.registry_.list())
+      known.push_back(e.name);
+    if (auto errors = validate(entry_cfg, d.kinds_, known); !errors.empty())
+      return make_error(errors.front().code, join_errors(errors));
+  }
+  auto h = spec->factory(spawn_context{*this, name, std::move(args)});
+  if (!h)
+    return h;
+  registry_entry entry{name, kind, spec->section, spec->accepts_json, *h};
+  if (auto err = d.registry_.put(std::move(entry))) {
+    caf::anon_send_exit(*h, caf::exit_reason::user_shutdown);
+    return err;
+  }
+  // The name goes away with the actor.
+  (*h)->attach_functor(
+    [reg = &d.registry_, name, addr = h->address()] { reg->erase_if(name, addr); });
+  log("started " + name + " (" + kind + ")");
+  return h;
+}
+
+caf::error node::add(const std::string& name, caf::actor handle,
+                     std::string kind, kind_section section,
+                     bool accepts_json) {
+  auto& d = *impl_;
+  if (!handle)
+    return make_error(errc::bad_message, "cannot add an invalid handle");
+  registry_entry entry{name, std::move(kind), section, accepts_json, handle};
+  if (auto err = d.registry_.put(std::move(entry)))
+    return err;
+  handle->attach_functor([reg = &d.registry_, name,
+                          addr = handle.address()] { reg->erase_if(name, addr); });
+  return caf::none;
+}
+
+caf::actor node::lookup(const std::string& name) const {
+  return impl_->registry_.lookup(name);
+}
+
+void node::stop() {
+  auto& d = *impl_;
+  {
+    std::lock_guard<std::mutex> guard{d.state_mtx_};
+    if (d.state_ != impl::state::running)
+      return;
+    d.state_ = impl::state::stopping;
+  }
+  using clock = std::chrono::steady_clock;
+  auto timeout = caf::get_or(d.cfg_.content(), "node.stop-timeout",
+                             caf::timespan{defaults::stop_timeout});
+  auto deadline = clock::now() + timeout;
+  auto remaining = [&] {
+    auto left = deadline - clock::now();
+    return caf::duration{std::max(left, clock::duration{0})};
+  };
+  auto entries = d.registry_.list();
+  {
+    caf::scoped_actor self{*d.sys_};
+    for (auto& e : entries)
+      self->monitor(e.handle);
+    // Bridges first: no new work comes in while the rest drains. An exit
+    // message queues behind everything already in a mailbox (CAF delivers
+    // it with normal priority), so each actor works through what it has and
+    // then exits; whatever reaches it later bounces back to its sender as an
+    // error.
+    for (auto& e : entries)
+      if (e.section == kind_section::bridges)
+        self->send_exit(e.handle, caf::exit_reason::user_shutdown);
+    for (auto& e : entries)
+      if (e.section == kind_section::actors)
+        self->send_exit(e.handle, caf::exit_reason::user_shutdown);
+    size_t down = 0;
+    bool timed_out = false;
+    while (down < entries.size() && !timed_out)
+      self->receive([&](const caf::down_msg&) { ++down; },
+                    caf::after(remaining()) >> [&] { timed_out = true; });
+    if (timed_out)
+      log("stop: " + std::to_string(entries.size() - down)
+          + " actor(s) did not exit in time");
+  }
+  d.registry_.clear();
+  d.loop_->stop();
+  if (d.loop_->close_result() != 0)
+    log("io loop closed with status " + std::to_string(d.loop_->close_result()));
+  // The system's destructor waits for every remaining actor.
+  d.sys_.reset();
+  log("stopped");
+  std::lock_guard<std::mutex> guard{d.state_mtx_};
+  d.state_ = impl::state::stopped;
+  d.stop_requested_ = true;
+  d.state_cv_.notify_all();
+}
+
+void node::request_stop() {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> guard{d.state_mtx_};
+  d.stop_requested_ = true;
+  d.state_cv_.notify_all();
+}
+
+void node::wait_for_stop_request() {
+  auto& d = *impl_;
+  std::unique_lock<std::mutex> guard{d.state_mtx_};
+  d.state_cv_.wait(guard, [&] { return d.stop_requested_; });
+}
+
+void node::handle_signals() {
+  auto& d = *impl_;
+  d.loop_->post([this, &d] {
+    for (int signum : {SIGINT, SIGTERM}) {
+      auto handle = new uv_signal_t;
+      uv_signal_init(d.loop_->native(), handle);
+      handle->data = this;
+      uv_signal_start(
+        handle,
+        [](uv_signal_t* h, int sig) {
+          auto self = static_cast<node*>(h->data);
+          if (++self->impl_->signals_seen_ > 1) {
+            self->log(std::string{"second signal ("} + strsignal(sig)
+                      + "): exiting now");
+            std::_Exit(128 + sig);
+          }
+          self->log(std::string{"stopping on "} + strsignal(sig));
+          self->request_stop();
+        },
+        signum);
+      d.loop_->on_stop([handle] {
+        uv_close(reinterpret_cast<uv_handle_t*>(handle),
+                 [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+      });
+    }
+  });
+}
+
+bool node::running() const noexcept {
+  std::lock_guard<std::mutex> guard{impl_->state_mtx_};
+  return impl_->state_ == impl::state::running;
+}
+
+kind_registry& node::kinds() noexcept {
+  return impl_->kinds_;
+}
+
+registry& node::registry() noexcept {
+  return impl_->registry_;
+}
+
+const node_config& node::config() const noexcept {
+  return impl_->cfg_;
+}
+
+const std::string& node::name() const noexcept {
+  return impl_->name_;
+}
+
+caf::actor_system& node::system() {
+  return *impl_->sys_;
+}
+
+io_loop& node::loop() {
+  return *impl_->loop_;
+}
+
+std::chrono::milliseconds node::request_timeout() const {
+  auto t = caf::get_or(impl_->cfg_.content(), "node.request-timeout",
+                       caf::timespan{defaults::request_timeout});
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t);
+}
+
+void node::log(const std::string& line) const {
+  std::lock_guard<std::mutex> guard{impl_->log_mtx_};
+  std::fprintf(stderr, "switchboard[%s]: %s\n", impl_->name_.c_str(),
+               line.c_str());
+}
+
+} // namespace switchboard

@@ -1,0 +1,131 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/settings.hpp>
+
+#include "switchboard/config.hpp"
+#include "switchboard/fwd.hpp"
+#include "switchboard/kinds.hpp"
+
+namespace switchboard {
+
+/// One switchboard process: a CAF actor system, one io loop thread, a
+/// registry of named actors and the config they came from.
+///
+/// Usage (embedding):
+/// ~~~
+/// auto cfg = node_config::from_file("conf/default.conf");
+/// switchboard::node n{std::move(*cfg)};
+/// switchboard::actors::add_builtin_kinds(n.kinds());
+/// if (auto err = n.start()) { ... }         // spawns what the config names
+/// auto echo = n.lookup("echo");             // a caf::actor
+/// n.spawn("echo2", "echo");                 // more, by kind name
+/// n.stop();                                 // drains and shuts down
+/// ~~~
+class node {
+public:
+  /// Prepares a node; nothing runs until `start`.
+  explicit node(node_config cfg);
+
+  /// Stops the node if it still runs.
+  ~node();
+
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  // -- lifecycle --------------------------------------------------------------
+
+  /// Validates the config against the registered kinds, starts the actor
+  /// system and the io loop and spawns every actor and bridge the config
+  /// names. Returns `errc::config_*` listing every config problem, or the
+  /// first spawn error (after stopping what had started).
+  caf::error start();
+
+  /// Stops gracefully: bridges stop first, then every named actor gets to
+  /// drain its mailbox until `[node] stop-timeout`, then all actors exit, the
+  /// io loop closes its handles and the actor system shuts down.
+  /// Thread-safe and idempotent; blocks until done.
+  void stop();
+
+  /// Asks the thread in `wait_for_stop_request` to stop the node. Thread-safe.
+  void request_stop();
+
+  /// Blocks until `request_stop` is called (or a signal arrives, see
+  /// `handle_signals`).
+  void wait_for_stop_request();
+
+  /// Turns the first SIGINT or SIGTERM into `request_stop` and the second
+  /// into an immediate exit with status 128 + signal number. Call after
+  /// `start`; for one node per process.
+  void handle_signals();
+
+  /// Whether `start` succeeded and `stop` has not begun.
+  bool running() const noexcept;
+
+  // -- actors -----------------------------------------------------------------
+
+  /// Spawns an instance of `kind` named `name`. `args` are its config keys
+  /// (as in `[actors] name = { kind = "...", ... }`); they are validated
+  /// like a config entry.
+  caf::expected<caf::actor> spawn(const std::string& name,
+                                  const std::string& kind,
+                                  caf::settings args = {});
+
+  /// Registers an actor the embedding service (or a bridge) spawned itself,
+  /// so configs, routers and `switchboard send` can reach it by name. It
+  /// leaves the registry when it exits.
+  caf::error add(const std::string& name, caf::actor handle,
+                 std::string kind = "custom",
+                 kind_section section = kind_section::actors,
+                 bool accepts_json = true);
+
+  /// The actor named `name`, or an invalid handle.
+  caf::actor lookup(const std::string& name) const;
+
+  // -- properties -------------------------------------------------------------
+
+  /// The kinds this node can spawn. Add your own before `start`.
+  kind_registry& kinds() noexcept;
+
+  /// The named actors.
+  switchboard::registry& registry() noexcept;
+
+  /// The config the node was built from.
+  const node_config& config() const noexcept;
+
+  /// `[node] name`.
+  const std::string& name() const noexcept;
+
+  /// The CAF actor system. Valid between `start` and `stop`.
+  caf::actor_system& system();
+
+  /// The io loop. Valid between `start` and `stop`.
+  io_loop& loop();
+
+  /// How long requests from outside (control endpoint) wait for a reply.
+  std::chrono::milliseconds request_timeout() const;
+
+  /// Prints one line to the node's log (stderr), prefixed with its name.
+  /// Thread-safe.
+  void log(const std::string& line) const;
+
+  class impl;
+
+private:
+  caf::expected<caf::actor> spawn_entry(const std::string& name,
+                                        const std::string& kind,
+                                        caf::settings args, bool validate_args);
+
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace switchboard
