@@ -68,8 +68,14 @@ public:
 private:
   void note(const std::string& path, std::map<std::string, int>& lines,
             std::vector<std::pair<std::string, int>>& duplicates) {
-    if (!lines.emplace(path, line_).second)
-      duplicates.emplace_back(path, line_);
+    if (lines.emplace(path, line_).second)
+      return;
+    // Inside a repeated entry every key repeats too: report the entry only.
+    for (auto& [dup, line] : duplicates)
+      if (path.compare(0, dup.size(), dup) == 0
+          && (path[dup.size()] == '.' || path[dup.size()] == '['))
+        return;
+    duplicates.emplace_back(path, line_);
   }
 
   // Skips spaces, comments and, if `newlines`, line breaks and commas.
@@ -541,8 +547,15 @@ config_error syntax_error(const std::string& file, const caf::error& err) {
     auto& dict = ctx.get_as<caf::config_value::dictionary>(0);
     result.line = static_cast<int>(caf::get_or(dict, "line", int64_t{0}));
     auto column = caf::get_or(dict, "column", int64_t{0});
-    result.found = caf::to_string(static_cast<caf::pec>(err.code()))
-                   + " at column " + std::to_string(column);
+    auto code = static_cast<caf::pec>(err.code());
+    if (code == caf::pec::unexpected_newline && column <= 1) {
+      // CAF reports the start of the next line once it has read the break.
+      result.line -= 1;
+      result.found = "a line break inside a value (a string left open?)";
+    } else {
+      result.found = caf::to_string(code) + " at column "
+                     + std::to_string(column);
+    }
   } else {
     result.found = caf::actor_system_config::render(err);
   }

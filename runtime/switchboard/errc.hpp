@@ -66,6 +66,13 @@ caf::error make_error(errc x);
 /// @relates errc
 caf::error make_error(errc x, std::string context);
 
+/// Whether `err` is the switchboard error `x`.
+/// @relates errc
+inline bool is(const caf::error& err, errc x) {
+  return err.category() == errc_category
+         && err.code() == static_cast<uint8_t>(x);
+}
+
 /// Renders any error (switchboard's, CAF's or an OS error) as one line of
 /// text for people: `unknown_actor: no actor named 'x'`.
 std::string render(const caf::error& err);

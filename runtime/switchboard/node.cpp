@@ -154,6 +154,9 @@ caf::expected<caf::actor> node::spawn_entry(const std::string& name,
   auto& d = *impl_;
   if (!running())
     return make_error(errc::not_running, "the node is not running");
+  if (d.registry_.lookup(name))
+    return make_error(errc::name_taken,
+                      "an actor named '" + name + "' exists already");
   auto spec = d.kinds_.find(kind);
   if (!spec)
     return make_error(errc::config_unknown_kind, "no kind named '" + kind + "'");

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package switchboard needs to build, test and
+# benchmark. Idempotent and non-interactive; runs apt only when something is
+# missing. Needs root or sudo for that.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ccache   # toolchain
+  libcaf-dev                                # actors (CAF 0.17)
+  libuv1-dev                                # the io loop
+  nlohmann-json3-dev                        # JSON at the edges
+  catch2                                    # tests
+)
+# Node.js runs the benchmarks' peers and the test helpers written in JS.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all packages present"
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || {
+    echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  }
+  sudo=(sudo)
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"

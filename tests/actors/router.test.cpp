@@ -1,0 +1,96 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include <switchboard/actors/router.hpp>
+
+#include "node_fixture.hpp"
+
+using namespace switchboard;
+using switchboard::test::node_fixture;
+
+namespace {
+
+// `tag` answers every request with {"from":"tag"}, so a test sees where a
+// message went.
+void add_tag_kind(kind_registry& kinds) {
+  kind_spec k;
+  k.name = "tag";
+  k.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    auto reply = "{\"from\":\"" + ctx.name + "\"}";
+    return caf::actor_cast<caf::actor>(
+      ctx.node.system().spawn([reply]() -> json_actor::behavior_type {
+        return {[reply](json_message&) { return json_message::trusted(reply); }};
+      }));
+  };
+  REQUIRE(!kinds.add(k));
+}
+
+constexpr const char* config = R"(
+[node]
+control = "none"
+[actors]
+calc = { kind = "tag" }
+chat = { kind = "tag" }
+other = { kind = "tag" }
+by-type = { kind = "router", routes = { calculate = "calc", say = "chat" } }
+by-op = { kind = "router", field = "op", default = "other",
+          routes = { add = "calc" } }
+)";
+
+} // namespace
+
+TEST_CASE("a router forwards by the value of the type field") {
+  node_fixture f{config, add_tag_kind};
+  auto r1 = f.ask("by-type", R"({"type":"calculate","operands":[1,2]})");
+  REQUIRE(r1);
+  CHECK(r1->text == R"({"from":"calc"})");
+  auto r2 = f.ask("by-type", R"({"type":"say"})");
+  REQUIRE(r2);
+  CHECK(r2->text == R"({"from":"chat"})");
+  f.stop_and_check();
+}
+
+TEST_CASE("a router reads the configured field and falls back to default") {
+  node_fixture f{config, add_tag_kind};
+  auto r1 = f.ask("by-op", R"({"op":"add"})");
+  REQUIRE(r1);
+  CHECK(r1->text == R"({"from":"calc"})");
+  auto r2 = f.ask("by-op", R"({"op":"mul"})");
+  REQUIRE(r2);
+  CHECK(r2->text == R"({"from":"other"})");
+  auto r3 = f.ask("by-op", R"([1,2])");
+  REQUIRE(r3);
+  CHECK(r3->text == R"({"from":"other"})");
+  f.stop_and_check();
+}
+
+TEST_CASE("an unknown value is an error reply that names it and the routes") {
+  node_fixture f{config, add_tag_kind};
+  auto r = f.ask("by-type", R"({"type":"dance"})");
+  REQUIRE(!r);
+  CHECK(is(r.error(), errc::no_route));
+  auto text = render(r.error());
+  CHECK(text.find("\"dance\"") != std::string::npos);
+  CHECK(text.find("calculate, say") != std::string::npos);
+  auto missing = f.ask("by-type", R"({"kind":"x"})");
+  REQUIRE(!missing);
+  CHECK(render(missing.error()).find("no string field 'type'")
+        != std::string::npos);
+  auto not_json = f.ask("by-type", "not json at all");
+  REQUIRE(!not_json);
+  CHECK(is(not_json.error(), errc::no_route));
+  f.stop_and_check();
+}
+
+TEST_CASE("a route to an actor that is gone is an error reply") {
+  node_fixture f{config, add_tag_kind};
+  auto calc = f.node().lookup("calc");
+  {
+    caf::scoped_actor self{f.node().system()};
+    self->send_exit(calc, caf::exit_reason::user_shutdown);
+    self->wait_for(calc);
+  }
+  auto r = f.ask("by-type", R"({"type":"calculate"})");
+  REQUIRE(!r);
+  CHECK(is(r.error(), errc::unknown_actor));
+  f.stop_and_check();
+}

@@ -1,0 +1,187 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include <switchboard/bridges/control/bridge.hpp>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "node_fixture.hpp"
+
+#include <switchboard/defaults.hpp>
+
+using namespace switchboard;
+using switchboard::test::node_fixture;
+
+namespace {
+
+// A blocking line client for the control socket.
+class client {
+public:
+  explicit client(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    path.copy(addr.sun_path, path.size());
+    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  }
+  ~client() {
+    close(fd_);
+  }
+  void write(const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+      auto n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0)
+        return; // the node closed the connection
+      off += static_cast<size_t>(n);
+    }
+  }
+  // The next line, or "" on EOF or after 10 s.
+  std::string read_line() {
+    for (;;) {
+      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+        auto line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 10000) <= 0)
+        return {};
+      char tmp[4096];
+      auto n = read(fd_, tmp, sizeof(tmp));
+      if (n <= 0)
+        return {};
+      buf_.append(tmp, static_cast<size_t>(n));
+    }
+  }
+  std::string call(const std::string& line) {
+    write(line + "\n");
+    return read_line();
+  }
+
+private:
+  int fd_;
+  std::string buf_;
+};
+
+// `mute` takes requests and never answers them (until it exits).
+void add_mute_kind(kind_registry& kinds) {
+  kind_spec k;
+  k.name = "mute";
+  k.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    return caf::actor_cast<caf::actor>(ctx.node.system().spawn(
+      [](json_actor::pointer self) -> json_actor::behavior_type {
+        return {[self](json_message&) {
+          // Keep the promise pending: the requester must time out.
+          return self->make_response_promise<json_message>();
+        }};
+      }));
+  };
+  REQUIRE(!kinds.add(k));
+}
+
+constexpr const char* config = R"(
+[node]
+name = "ctl"
+control = "none"
+[actors]
+echo = { kind = "echo" }
+quiet = { kind = "mute" }
+)";
+
+} // namespace
+
+TEST_CASE("the control socket answers send and status") {
+  test::temp_dir dir;
+  auto path = dir.path() + "/ctl.sock";
+  node_fixture f{config, add_mute_kind};
+  REQUIRE(bridges::control::start(f.node(), path));
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  {
+    client c{path};
+    CHECK(c.call(R"({"op":"send","to":"echo","message":{"a":1}})")
+          == R"({"ok":true,"reply":{"a":1}})");
+    CHECK(c.call(R"({"op":"send","to":"echo","message":"s","id":7})")
+          == R"({"ok":true,"reply":"s","id":7})");
+    auto status = c.call(R"({"op":"status"})");
+    CHECK(status.find(R"("node":"ctl")") != std::string::npos);
+    CHECK(status.find(R"("name":"echo")") != std::string::npos);
+    CHECK(status.find(R"("name":"control")") != std::string::npos);
+    CHECK(status.find(R"("mailbox":0)") != std::string::npos);
+    auto one = c.call(R"({"op":"status","address":"echo"})");
+    CHECK(one.find(R"("name":"quiet")") == std::string::npos);
+    CHECK(one.find(R"("name":"echo")") != std::string::npos);
+  }
+  f.stop_and_check();
+  CHECK(access(path.c_str(), F_OK) != 0); // the socket file is gone
+}
+
+TEST_CASE("bad requests get clear errors and the connection goes on") {
+  test::temp_dir dir;
+  auto path = dir.path() + "/ctl.sock";
+  node_fixture f{config, add_mute_kind};
+  REQUIRE(bridges::control::start(f.node(), path));
+  {
+    client c{path};
+    CHECK(c.call("this is not json").find("invalid_json") != std::string::npos);
+    CHECK(c.call(R"({"op":"dance"})").find("unknown op 'dance'")
+          != std::string::npos);
+    CHECK(c.call(R"({"op":"send","to":"ghost","message":1})")
+          .find("unknown_actor: no actor named 'ghost'") != std::string::npos);
+    auto no_message = c.call(R"({"op":"send","to":"echo"})");
+    INFO(no_message);
+    CHECK(no_message.find("no \\\"message\\\"") != std::string::npos);
+    CHECK(c.call(R"({"op":"send","to":"control","message":1})")
+          .find("does not take JSON requests") != std::string::npos);
+    CHECK(c.call(R"({"op":"send","to":"quiet","message":1,"timeout_ms":50})")
+          .find("timeout: 'quiet' did not reply within 50 ms")
+          != std::string::npos);
+    // Still serving after all that.
+    CHECK(c.call(R"({"op":"send","to":"echo","message":2})")
+          == R"({"ok":true,"reply":2})");
+  }
+  f.stop_and_check();
+}
+
+TEST_CASE("a line over the limit closes that connection only") {
+  test::temp_dir dir;
+  auto path = dir.path() + "/ctl.sock";
+  node_fixture f{config, add_mute_kind};
+  REQUIRE(bridges::control::start(f.node(), path));
+  {
+    client big{path};
+    big.write(std::string(defaults::max_control_line + 1, 'x'));
+    CHECK(big.read_line().find("frame_too_large") != std::string::npos);
+    CHECK(big.read_line().empty()); // closed
+    client other{path};
+    CHECK(other.call(R"({"op":"send","to":"echo","message":3})")
+          == R"({"ok":true,"reply":3})");
+  }
+  f.stop_and_check();
+}
+
+TEST_CASE("a stale socket file is replaced, a live one is refused") {
+  test::temp_dir dir;
+  auto path = dir.path() + "/ctl.sock";
+  { // Leave a socket file nobody listens on.
+    auto fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    path.copy(addr.sun_path, path.size());
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    close(fd);
+  }
+  node_fixture f{config, add_mute_kind};
+  REQUIRE(bridges::control::start(f.node(), path));
+  node_fixture g{config, add_mute_kind};
+  auto second = bridges::control::start(g.node(), path);
+  REQUIRE(!second);
+  CHECK(render(second.error()).find("another node listens") != std::string::npos);
+  g.stop_and_check();
+  f.stop_and_check();
+}

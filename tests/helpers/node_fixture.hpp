@@ -1,0 +1,80 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+#include <catch2/catch.hpp>
+
+#include <switchboard/actors/builtins.hpp>
+#include <switchboard/errc.hpp>
+#include <switchboard/io_loop.hpp>
+#include <switchboard/messages.hpp>
+#include <switchboard/node.hpp>
+
+#include "process.hpp"
+
+namespace switchboard::test {
+
+/// A started node with the built-in kinds, built from config text. End a
+/// test with `stop_and_check()`: it stops the node and checks that the io
+/// loop closed cleanly and no file descriptor is left open.
+class node_fixture {
+public:
+  explicit node_fixture(const std::string& config_text,
+                        void (*add_kinds)(kind_registry&) = nullptr)
+    : fds_before_(baseline_fds()) {
+    auto cfg = node_config::from_string(config_text, "test.conf");
+    REQUIRE(cfg);
+    node_ = std::make_unique<switchboard::node>(std::move(*cfg));
+    REQUIRE(!actors::add_builtin_kinds(node_->kinds()));
+    if (add_kinds)
+      add_kinds(node_->kinds());
+    auto err = node_->start();
+    INFO(render(err));
+    REQUIRE(!err);
+  }
+
+  switchboard::node& node() {
+    return *node_;
+  }
+
+  /// Sends `text` to the actor named `name` and waits for the reply.
+  caf::expected<json_message> ask(const std::string& name,
+                                  const std::string& text,
+                                  std::chrono::milliseconds timeout
+                                  = std::chrono::seconds(5)) {
+    caf::expected<json_message> result = caf::error{};
+    caf::scoped_actor self{node_->system()};
+    self
+      ->request(caf::actor_cast<json_actor>(node_->lookup(name)), timeout,
+                json_message::trusted(text))
+      .receive([&](json_message& x) { result = std::move(x); },
+               [&](caf::error& e) { result = std::move(e); });
+    return result;
+  }
+
+  void stop_and_check() {
+    node_->stop();
+    CHECK(node_->loop().close_result() == 0);
+    CHECK(node_->loop().forced_closes() == 0);
+    node_.reset();
+    CHECK(open_fds() == fds_before_);
+  }
+
+private:
+  // libuv opens a pipe pair on its first loop and keeps it for the life of
+  // the process: count after that has happened.
+  static int baseline_fds() {
+    { io_loop warm_up; }
+    return open_fds();
+  }
+
+  int fds_before_;
+  std::unique_ptr<switchboard::node> node_;
+};
+
+} // namespace switchboard::test

@@ -1,0 +1,100 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// Runs child processes for tests: argv only (no shell), stdout and stderr on
+// pipes, every wait bounded by a deadline and driven by poll(2) on the pipes
+// and on a pidfd, never by sleeping.
+
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace switchboard::test {
+
+using ms = std::chrono::milliseconds;
+
+/// A running child process. Its destructor kills (SIGKILL) and reaps it if
+/// it still runs.
+class child {
+public:
+  /// Starts `argv[0]` with `argv`.
+  explicit child(const std::vector<std::string>& argv);
+  ~child();
+
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  pid_t pid() const noexcept {
+    return pid_;
+  }
+
+  /// Reads stderr until it contains `needle` or `timeout` passes; returns
+  /// whether it was seen. All stderr read so far is in `err()`.
+  bool wait_for_stderr(const std::string& needle, ms timeout);
+
+  /// Waits for the exit; returns the exit status (or 128 + signal), or
+  /// nothing on timeout. Drains both pipes meanwhile.
+  std::optional<int> wait(ms timeout);
+
+  /// Sends `sig` to the child.
+  void signal(int sig);
+
+  const std::string& out() const noexcept {
+    return out_;
+  }
+
+  const std::string& err() const noexcept {
+    return err_;
+  }
+
+private:
+  // Polls the pipes (and the pidfd) once, up to `timeout`; returns false
+  // when nothing happened in time.
+  bool pump(ms timeout);
+
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  std::optional<int> status_;
+  std::string out_;
+  std::string err_;
+};
+
+/// What `run` returns.
+struct run_result {
+  /// Exit status, or -1 if the command did not finish in time (it was
+  /// killed then).
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Runs `argv` to completion, at most `timeout`.
+run_result run(const std::vector<std::string>& argv, ms timeout = ms{10000});
+
+/// The number of open file descriptors of this process.
+int open_fds();
+
+/// A fresh directory under $TMPDIR (or /tmp), removed with its content.
+class temp_dir {
+public:
+  temp_dir();
+  ~temp_dir();
+
+  const std::string& path() const noexcept {
+    return path_;
+  }
+
+  /// Writes `text` to `name` inside the directory; returns the full path.
+  std::string write(const std::string& name, const std::string& text) const;
+
+private:
+  std::string path_;
+};
+
+} // namespace switchboard::test

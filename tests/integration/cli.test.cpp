@@ -1,0 +1,144 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// The `switchboard` command as a user runs it: a real node process, real
+// signals, the real control socket.
+
+#include <csignal>
+
+#include <catch2/catch.hpp>
+
+#include "process.hpp"
+
+using namespace switchboard::test;
+
+namespace {
+
+const std::string cli = SWITCHBOARD_CLI;
+
+std::string node_conf(const temp_dir& dir) {
+  return dir.write("node.conf", "[node]\nname = \"it\"\ncontrol = \"" + dir.path()
+                                  + "/it.sock\"\n[actors]\necho = { kind = "
+                                    "\"echo\" }\nlobby = { kind = \"room\" }\n"
+                                    "api = { kind = \"router\", routes = { echo "
+                                    "= \"echo\" } }\n");
+}
+
+// Starts a node and waits until it is ready.
+std::unique_ptr<child> start_node(const std::string& conf) {
+  auto c = std::make_unique<child>(std::vector<std::string>{cli, "run", conf});
+  INFO(c->err());
+  REQUIRE(c->wait_for_stderr("ready", ms{10000}));
+  return c;
+}
+
+} // namespace
+
+TEST_CASE("run logs what it started; send and status reach it; SIGTERM ends it") {
+  temp_dir dir;
+  auto conf = node_conf(dir);
+  auto node = start_node(conf);
+  CHECK(node->err().find("started echo (echo)") != std::string::npos);
+  CHECK(node->err().find("started api (router)") != std::string::npos);
+  auto ctl = dir.path() + "/it.sock";
+  auto r = run({cli, "send", "--control", ctl, "echo", R"({"a":1})"});
+  CHECK(r.status == 0);
+  CHECK(r.out == "{\"a\":1}\n");
+  r = run({cli, "send", "--config", conf, "api", R"({"type":"echo","b":[1]})"});
+  CHECK(r.status == 0);
+  CHECK(r.out == "{\"b\":[1],\"type\":\"echo\"}\n");
+  r = run({cli, "status", "--control", ctl});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("\"name\": \"lobby\"") != std::string::npos);
+  r = run({cli, "status", "--control", ctl, "echo"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("\"name\": \"lobby\"") == std::string::npos);
+  auto t0 = std::chrono::steady_clock::now();
+  node->signal(SIGTERM);
+  auto status = node->wait(ms{2000});
+  REQUIRE(status);
+  CHECK(*status == 0);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  CHECK(node->err().find("stopped") != std::string::npos);
+}
+
+TEST_CASE("SIGINT stops a node gracefully too") {
+  temp_dir dir;
+  auto node = start_node(node_conf(dir));
+  node->signal(SIGINT);
+  auto status = node->wait(ms{2000});
+  REQUIRE(status);
+  CHECK(*status == 0);
+}
+
+TEST_CASE("send reports errors on stderr and exits non-zero") {
+  temp_dir dir;
+  auto conf = node_conf(dir);
+  auto node = start_node(conf);
+  auto ctl = dir.path() + "/it.sock";
+  auto r = run({cli, "send", "--control", ctl, "ghost", "{}"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("no actor named 'ghost'") != std::string::npos);
+  r = run({cli, "send", "--control", ctl, "api", R"({"type":"x"})"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("no_route") != std::string::npos);
+  r = run({cli, "send", "--control", ctl, "echo", "{oops"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("not valid JSON") != std::string::npos);
+  r = run({cli, "send", "--control", dir.path() + "/nobody.sock", "echo", "1"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("cannot reach a node") != std::string::npos);
+  node->signal(SIGTERM);
+  CHECK(node->wait(ms{2000}) == 0);
+}
+
+TEST_CASE("check prints every error with its key and exits 1") {
+  temp_dir dir;
+  auto bad = dir.write("bad.conf", R"([node]
+name = 7
+[actors]
+a = { kind = "echo", colour = "red" }
+r = { kind = "router", routes = { x = "ghost" } }
+)");
+  auto r = run({cli, "check", bad});
+  CHECK(r.status == 1);
+  CHECK(r.out.find("bad.conf:2: node.name: expected string") != std::string::npos);
+  CHECK(r.out.find("bad.conf:4: actors.a.colour") != std::string::npos);
+  CHECK(r.out.find("bad.conf:5: actors.r.routes.x") != std::string::npos);
+  CHECK(r.out.find("3 errors") != std::string::npos);
+}
+
+TEST_CASE("run refuses an invalid config with the errors and exit 1") {
+  temp_dir dir;
+  auto bad = dir.write("bad.conf", "[actors]\na = { kind = \"nope\" }\n");
+  auto r = run({cli, "run", bad});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("actors.a.kind") != std::string::npos);
+  r = run({cli, "run", dir.path() + "/missing.conf"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("missing.conf") != std::string::npos);
+}
+
+TEST_CASE("every verb has --help and a wrong verb is a usage error") {
+  for (auto verb : {"run", "check", "status", "send"}) {
+    auto r = run({cli, verb, "--help"});
+    CHECK(r.status == 0);
+    CHECK(r.out.find(std::string{"usage: switchboard "} + verb)
+          != std::string::npos);
+  }
+  auto r = run({cli, "--help"});
+  CHECK(r.status == 0);
+  r = run({cli, "dance"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("unknown verb 'dance'") != std::string::npos);
+}
+
+TEST_CASE("a second node on the same control socket is refused") {
+  temp_dir dir;
+  auto conf = node_conf(dir);
+  auto first = start_node(conf);
+  auto r = run({cli, "run", conf});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("another node listens") != std::string::npos);
+  first->signal(SIGTERM);
+  CHECK(first->wait(ms{2000}) == 0);
+}

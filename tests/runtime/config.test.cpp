@@ -1,0 +1,184 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include <switchboard/config.hpp>
+
+#include <algorithm>
+
+#include <catch2/catch.hpp>
+
+#include <switchboard/actors/builtins.hpp>
+#include <switchboard/kinds.hpp>
+
+using namespace switchboard;
+
+namespace {
+
+std::vector<config_error> check(const std::string& text) {
+  auto cfg = node_config::from_string(text, "t.conf");
+  REQUIRE(cfg);
+  kind_registry kinds;
+  REQUIRE(!actors::add_builtin_kinds(kinds));
+  return validate(*cfg, kinds);
+}
+
+std::string dump(const std::vector<config_error>& errors) {
+  std::string result;
+  for (auto& e : errors)
+    result += e.to_string() + "\n";
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("a config with every built-in kind wired up is valid") {
+  auto errors = check(R"(
+[node]
+name = "gw"
+stop-timeout = 2s
+[actors]
+echo = { kind = "echo" }
+room = { kind = "room" }
+api = { kind = "router", field = "op", default = "echo",
+        routes = { chat = "room", ping = "echo", far = "other/echo" } }
+[scheduler]
+max-threads = 2
+)");
+  INFO(dump(errors));
+  CHECK(errors.empty());
+}
+
+TEST_CASE("a syntax error names the file and line") {
+  auto cfg = node_config::from_string("[node]\nname = \"x\n", "bad.conf");
+  REQUIRE(!cfg);
+  auto text = render(cfg.error());
+  INFO(text);
+  CHECK(text.find("bad.conf:2") != std::string::npos);
+}
+
+TEST_CASE("a '#' comment is a syntax error that says to use ';'") {
+  auto cfg = node_config::from_string("[node]\n# hi\nname = \"x\"\n", "c.conf");
+  REQUIRE(!cfg);
+  CHECK(render(cfg.error()).find("';'") != std::string::npos);
+}
+
+TEST_CASE("an unknown key is an error with a suggestion") {
+  auto errors = check("[node]\nnmae = \"x\"\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == errc::config_unknown_key);
+  CHECK(errors[0].key == "node.nmae");
+  CHECK(errors[0].line == 2);
+  CHECK(errors[0].found.find("did you mean 'name'") != std::string::npos);
+}
+
+TEST_CASE("a wrongly typed value is an error, not silently dropped") {
+  auto errors = check("[node]\nname = 42\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == errc::config_wrong_type);
+  CHECK(errors[0].key == "node.name");
+  CHECK(errors[0].expected == "string");
+  CHECK(errors[0].found == "integer 42");
+}
+
+TEST_CASE("a wrongly typed CAF setting is an error") {
+  auto errors = check("[scheduler]\nmax-threads = \"eight\"\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == errc::config_wrong_type);
+  CHECK(errors[0].key == "scheduler.max-threads");
+  CHECK(errors[0].line == 2);
+}
+
+TEST_CASE("an unknown CAF key and an unknown section are errors") {
+  auto errors = check("[scheduler]\nmax-thread = 2\n[shceduler]\nx = 1\n");
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].code == errc::config_unknown_key);
+  CHECK(errors[0].key == "scheduler.max-thread");
+  CHECK(errors[1].key == "shceduler");
+  CHECK(errors[1].found.find("did you mean [scheduler]") != std::string::npos);
+}
+
+TEST_CASE("an unknown kind is an error that lists the kinds") {
+  auto errors = check("[actors]\na = { kind = \"ecoh\" }\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == errc::config_unknown_kind);
+  CHECK(errors[0].key == "actors.a.kind");
+  CHECK(errors[0].expected.find("echo") != std::string::npos);
+  CHECK(errors[0].found.find("did you mean \"echo\"") != std::string::npos);
+}
+
+TEST_CASE("a missing kind and a missing required key are errors") {
+  auto errors = check("[actors]\na = { }\nr = { kind = \"router\" }\n");
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].code == errc::config_missing_key);
+  CHECK(errors[0].key == "actors.a.kind");
+  CHECK(errors[0].line == 2);
+  CHECK(errors[1].code == errc::config_missing_key);
+  CHECK(errors[1].key == "actors.r.routes");
+  CHECK(errors[1].line == 3);
+}
+
+TEST_CASE("a name defined twice is an error even though CAF keeps the last") {
+  auto errors = check("[actors]\na = { kind = \"echo\" }\na = { kind = \"room\" }\n");
+  INFO(dump(errors));
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == errc::config_duplicate_name);
+  CHECK(errors[0].key == "actors.a");
+  CHECK(errors[0].line == 3);
+}
+
+TEST_CASE("wiring to a name that does not exist is an error") {
+  auto errors = check(R"([actors]
+r = { kind = "router", routes = { x = "nobody" }, default = "ghost" }
+)");
+  REQUIRE(errors.size() == 2);
+  for (auto& e : errors)
+    CHECK(e.code == errc::config_unknown_actor);
+  std::vector<std::string> keys{errors[0].key, errors[1].key};
+  std::sort(keys.begin(), keys.end());
+  CHECK(keys == std::vector<std::string>{"actors.r.default", "actors.r.routes.x"});
+}
+
+TEST_CASE("every error is reported, not only the first") {
+  auto errors = check(R"([node]
+name = 1
+[actors]
+a = { kind = "nope" }
+b = { kind = "echo", extra = true }
+)");
+  INFO(dump(errors));
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].line == 2);
+  CHECK(errors[1].line == 4);
+  CHECK(errors[2].line == 5);
+  CHECK(errors[2].key == "actors.b.extra");
+}
+
+TEST_CASE("an error renders as file:line: key: expected, found") {
+  auto errors = check("[node]\nname = 42\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].to_string()
+        == "t.conf:2: node.name: expected string, found integer 42");
+}
+
+TEST_CASE("command-line overrides replace and add keys") {
+  auto cfg = node_config::from_string("[node]\nname = \"a\"\n");
+  REQUIRE(cfg);
+  REQUIRE(!cfg->apply_overrides({"--node.name=gw", "--scheduler.max-threads=3"}));
+  CHECK(cfg->node_name() == "gw");
+  CHECK(caf::get_or(cfg->content(), "scheduler.max-threads", int64_t{0}) == 3);
+  CHECK(cfg->apply_overrides({"--nodot=1"}));
+}
+
+TEST_CASE("the control path defaults per node name and can be turned off") {
+  auto cfg = node_config::from_string("[node]\nname = \"n1\"\n");
+  REQUIRE(cfg);
+  CHECK(cfg->control_path() == default_control_path("n1"));
+  CHECK(cfg->control_path().find("/n1.sock") != std::string::npos);
+  REQUIRE(!cfg->apply_overrides({"--node.control=none"}));
+  CHECK(cfg->control_path().empty());
+}
+
+TEST_CASE("a missing file is an error naming it") {
+  auto cfg = node_config::from_file("/nonexistent/x.conf");
+  REQUIRE(!cfg);
+  CHECK(render(cfg.error()).find("/nonexistent/x.conf") != std::string::npos);
+}
