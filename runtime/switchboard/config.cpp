@@ -56,7 +56,8 @@ public:
         while (pos_ < text_.size() && text_[pos_] != ']' && text_[pos_] != '\n')
           ++pos_;
         section = text_.substr(start, pos_ - start);
-        note(section, lines, duplicates);
+        // A section may be opened again (CAF merges); its keys may not repeat.
+        lines.emplace(section, line_);
         ++pos_;
         continue;
       }
@@ -662,6 +663,8 @@ const std::vector<key_spec>& node_section_keys() {
      "how long a stopping node lets mailboxes drain"},
     {"request-timeout", value_type::timespan, false,
      "how long `switchboard send` and the control endpoint wait for a reply"},
+    {"io-spin", value_type::timespan, false,
+     "how long the io loop polls for more work before it sleeps"},
   };
   return keys;
 }

@@ -8,6 +8,7 @@
 #include "switchboard/io_loop.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -30,6 +31,8 @@ public:
     SWITCHBOARD_ASSERT(uv_loop_init(&loop_) == 0);
     SWITCHBOARD_ASSERT(uv_async_init(&loop_, &wake_, on_wake) == 0);
     wake_.data = this;
+    SWITCHBOARD_ASSERT(uv_idle_init(&loop_, &spin_) == 0);
+    spin_.data = this;
   }
 
   ~impl() override {
@@ -37,6 +40,7 @@ public:
     if (!stopped_) {
       // Never started: close the async handle and the loop here.
       uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&spin_), nullptr);
       uv_run(&loop_, UV_RUN_DEFAULT);
       close_result_ = uv_loop_close(&loop_);
     }
@@ -59,8 +63,9 @@ public:
         return false;
       tasks_.push_back(std::move(fn));
       // Sent under the lock: once `begin_stop` has taken it, nobody touches
-      // the async handle any more.
-      uv_async_send(&wake_);
+      // the async handle any more. A spinning loop finds the work without.
+      if (!spinning_)
+        uv_async_send(&wake_);
     }
     return true;
   }
@@ -77,12 +82,17 @@ public:
       std::lock_guard<std::mutex> guard{mtx_};
       if (accepting_) {
         jobs_.push_back(job);
-        uv_async_send(&wake_);
+        if (!spinning_)
+          uv_async_send(&wake_);
         return;
       }
     }
     // The loop is gone: drop the reference the enqueuer added for us.
     intrusive_ptr_release(job);
+  }
+
+  void set_spin(std::chrono::nanoseconds d) {
+    spin_for_ = d;
   }
 
   void on_stop(std::function<void()> fn) {
@@ -131,10 +141,49 @@ private:
   }
 
   static void on_wake(uv_async_t* handle) {
-    static_cast<impl*>(handle->data)->drain();
+    auto self = static_cast<impl*>(handle->data);
+    if (self->drain())
+      self->start_spinning();
   }
 
-  void drain() {
+  // After work, keep polling for a while instead of sleeping in epoll: the
+  // next message is picked up without a wake-up (and its sender skips the
+  // eventfd write). I/O is still served: an active idle handle makes each
+  // loop iteration poll with a zero timeout.
+  void start_spinning() {
+    if (spin_for_.count() == 0 || stopping_)
+      return;
+    spin_until_ = std::chrono::steady_clock::now() + spin_for_;
+    if (uv_is_active(reinterpret_cast<uv_handle_t*>(&spin_)))
+      return;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      spinning_ = true;
+    }
+    uv_idle_start(&spin_, on_spin);
+  }
+
+  static void on_spin(uv_idle_t* handle) {
+    auto self = static_cast<impl*>(handle->data);
+    if (self->drain()) {
+      self->spin_until_ = std::chrono::steady_clock::now() + self->spin_for_;
+      return;
+    }
+    if (std::chrono::steady_clock::now() < self->spin_until_)
+      return;
+    // Stop only with the lock held and the queues empty, so that a poster
+    // either sees `spinning_` true and its work is drained here, or sees it
+    // false and wakes the loop.
+    std::lock_guard<std::mutex> guard{self->mtx_};
+    if (!self->tasks_.empty() || !self->jobs_.empty())
+      return;
+    self->spinning_ = false;
+    uv_idle_stop(handle);
+  }
+
+  // Runs everything queued; returns whether there was anything.
+  bool drain() {
+    bool any = false;
     // Loop actors that still have mail after their throughput slice go to
     // the back of the queue, after whatever arrived meanwhile.
     for (;;) {
@@ -144,7 +193,8 @@ private:
         std::swap(jobs_, local_jobs_);
       }
       if (local_tasks_.empty() && local_jobs_.empty())
-        return;
+        return any;
+      any = true;
       for (auto& fn : local_tasks_)
         fn();
       local_tasks_.clear();
@@ -173,6 +223,8 @@ private:
   }
 
   void begin_stop() {
+    stopping_ = true;
+    uv_idle_stop(&spin_);
     for (auto& fn : stop_hooks_)
       fn();
     stop_hooks_.clear();
@@ -187,6 +239,7 @@ private:
       [](uv_handle_t* h, void* arg) {
         auto self = static_cast<impl*>(arg);
         if (h == reinterpret_cast<uv_handle_t*>(&self->wake_)
+            || h == reinterpret_cast<uv_handle_t*>(&self->spin_)
             || uv_is_closing(h))
           return;
         ++self->forced_;
@@ -196,7 +249,12 @@ private:
         uv_close(h, nullptr);
       },
       this);
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      spinning_ = false;
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&spin_), nullptr);
   }
 
   // How many messages a loop actor handles before others get a turn.
@@ -204,6 +262,10 @@ private:
 
   uv_loop_t loop_;
   uv_async_t wake_;
+  uv_idle_t spin_;
+  std::chrono::nanoseconds spin_for_{0};
+  std::chrono::steady_clock::time_point spin_until_;
+  bool stopping_ = false; // loop thread only
   std::thread thread_;
   std::atomic<std::thread::id> tid_{};
   std::atomic<bool> running_{false};
@@ -213,6 +275,7 @@ private:
 
   std::mutex mtx_;
   bool accepting_ = true;
+  bool spinning_ = false;
   std::vector<std::function<void()>> tasks_;
   std::vector<caf::resumable*> jobs_;
 
@@ -233,6 +296,10 @@ void io_loop::start() {
 
 bool io_loop::post(std::function<void()> fn) {
   return impl_->post(std::move(fn));
+}
+
+void io_loop::set_spin(std::chrono::nanoseconds duration) {
+  impl_->set_spin(duration);
 }
 
 void io_loop::on_stop(std::function<void()> fn) {

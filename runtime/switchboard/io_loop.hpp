@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -41,6 +42,12 @@ public:
   /// Runs `fn` on the loop thread, after everything posted before it.
   /// Thread-safe. Returns false (and drops `fn`) once the loop has stopped.
   bool post(std::function<void()> fn);
+
+  /// After handling work, keep polling (without sleeping) for `duration`
+  /// before blocking again: the next message then costs no wake-up of this
+  /// thread, at the price of a busy core for that long after each burst.
+  /// 0 (the default) always sleeps. Call before `start`.
+  void set_spin(std::chrono::nanoseconds duration);
 
   /// Registers `fn` to run on the loop thread when `stop` begins, before
   /// remaining handles are closed: bridges close their handles here.

@@ -114,6 +114,8 @@ caf::error node::start() {
   d.sys_ = std::make_unique<caf::actor_system>(*d.sys_cfg_);
   d.loop_ = std::make_unique<io_loop>();
   d.loop_->attach(*d.sys_);
+  d.loop_->set_spin(caf::get_or(d.cfg_.content(), "node.io-spin",
+                                caf::timespan{defaults::io_spin}));
   d.loop_->start();
   {
     std::lock_guard<std::mutex> guard{d.state_mtx_};

@@ -1,0 +1,134 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// Actor round trip and one-way throughput: a switchboard node (json_message
+// vocabulary, switchboard's scheduler settings) next to raw CAF as shipped
+// (plain values, CAF's default config). The peer, Node's worker_threads
+// postMessage, runs from bench/peers/postmessage.js in the same run.
+
+#include <future>
+
+#include <caf/all.hpp>
+
+#include <switchboard/actors/builtins.hpp>
+#include <switchboard/errc.hpp>
+#include <switchboard/messages.hpp>
+#include <switchboard/node.hpp>
+
+#include "bench.hpp"
+
+using namespace switchboard;
+using namespace switchboard::bench;
+
+namespace {
+
+struct client_state {
+  size_t i = 0;
+  size_t n = 0;
+  clock::time_point start;
+  std::promise<clock::duration>* done = nullptr;
+};
+
+using client = caf::stateful_actor<client_state>;
+
+// One request; the reply triggers the next.
+template <class Handle, class Msg>
+void step(client* self, Handle target, Msg msg) {
+  auto& st = self->state;
+  if (st.i++ == st.n) {
+    st.done->set_value(clock::now() - st.start);
+    self->quit();
+    return;
+  }
+  self->request(target, caf::infinite, msg).then([=](const Msg&) {
+    step(self, target, msg);
+  });
+}
+
+// A client on the scheduler that asks `target` n times, one after the other.
+template <class Handle, class Msg>
+clock::duration round_trips(caf::actor_system& sys, Handle target, Msg msg,
+                            size_t n) {
+  std::promise<clock::duration> done;
+  auto result = done.get_future();
+  sys.spawn([=, &done](client* self) -> caf::behavior {
+    self->state.n = n;
+    self->state.done = &done;
+    self->state.start = clock::now();
+    step(self, target, msg);
+    return {[](caf::ok_atom) {}};
+  });
+  return result.get();
+}
+
+// Sends n messages to a counting actor; returns the time until it has all.
+template <class Msg, class MakeSink>
+clock::duration one_way(caf::actor_system& sys, Msg msg, size_t n,
+                        MakeSink make_sink) {
+  std::promise<clock::duration> done;
+  auto result = done.get_future();
+  auto start = clock::now();
+  auto sink = make_sink(n, [&done, start] { done.set_value(clock::now() - start); });
+  sys.spawn([=](caf::event_based_actor* self) {
+    for (size_t i = 0; i < n; ++i)
+      self->send(sink, msg);
+  });
+  return result.get();
+}
+
+} // namespace
+
+int main() {
+  auto n_rt = scaled(200000);
+  auto n_ow = scaled(2000000);
+  { // Raw CAF as shipped.
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    auto echo = sys.spawn([]() -> caf::behavior {
+      return {[](const std::string& x) { return x; }};
+    });
+    std::string payload = "{\"ping\":1}";
+    round_trips(sys, echo, payload, n_rt / 10);
+    report("actor round trip", "raw CAF",
+           per_second(n_rt, round_trips(sys, echo, payload, n_rt)), "rt/s");
+    auto elapsed = one_way(sys, payload, n_ow, [&](size_t n, auto on_done) {
+      return sys.spawn([n, on_done](caf::event_based_actor* self) -> caf::behavior {
+        auto seen = std::make_shared<size_t>(0);
+        return {[=](const std::string&) {
+          if (++*seen == n) {
+            on_done();
+            self->quit();
+          }
+        }};
+      });
+    });
+    report("actor one-way", "raw CAF", per_second(n_ow, elapsed), "msg/s");
+    caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+  }
+  { // switchboard: a node's echo kind, json_message requests.
+    auto cfg = node_config::from_string(
+      "[node]\ncontrol = \"none\"\n[actors]\necho = { kind = \"echo\" }\n");
+    node nd{std::move(*cfg)};
+    actors::add_builtin_kinds(nd.kinds());
+    if (auto err = nd.start())
+      return std::fprintf(stderr, "%s\n", render(err).c_str()), 1;
+    auto echo = caf::actor_cast<json_actor>(nd.lookup("echo"));
+    auto msg = json_message::trusted("{\"ping\":1}");
+    round_trips(nd.system(), echo, msg, n_rt / 10);
+    report("actor round trip", "switchboard",
+           per_second(n_rt, round_trips(nd.system(), echo, msg, n_rt)), "rt/s");
+    auto elapsed = one_way(nd.system(), msg, n_ow, [&](size_t n, auto on_done) {
+      return nd.system().spawn(
+        [n, on_done](caf::event_based_actor* self) -> caf::behavior {
+          auto seen = std::make_shared<size_t>(0);
+          return {[=](const json_message&) {
+            if (++*seen == n) {
+              on_done();
+              self->quit();
+            }
+          }};
+        });
+    });
+    report("actor one-way", "switchboard", per_second(n_ow, elapsed), "msg/s");
+    nd.stop();
+  }
+}
