@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <future>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -277,7 +278,10 @@ void node::wait_for_stop_request() {
 
 void node::handle_signals() {
   auto& d = *impl_;
-  d.loop_->post([this, &d] {
+  // Install on the loop thread, and return only once installed: a signal
+  // that arrives after this call must find the handlers.
+  std::promise<void> installed;
+  d.loop_->post([this, &d, &installed] {
     for (int signum : {SIGINT, SIGTERM}) {
       auto handle = new uv_signal_t;
       uv_signal_init(d.loop_->native(), handle);
@@ -300,7 +304,9 @@ void node::handle_signals() {
                  [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
       });
     }
+    installed.set_value();
   });
+  installed.get_future().wait();
 }
 
 bool node::running() const noexcept {

@@ -65,7 +65,8 @@ public:
 
   /// Turns the first SIGINT or SIGTERM into `request_stop` and the second
   /// into an immediate exit with status 128 + signal number. Call after
-  /// `start`; for one node per process.
+  /// `start`, from any thread but the loop's; returns once the handlers are
+  /// installed. For one node per process.
   void handle_signals();
 
   /// Whether `start` succeeded and `stop` has not begun.

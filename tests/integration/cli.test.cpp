@@ -142,3 +142,17 @@ TEST_CASE("a second node on the same control socket is refused") {
   first->signal(SIGTERM);
   CHECK(first->wait(ms{2000}) == 0);
 }
+
+TEST_CASE("a second signal ends a node whose graceful stop hangs") {
+  for (int sig : {SIGTERM, SIGINT}) {
+    child node{{SWITCHBOARD_STUBBORN_NODE}};
+    REQUIRE(node.wait_for_stderr("ready", ms{10000}));
+    node.signal(sig);
+    REQUIRE(node.wait_for_stderr("stopping on", ms{5000}));
+    node.signal(sig);
+    auto status = node.wait(ms{2000});
+    REQUIRE(status);
+    CHECK(*status == 128 + sig);
+    CHECK(node.err().find("second signal") != std::string::npos);
+  }
+}

@@ -98,6 +98,8 @@ void write_line(shared* s, uint64_t conn_id, std::string text) {
 
 // Closes the listener and every connection and removes the socket file.
 void shut_down(shared* s) {
+  // The bridge holds `s` and `s` holds the bridge: break the cycle.
+  s->bridge = caf::actor{};
   if (s->closed)
     return;
   s->closed = true;
@@ -116,8 +118,9 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   }
   auto err = c->lines.feed(buf->base, static_cast<size_t>(nread),
                            [c](std::string line) {
-                             caf::anon_send(c->owner->bridge, line_atom::value,
-                                            c->id, std::move(line));
+                             if (c->owner->bridge)
+                               caf::anon_send(c->owner->bridge, line_atom::value,
+                                              c->id, std::move(line));
                            });
   if (err) {
     write_line(c->owner, c->id,
