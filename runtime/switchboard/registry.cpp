@@ -4,31 +4,53 @@
 
 #include <mutex>
 
+#include <caf/abstract_actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <caf/actor_cast.hpp>
 
 #include "switchboard/errc.hpp"
 
 namespace switchboard {
 
+namespace {
+
+// An exiting actor's name is erased by a functor attached to it, but CAF
+// runs attached functors newest first, so a monitor (or `wait_for`) may hear
+// of the exit before the name is gone. CAF marks the actor terminated before
+// any of them runs: an entry whose actor is marked counts as gone.
+bool alive(const caf::actor& h) {
+  auto ptr = caf::actor_cast<caf::abstract_actor*>(h);
+  return ptr != nullptr && !ptr->getf(caf::abstract_actor::is_terminated_flag);
+}
+
+} // namespace
+
 caf::error registry::put(registry_entry entry) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
   auto name = entry.name;
-  if (!entries_.emplace(name, std::move(entry)).second)
-    return make_error(errc::name_taken,
-                      "an actor named '" + name + "' exists already");
+  auto i = entries_.find(name);
+  if (i != entries_.end()) {
+    if (alive(i->second.handle))
+      return make_error(errc::name_taken,
+                        "an actor named '" + name + "' exists already");
+    entries_.erase(i);
+  }
+  entries_.emplace(name, std::move(entry));
   return caf::none;
 }
 
 caf::actor registry::lookup(const std::string& name) const {
   std::shared_lock<std::shared_mutex> guard{mtx_};
   auto i = entries_.find(name);
-  return i == entries_.end() ? caf::actor{} : i->second.handle;
+  if (i == entries_.end() || !alive(i->second.handle))
+    return {};
+  return i->second.handle;
 }
 
 std::optional<registry_entry> registry::find(const std::string& name) const {
   std::shared_lock<std::shared_mutex> guard{mtx_};
   auto i = entries_.find(name);
-  if (i == entries_.end())
+  if (i == entries_.end() || !alive(i->second.handle))
     return std::nullopt;
   return i->second;
 }
@@ -45,7 +67,8 @@ std::vector<registry_entry> registry::list() const {
   std::vector<registry_entry> result;
   result.reserve(entries_.size());
   for (auto& kvp : entries_)
-    result.push_back(kvp.second);
+    if (alive(kvp.second.handle))
+      result.push_back(kvp.second);
   return result;
 }
 
@@ -54,9 +77,5 @@ void registry::clear() {
   entries_.clear();
 }
 
-size_t registry::size() const {
-  std::shared_lock<std::shared_mutex> guard{mtx_};
-  return entries_.size();
-}
 
 } // namespace switchboard

@@ -30,7 +30,8 @@ struct registry_entry {
 };
 
 /// The named actors of a node. Thread-safe: any thread may look up names
-/// while others add and remove them.
+/// while others add and remove them. An actor that has exited is gone from
+/// every lookup even before its entry is erased.
 class registry {
 public:
   /// Adds `entry`; returns `errc::name_taken` if the name is in use.
@@ -50,8 +51,6 @@ public:
 
   /// Removes every entry.
   void clear();
-
-  size_t size() const;
 
 private:
   mutable std::shared_mutex mtx_;
