@@ -63,7 +63,9 @@ std::string control_call(const std::string& path, const std::string& request,
     auto rc = poll(&p, 1, static_cast<int>(left));
     if (rc < 0 && errno == EINTR)
       continue;
-    if (rc <= 0)
+    if (rc < 0)
+      return std::string{"poll: "} + std::strerror(errno);
+    if (rc == 0)
       continue;
     auto n = read(sock.fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR)

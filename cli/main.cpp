@@ -62,7 +62,8 @@ path ([node] name "main"). Choose another with
   --control PATH    the control socket itself
   --config FILE     the node's config file (reads [node] name and control)
 ADDRESS may be NODE/ACTOR to reach a node by name.
-  --timeout MS      how long to wait for the reply (default 5000)
+  --timeout MS      how long to wait for the reply (default: the node's
+                    [node] request-timeout)
 )";
 
 constexpr const char* status_help = R"(usage: switchboard status [ADDRESS] [options]
@@ -132,7 +133,11 @@ int run(std::vector<std::string> args) {
                  switchboard::render(err).c_str());
     return 1;
   }
-  n.handle_signals();
+  if (auto err = n.handle_signals()) {
+    n.log("cannot handle signals: " + switchboard::render(err));
+    n.stop();
+    return 1;
+  }
   if (!control_path.empty()) {
     auto ctl = switchboard::bridges::control::start(n, control_path);
     if (!ctl) {
@@ -163,7 +168,11 @@ int check(const std::vector<std::string>& args) {
   for (auto& file : args) {
     auto cfg = switchboard::node_config::from_file(file);
     if (!cfg) {
-      std::printf("%s\n", switchboard::render(cfg.error()).c_str());
+      // The context already reads FILE:LINE: ...
+      auto& ctx = cfg.error().context();
+      std::printf("%s\n", ctx.match_elements<std::string>()
+                            ? ctx.get_as<std::string>(0).c_str()
+                            : switchboard::render(cfg.error()).c_str());
       ++total;
       continue;
     }
@@ -186,8 +195,13 @@ int check(const std::vector<std::string>& args) {
 struct target {
   std::string control;
   std::string actor;
-  int timeout_ms = static_cast<int>(switchboard::defaults::request_timeout.count());
+  // 0: the node's own [node] request-timeout applies.
+  int timeout_ms = 0;
 };
+
+// How long the client waits when the node's timeout applies: the node
+// answers with its own timeout error well before.
+constexpr int client_wait_ms = 10 * 60 * 1000;
 
 // Parses the options shared by status and send; the rest stay in `args`.
 std::string parse_target(std::vector<std::string>& args, target& t) {
@@ -246,12 +260,13 @@ std::string parse_target(std::vector<std::string>& args, target& t) {
 
 // Sends `req` and returns the parsed reply, or prints the failure.
 bool call(const target& t, json req, json& reply) {
-  req["timeout_ms"] = t.timeout_ms;
+  if (t.timeout_ms > 0)
+    req["timeout_ms"] = t.timeout_ms;
   std::string line;
   // The client waits a little longer than the node, so the node's own
   // timeout error (which names the actor) arrives first.
-  auto err = switchboard::cli::control_call(t.control, req.dump(), line,
-                                            t.timeout_ms + 1000);
+  auto wait = t.timeout_ms > 0 ? t.timeout_ms + 1000 : client_wait_ms;
+  auto err = switchboard::cli::control_call(t.control, req.dump(), line, wait);
   if (!err.empty()) {
     std::fprintf(stderr, "switchboard: %s\n", err.c_str());
     return false;

@@ -11,7 +11,7 @@ packages=(
   nlohmann-json3-dev                        # JSON at the edges
   catch2                                    # tests
 )
-# Node.js runs the benchmarks' peers and the test helpers written in JS.
+# Node.js runs the benchmarks' peers (and Node children in later tests).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 
 missing=()

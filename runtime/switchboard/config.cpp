@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -329,6 +330,7 @@ public:
       else
         check_caf_section(section, value);
     }
+    check_cycles();
     std::stable_sort(errors_.begin(), errors_.end(),
                      [](const config_error& x, const config_error& y) {
                        return x.line < y.line;
@@ -427,10 +429,61 @@ private:
     }
   }
 
+  // Collects where a forwarding entry (a router) passes requests on.
+  void note_edges(const std::string& name, const std::string& prefix,
+                  const caf::settings& entry, const kind_spec& spec) {
+    for (auto& key : spec.keys) {
+      auto val = caf::get_if(&entry, key.name);
+      if (!val || !has_type(*val, key.type))
+        continue;
+      auto path = prefix + "." + key.name;
+      if (key.type == value_type::actor_ref)
+        edges_[name].emplace_back(caf::get<std::string>(*val), path);
+      else if (key.type == value_type::actor_ref_list)
+        for (auto& x : caf::get<caf::config_value::list>(*val))
+          edges_[name].emplace_back(caf::get<std::string>(x), path);
+      else if (key.type == value_type::actor_ref_map)
+        for (auto& [k, v] : caf::get<caf::config_value::dictionary>(*val))
+          edges_[name].emplace_back(caf::get<std::string>(v), path + "." + k);
+    }
+  }
+
+  // A request that enters a cycle of forwarding actors never comes out.
+  void check_cycles() {
+    std::map<std::string, int> state; // 1: on the current path, 2: done
+    std::vector<std::string> trail;
+    std::function<void(const std::string&)> visit = [&](const std::string& n) {
+      state[n] = 1;
+      trail.push_back(n);
+      for (auto& [to, path] : edges_[n]) {
+        if (state[to] == 1) {
+          std::string cycle;
+          auto start = std::find(trail.begin(), trail.end(), to);
+          for (auto i = start; i != trail.end(); ++i)
+            cycle += *i + " -> ";
+          add(errc::config_bad_value, path,
+              "routes that end at an actor that answers",
+              "a cycle: " + cycle + to);
+        } else if (state[to] == 0 && edges_.count(to) > 0) {
+          visit(to);
+        }
+      }
+      trail.pop_back();
+      state[n] = 2;
+    };
+    for (auto& kvp : edges_)
+      if (state[kvp.first] == 0)
+        visit(kvp.first);
+  }
+
   void check_ref(const std::string& path, const std::string& name) {
-    // `node/actor` names an actor elsewhere in the topology: not checked here.
-    if (name.find('/') != std::string::npos)
+    if (name.find('/') != std::string::npos) {
+      add(errc::config_unknown_actor, path,
+          "the name of an actor or bridge of this node (NODE/ACTOR addresses "
+          "need remote nodes, which this version does not have yet)",
+          "'" + name + "'");
       return;
+    }
     if (names_.count(name) == 0)
       add(errc::config_unknown_actor, path,
           "the name of an actor or bridge of this node",
@@ -485,6 +538,8 @@ private:
         continue;
       }
       check_map(path, entry, spec->keys, "kind");
+      if (spec->forwards)
+        note_edges(name, path, *dict, *spec);
     }
   }
 
@@ -534,6 +589,8 @@ private:
   const kind_registry& kinds_;
   caf_options caf_;
   std::set<std::string> names_;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>>
+    edges_;
   std::vector<config_error> errors_;
 };
 

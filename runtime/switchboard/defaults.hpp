@@ -23,6 +23,9 @@ inline constexpr std::chrono::milliseconds request_timeout{5000};
 /// each burst, and nothing while idle.
 inline constexpr std::chrono::microseconds io_spin{20};
 
+/// Pending connections the control socket queues.
+inline constexpr int control_backlog = 16;
+
 /// The largest line the control endpoint accepts.
 inline constexpr size_t max_control_line = 16 * 1024 * 1024;
 

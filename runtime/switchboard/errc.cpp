@@ -28,6 +28,7 @@ const char* to_string(errc x) {
     case errc::unexpected_message: return "unexpected_message";
     case errc::name_taken: return "name_taken";
     case errc::bad_message: return "bad_message";
+    case errc::already_running: return "already_running";
   }
   return "unknown_errc";
 }

@@ -51,6 +51,8 @@ enum class errc : uint8_t {
   name_taken = 17,
   /// A message was well-formed JSON but not what the receiver expects.
   bad_message = 18,
+  /// The node (or loop) runs already; it starts only once.
+  already_running = 19,
 };
 
 /// The CAF error category of `errc`, registered with every node's system.

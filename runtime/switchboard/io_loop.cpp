@@ -10,11 +10,17 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/message_id.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
@@ -101,11 +107,23 @@ public:
   }
 
   void stop() {
+    SWITCHBOARD_ASSERT(!in_loop_thread());
+    // Held throughout, so a second caller returns only once it is done.
+    std::lock_guard<std::mutex> guard{stop_mtx_};
     if (!running_.exchange(false))
       return;
-    SWITCHBOARD_ASSERT(!in_loop_thread());
     post([this] { begin_stop(); });
     thread_.join();
+  }
+
+  void track(const caf::actor_addr& actor) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    actors_.emplace(actor.id(), actor);
+  }
+
+  void untrack(const caf::actor_addr& actor) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    actors_.erase(actor.id());
   }
 
   bool in_loop_thread() const noexcept {
@@ -182,6 +200,7 @@ private:
   }
 
   // Runs everything queued; returns whether there was anything.
+  // Not reentrant: tasks and actors it runs must not call it.
   bool drain() {
     bool any = false;
     // Loop actors that still have mail after their throughput slice go to
@@ -222,16 +241,40 @@ private:
     }
   }
 
+  // Stopping runs in three steps, each a task queued behind what came
+  // before it (the drain loop runs them all in one go):
+  // 1. loop actors that still run get an urgent kill;
+  // 2. the queues close: nothing new is taken, what is queued still runs;
+  // 3. the stop hooks run and whatever handle is still open is closed.
   void begin_stop() {
     stopping_ = true;
     uv_idle_stop(&spin_);
+    std::vector<caf::actor_addr> alive;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      spinning_ = false;
+      for (auto& kvp : actors_)
+        alive.push_back(kvp.second);
+    }
+    for (auto& addr : alive)
+      if (auto h = caf::actor_cast<caf::strong_actor_ptr>(addr))
+        h->enqueue(nullptr, caf::make_message_id(caf::message_priority::high),
+                   caf::make_message(caf::exit_msg{caf::actor_addr{},
+                                                   caf::exit_reason::kill}),
+                   nullptr);
+    post([this] { close_intake(); });
+  }
+
+  void close_intake() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    accepting_ = false;
+    tasks_.push_back([this] { finish_stop(); });
+  }
+
+  void finish_stop() {
     for (auto& fn : stop_hooks_)
       fn();
     stop_hooks_.clear();
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      accepting_ = false;
-    }
     // Whatever is still open was not closed by its owner: close it so that
     // uv_loop_close succeeds, and count it.
     uv_walk(
@@ -249,10 +292,6 @@ private:
         uv_close(h, nullptr);
       },
       this);
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      spinning_ = false;
-    }
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&spin_), nullptr);
   }
@@ -273,9 +312,12 @@ private:
   int close_result_ = 1;
   int forced_ = 0;
 
+  std::mutex stop_mtx_;
+
   std::mutex mtx_;
   bool accepting_ = true;
   bool spinning_ = false;
+  std::map<caf::actor_id, caf::actor_addr> actors_;
   std::vector<std::function<void()>> tasks_;
   std::vector<caf::resumable*> jobs_;
 
@@ -328,6 +370,14 @@ int io_loop::close_result() const noexcept {
 
 int io_loop::forced_closes() const noexcept {
   return impl_->forced_closes();
+}
+
+void io_loop::track(const caf::actor_addr& actor) {
+  impl_->track(actor);
+}
+
+void io_loop::untrack(const caf::actor_addr& actor) {
+  impl_->untrack(actor);
 }
 
 void io_loop::attach(caf::actor_system& sys) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 
+#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 
 struct uv_loop_s;
@@ -54,9 +55,10 @@ public:
   /// Loop thread only.
   void on_stop(std::function<void()> fn);
 
-  /// Runs the stop hooks, closes every remaining handle, ends the thread and
-  /// closes the loop. Thread-safe, idempotent; never call it on the loop
-  /// thread.
+  /// Stops the loop: ends loop actors that still run, runs what was posted
+  /// before, then the stop hooks, closes every remaining handle, ends the
+  /// thread and closes the loop. Thread-safe and idempotent: every caller
+  /// returns once the loop has stopped. Never call it on the loop thread.
   void stop();
 
   /// Whether the caller runs on the loop thread.
@@ -75,6 +77,14 @@ public:
   /// Handles that were still open when the loop stopped and had to be
   /// closed by force: each one is a bridge that forgot to close its own.
   int forced_closes() const noexcept;
+
+  /// Loop actors announce themselves here (`loop_actor` does it) so that
+  /// `stop` can end any that still run: each gets an urgent kill, handled on
+  /// the loop before its handles close. Thread-safe.
+  void track(const caf::actor_addr& actor);
+
+  /// Forgets an actor that has exited. Thread-safe.
+  void untrack(const caf::actor_addr& actor);
 
   /// Binds the loop to an actor system: needed before `executor` is used.
   void attach(caf::actor_system& sys);

@@ -13,7 +13,8 @@ namespace switchboard {
 /// A JSON value carried as its text: the currency at the edges.
 ///
 /// A message that only passes through a node (router, room, bridges) is never
-/// parsed; whoever reads it parses it on demand (see `json.hpp`). Build one
+/// parsed; whoever reads it parses it on demand (with nlohmann/json, as the
+/// router does for its one field). Build one
 /// with `json_message::parse`, which checks the syntax, or with
 /// `json_message::trusted` when the text comes from a serializer.
 struct json_message {

@@ -97,6 +97,10 @@ struct kind_spec {
   kind_factory factory;
   /// Whether instances answer `json_message` requests (`switchboard send`).
   bool accepts_json = true;
+  /// Whether instances pass requests on to the actors their keys name (a
+  /// router does). A cycle of such actors would pass a request around
+  /// forever, so validation refuses one.
+  bool forwards = false;
 };
 
 /// The kinds a node can instantiate, by name. Built-ins and the kinds an

@@ -50,6 +50,16 @@ public:
     return buf_.size();
   }
 
+  /// Returns the unfinished line (the stream ended without a final `\n`)
+  /// and empties the buffer.
+  std::string take_rest() {
+    std::string result;
+    result.swap(buf_);
+    if (!result.empty() && result.back() == '\r')
+      result.pop_back();
+    return result;
+  }
+
 private:
   size_t max_line_;
   std::string buf_;

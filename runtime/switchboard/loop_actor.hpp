@@ -44,6 +44,10 @@ public:
   }
 
   void launch(caf::execution_unit*, bool lazy, bool hide) override {
+    // The loop ends actors that still run when it stops.
+    loop_.track(this->address());
+    this->attach_functor(
+      [&loop = loop_, addr = this->address()] { loop.untrack(addr); });
     Base::launch(loop_.executor(), lazy, hide);
   }
 

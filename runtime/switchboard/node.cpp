@@ -7,6 +7,7 @@
 #include <future>
 #include <cstdio>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <unistd.h>
@@ -15,7 +16,10 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/message_id.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/system_messages.hpp>
 
 #include <uv.h>
 
@@ -76,6 +80,7 @@ public:
 
   mutable std::mutex log_mtx_;
 
+  std::mutex stop_mtx_;
   mutable std::mutex state_mtx_;
   std::condition_variable state_cv_;
   state state_ = state::idle;
@@ -97,7 +102,7 @@ caf::error node::start() {
   {
     std::lock_guard<std::mutex> guard{d.state_mtx_};
     if (d.state_ != impl::state::idle)
-      return make_error(errc::not_running, "a node starts only once");
+      return make_error(errc::already_running, "a node starts only once");
   }
   if (auto errors = validate(d.cfg_, d.kinds_); !errors.empty())
     return make_error(errors.front().code, join_errors(errors));
@@ -211,6 +216,8 @@ caf::actor node::lookup(const std::string& name) const {
 
 void node::stop() {
   auto& d = *impl_;
+  // Held throughout, so a second caller returns only once the node stopped.
+  std::lock_guard<std::mutex> stopping{d.stop_mtx_};
   {
     std::lock_guard<std::mutex> guard{d.state_mtx_};
     if (d.state_ != impl::state::running)
@@ -241,14 +248,26 @@ void node::stop() {
     for (auto& e : entries)
       if (e.section == kind_section::actors)
         self->send_exit(e.handle, caf::exit_reason::user_shutdown);
-    size_t down = 0;
+    std::set<caf::actor_addr> down;
     bool timed_out = false;
-    while (down < entries.size() && !timed_out)
-      self->receive([&](const caf::down_msg&) { ++down; },
+    while (down.size() < entries.size() && !timed_out)
+      self->receive([&](const caf::down_msg& dm) { down.insert(dm.source); },
                     caf::after(remaining()) >> [&] { timed_out = true; });
-    if (timed_out)
-      log("stop: " + std::to_string(entries.size() - down)
-          + " actor(s) did not exit in time");
+    if (timed_out) {
+      // Whatever has not drained by now is killed: an urgent exit goes
+      // ahead of its mailbox. One stuck in a computation ends when that
+      // returns; the actor system waits for it.
+      for (auto& e : entries) {
+        if (down.count(e.handle.address()) > 0)
+          continue;
+        log("stop: " + e.name + " did not drain in time; killing it");
+        caf::actor_cast<caf::strong_actor_ptr>(e.handle)->enqueue(
+          nullptr, caf::make_message_id(caf::message_priority::high),
+          caf::make_message(caf::exit_msg{caf::actor_addr{},
+                                          caf::exit_reason::kill}),
+          nullptr);
+      }
+    }
   }
   d.registry_.clear();
   d.loop_->stop();
@@ -276,17 +295,28 @@ void node::wait_for_stop_request() {
   d.state_cv_.wait(guard, [&] { return d.stop_requested_; });
 }
 
-void node::handle_signals() {
+caf::error node::handle_signals() {
   auto& d = *impl_;
+  if (!running())
+    return make_error(errc::not_running, "start the node first");
   // Install on the loop thread, and return only once installed: a signal
   // that arrives after this call must find the handlers.
-  std::promise<void> installed;
-  d.loop_->post([this, &d, &installed] {
+  std::promise<caf::error> installed;
+  auto posted = d.loop_->post([this, &d, &installed] {
     for (int signum : {SIGINT, SIGTERM}) {
       auto handle = new uv_signal_t;
-      uv_signal_init(d.loop_->native(), handle);
+      if (auto rc = uv_signal_init(d.loop_->native(), handle); rc != 0) {
+        delete handle;
+        installed.set_value(make_error(errc::io_error, std::string{"uv_signal_init: "}
+                                                         + uv_err_name(rc)));
+        return;
+      }
       handle->data = this;
-      uv_signal_start(
+      d.loop_->on_stop([handle] {
+        uv_close(reinterpret_cast<uv_handle_t*>(handle),
+                 [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+      });
+      auto rc = uv_signal_start(
         handle,
         [](uv_signal_t* h, int sig) {
           auto self = static_cast<node*>(h->data);
@@ -299,14 +329,17 @@ void node::handle_signals() {
           self->request_stop();
         },
         signum);
-      d.loop_->on_stop([handle] {
-        uv_close(reinterpret_cast<uv_handle_t*>(handle),
-                 [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
-      });
+      if (rc != 0) {
+        installed.set_value(make_error(errc::io_error, std::string{"uv_signal_start: "}
+                                                         + uv_err_name(rc)));
+        return;
+      }
     }
-    installed.set_value();
+    installed.set_value(caf::none);
   });
-  installed.get_future().wait();
+  if (!posted)
+    return make_error(errc::not_running, "the io loop is not running");
+  return installed.get_future().get();
 }
 
 bool node::running() const noexcept {

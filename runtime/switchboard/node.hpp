@@ -50,10 +50,14 @@ public:
   /// first spawn error (after stopping what had started).
   caf::error start();
 
-  /// Stops gracefully: bridges stop first, then every named actor gets to
-  /// drain its mailbox until `[node] stop-timeout`, then all actors exit, the
-  /// io loop closes its handles and the actor system shuts down.
-  /// Thread-safe and idempotent; blocks until done.
+  /// Stops gracefully: bridges get their exit first, then every named actor;
+  /// an exit queues behind the mailbox, so each drains first. Actors that
+  /// have not exited by `[node] stop-timeout` are killed (an urgent exit
+  /// ahead of their mailbox). Then the io loop ends its remaining loop
+  /// actors and closes its handles, and the actor system shuts down, waiting
+  /// for every actor, including one stuck in a computation. Release your own
+  /// `scoped_actor`s before. Thread-safe and idempotent; every caller
+  /// returns once the node has stopped.
   void stop();
 
   /// Asks the thread in `wait_for_stop_request` to stop the node. Thread-safe.
@@ -67,7 +71,7 @@ public:
   /// into an immediate exit with status 128 + signal number. Call after
   /// `start`, from any thread but the loop's; returns once the handlers are
   /// installed. For one node per process.
-  void handle_signals();
+  caf::error handle_signals();
 
   /// Whether `start` succeeded and `stop` has not begun.
   bool running() const noexcept;

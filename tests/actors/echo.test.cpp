@@ -18,13 +18,16 @@ TEST_CASE("echo replies with exactly what it got") {
 
 TEST_CASE("echo reports its status") {
   node_fixture f{"[node]\ncontrol = \"none\"\n[actors]\ne = { kind = \"echo\" }\n"};
-  caf::scoped_actor self{f.node().system()};
-  self
-    ->request(caf::actor_cast<switchboard::status_actor>(f.node().lookup("e")),
-              std::chrono::seconds(5), switchboard::status_atom::value)
-    .receive(
-      [](switchboard::json_message& st) {
-        CHECK(st.text == "{\"kind\":\"echo\",\"mailbox\":0}");
-      },
-      [](caf::error& e) { FAIL(caf::to_string(e)); });
+  {
+    caf::scoped_actor self{f.node().system()};
+    self
+      ->request(caf::actor_cast<switchboard::status_actor>(f.node().lookup("e")),
+                std::chrono::seconds(5), switchboard::status_atom::value)
+      .receive(
+        [](switchboard::json_message& st) {
+          CHECK(st.text == "{\"kind\":\"echo\",\"mailbox\":0}");
+        },
+        [](caf::error& e) { FAIL(caf::to_string(e)); });
+  }
+  f.stop_and_check();
 }

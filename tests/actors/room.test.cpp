@@ -37,8 +37,7 @@ constexpr const char* config
 
 } // namespace
 
-TEST_CASE("a room delivers a member's message to every other member") {
-  node_fixture f{config};
+static void deliver_to_others(node_fixture& f) {
   auto& sys = f.node().system();
   caf::scoped_actor self{sys};
   auto room = caf::actor_cast<actors::room_actor>(f.node().lookup("lobby"));
@@ -47,8 +46,14 @@ TEST_CASE("a room delivers a member's message to every other member") {
     members.push_back(sys.spawn(member, name, caf::actor{self}));
     self->send(room, join_atom::value, members.back());
   }
-  // "a" speaks through the room: b and c hear it, a does not.
   self->send(room, join_atom::value, members[0]); // joining twice is harmless
+  // Once the room answers this, it has handled the joins.
+  self->request(room, std::chrono::seconds(5), status_atom::value)
+    .receive([](json_message& st) {
+               CHECK(st.text.find("\"members\":3") != std::string::npos);
+             },
+             [](caf::error& e) { FAIL(caf::to_string(e)); });
+  // "a" speaks through the room: b and c hear it, a does not.
   caf::anon_send(members[0], push_atom::value, json_message::trusted("x"));
   caf::send_as(members[0], room, push_atom::value, json_message::trusted("\"hi\""));
   auto got = collect(self, 3);
@@ -63,8 +68,7 @@ TEST_CASE("a room delivers a member's message to every other member") {
   self->wait_for(members[0], members[1], members[2]);
 }
 
-TEST_CASE("members leave by message or by exiting") {
-  node_fixture f{config};
+static void leave_and_exit(node_fixture& f) {
   auto& sys = f.node().system();
   caf::scoped_actor self{sys};
   auto room = caf::actor_cast<actors::room_actor>(f.node().lookup("lobby"));
@@ -102,4 +106,16 @@ TEST_CASE("members leave by message or by exiting") {
   self->send_exit(a, caf::exit_reason::user_shutdown);
   self->send_exit(c, caf::exit_reason::user_shutdown);
   self->wait_for(a, b, c);
+}
+
+TEST_CASE("a room delivers a member's message to every other member") {
+  node_fixture f{config};
+  deliver_to_others(f);
+  f.stop_and_check();
+}
+
+TEST_CASE("members leave by message or by exiting") {
+  node_fixture f{config};
+  leave_and_exit(f);
+  f.stop_and_check();
 }

@@ -45,7 +45,8 @@ busy = { kind = "busy" }
   n.kinds().add(busy);
   if (auto err = n.start())
     return 1;
-  n.handle_signals();
+  if (auto err = n.handle_signals())
+    return 1;
   caf::anon_send(caf::actor_cast<json_actor>(n.lookup("busy")),
                  json_message::trusted("1"));
   n.log("ready");

@@ -156,3 +156,12 @@ TEST_CASE("a second signal ends a node whose graceful stop hangs") {
     CHECK(node.err().find("second signal") != std::string::npos);
   }
 }
+
+TEST_CASE("check reports a syntax error as FILE:LINE") {
+  temp_dir dir;
+  auto bad = dir.write("syntax.conf", "[node]\nname = \"open\n");
+  auto r = run({cli, "check", bad});
+  CHECK(r.status == 1);
+  CHECK(r.out.rfind(bad + ":2: expected valid config syntax", 0) == 0);
+  CHECK(r.out.find("1 error") != std::string::npos);
+}

@@ -39,7 +39,7 @@ stop-timeout = 2s
 echo = { kind = "echo" }
 room = { kind = "room" }
 api = { kind = "router", field = "op", default = "echo",
-        routes = { chat = "room", ping = "echo", far = "other/echo" } }
+        routes = { chat = "room", ping = "echo" } }
 [scheduler]
 max-threads = 2
 )");
@@ -181,4 +181,33 @@ TEST_CASE("a missing file is an error naming it") {
   auto cfg = node_config::from_file("/nonexistent/x.conf");
   REQUIRE(!cfg);
   CHECK(render(cfg.error()).find("/nonexistent/x.conf") != std::string::npos);
+}
+
+TEST_CASE("routers that forward in a cycle are an error") {
+  auto self_loop = check("[actors]\napi = { kind = \"router\", routes = { x = \"api\" } }\n");
+  REQUIRE(self_loop.size() == 1);
+  CHECK(self_loop[0].code == errc::config_bad_value);
+  CHECK(self_loop[0].key == "actors.api.routes.x");
+  CHECK(self_loop[0].found == "a cycle: api -> api");
+  auto pair = check(R"([actors]
+e = { kind = "echo" }
+a = { kind = "router", routes = { x = "b", y = "e" } }
+b = { kind = "router", routes = { z = "e" }, default = "a" }
+)");
+  INFO(dump(pair));
+  REQUIRE(pair.size() == 1);
+  CHECK(pair[0].found == "a cycle: a -> b -> a");
+  // Two routers in a row without a cycle are fine.
+  CHECK(check(R"([actors]
+e = { kind = "echo" }
+a = { kind = "router", routes = { x = "b" } }
+b = { kind = "router", routes = { z = "e" } }
+)").empty());
+}
+
+TEST_CASE("a remote address is refused until remote nodes exist") {
+  auto errors = check("[actors]\nr = { kind = \"router\", routes = { x = \"n2/echo\" } }\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == errc::config_unknown_actor);
+  CHECK(errors[0].expected.find("remote nodes") != std::string::npos);
 }

@@ -84,8 +84,14 @@ TEST_CASE("stop runs the stop hooks, then closes handles left open") {
 }
 
 TEST_CASE("an unstarted loop closes cleanly") {
-  io_loop loop;
-  CHECK(!loop.running());
+  { io_loop warm_up; }
+  auto fds = test::open_fds();
+  {
+    io_loop loop;
+    CHECK(!loop.running());
+    CHECK(!loop.in_loop_thread());
+  }
+  CHECK(test::open_fds() == fds);
 }
 
 namespace {
@@ -135,4 +141,30 @@ TEST_CASE("loop actors run on the loop thread and answer scheduler actors") {
   }
   loop.stop();
   CHECK(loop.close_result() == 0);
+}
+
+TEST_CASE("stopping the loop ends loop actors that still run") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  io_loop loop;
+  loop.attach(sys);
+  loop.start();
+  caf::actor_addr addr;
+  {
+    // Nobody tells this actor to exit: the loop's stop must.
+    auto p = spawn_on_loop<probe>(sys, loop);
+    addr = p.address();
+    caf::scoped_actor self{sys};
+    self->monitor(p);
+    self->request(p, std::chrono::seconds(5), where_atom::value)
+      .receive([](bool on_loop) { CHECK(on_loop); },
+               [](caf::error& e) { FAIL(caf::to_string(e)); });
+    loop.stop();
+    bool down = false;
+    self->receive([&](const caf::down_msg& dm) { down = dm.source == addr; },
+                  caf::after(std::chrono::seconds(5)) >> [] {});
+    CHECK(down);
+  }
+  CHECK(loop.close_result() == 0);
+  // The actor system's destructor returns: no actor is left behind.
 }

@@ -5,6 +5,7 @@
 #include "node_fixture.hpp"
 
 #include <future>
+#include <thread>
 
 #include <switchboard/registry.hpp>
 
@@ -164,5 +165,51 @@ TEST_CASE("a request to an actor that has exited comes back as an error") {
       .receive([](json_message&) { FAIL("a dead actor replied"); },
                [](caf::error& e) { CHECK(e == caf::sec::request_receiver_down); });
   }
+  f.stop_and_check();
+}
+
+TEST_CASE("a node starts once; signals need a started node") {
+  auto cfg = node_config::from_string("[node]\ncontrol = \"none\"\n");
+  REQUIRE(cfg);
+  node n{std::move(*cfg)};
+  auto early = n.handle_signals();
+  REQUIRE(early);
+  CHECK(is(early, errc::not_running));
+  REQUIRE(!n.start());
+  auto twice = n.start();
+  REQUIRE(twice);
+  CHECK(is(twice, errc::already_running));
+  n.stop();
+  n.stop(); // idempotent
+  CHECK(!n.running());
+}
+
+TEST_CASE("stop kills what has not drained by the stop timeout") {
+  using namespace std::chrono;
+  node_fixture f{"[node]\ncontrol = \"none\"\nstop-timeout = 100ms\n"
+                 "[actors]\nslow = { kind = \"slow\" }\n",
+                 [](kind_registry& kinds) {
+                   kind_spec k;
+                   k.name = "slow";
+                   k.factory = [](const spawn_context& ctx)
+                     -> caf::expected<caf::actor> {
+                     return caf::actor_cast<caf::actor>(ctx.node.system().spawn(
+                       []() -> json_actor::behavior_type {
+                         return {[](json_message& m) {
+                           // Stands for work that takes a while.
+                           std::this_thread::sleep_for(milliseconds(5));
+                           return m;
+                         }};
+                       }));
+                   };
+                   REQUIRE(!kinds.add(k));
+                 }};
+  auto slow = caf::actor_cast<json_actor>(f.node().lookup("slow"));
+  // A backlog of 2000 x 5 ms = 10 s: far more than the stop timeout.
+  for (int i = 0; i < 2000; ++i)
+    caf::anon_send(slow, json_message::trusted("1"));
+  auto t0 = steady_clock::now();
+  f.node().stop();
+  CHECK(steady_clock::now() - t0 < seconds(2));
   f.stop_and_check();
 }

@@ -65,6 +65,10 @@ router(router_actor::stateful_pointer<router_state> self, router_config cfg,
                           what + " (routes: " + route_list(st.cfg) + ")");
       }
       auto h = st.names->lookup(target);
+      if (h == caf::actor_cast<caf::actor>(self)) {
+        ++st.unrouted;
+        return make_error(errc::no_route, "the route leads back to this router");
+      }
       if (!h) {
         ++st.unrouted;
         return make_error(errc::unknown_actor,
@@ -88,6 +92,7 @@ kind_spec router_kind() {
   kind_spec result;
   result.name = "router";
   result.doc = "forwards a JSON request by the value of one field";
+  result.forwards = true;
   result.keys = {
     {"routes", value_type::actor_ref_map, true,
      "field value -> actor name, e.g. { calculate = \"calc\" }"},

@@ -57,6 +57,9 @@ public:
       buf_.append(tmp, static_cast<size_t>(n));
     }
   }
+  void shutdown_write() {
+    ::shutdown(fd_, SHUT_WR);
+  }
   std::string call(const std::string& line) {
     write(line + "\n");
     return read_line();
@@ -83,6 +86,25 @@ void add_mute_kind(kind_registry& kinds) {
   REQUIRE(!kinds.add(k));
 }
 
+// `pretty` answers with JSON spread over lines; `broken` with text that is
+// not JSON at all.
+void add_test_kinds(kind_registry& kinds) {
+  add_mute_kind(kinds);
+  for (auto [name, text] : {std::pair{"pretty", "{\n  \"a\": [\n    1\n  ]\n}\n"},
+                            std::pair{"broken", "not json"}}) {
+    kind_spec k;
+    k.name = name;
+    k.factory = [text = std::string{text}](const spawn_context& ctx)
+      -> caf::expected<caf::actor> {
+      return caf::actor_cast<caf::actor>(
+        ctx.node.system().spawn([text]() -> json_actor::behavior_type {
+          return {[text](json_message&) { return json_message::trusted(text); }};
+        }));
+    };
+    REQUIRE(!kinds.add(k));
+  }
+}
+
 constexpr const char* config = R"(
 [node]
 name = "ctl"
@@ -90,6 +112,8 @@ control = "none"
 [actors]
 echo = { kind = "echo" }
 quiet = { kind = "mute" }
+pretty = { kind = "pretty" }
+broken = { kind = "broken" }
 )";
 
 } // namespace
@@ -97,7 +121,7 @@ quiet = { kind = "mute" }
 TEST_CASE("the control socket answers send and status") {
   test::temp_dir dir;
   auto path = dir.path() + "/ctl.sock";
-  node_fixture f{config, add_mute_kind};
+  node_fixture f{config, add_test_kinds};
   REQUIRE(bridges::control::start(f.node(), path));
   struct stat st;
   REQUIRE(stat(path.c_str(), &st) == 0);
@@ -124,7 +148,7 @@ TEST_CASE("the control socket answers send and status") {
 TEST_CASE("bad requests get clear errors and the connection goes on") {
   test::temp_dir dir;
   auto path = dir.path() + "/ctl.sock";
-  node_fixture f{config, add_mute_kind};
+  node_fixture f{config, add_test_kinds};
   REQUIRE(bridges::control::start(f.node(), path));
   {
     client c{path};
@@ -151,7 +175,7 @@ TEST_CASE("bad requests get clear errors and the connection goes on") {
 TEST_CASE("a line over the limit closes that connection only") {
   test::temp_dir dir;
   auto path = dir.path() + "/ctl.sock";
-  node_fixture f{config, add_mute_kind};
+  node_fixture f{config, add_test_kinds};
   REQUIRE(bridges::control::start(f.node(), path));
   {
     client big{path};
@@ -176,12 +200,74 @@ TEST_CASE("a stale socket file is replaced, a live one is refused") {
     REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
     close(fd);
   }
-  node_fixture f{config, add_mute_kind};
+  node_fixture f{config, add_test_kinds};
   REQUIRE(bridges::control::start(f.node(), path));
-  node_fixture g{config, add_mute_kind};
+  node_fixture g{config, add_test_kinds};
   auto second = bridges::control::start(g.node(), path);
   REQUIRE(!second);
   CHECK(render(second.error()).find("another node listens") != std::string::npos);
   g.stop_and_check();
+  f.stop_and_check();
+}
+
+TEST_CASE("fields of the wrong type are errors that name the field") {
+  test::temp_dir dir;
+  auto path = dir.path() + "/ctl.sock";
+  node_fixture f{config, add_test_kinds};
+  REQUIRE(bridges::control::start(f.node(), path));
+  {
+    client c{path};
+    CHECK(c.call(R"({"op":"status","timeout_ms":"5"})")
+            .find("field 'timeout_ms' must be a positive whole number")
+          != std::string::npos);
+    CHECK(c.call(R"({"op":"send","to":"echo","message":1,"timeout_ms":-3})")
+            .find("field 'timeout_ms'")
+          != std::string::npos);
+    CHECK(c.call(R"({"op":5})").find("field 'op' must be a string")
+          != std::string::npos);
+    CHECK(c.call(R"({"op":"send","to":["echo"],"message":1})")
+            .find("field 'to' must be a string")
+          != std::string::npos);
+    CHECK(c.call("[1,2]").find("one JSON object per line") != std::string::npos);
+    // The endpoint survived all of it.
+    CHECK(c.call(R"({"op":"send","to":"echo","message":4})")
+          == R"({"ok":true,"reply":4})");
+  }
+  f.stop_and_check();
+}
+
+TEST_CASE("replies stay on one line and must be JSON") {
+  test::temp_dir dir;
+  auto path = dir.path() + "/ctl.sock";
+  node_fixture f{config, add_test_kinds};
+  REQUIRE(bridges::control::start(f.node(), path));
+  {
+    client c{path};
+    CHECK(c.call(R"({"op":"send","to":"pretty","message":1})")
+          == R"({"ok":true,"reply":{  "a": [    1  ]}})");
+    CHECK(c.call(R"({"op":"send","to":"broken","message":1})")
+            .find("'broken' replied with text that is not JSON")
+          != std::string::npos);
+    CHECK(c.call(R"({"op":"send","to":"echo","message":5})")
+          == R"({"ok":true,"reply":5})");
+  }
+  f.stop_and_check();
+}
+
+TEST_CASE("a client that half-closes still gets its replies") {
+  test::temp_dir dir;
+  auto path = dir.path() + "/ctl.sock";
+  node_fixture f{config, add_test_kinds};
+  REQUIRE(bridges::control::start(f.node(), path));
+  {
+    client c{path};
+    // Two requests, the last without a newline, then EOF.
+    c.write("{\"op\":\"send\",\"to\":\"echo\",\"message\":1}\n"
+            "{\"op\":\"send\",\"to\":\"echo\",\"message\":2}");
+    c.shutdown_write();
+    CHECK(c.read_line() == R"({"ok":true,"reply":1})");
+    CHECK(c.read_line() == R"({"ok":true,"reply":2})");
+    CHECK(c.read_line().empty()); // then the node closes
+  }
   f.stop_and_check();
 }

@@ -11,7 +11,11 @@
 
 #include "switchboard/bridges/control/bridge.hpp"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <future>
+#include <type_traits>
 #include <map>
 #include <memory>
 
@@ -26,6 +30,7 @@
 #include <nlohmann/json.hpp>
 #include <uv.h>
 
+#include <switchboard/assert.hpp>
 #include <switchboard/defaults.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/io_loop.hpp>
@@ -45,10 +50,12 @@ using json = nlohmann::json;
 struct connection;
 
 // Shared by the actor and the handles; the listener keeps it alive until its
-// close callback has run.
+// close callback has run. Loop thread only, like everything below that
+// touches a handle.
 struct shared : std::enable_shared_from_this<shared> {
   std::shared_ptr<shared> keep_alive;
   io_loop* loop = nullptr;
+  switchboard::node* owner = nullptr;
   std::string path;
   uv_pipe_t listener;
   caf::actor bridge;
@@ -62,12 +69,28 @@ struct connection {
   uint64_t id = 0;
   shared* owner = nullptr;
   line_splitter lines{defaults::max_control_line};
+  // Requests handed to the actor and not answered yet.
+  size_t pending = 0;
+  // Writes handed to libuv and not completed yet.
+  size_t writing = 0;
+  // The client sent EOF (it may still wait for replies), or the connection
+  // is to close once its writes are out.
+  bool read_closed = false;
+  bool closing = false;
 };
 
-void close_connection(connection* c) {
+void close_now(connection* c) {
   c->owner->connections.erase(c->id);
   uv_close(reinterpret_cast<uv_handle_t*>(&c->pipe),
            [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
+}
+
+// Closes once every reply is written: closing a stream with writes in
+// flight would cancel them.
+void close_when_done(connection* c) {
+  c->closing = true;
+  if (c->writing == 0)
+    close_now(c);
 }
 
 void close_listener(shared* s) {
@@ -76,24 +99,49 @@ void close_listener(shared* s) {
   });
 }
 
-void write_line(shared* s, uint64_t conn_id, std::string text) {
+// Writes one line to connection `conn_id`; `is_reply` marks the answer to a
+// request. A client that sent EOF is closed after its last reply.
+void write_line(shared* s, uint64_t conn_id, std::string text, bool is_reply) {
   auto i = s->connections.find(conn_id);
   if (i == s->connections.end())
     return; // The client left before its reply was ready.
+  auto c = i->second;
+  if (is_reply && c->pending > 0)
+    --c->pending;
   struct write_req {
     uv_write_t req;
     std::string data;
+    shared* owner;
+    uint64_t conn;
   };
   auto w = new write_req;
   w->data = std::move(text);
   w->data += '\n';
+  w->owner = s;
+  w->conn = conn_id;
   auto buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  auto rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&i->second->pipe),
-                     &buf, 1, [](uv_write_t* req, int) {
-                       delete reinterpret_cast<write_req*>(req);
+  auto rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->pipe), &buf, 1,
+                     [](uv_write_t* req, int status) {
+                       auto w = reinterpret_cast<write_req*>(req);
+                       auto i = w->owner->connections.find(w->conn);
+                       if (i != w->owner->connections.end()) {
+                         auto c = i->second;
+                         --c->writing;
+                         if (status < 0)
+                           close_now(c); // The client is gone.
+                         else if (c->closing && c->writing == 0)
+                           close_now(c);
+                       }
+                       delete w;
                      });
-  if (rc != 0)
+  if (rc != 0) {
     delete w;
+    close_now(c);
+    return;
+  }
+  ++c->writing;
+  if (c->read_closed && c->pending == 0)
+    close_when_done(c);
 }
 
 // Closes the listener and every connection and removes the socket file.
@@ -104,69 +152,117 @@ void shut_down(shared* s) {
     return;
   s->closed = true;
   while (!s->connections.empty())
-    close_connection(s->connections.begin()->second);
+    close_now(s->connections.begin()->second);
   unlink(s->path.c_str());
   close_listener(s);
+}
+
+void hand_over(connection* c, std::string line) {
+  if (!c->owner->bridge)
+    return; // Shutting down: the connection closes with the listener.
+  ++c->pending;
+  caf::anon_send(c->owner->bridge, line_atom::value, c->id, std::move(line));
 }
 
 void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto c = static_cast<connection*>(stream->data);
   std::unique_ptr<char[]> owned{buf->base};
+  if (nread == UV_EOF) {
+    // The client is done sending but may wait for its replies; a last line
+    // without a newline is still a request.
+    uv_read_stop(stream);
+    if (auto rest = c->lines.take_rest(); !rest.empty())
+      hand_over(c, std::move(rest));
+    c->read_closed = true;
+    if (c->pending == 0)
+      close_when_done(c);
+    return;
+  }
   if (nread < 0) {
-    close_connection(c);
+    close_now(c);
     return;
   }
   auto err = c->lines.feed(buf->base, static_cast<size_t>(nread),
-                           [c](std::string line) {
-                             if (c->owner->bridge)
-                               caf::anon_send(c->owner->bridge, line_atom::value,
-                                              c->id, std::move(line));
-                           });
+                           [c](std::string line) { hand_over(c, std::move(line)); });
   if (err) {
+    uv_read_stop(stream);
     write_line(c->owner, c->id,
-               json{{"ok", false}, {"error", render(err)}}.dump());
-    close_connection(c);
+               json{{"ok", false}, {"error", render(err)}}.dump(), false);
+    close_when_done(c);
   }
 }
 
 void on_connection(uv_stream_t* server, int status) {
   auto s = static_cast<shared*>(server->data);
-  if (status < 0)
+  if (status < 0) {
+    s->owner->log(std::string{"control: accept failed: "} + uv_err_name(status));
     return;
+  }
   auto c = new connection;
   c->owner = s;
   c->id = s->next_id++;
   uv_pipe_init(s->loop->native(), &c->pipe, 0);
   c->pipe.data = c;
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->pipe)) != 0) {
+  if (auto rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->pipe));
+      rc != 0) {
+    s->owner->log(std::string{"control: accept failed: "} + uv_err_name(rc));
     uv_close(reinterpret_cast<uv_handle_t*>(&c->pipe),
              [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
     return;
   }
   s->connections.emplace(c->id, c);
-  uv_read_start(
+  auto rc = uv_read_start(
     reinterpret_cast<uv_stream_t*>(&c->pipe),
     [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
       *buf = uv_buf_init(new char[suggested], static_cast<unsigned>(suggested));
     },
     on_read);
+  if (rc != 0) {
+    s->owner->log(std::string{"control: read failed: "} + uv_err_name(rc));
+    close_now(c);
+  }
+}
+
+// Refuses a socket directory that another user could write to: they could
+// replace the socket with their own.
+caf::error check_directory(const std::string& path) {
+  auto slash = path.rfind('/');
+  auto dir = slash == std::string::npos ? std::string{"."}
+             : slash == 0              ? std::string{"/"}
+                                       : path.substr(0, slash);
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return make_error(errc::io_error, dir + ": cannot create the directory: "
+                                        + std::strerror(errno));
+  struct stat st;
+  if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return make_error(errc::io_error, dir + ": not a directory");
+  bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+  if ((st.st_uid != getuid() && st.st_uid != 0)
+      || (others_write && (st.st_mode & S_ISVTX) == 0))
+    return make_error(errc::io_error,
+                      dir + ": owned or writable by another user; refusing "
+                            "to put the control socket there");
+  return caf::none;
 }
 
 // Binds and listens on the loop thread. A stale socket file (nobody accepts
 // on it) is replaced; a live one is an error.
 caf::error listen_on(shared* s) {
+  SWITCHBOARD_ASSERT(s->loop->in_loop_thread());
   auto loop = s->loop->native();
   // Nothing to close until the listener handle exists.
   s->closed = true;
   if (s->path.size() >= sizeof(sockaddr_un::sun_path))
     return make_error(errc::io_error,
                       s->path + ": path too long for a Unix socket");
+  if (auto err = check_directory(s->path))
+    return err;
   struct stat st;
   if (lstat(s->path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
       return make_error(errc::io_error,
                         s->path + ": exists and is not a socket");
-    auto fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    auto fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     s->path.copy(addr.sun_path, s->path.size());
@@ -182,23 +278,49 @@ caf::error listen_on(shared* s) {
   s->listener.data = s;
   s->keep_alive = s->shared_from_this();
   s->closed = false;
-  auto fail = [s](const char* what, int rc) {
-    auto msg = s->path + ": " + what + ": " + uv_err_name(rc) + " ("
-               + uv_strerror(rc) + ")";
+  auto fail = [s](const std::string& what) {
     // The listener must be closed even though it never listened.
     s->closed = true;
     close_listener(s);
-    return make_error(errc::io_error, msg);
+    return make_error(errc::io_error, s->path + ": " + what);
+  };
+  auto uv_fail = [&](const char* what, int rc) {
+    return fail(std::string{what} + ": " + uv_err_name(rc) + " ("
+                + uv_strerror(rc) + ")");
   };
   if (auto rc = uv_pipe_bind(&s->listener, s->path.c_str()); rc != 0)
-    return fail("bind", rc);
-  chmod(s->path.c_str(), 0600);
-  if (auto rc = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), 16,
-                          on_connection);
+    return uv_fail("bind", rc);
+  // The directory check above keeps others out while the mode is wider.
+  if (chmod(s->path.c_str(), 0600) != 0) {
+    unlink(s->path.c_str());
+    return fail(std::string{"chmod: "} + std::strerror(errno));
+  }
+  if (auto rc = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener),
+                          defaults::control_backlog, on_connection);
       rc != 0) {
     unlink(s->path.c_str());
-    return fail("listen", rc);
+    return uv_fail("listen", rc);
   }
+  return caf::none;
+}
+
+// Reads the field `key` of `req` if present; a value of another type is an
+// error that names the field.
+template <class T>
+caf::error field(const json& req, const char* key, T& out, const char* what) {
+  auto i = req.find(key);
+  if (i == req.end())
+    return caf::none;
+  bool ok = false;
+  if constexpr (std::is_same_v<T, std::string>)
+    ok = i->is_string();
+  else
+    ok = i->is_number_integer() && i->template get<int64_t>() > 0;
+  if (!ok)
+    return make_error(errc::bad_message, std::string{"field '"} + key
+                                           + "' must be " + what + ", found "
+                                           + i->dump());
+  out = i->template get<T>();
   return caf::none;
 }
 
@@ -231,7 +353,7 @@ private:
   void reply(uint64_t conn, const json& id, json body) {
     if (!id.is_null())
       body["id"] = id;
-    write_line(shared_.get(), conn, body.dump());
+    write_line(shared_.get(), conn, body.dump(), true);
   }
 
   void fail(uint64_t conn, const json& id, const caf::error& err) {
@@ -246,23 +368,34 @@ private:
                       "a request is one JSON object per line"));
       return;
     }
-    auto id = req.value("id", json{});
-    auto timeout = std::chrono::milliseconds{
-      req.value("timeout_ms", static_cast<int64_t>(node_.request_timeout().count()))};
-    auto op = req.value("op", std::string{});
+    auto id = req.contains("id") ? req["id"] : json{};
+    int64_t timeout_ms = node_.request_timeout().count();
+    std::string op;
+    std::string to;
+    std::string address;
+    for (auto err : {field(req, "op", op, "a string"),
+                     field(req, "to", to, "a string"),
+                     field(req, "address", address, "a string"),
+                     field(req, "timeout_ms", timeout_ms,
+                           "a positive whole number of milliseconds")}) {
+      if (err) {
+        fail(conn, id, err);
+        return;
+      }
+    }
+    auto timeout = std::chrono::milliseconds{timeout_ms};
     if (op == "send")
-      send(conn, id, req, timeout);
+      send(conn, id, to, req, timeout);
     else if (op == "status")
-      status(conn, id, req.value("address", std::string{}), timeout);
+      status(conn, id, address, timeout);
     else
       fail(conn, id,
            make_error(errc::bad_message,
                       "unknown op '" + op + "' (expected send or status)"));
   }
 
-  void send(uint64_t conn, const json& id, const json& req,
-            std::chrono::milliseconds timeout) {
-    auto to = req.value("to", std::string{});
+  void send(uint64_t conn, const json& id, const std::string& to,
+            const json& req, std::chrono::milliseconds timeout) {
     auto entry = node_.registry().find(to);
     if (!entry) {
       fail(conn, id,
@@ -283,10 +416,22 @@ private:
     auto msg = json_message::trusted(req["message"].dump());
     request(caf::actor_cast<json_actor>(entry->handle), timeout, std::move(msg))
       .then(
-        [this, conn, id](json_message& r) {
-          auto text = "{\"ok\":true,\"reply\":" + r.text
+        [this, conn, id, to](json_message& r) {
+          // The reply goes out as it came, on one line: line breaks in JSON
+          // text can only be white space (inside strings they are escaped).
+          auto& text = r.text;
+          text.erase(std::remove_if(text.begin(), text.end(),
+                                    [](char c) { return c == '\n' || c == '\r'; }),
+                     text.end());
+          if (!json::accept(text)) {
+            fail(conn, id,
+                 make_error(errc::invalid_json,
+                            "'" + to + "' replied with text that is not JSON"));
+            return;
+          }
+          auto line = "{\"ok\":true,\"reply\":" + text
                       + (id.is_null() ? "" : ",\"id\":" + id.dump()) + "}";
-          write_line(shared_.get(), conn, std::move(text));
+          write_line(shared_.get(), conn, std::move(line), true);
         },
         [this, conn, id, to, timeout](caf::error& err) {
           if (err == caf::sec::request_timeout)
@@ -343,7 +488,10 @@ private:
       request(e.handle, timeout, status_atom::value)
         .then(
           [p, row, finish](json_message& st) mutable {
-            row["status"] = json::parse(st.text, nullptr, false);
+            auto parsed = json::parse(st.text, nullptr, false);
+            if (parsed.is_discarded())
+              parsed = {{"error", "status is not JSON"}, {"text", st.text}};
+            row["status"] = std::move(parsed);
             p->actors.push_back(std::move(row));
             finish();
           },
@@ -363,11 +511,9 @@ private:
 
 caf::expected<caf::actor> start(node& n, const std::string& path) {
   auto& loop = n.loop();
-  // Create the socket's directory (private to the user) if it is missing.
-  if (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0)
-    mkdir(path.substr(0, slash).c_str(), 0700);
   auto s = std::make_shared<shared>();
   s->loop = &loop;
+  s->owner = &n;
   s->path = path;
   auto h = spawn_on_loop<bridge_actor>(n.system(), loop, n, s);
   s->bridge = h;
