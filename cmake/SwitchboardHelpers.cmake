@@ -57,3 +57,15 @@ function(switchboard_add_component name)
   # The first component compiles the precompiled header for all others.
   switchboard_use_pch(${target})
 endfunction()
+
+# switchboard_add_program(NAME OUTPUT_DIR SOURCES...): an example or
+# benchmark program linked against everything, built into OUTPUT_DIR under
+# the build directory.
+function(switchboard_add_program name dir)
+  add_executable(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE switchboard::switchboard
+                        switchboard_internal)
+  set_target_properties(${name} PROPERTIES
+    RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/${dir}")
+  switchboard_use_pch(${name})
+endfunction()

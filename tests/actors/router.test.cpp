@@ -12,16 +12,10 @@ namespace {
 // `tag` answers every request with {"from":"tag"}, so a test sees where a
 // message went.
 void add_tag_kind(kind_registry& kinds) {
-  kind_spec k;
-  k.name = "tag";
-  k.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
-    auto reply = "{\"from\":\"" + ctx.name + "\"}";
-    return caf::actor_cast<caf::actor>(
-      ctx.node.system().spawn([reply]() -> json_actor::behavior_type {
-        return {[reply](json_message&) { return json_message::trusted(reply); }};
-      }));
-  };
-  REQUIRE(!kinds.add(k));
+  REQUIRE(!kinds.add(test::reply_kind(
+    "tag", [](const json_message&, const std::string& name, auto&) {
+      return json_message::trusted("{\"from\":\"" + name + "\"}");
+    })));
 }
 
 constexpr const char* config = R"(

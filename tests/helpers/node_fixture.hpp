@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,26 @@
 #include "process.hpp"
 
 namespace switchboard::test {
+
+/// What a `reply_kind` instance answers to `request`; `name` is the
+/// instance's name and `args` its config entry.
+using reply_fn = std::function<json_message(
+  const json_message& request, const std::string& name, const caf::settings& args)>;
+
+/// A kind whose instances answer every JSON request with `reply(...)`.
+inline kind_spec reply_kind(std::string kind, reply_fn reply,
+                            std::vector<key_spec> keys = {}) {
+  kind_spec k;
+  k.name = std::move(kind);
+  k.keys = std::move(keys);
+  k.factory = [reply](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    return caf::actor_cast<caf::actor>(ctx.node.system().spawn(
+      [reply, name = ctx.name, args = ctx.args]() -> json_actor::behavior_type {
+        return {[=](json_message& m) { return reply(m, name, args); }};
+      }));
+  };
+  return k;
+}
 
 /// A started node with the built-in kinds, built from config text. End a
 /// test with `stop_and_check()`: it stops the node and checks that the io

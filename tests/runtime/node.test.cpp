@@ -76,21 +76,15 @@ TEST_CASE("a kind registered by the embedding service spawns like a built-in") {
   node_fixture f{"[node]\ncontrol = \"none\"\n[actors]\nu = { kind = \"upper\", "
                  "suffix = \"!\" }\n",
                  [](kind_registry& kinds) {
-                   kind_spec k;
-                   k.name = "upper";
-                   k.keys = {{"suffix", value_type::string, false, "appended"}};
-                   k.factory = [](const spawn_context& ctx)
-                     -> caf::expected<caf::actor> {
-                     auto suffix = caf::get_or(ctx.args, "suffix", "");
-                     return caf::actor_cast<caf::actor>(ctx.node.system().spawn(
-                       [suffix]() -> json_actor::behavior_type {
-                         return {[suffix](json_message& m) {
-                           return json_message::trusted(
-                             "\"" + m.text.substr(1, m.text.size() - 2) + suffix
-                             + "\"");
-                         }};
-                       }));
-                   };
+                   auto k = test::reply_kind(
+                     "upper",
+                     [](const json_message& m, auto&, const caf::settings& args) {
+                       auto suffix = caf::get_or(args, "suffix", "");
+                       return json_message::trusted(
+                         "\"" + m.text.substr(1, m.text.size() - 2) + suffix
+                         + "\"");
+                     },
+                     {{"suffix", value_type::string, false, "appended"}});
                    REQUIRE(!kinds.add(k));
                    CHECK(kinds.add(k)); // a second kind of that name is refused
                  }};
@@ -189,20 +183,12 @@ TEST_CASE("stop kills what has not drained by the stop timeout") {
   node_fixture f{"[node]\ncontrol = \"none\"\nstop-timeout = 100ms\n"
                  "[actors]\nslow = { kind = \"slow\" }\n",
                  [](kind_registry& kinds) {
-                   kind_spec k;
-                   k.name = "slow";
-                   k.factory = [](const spawn_context& ctx)
-                     -> caf::expected<caf::actor> {
-                     return caf::actor_cast<caf::actor>(ctx.node.system().spawn(
-                       []() -> json_actor::behavior_type {
-                         return {[](json_message& m) {
-                           // Stands for work that takes a while.
-                           std::this_thread::sleep_for(milliseconds(5));
-                           return m;
-                         }};
-                       }));
-                   };
-                   REQUIRE(!kinds.add(k));
+                   REQUIRE(!kinds.add(test::reply_kind(
+                     "slow", [](const json_message& m, auto&, auto&) {
+                       // Stands for work that takes a while.
+                       std::this_thread::sleep_for(milliseconds(5));
+                       return m;
+                     })));
                  }};
   auto slow = caf::actor_cast<json_actor>(f.node().lookup("slow"));
   // A backlog of 2000 x 5 ms = 10 s: far more than the stop timeout.

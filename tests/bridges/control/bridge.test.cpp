@@ -91,19 +91,22 @@ void add_mute_kind(kind_registry& kinds) {
 void add_test_kinds(kind_registry& kinds) {
   add_mute_kind(kinds);
   for (auto [name, text] : {std::pair{"pretty", "{\n  \"a\": [\n    1\n  ]\n}\n"},
-                            std::pair{"broken", "not json"}}) {
-    kind_spec k;
-    k.name = name;
-    k.factory = [text = std::string{text}](const spawn_context& ctx)
-      -> caf::expected<caf::actor> {
-      return caf::actor_cast<caf::actor>(
-        ctx.node.system().spawn([text]() -> json_actor::behavior_type {
-          return {[text](json_message&) { return json_message::trusted(text); }};
-        }));
-    };
-    REQUIRE(!kinds.add(k));
-  }
+                            std::pair{"broken", "not json"}})
+    REQUIRE(!kinds.add(test::reply_kind(
+      name, [text = std::string{text}](auto&, auto&, auto&) {
+        return json_message::trusted(text);
+      })));
 }
+
+// A node with the test kinds and its control socket in a fresh directory.
+struct control_fixture {
+  test::temp_dir dir;
+  std::string path = dir.path() + "/ctl.sock";
+  node_fixture f;
+  explicit control_fixture(const char* config_text) : f{config_text, add_test_kinds} {
+    REQUIRE(bridges::control::start(f.node(), path));
+  }
+};
 
 constexpr const char* config = R"(
 [node]
@@ -119,10 +122,8 @@ broken = { kind = "broken" }
 } // namespace
 
 TEST_CASE("the control socket answers send and status") {
-  test::temp_dir dir;
-  auto path = dir.path() + "/ctl.sock";
-  node_fixture f{config, add_test_kinds};
-  REQUIRE(bridges::control::start(f.node(), path));
+  control_fixture cf{config};
+  auto& [dir, path, f] = cf;
   struct stat st;
   REQUIRE(stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
@@ -146,10 +147,8 @@ TEST_CASE("the control socket answers send and status") {
 }
 
 TEST_CASE("bad requests get clear errors and the connection goes on") {
-  test::temp_dir dir;
-  auto path = dir.path() + "/ctl.sock";
-  node_fixture f{config, add_test_kinds};
-  REQUIRE(bridges::control::start(f.node(), path));
+  control_fixture cf{config};
+  auto& [dir, path, f] = cf;
   {
     client c{path};
     CHECK(c.call("this is not json").find("invalid_json") != std::string::npos);
@@ -173,10 +172,8 @@ TEST_CASE("bad requests get clear errors and the connection goes on") {
 }
 
 TEST_CASE("a line over the limit closes that connection only") {
-  test::temp_dir dir;
-  auto path = dir.path() + "/ctl.sock";
-  node_fixture f{config, add_test_kinds};
-  REQUIRE(bridges::control::start(f.node(), path));
+  control_fixture cf{config};
+  auto& [dir, path, f] = cf;
   {
     client big{path};
     big.write(std::string(defaults::max_control_line + 1, 'x'));
@@ -211,10 +208,8 @@ TEST_CASE("a stale socket file is replaced, a live one is refused") {
 }
 
 TEST_CASE("fields of the wrong type are errors that name the field") {
-  test::temp_dir dir;
-  auto path = dir.path() + "/ctl.sock";
-  node_fixture f{config, add_test_kinds};
-  REQUIRE(bridges::control::start(f.node(), path));
+  control_fixture cf{config};
+  auto& [dir, path, f] = cf;
   {
     client c{path};
     CHECK(c.call(R"({"op":"status","timeout_ms":"5"})")
@@ -237,10 +232,8 @@ TEST_CASE("fields of the wrong type are errors that name the field") {
 }
 
 TEST_CASE("replies stay on one line and must be JSON") {
-  test::temp_dir dir;
-  auto path = dir.path() + "/ctl.sock";
-  node_fixture f{config, add_test_kinds};
-  REQUIRE(bridges::control::start(f.node(), path));
+  control_fixture cf{config};
+  auto& [dir, path, f] = cf;
   {
     client c{path};
     CHECK(c.call(R"({"op":"send","to":"pretty","message":1})")
@@ -255,10 +248,8 @@ TEST_CASE("replies stay on one line and must be JSON") {
 }
 
 TEST_CASE("a client that half-closes still gets its replies") {
-  test::temp_dir dir;
-  auto path = dir.path() + "/ctl.sock";
-  node_fixture f{config, add_test_kinds};
-  REQUIRE(bridges::control::start(f.node(), path));
+  control_fixture cf{config};
+  auto& [dir, path, f] = cf;
   {
     client c{path};
     // Two requests, the last without a newline, then EOF.
