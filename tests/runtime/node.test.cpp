@@ -110,7 +110,8 @@ TEST_CASE("a name leaves the registry when its actor exits") {
 }
 
 TEST_CASE("stop drains what is already in the mailboxes") {
-  node_fixture f{two_echoes};
+  // A stop timeout long enough for slow (sanitizer) builds to drain.
+  node_fixture f{std::string{two_echoes} + "[node]\nstop-timeout = 60s\n"};
   auto a = caf::actor_cast<json_actor>(f.node().lookup("a"));
   constexpr int n = 5000;
   std::promise<std::pair<int, int>> outcome;
