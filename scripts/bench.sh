@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-BUILD_TYPE=Release bash scripts/build.sh
+bash scripts/build.sh
 node bench/run.js "${BUILD_DIR:-build}"
