@@ -6,6 +6,9 @@
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 
+#include <map>
+#include <mutex>
+
 namespace switchboard {
 
 const char* to_string(errc x) {
@@ -42,11 +45,47 @@ caf::error make_error(errc x, std::string context) {
                     caf::make_message(std::move(context))};
 }
 
+namespace {
+
+using code_namer = std::string (*)(uint8_t);
+
+std::mutex categories_mtx;
+
+std::map<caf::atom_value, code_namer>& categories() {
+  static std::map<caf::atom_value, code_namer> result{
+    {errc_category,
+     [](uint8_t code) -> std::string { return to_string(static_cast<errc>(code)); }}};
+  return result;
+}
+
+code_namer namer_of(caf::atom_value category) {
+  std::lock_guard<std::mutex> guard{categories_mtx};
+  auto i = categories().find(category);
+  return i == categories().end() ? nullptr : i->second;
+}
+
+} // namespace
+
+void add_error_category(caf::atom_value category,
+                        std::string (*code_name)(uint8_t)) {
+  std::lock_guard<std::mutex> guard{categories_mtx};
+  categories()[category] = code_name;
+}
+
+void register_error_categories(caf::actor_system_config& cfg) {
+  std::lock_guard<std::mutex> guard{categories_mtx};
+  for (auto& kvp : categories())
+    cfg.add_error_category(kvp.first, [](uint8_t code, caf::atom_value cat,
+                                         const caf::message& ctx) {
+      return render(caf::error{code, cat, ctx});
+    });
+}
+
 std::string render(const caf::error& err) {
   if (!err)
     return "no error";
-  if (err.category() == errc_category) {
-    std::string result = to_string(static_cast<errc>(err.code()));
+  if (auto namer = namer_of(err.category())) {
+    std::string result = namer(err.code());
     if (!err.context().empty() && err.context().match_element<std::string>(0)) {
       result += ": ";
       result += err.context().get_as<std::string>(0);

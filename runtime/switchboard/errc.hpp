@@ -79,4 +79,13 @@ inline bool is(const caf::error& err, errc x) {
 /// text for people: `unknown_actor: no actor named 'x'`.
 std::string render(const caf::error& err);
 
+/// Teaches `render` (and every node's actor system) the code names of
+/// another error category, e.g. a library's own `errc`. Thread-safe; call
+/// it before nodes start (a static initializer is a good place).
+void add_error_category(caf::atom_value category,
+                        std::string (*code_name)(uint8_t code));
+
+/// Registers every known error category with `cfg`.
+void register_error_categories(caf::actor_system_config& cfg);
+
 } // namespace switchboard

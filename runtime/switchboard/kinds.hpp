@@ -9,6 +9,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
+#include <caf/fwd.hpp>
 #include <caf/settings.hpp>
 
 #include "switchboard/fwd.hpp"
@@ -119,8 +120,22 @@ public:
     return kinds_;
   }
 
+  /// Adds a step that runs on the CAF config before the node's actor
+  /// system starts, e.g. `cfg.add_message_type<T>("T")` for the messages a
+  /// kind sends.
+  void configure_system(std::function<void(caf::actor_system_config&)> fn) {
+    system_hooks_.push_back(std::move(fn));
+  }
+
+  /// The steps added with `configure_system`, in order.
+  const std::vector<std::function<void(caf::actor_system_config&)>>&
+  system_hooks() const noexcept {
+    return system_hooks_;
+  }
+
 private:
   std::map<std::string, kind_spec> kinds_;
+  std::vector<std::function<void(caf::actor_system_config&)>> system_hooks_;
 };
 
 } // namespace switchboard

@@ -39,10 +39,7 @@ class system_config : public caf::actor_system_config {
 public:
   system_config() {
     add_message_type<json_message>("switchboard::json_message");
-    add_error_category(errc_category, [](uint8_t code, caf::atom_value,
-                                         const caf::message& ctx) {
-      return render(caf::error{code, errc_category, ctx});
-    });
+    register_error_categories(*this);
   }
 };
 
@@ -109,6 +106,8 @@ caf::error node::start() {
   // Writing to a socket whose peer left must be an error, not a signal.
   std::signal(SIGPIPE, SIG_IGN);
   d.sys_cfg_ = std::make_unique<system_config>();
+  for (auto& fn : d.kinds_.system_hooks())
+    fn(*d.sys_cfg_);
   apply_scheduler_defaults(*d.sys_cfg_);
   for (auto& [section, value] : d.cfg_.content()) {
     if (!is_caf_section(section))
