@@ -409,6 +409,12 @@ private:
         add(errc::config_bad_value, path, "one of: " + join(spec.one_of),
             "\"" + *str + "\"");
     }
+    if (spec.minimum) {
+      auto x = caf::get_if<int64_t>(&val);
+      if (x && *x < *spec.minimum)
+        add(errc::config_bad_value, path,
+            "at least " + std::to_string(*spec.minimum), std::to_string(*x));
+    }
     switch (spec.type) {
       case value_type::actor_ref:
         check_ref(path, caf::get<std::string>(val));

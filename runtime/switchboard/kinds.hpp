@@ -3,7 +3,9 @@
 #pragma once
 
 #include <functional>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,8 @@ struct key_spec {
   std::string doc;
   /// For strings: the allowed values, if only some are.
   std::vector<std::string> one_of = {};
+  /// For integers: the smallest allowed value, if there is one.
+  std::optional<int64_t> minimum = std::nullopt;
 };
 
 /// Where a kind's instances are declared in a config file.

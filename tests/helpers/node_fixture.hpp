@@ -46,12 +46,14 @@ inline kind_spec reply_kind(std::string kind, reply_fn reply,
 class node_fixture {
 public:
   explicit node_fixture(const std::string& config_text,
-                        void (*add_kinds)(kind_registry&) = nullptr)
+                        void (*add_kinds)(kind_registry&) = nullptr,
+                        actors::behavior_registry behaviors
+                        = actors::builtin_behaviors())
     : fds_before_(baseline_fds()) {
     auto cfg = node_config::from_string(config_text, "test.conf");
     REQUIRE(cfg);
     node_ = std::make_unique<switchboard::node>(std::move(*cfg));
-    REQUIRE(!actors::add_builtin_kinds(node_->kinds()));
+    REQUIRE(!actors::add_builtin_kinds(node_->kinds(), std::move(behaviors)));
     if (add_kinds)
       add_kinds(node_->kinds());
     auto err = node_->start();

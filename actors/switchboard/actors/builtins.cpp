@@ -5,13 +5,22 @@
 #include "switchboard/actors/echo.hpp"
 #include "switchboard/actors/room.hpp"
 #include "switchboard/actors/router.hpp"
+#include "switchboard/actors/shared_buffer.hpp"
+
+#include <caf/actor_system_config.hpp>
 
 namespace switchboard::actors {
 
-caf::error add_builtin_kinds(kind_registry& kinds) {
+caf::error add_builtin_kinds(kind_registry& kinds,
+                             behavior_registry behaviors) {
   for (auto make : {echo_kind, router_kind, room_kind})
     if (auto err = kinds.add(make()))
       return err;
+  if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))
+    return err;
+  kinds.configure_system([](caf::actor_system_config& cfg) {
+    cfg.add_message_type<shared_buffer>("switchboard::shared_buffer");
+  });
   return caf::none;
 }
 

@@ -1,0 +1,164 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include <switchboard/actors/worker_thread.hpp>
+
+#include <future>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "node_fixture.hpp"
+
+#include <switchboard/actors/errc.hpp>
+
+using namespace std::chrono_literals;
+using switchboard::json_message;
+using switchboard::render;
+using switchboard::actors::behavior_registry;
+using switchboard::actors::worker_context;
+using switchboard::test::node_fixture;
+namespace actors = switchboard::actors;
+
+namespace {
+
+// Behaviours that tell where they ran.
+behavior_registry test_behaviors(std::shared_future<void> release = {}) {
+  auto result = actors::builtin_behaviors();
+  // Replies with the worker's index.
+  result.add("index", [](const json_message&, worker_context& ctx) {
+    return caf::expected<json_message>{
+      json_message::trusted(std::to_string(ctx.index))};
+  });
+  // Replies with the id of the thread it runs on.
+  result.add("thread", [](const json_message&, worker_context&) {
+    std::ostringstream id;
+    id << std::this_thread::get_id();
+    return caf::expected<json_message>{json_message::trusted("\"" + id.str() + "\"")};
+  });
+  // "block" waits for the test to release it; anything else answers at once.
+  result.add("gate", [release](const json_message& m, worker_context& ctx) {
+    if (m.text == "\"block\"" && release.valid())
+      release.wait_for(10s);
+    return caf::expected<json_message>{
+      json_message::trusted(std::to_string(ctx.index))};
+  });
+  result.add("throws", [](const json_message& m, worker_context&)
+                         -> caf::expected<json_message> {
+    if (m.text == "\"boom\"")
+      throw std::runtime_error("boom");
+    return m;
+  });
+  return result;
+}
+
+std::string pool_conf(const std::string& behavior, int count,
+                      const std::string& dispatch = "round-robin") {
+  return "[node]\ncontrol = \"none\"\n[actors]\npool = { kind = "
+         "\"worker-thread\", behavior = \""
+         + behavior + "\", count = " + std::to_string(count) + ", dispatch = \""
+         + dispatch + "\" }\n";
+}
+
+} // namespace
+
+TEST_CASE("a calculator pool answers calculations") {
+  node_fixture f{pool_conf("calculator", 4)};
+  for (int i = 0; i < 8; ++i) {
+    auto r = f.ask("pool", R"({"type":"calculate","operation":"add","operands":[)"
+                             + std::to_string(i) + ",1]}");
+    REQUIRE(r);
+    CHECK(r->text == "{\"result\":" + std::to_string(i + 1) + "}");
+  }
+  auto bad = f.ask("pool", R"({"operation":"divide","operands":[1,0]})");
+  REQUIRE(!bad);
+  CHECK(actors::is(bad.error(), actors::errc::bad_calculation));
+  f.stop_and_check();
+}
+
+TEST_CASE("each worker runs on a thread of its own") {
+  node_fixture f{pool_conf("thread", 3), nullptr, test_behaviors()};
+  std::set<std::string> threads;
+  for (int i = 0; i < 9; ++i)
+    threads.insert(f.ask("pool", "1")->text);
+  CHECK(threads.size() == 3);
+  std::ostringstream main_id;
+  main_id << std::this_thread::get_id();
+  CHECK(threads.count("\"" + main_id.str() + "\"") == 0);
+  f.stop_and_check();
+}
+
+TEST_CASE("round-robin takes the workers in turn") {
+  node_fixture f{pool_conf("index", 3), nullptr, test_behaviors()};
+  std::string order;
+  for (int i = 0; i < 7; ++i)
+    order += f.ask("pool", "1")->text;
+  CHECK(order == "0120120");
+  f.stop_and_check();
+}
+
+TEST_CASE("least-loaded passes over a busy worker") {
+  std::promise<void> gate;
+  node_fixture f{pool_conf("gate", 3, "least-loaded"), nullptr,
+                 test_behaviors(gate.get_future().share())};
+  auto pool = caf::actor_cast<switchboard::json_actor>(f.node().lookup("pool"));
+  std::string blocked_on;
+  {
+    caf::scoped_actor self{f.node().system()};
+    // Worker 0 takes the blocking request and stays busy.
+    auto busy = self->request(pool, 20s, json_message::trusted("\"block\""));
+    // Everything else goes to the least loaded: worker 1, then still 1
+    // (equal loads go to the first), never the busy 0.
+    std::string order;
+    for (int i = 0; i < 4; ++i)
+      order += f.ask("pool", "1")->text;
+    CHECK(order == "1111");
+    gate.set_value();
+    busy.receive([&](json_message& r) { blocked_on = r.text; },
+                 [](caf::error& e) { FAIL(render(e)); });
+  }
+  CHECK(blocked_on == "0");
+  f.stop_and_check();
+}
+
+TEST_CASE("broadcast asks every worker and replies with all answers") {
+  node_fixture f{pool_conf("index", 3, "broadcast"), nullptr, test_behaviors()};
+  auto r = f.ask("pool", "1");
+  REQUIRE(r);
+  auto answers = nlohmann::json::parse(r->text);
+  REQUIRE(answers.is_array());
+  std::multiset<int> seen;
+  for (auto& x : answers)
+    seen.insert(x.get<int>());
+  CHECK(seen == std::multiset<int>{0, 1, 2});
+  f.stop_and_check();
+}
+
+TEST_CASE("an exception in a behaviour is an error reply, not a crash") {
+  node_fixture f{pool_conf("throws", 1), nullptr, test_behaviors()};
+  auto r = f.ask("pool", "\"boom\"");
+  REQUIRE(!r);
+  CHECK(actors::is(r.error(), actors::errc::worker_failed));
+  CHECK(render(r.error()) == "worker_failed: pool[0]: boom");
+  auto ok = f.ask("pool", "2");
+  REQUIRE(ok);
+  CHECK(ok->text == "2");
+  f.stop_and_check();
+}
+
+TEST_CASE("worker-thread config errors are caught before start") {
+  auto cfg = switchboard::node_config::from_string(
+    "[actors]\na = { kind = \"worker-thread\", behavior = \"calculatr\" }\n"
+    "b = { kind = \"worker-thread\", behavior = \"calculator\", count = 0 }\n"
+    "c = { kind = \"worker-thread\", behavior = \"calculator\", dispatch = "
+    "\"random\" }\n");
+  REQUIRE(cfg);
+  switchboard::kind_registry kinds;
+  REQUIRE(!actors::add_builtin_kinds(kinds));
+  auto errors = switchboard::validate(*cfg, kinds);
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].key == "actors.a.behavior");
+  CHECK(errors[0].expected == "one of: calculator");
+  CHECK(errors[1].key == "actors.b.count");
+  CHECK(errors[1].expected == "at least 1");
+  CHECK(errors[2].key == "actors.c.dispatch");
+}
