@@ -165,3 +165,24 @@ TEST_CASE("check reports a syntax error as FILE:LINE") {
   CHECK(r.out.rfind(bad + ":2: expected valid config syntax", 0) == 0);
   CHECK(r.out.find("1 error") != std::string::npos);
 }
+
+TEST_CASE("the default config runs and answers echo and calculations") {
+  temp_dir dir;
+  auto ctl = dir.path() + "/default.sock";
+  child node{{cli, "run", std::string{SWITCHBOARD_SOURCE_DIR} + "/conf/default.conf",
+              "--node.control=" + ctl}};
+  REQUIRE(node.wait_for_stderr("ready", ms{10000}));
+  CHECK(node.err().find("started calc (worker-thread)") != std::string::npos);
+  auto r = run({cli, "send", "--control", ctl, "echo", R"({"a":1})"});
+  CHECK(r.out == "{\"a\":1}\n");
+  r = run({cli, "send", "--control", ctl, "api",
+           R"({"type":"calculate","operation":"add","operands":[1,2]})"});
+  CHECK(r.status == 0);
+  CHECK(r.out == "{\"result\":3}\n");
+  r = run({cli, "send", "--control", ctl, "api",
+           R"({"type":"calculate","operation":"divide","operands":[1,0]})"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("division by zero") != std::string::npos);
+  node.signal(SIGTERM);
+  CHECK(node.wait(ms{2000}) == 0);
+}
