@@ -21,6 +21,10 @@ const programs = [
   ['actors', path.join(build, 'bench', 'bench_actors'), []],
   ['actors peer', process.execPath, [path.join(__dirname, 'peers', 'postmessage.js')]],
   ['hop', path.join(build, 'bench', 'bench_hop'), []],
+  ['workers', path.join(build, 'bench', 'bench_workers'), []],
+  ['workers peer (postMessage)', process.execPath,
+   [path.join(__dirname, 'peers', 'postmessage.js'), '--workers']],
+  ['workers peer (Atomics)', process.execPath, [path.join(__dirname, 'peers', 'atomics.js')]],
 ];
 
 // For these units a smaller value is better.

@@ -6,6 +6,8 @@ const { Worker, isMainThread, parentPort } = require('worker_threads');
 
 const scale = Number(process.env.SWITCHBOARD_BENCH_SCALE || 1) || 1;
 const impl = 'Node worker_threads postMessage';
+// With --workers the same figures are named after bench/workers.cpp's.
+const prefix = process.argv.includes('--workers') ? 'worker' : 'actor';
 
 function report(bench, value, unit) {
   console.log(JSON.stringify({ bench, impl, value: Math.round(value * 10) / 10, unit }));
@@ -57,8 +59,8 @@ if (!isMainThread) {
     const nRt = Math.round(50000 * scale);
     const nOw = Math.round(500000 * scale);
     await roundTrips(Math.round(nRt / 10));
-    report('actor round trip', nRt / await roundTrips(nRt), 'rt/s');
-    report('actor one-way', nOw / await oneWay(nOw), 'msg/s');
+    report(`${prefix} round trip`, nRt / await roundTrips(nRt), 'rt/s');
+    report(`${prefix} one-way`, nOw / await oneWay(nOw), 'msg/s');
     await worker.terminate();
   })();
 }
