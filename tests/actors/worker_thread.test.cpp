@@ -42,21 +42,26 @@ behavior_registry test_behaviors(std::shared_future<void> release = {}) {
     return caf::expected<json_message>{
       json_message::trusted(std::to_string(ctx.index))};
   });
-  result.add("throws", [](const json_message& m, worker_context&)
+  // Throws on "boom"; otherwise tells which worker answered and how often
+  // that worker was restarted: {"index":I,"restarts":R}.
+  result.add("throws", [](const json_message& m, worker_context& ctx)
                          -> caf::expected<json_message> {
     if (m.text == "\"boom\"")
       throw std::runtime_error("boom");
-    return m;
+    return json_message::trusted("{\"index\":" + std::to_string(ctx.index)
+                                 + ",\"restarts\":"
+                                 + std::to_string(ctx.restarts) + "}");
   });
   return result;
 }
 
 std::string pool_conf(const std::string& behavior, int count,
-                      const std::string& dispatch = "round-robin") {
+                      const std::string& dispatch = "round-robin",
+                      const std::string& extra = "") {
   return "[node]\ncontrol = \"none\"\n[actors]\npool = { kind = "
          "\"worker-thread\", behavior = \""
          + behavior + "\", count = " + std::to_string(count) + ", dispatch = \""
-         + dispatch + "\" }\n";
+         + dispatch + "\"" + extra + " }\n";
 }
 
 } // namespace
@@ -133,15 +138,35 @@ TEST_CASE("broadcast asks every worker and replies with all answers") {
   f.stop_and_check();
 }
 
-TEST_CASE("an exception in a behaviour is an error reply, not a crash") {
-  node_fixture f{pool_conf("throws", 1), nullptr, test_behaviors()};
+TEST_CASE("a worker that throws answers with an error and is restarted") {
+  node_fixture f{pool_conf("throws", 2), nullptr, test_behaviors()};
   auto r = f.ask("pool", "\"boom\"");
   REQUIRE(!r);
   CHECK(actors::is(r.error(), actors::errc::worker_failed));
   CHECK(render(r.error()) == "worker_failed: pool[0]: boom");
-  auto ok = f.ask("pool", "2");
-  REQUIRE(ok);
-  CHECK(ok->text == "2");
+  // The pool answers throughout: worker 1 alone until 0 is back.
+  std::set<std::string> seen;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (seen.count(R"({"index":0,"restarts":1})") == 0
+         && std::chrono::steady_clock::now() < deadline) {
+    auto ok = f.ask("pool", "1");
+    REQUIRE(ok);
+    seen.insert(ok->text);
+  }
+  CHECK(seen.count(R"({"index":0,"restarts":1})") == 1);
+  CHECK(seen.count(R"({"index":1,"restarts":0})") == 1);
+  CHECK(seen.count(R"({"index":0,"restarts":0})") == 0);
+  f.stop_and_check();
+}
+
+TEST_CASE("restart = never leaves the pool to the workers that remain") {
+  node_fixture f{pool_conf("throws", 2, "round-robin", ", restart = \"never\""),
+                 nullptr, test_behaviors()};
+  REQUIRE(!f.ask("pool", "\"boom\""));
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i)
+    seen.insert(f.ask("pool", "1")->text);
+  CHECK(seen == std::set<std::string>{R"({"index":1,"restarts":0})"});
   f.stop_and_check();
 }
 

@@ -6,6 +6,9 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <algorithm>
+#include <chrono>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include <caf/actor_pool.hpp>
@@ -32,20 +35,38 @@ using worker_actor = json_actor::extend_with<status_actor>;
 // Requests in flight per worker, for the least-loaded policy: the pool
 // counts a request up when it dispatches it, the worker counts it down when
 // it has answered.
-// Filled while the pool is built, before anyone can send to it; read-only
-// afterwards.
+// One counter per worker index (a restarted worker takes over its
+// predecessor's); `by_worker` maps the live workers to them and changes when
+// a worker restarts, while senders read it.
 struct pool_load {
   std::vector<std::unique_ptr<std::atomic<int64_t>>> counters;
+  mutable std::shared_mutex mtx;
   std::unordered_map<caf::actor_id, std::atomic<int64_t>*> by_worker;
 
   std::atomic<int64_t>* of(caf::actor_id id) const {
+    std::shared_lock<std::shared_mutex> guard{mtx};
     auto i = by_worker.find(id);
     return i == by_worker.end() ? nullptr : i->second;
   }
+
+  void assign(caf::actor_id id, size_t index) {
+    std::unique_lock<std::shared_mutex> guard{mtx};
+    by_worker[id] = counters.at(index).get();
+  }
+
+  void forget(caf::actor_id id) {
+    std::unique_lock<std::shared_mutex> guard{mtx};
+    by_worker.erase(id);
+  }
+
+  // CAF ends an actor nobody holds a handle to; the workers (through this
+  // struct) hold the pool's supervisor. It exits with the pool.
+  caf::actor supervisor;
 };
 
 struct worker_state {
   worker_context ctx;
+  caf::actor_addr pool_addr;
   const worker_behavior* fn = nullptr;
   // Keeps the pool's counters alive as long as a worker runs.
   std::shared_ptr<pool_load> pool;
@@ -56,8 +77,10 @@ struct worker_state {
 
 worker_actor::behavior_type
 worker(worker_actor::stateful_pointer<worker_state> self, worker_context ctx,
-       const worker_behavior* fn, std::shared_ptr<pool_load> pool) {
+       caf::actor_addr pool_addr, const worker_behavior* fn,
+       std::shared_ptr<pool_load> pool) {
   auto& st = self->state;
+  st.pool_addr = std::move(pool_addr);
   st.load = pool->counters.at(ctx.index).get();
   st.pool = std::move(pool);
   st.ctx = std::move(ctx);
@@ -82,6 +105,19 @@ worker(worker_actor::stateful_pointer<worker_state> self, worker_context ctx,
         --*st.load;
       if (!reply) {
         ++st.failed;
+        // A throwing behaviour may have left its state half-changed: the
+        // worker leaves the pool (at once: the pool handles this in the
+        // sender's thread, so no new request reaches it), answers, then
+        // exits with the error, and the supervisor decides on a restart.
+        if (is(reply.error(), errc::worker_failed)) {
+          if (auto pool = caf::actor_cast<caf::actor>(st.pool_addr))
+            caf::anon_send(pool, caf::sys_atom::value, caf::delete_atom::value,
+                           caf::actor_cast<caf::actor>(self));
+          auto rp = self->make_response_promise<json_message>();
+          rp.deliver(reply.error());
+          self->quit(reply.error());
+          return rp;
+        }
         return std::move(reply.error());
       }
       return std::move(*reply);
@@ -92,6 +128,111 @@ worker(worker_actor::stateful_pointer<worker_state> self, worker_context ctx,
                           {{"index", std::to_string(st.ctx.index)},
                            {"handled", std::to_string(st.handled)},
                            {"failed", std::to_string(st.failed)}});
+    },
+  };
+}
+
+// -- supervision ----------------------------------------------------------------
+
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+
+enum class restart_mode { never, on_failure, always };
+
+struct pool_config {
+  std::string name;
+  const worker_behavior* fn = nullptr;
+  std::shared_ptr<pool_load> load;
+  restart_mode mode = restart_mode::on_failure;
+  caf::timespan delay;
+  caf::timespan max_delay;
+  switchboard::node* owner = nullptr;
+};
+
+struct supervisor_state {
+  pool_config cfg;
+  caf::actor pool;
+  struct slot {
+    caf::actor_addr worker;
+    unsigned restarts = 0;
+    unsigned attempt = 0; // consecutive failures, for the backoff
+    std::chrono::steady_clock::time_point started;
+  };
+  std::vector<slot> slots;
+};
+
+using supervisor = caf::stateful_actor<supervisor_state>;
+
+// Spawns the worker for `index` and hands it to the pool.
+caf::actor start_worker(caf::actor_system& sys, const pool_config& cfg,
+                        const caf::actor& pool, size_t index, unsigned restarts) {
+  auto w = sys.spawn<caf::detached>(
+    worker, worker_context{cfg.name, index, restarts}, pool.address(), cfg.fn,
+    cfg.load);
+  cfg.load->assign(w.id(), index);
+  auto h = caf::actor_cast<caf::actor>(w);
+  caf::anon_send(pool, caf::sys_atom::value, caf::put_atom::value, h);
+  return h;
+}
+
+// Watches the workers of one pool; exits with the pool (they are linked).
+caf::behavior supervise(supervisor* self, pool_config cfg, caf::actor pool,
+                        std::vector<caf::actor> workers) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.pool = std::move(pool);
+  self->link_to(st.pool);
+  auto now = std::chrono::steady_clock::now();
+  for (auto& w : workers) {
+    self->monitor(w);
+    st.slots.push_back({w.address(), 0, 0, now});
+  }
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = std::find_if(st.slots.begin(), st.slots.end(),
+                          [&](auto& s) { return s.worker == dm.source; });
+    if (i == st.slots.end())
+      return;
+    auto index = static_cast<size_t>(i - st.slots.begin());
+    st.cfg.load->forget(dm.source.id());
+    i->worker = caf::actor_addr{};
+    // The pool stopping takes its workers along: nothing to restart.
+    if (dm.reason == caf::exit_reason::user_shutdown
+        || dm.reason == caf::exit_reason::kill)
+      return;
+    bool failed = dm.reason && dm.reason != caf::exit_reason::normal;
+    auto who = st.cfg.name + "[" + std::to_string(index) + "]";
+    if (st.cfg.mode == restart_mode::never
+        || (!failed && st.cfg.mode == restart_mode::on_failure)) {
+      st.cfg.owner->log(who + " exited (" + render(dm.reason)
+                        + "); restart = never: the pool goes on without it");
+      return;
+    }
+    // The delay doubles per consecutive failure; a worker that ran longer
+    // than the longest delay starts the count afresh.
+    if (std::chrono::steady_clock::now() - i->started > st.cfg.max_delay)
+      i->attempt = 0;
+    auto delay = st.cfg.delay;
+    for (unsigned k = 0; k < i->attempt && delay < st.cfg.max_delay; ++k)
+      delay *= 2;
+    delay = std::min(delay, st.cfg.max_delay);
+    ++i->attempt;
+    st.cfg.owner->log(who + " exited (" + render(dm.reason) + "); restarting in "
+                      + std::to_string(std::chrono::duration_cast<
+                                         std::chrono::milliseconds>(delay)
+                                         .count())
+                      + " ms");
+    self->delayed_send(self, delay, restart_atom::value, index);
+  });
+  return {
+    [self](restart_atom, size_t index) {
+      auto& st = self->state;
+      auto& slot = st.slots.at(index);
+      ++slot.restarts;
+      slot.started = std::chrono::steady_clock::now();
+      auto w = start_worker(self->home_system(), st.cfg, st.pool, index,
+                            slot.restarts);
+      slot.worker = w.address();
+      self->monitor(w);
     },
   };
 }
@@ -182,6 +323,14 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
     {"dispatch", value_type::string, false,
      "how the pool picks a worker (default round-robin)",
      {"round-robin", "least-loaded", "broadcast"}},
+    {"restart", value_type::string, false,
+     "when a worker that exited is restarted (default on-failure)",
+     {"never", "on-failure", "always"}},
+    {"restart-delay", value_type::timespan, false,
+     "the first restart's delay, doubling per consecutive failure "
+     "(default 10ms)"},
+    {"restart-delay-max", value_type::timespan, false,
+     "the longest restart delay (default 2s)"},
   };
   result.factory = [shared](const spawn_context& ctx)
     -> caf::expected<caf::actor> {
@@ -201,19 +350,31 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
         join_replies{}, caf::detail::nop_split{}, json_message::trusted("[]"));
     else
       policy = caf::actor_pool::round_robin();
+    pool_config cfg;
+    cfg.name = ctx.name;
+    cfg.fn = fn;
+    cfg.load = load;
+    auto mode = caf::get_or(ctx.args, "restart", "on-failure");
+    cfg.mode = mode == "never"    ? restart_mode::never
+               : mode == "always" ? restart_mode::always
+                                  : restart_mode::on_failure;
+    cfg.delay = caf::get_or(ctx.args, "restart-delay",
+                            caf::timespan{std::chrono::milliseconds(10)});
+    cfg.max_delay = caf::get_or(ctx.args, "restart-delay-max",
+                                caf::timespan{std::chrono::seconds(2)});
+    cfg.owner = &ctx.node;
     auto& sys = ctx.node.system();
     auto pool = caf::actor_pool::make(sys.dummy_execution_unit(), policy);
     // Every counter exists before the first worker starts reading them.
     for (size_t i = 0; i < count; ++i)
       load->counters.emplace_back(std::make_unique<std::atomic<int64_t>>(0));
-    for (size_t i = 0; i < count; ++i) {
-      auto w = sys.spawn<caf::detached>(worker, worker_context{ctx.name, i}, fn,
-                                        load);
-      load->by_worker.emplace(w.id(), load->counters[i].get());
-      // The pool takes the worker at once, in this thread.
-      caf::anon_send(pool, caf::sys_atom::value, caf::put_atom::value,
-                     caf::actor_cast<caf::actor>(w));
-    }
+    // The pool takes each worker at once, in this thread, so it never
+    // answers a request without workers.
+    std::vector<caf::actor> workers;
+    for (size_t i = 0; i < count; ++i)
+      workers.push_back(start_worker(sys, cfg, pool, i, 0));
+    load->supervisor = sys.spawn(supervise, std::move(cfg), pool,
+                                 std::move(workers));
     return pool;
   };
   return result;

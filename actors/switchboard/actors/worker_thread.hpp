@@ -8,7 +8,9 @@
 // dispatches in the sender's context (no extra hop): `round-robin`,
 // `least-loaded` (fewest requests in flight) or `broadcast` (every worker
 // gets the request; the reply is an array of their replies, in the order
-// they came).
+// they came). A supervisor per pool restarts a worker whose behaviour threw
+// (`restart = "on-failure"`, the default), with a delay that doubles per
+// consecutive failure; the other workers serve meanwhile.
 //
 // Usage (embedding):
 // ~~~
@@ -41,10 +43,13 @@ struct worker_context {
   std::string pool;
   /// The worker's index in the pool, from 0.
   size_t index = 0;
+  /// How many times the worker at this index has been restarted.
+  unsigned restarts = 0;
 };
 
 /// A worker behaviour: answers one request, on the worker's own thread. An
-/// exception it throws becomes an `errc::worker_failed` error reply.
+/// exception it throws becomes an `errc::worker_failed` error reply, and
+/// the worker restarts per the pool's `restart` policy.
 using worker_behavior = std::function<caf::expected<json_message>(
   const json_message& request, worker_context& ctx)>;
 
@@ -68,7 +73,8 @@ private:
 behavior_registry builtin_behaviors();
 
 /// The `worker-thread` kind, running the behaviours in `behaviors`.
-/// Keys: `behavior` (required), `count` (default 1), `dispatch`.
+/// Keys: `behavior` (required), `count` (default 1), `dispatch`, `restart`,
+/// `restart-delay`, `restart-delay-max`.
 kind_spec worker_thread_kind(behavior_registry behaviors);
 
 } // namespace switchboard::actors
