@@ -327,6 +327,9 @@ public:
         check_instances(section, value, kind_section::actors);
       else if (section == "bridges")
         check_instances(section, value, kind_section::bridges);
+      else if (auto extra = kinds_.sections().find(section);
+               extra != kinds_.sections().end())
+        check_entries(section, value, extra->second);
       else
         check_caf_section(section, value);
     }
@@ -415,6 +418,14 @@ private:
         add(errc::config_bad_value, path,
             "at least " + std::to_string(*spec.minimum), std::to_string(*x));
     }
+    if (!spec.refers_to.empty()) {
+      if (auto str = caf::get_if<std::string>(&val))
+        check_entry_ref(path, *str, spec.refers_to);
+      else if (auto xs = caf::get_if<caf::config_value::list>(&val))
+        for (size_t i = 0; i < xs->size(); ++i)
+          check_entry_ref(path + "[" + std::to_string(i) + "]",
+                          caf::get<std::string>((*xs)[i]), spec.refers_to);
+    }
     switch (spec.type) {
       case value_type::actor_ref:
         check_ref(path, caf::get<std::string>(val));
@@ -432,6 +443,34 @@ private:
         break;
       default:
         break;
+    }
+  }
+
+  // A value that must name an entry of another section, e.g. [buffers].
+  void check_entry_ref(const std::string& path, const std::string& name,
+                       const std::string& section) {
+    auto xs = caf::get_if<caf::settings>(&cfg_.content(), section);
+    if (!xs || xs->count(name) == 0)
+      add(errc::config_unknown_actor, path,
+          "the name of an entry of [" + section + "]",
+          "'" + name + "', which is not defined");
+  }
+
+  // A section of named entries that a library added, e.g. [buffers].
+  void check_entries(const std::string& section, const caf::config_value& value,
+                     const section_spec& spec) {
+    auto xs = caf::get_if<caf::settings>(&value);
+    if (!xs) {
+      add(errc::config_wrong_type, section, "a section of named entries",
+          describe(value));
+      return;
+    }
+    for (auto& [name, entry] : *xs) {
+      auto path = section + "." + name;
+      if (!valid_name(name))
+        add(errc::config_bad_value, path,
+            "a name of letters, digits, '_' and '-'", "'" + name + "'");
+      check_map(path, entry, spec.keys);
     }
   }
 
@@ -557,6 +596,8 @@ private:
     });
     if (!known_section) {
       std::set<std::string> sections{"node", "actors", "bridges"};
+      for (auto& kvp : kinds_.sections())
+        sections.insert(kvp.first);
       for (auto& o : opts)
         if (o.category() != "global")
           sections.emplace(o.category().begin(), o.category().end());

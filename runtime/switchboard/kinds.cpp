@@ -31,6 +31,15 @@ caf::error kind_registry::add(kind_spec spec) {
   return caf::none;
 }
 
+caf::error kind_registry::add_section(section_spec spec) {
+  auto name = spec.name;
+  if (name == "node" || name == "actors" || name == "bridges"
+      || !sections_.emplace(name, std::move(spec)).second)
+    return make_error(errc::name_taken,
+                      "section [" + name + "] exists already");
+  return caf::none;
+}
+
 const kind_spec* kind_registry::find(const std::string& name) const {
   auto i = kinds_.find(name);
   return i == kinds_.end() ? nullptr : &i->second;

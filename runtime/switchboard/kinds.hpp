@@ -63,6 +63,20 @@ struct key_spec {
   std::vector<std::string> one_of = {};
   /// For integers: the smallest allowed value, if there is one.
   std::optional<int64_t> minimum = std::nullopt;
+  /// For strings and string lists: the section whose entries the values
+  /// must name (e.g. "buffers"), if any.
+  std::string refers_to = {};
+};
+
+/// A section of named entries that a library adds to the config, such as
+/// `[buffers]`: each entry is a map checked against `keys`.
+struct section_spec {
+  /// The section's name, e.g. "buffers".
+  std::string name;
+  /// One line for people.
+  std::string doc;
+  /// The keys of each entry.
+  std::vector<key_spec> keys;
 };
 
 /// Where a kind's instances are declared in a config file.
@@ -124,6 +138,15 @@ public:
     return kinds_;
   }
 
+  /// Adds a section of named entries; returns `errc::name_taken` if a
+  /// section of that name exists.
+  caf::error add_section(section_spec spec);
+
+  /// The sections added with `add_section`, by name.
+  const std::map<std::string, section_spec>& sections() const noexcept {
+    return sections_;
+  }
+
   /// Adds a step that runs on the CAF config before the node's actor
   /// system starts, e.g. `cfg.add_message_type<T>("T")` for the messages a
   /// kind sends.
@@ -139,6 +162,7 @@ public:
 
 private:
   std::map<std::string, kind_spec> kinds_;
+  std::map<std::string, section_spec> sections_;
   std::vector<std::function<void(caf::actor_system_config&)>> system_hooks_;
 };
 

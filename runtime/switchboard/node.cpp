@@ -7,6 +7,7 @@
 #include <future>
 #include <cstdio>
 #include <mutex>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -85,6 +86,9 @@ public:
 
   // Loop thread only.
   int signals_seen_ = 0;
+
+  std::mutex shared_mtx_;
+  std::map<std::string, std::shared_ptr<void>> shared_;
 };
 
 node::node(node_config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {
@@ -110,7 +114,7 @@ caf::error node::start() {
     fn(*d.sys_cfg_);
   apply_scheduler_defaults(*d.sys_cfg_);
   for (auto& [section, value] : d.cfg_.content()) {
-    if (!is_caf_section(section))
+    if (!is_caf_section(section) || d.kinds_.sections().count(section) > 0)
       continue;
     if (auto xs = caf::get_if<caf::settings>(&value))
       for (auto& [key, val] : *xs)
@@ -374,6 +378,17 @@ std::chrono::milliseconds node::request_timeout() const {
   auto t = caf::get_or(impl_->cfg_.content(), "node.request-timeout",
                        caf::timespan{defaults::request_timeout});
   return std::chrono::duration_cast<std::chrono::milliseconds>(t);
+}
+
+std::shared_ptr<void>
+node::shared_state_impl(const std::string& key,
+                        const std::function<std::shared_ptr<void>()>& make) {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> guard{d.shared_mtx_};
+  auto& slot = d.shared_[key];
+  if (!slot)
+    slot = make();
+  return slot;
 }
 
 void node::log(const std::string& line) const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -123,9 +124,22 @@ public:
   /// Thread-safe.
   void log(const std::string& line) const;
 
+  /// State a library keeps once per node (the named shared buffers, say),
+  /// made by `make()` on first use and kept until the node is destroyed.
+  /// Thread-safe.
+  template <class T, class F>
+  std::shared_ptr<T> shared_state(const std::string& key, F make) {
+    return std::static_pointer_cast<T>(
+      shared_state_impl(key, [&] { return std::shared_ptr<void>{make()}; }));
+  }
+
   class impl;
 
 private:
+  std::shared_ptr<void>
+  shared_state_impl(const std::string& key,
+                    const std::function<std::shared_ptr<void>()>& make);
+
   caf::expected<caf::actor> spawn_entry(const std::string& name,
                                         const std::string& kind,
                                         caf::settings args, bool validate_args);

@@ -52,6 +52,18 @@ behavior_registry test_behaviors(std::shared_future<void> release = {}) {
                                  + ",\"restarts\":"
                                  + std::to_string(ctx.restarts) + "}");
   });
+  // Counts requests in int32 #0 of the buffer "counters"; "read" answers the
+  // count, "boom" throws (after counting).
+  result.add("count", [](const json_message& m, worker_context& ctx)
+                        -> caf::expected<json_message> {
+    auto counters = *ctx.buffers.at("counters").view<int32_t>();
+    if (m.text == "\"read\"")
+      return json_message::trusted(std::to_string(*counters.load(0)));
+    counters.add(0, 1);
+    if (m.text == "\"boom\"")
+      throw std::runtime_error("boom");
+    return json_message::trusted("null");
+  });
   return result;
 }
 
@@ -186,4 +198,41 @@ TEST_CASE("worker-thread config errors are caught before start") {
   CHECK(errors[1].key == "actors.b.count");
   CHECK(errors[1].expected == "at least 1");
   CHECK(errors[2].key == "actors.c.dispatch");
+}
+
+TEST_CASE("workers share the buffers they list, across restarts") {
+  node_fixture f{"[node]\ncontrol = \"none\"\n[buffers]\ncounters = { bytes = 64 }\n"
+                 "[actors]\npool = { kind = \"worker-thread\", behavior = "
+                 "\"count\", count = 4, buffers = [\"counters\"] }\n",
+                 nullptr, test_behaviors()};
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(f.ask("pool", "1"));
+  CHECK(f.ask("pool", "\"read\"")->text == "100");
+  // A worker that fails and restarts finds the same buffer.
+  REQUIRE(!f.ask("pool", "\"boom\""));
+  for (int i = 0; i < 40; ++i)
+    REQUIRE(f.ask("pool", "1"));
+  CHECK(f.ask("pool", "\"read\"")->text == "141");
+  // The node hands out the same block by name.
+  auto buf = actors::named_buffer(f.node(), "counters");
+  REQUIRE(buf);
+  CHECK(*buf->view<int32_t>()->load(0) == 141);
+  CHECK(buf->size() == 64);
+  f.stop_and_check();
+}
+
+TEST_CASE("buffer config errors are caught before start") {
+  auto cfg = switchboard::node_config::from_string(
+    "[buffers]\nok = { bytes = 64 }\nbad = { bytes = \"x\" }\nnone = { }\n"
+    "[actors]\na = { kind = \"worker-thread\", behavior = \"calculator\", "
+    "buffers = [\"ok\", \"ghost\"] }\n");
+  REQUIRE(cfg);
+  switchboard::kind_registry kinds;
+  REQUIRE(!actors::add_builtin_kinds(kinds));
+  auto errors = switchboard::validate(*cfg, kinds);
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].key == "buffers.bad.bytes");
+  CHECK(errors[1].key == "buffers.none.bytes");
+  CHECK(errors[2].key == "actors.a.buffers[1]");
+  CHECK(errors[2].expected == "the name of an entry of [buffers]");
 }

@@ -18,6 +18,8 @@ caf::error add_builtin_kinds(kind_registry& kinds,
       return err;
   if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))
     return err;
+  if (auto err = kinds.add_section(buffers_section()))
+    return err;
   kinds.configure_system([](caf::actor_system_config& cfg) {
     cfg.add_message_type<shared_buffer>("switchboard::shared_buffer");
   });

@@ -8,6 +8,7 @@
 #include <memory>
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -140,6 +141,7 @@ enum class restart_mode { never, on_failure, always };
 
 struct pool_config {
   std::string name;
+  std::map<std::string, shared_buffer> buffers;
   const worker_behavior* fn = nullptr;
   std::shared_ptr<pool_load> load;
   restart_mode mode = restart_mode::on_failure;
@@ -166,8 +168,8 @@ using supervisor = caf::stateful_actor<supervisor_state>;
 caf::actor start_worker(caf::actor_system& sys, const pool_config& cfg,
                         const caf::actor& pool, size_t index, unsigned restarts) {
   auto w = sys.spawn<caf::detached>(
-    worker, worker_context{cfg.name, index, restarts}, pool.address(), cfg.fn,
-    cfg.load);
+    worker, worker_context{cfg.name, index, restarts, cfg.buffers},
+    pool.address(), cfg.fn, cfg.load);
   cfg.load->assign(w.id(), index);
   auto h = caf::actor_cast<caf::actor>(w);
   caf::anon_send(pool, caf::sys_atom::value, caf::put_atom::value, h);
@@ -310,6 +312,41 @@ behavior_registry builtin_behaviors() {
   return result;
 }
 
+section_spec buffers_section() {
+  return {"buffers", "shared buffers that worker pools list by name",
+          {{"bytes", value_type::integer, true,
+            "the buffer's size, rounded up to whole 64-byte cache lines", {},
+            1}}};
+}
+
+namespace {
+
+// The node's named buffers, made on first use.
+struct buffer_store {
+  std::mutex mtx;
+  std::map<std::string, shared_buffer> buffers;
+};
+
+} // namespace
+
+caf::expected<shared_buffer> named_buffer(node& n, const std::string& name) {
+  auto store = n.shared_state<buffer_store>(
+    "switchboard.actors.buffers", [] { return std::make_shared<buffer_store>(); });
+  std::lock_guard<std::mutex> guard{store->mtx};
+  if (auto i = store->buffers.find(name); i != store->buffers.end())
+    return i->second;
+  auto bytes = caf::get_if<int64_t>(&n.config().content(),
+                                    "buffers." + name + ".bytes");
+  if (!bytes || *bytes < 1)
+    return switchboard::make_error(switchboard::errc::config_unknown_actor,
+                                   "no buffer named '" + name + "' in [buffers]");
+  auto buf = shared_buffer::make(static_cast<size_t>(*bytes));
+  if (!buf)
+    return buf;
+  store->buffers.emplace(name, *buf);
+  return buf;
+}
+
 kind_spec worker_thread_kind(behavior_registry behaviors) {
   auto shared = std::make_shared<behavior_registry>(std::move(behaviors));
   kind_spec result;
@@ -331,6 +368,8 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
      "(default 10ms)"},
     {"restart-delay-max", value_type::timespan, false,
      "the longest restart delay (default 2s)"},
+    {"buffers", value_type::string_list, false,
+     "the [buffers] entries the workers share", {}, std::nullopt, "buffers"},
   };
   result.factory = [shared](const spawn_context& ctx)
     -> caf::expected<caf::actor> {
@@ -352,6 +391,13 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
       policy = caf::actor_pool::round_robin();
     pool_config cfg;
     cfg.name = ctx.name;
+    if (auto names = caf::get_if<std::vector<std::string>>(&ctx.args, "buffers"))
+      for (auto& b : *names) {
+        auto buf = named_buffer(ctx.node, b);
+        if (!buf)
+          return std::move(buf.error());
+        cfg.buffers.emplace(b, std::move(*buf));
+      }
     cfg.fn = fn;
     cfg.load = load;
     auto mode = caf::get_or(ctx.args, "restart", "on-failure");

@@ -35,6 +35,8 @@
 #include <switchboard/json_message.hpp>
 #include <switchboard/kinds.hpp>
 
+#include "switchboard/actors/shared_buffer.hpp"
+
 namespace switchboard::actors {
 
 /// What a behaviour knows about the worker that runs it.
@@ -45,6 +47,9 @@ struct worker_context {
   size_t index = 0;
   /// How many times the worker at this index has been restarted.
   unsigned restarts = 0;
+  /// The shared buffers the pool's `buffers` key lists, by name. They
+  /// outlive restarts: a restarted worker gets the same blocks.
+  std::map<std::string, shared_buffer> buffers;
 };
 
 /// A worker behaviour: answers one request, on the worker's own thread. An
@@ -72,9 +77,17 @@ private:
 /// The behaviours switchboard ships: "calculator" (calculator.hpp).
 behavior_registry builtin_behaviors();
 
+/// The `[buffers]` section: `NAME = { bytes = N }` declares a shared buffer
+/// that workers listing NAME in their `buffers` key share.
+section_spec buffers_section();
+
+/// The buffer `name` of `[buffers]` in `n`'s config, made on first use and
+/// shared by every pool that lists it.
+caf::expected<shared_buffer> named_buffer(node& n, const std::string& name);
+
 /// The `worker-thread` kind, running the behaviours in `behaviors`.
 /// Keys: `behavior` (required), `count` (default 1), `dispatch`, `restart`,
-/// `restart-delay`, `restart-delay-max`.
+/// `restart-delay`, `restart-delay-max`, `buffers`.
 kind_spec worker_thread_kind(behavior_registry behaviors);
 
 } // namespace switchboard::actors
