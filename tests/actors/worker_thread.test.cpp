@@ -236,3 +236,21 @@ TEST_CASE("buffer config errors are caught before start") {
   CHECK(errors[2].key == "actors.a.buffers[1]");
   CHECK(errors[2].expected == "the name of an entry of [buffers]");
 }
+
+TEST_CASE("a pool with a timeout answers slow requests with a timeout error") {
+  std::promise<void> gate;
+  node_fixture f{pool_conf("gate", 2, "round-robin", ", timeout = 100ms"), nullptr,
+                 test_behaviors(gate.get_future().share())};
+  auto t0 = std::chrono::steady_clock::now();
+  auto slow = f.ask("pool", "\"block\"");
+  REQUIRE(!slow);
+  CHECK(switchboard::is(slow.error(), switchboard::errc::timeout));
+  CHECK(render(slow.error()) == "timeout: 'pool' did not answer within 100 ms");
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  // The other worker answers in time meanwhile.
+  auto quick = f.ask("pool", "1");
+  REQUIRE(quick);
+  CHECK(quick->text == "1");
+  gate.set_value();
+  f.stop_and_check();
+}

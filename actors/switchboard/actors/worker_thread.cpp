@@ -239,6 +239,35 @@ caf::behavior supervise(supervisor* self, pool_config cfg, caf::actor pool,
   };
 }
 
+// -- time limits --------------------------------------------------------------
+
+// Stands in front of a pool whose config sets `timeout`: a request the pool
+// does not answer in time gets a timeout error (the worker goes on with it;
+// a thread cannot be interrupted). Linked to the pool: they exit together.
+caf::behavior timed_front(caf::event_based_actor* self, caf::actor pool,
+                          caf::timespan timeout, std::string name) {
+  self->link_to(pool);
+  auto ms = std::to_string(
+    std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+  return {
+    [=](json_message& m) -> caf::result<json_message> {
+      auto rp = self->make_response_promise<json_message>();
+      self->request(caf::actor_cast<json_actor>(pool), timeout, std::move(m))
+        .then([rp](json_message& r) mutable { rp.deliver(std::move(r)); },
+              [rp, name, ms](caf::error& e) mutable {
+                if (e == caf::sec::request_timeout)
+                  e = switchboard::make_error(switchboard::errc::timeout,
+                                              "'" + name
+                                                + "' did not answer within "
+                                                + ms + " ms");
+                rp.deliver(std::move(e));
+              });
+      return rp;
+    },
+    [=](status_atom x) { return self->delegate(pool, x); },
+  };
+}
+
 // Picks the worker with the fewest requests in flight (the first of equals).
 caf::actor_pool::policy least_loaded(std::shared_ptr<pool_load> load) {
   return [load](caf::actor_system&, caf::actor_pool::uplock& guard,
@@ -370,6 +399,9 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
      "the longest restart delay (default 2s)"},
     {"buffers", value_type::string_list, false,
      "the [buffers] entries the workers share", {}, std::nullopt, "buffers"},
+    {"timeout", value_type::timespan, false,
+     "how long a request may take before the requester gets a timeout "
+     "error (default: no limit)"},
   };
   result.factory = [shared](const spawn_context& ctx)
     -> caf::expected<caf::actor> {
@@ -421,6 +453,8 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
       workers.push_back(start_worker(sys, cfg, pool, i, 0));
     load->supervisor = sys.spawn(supervise, std::move(cfg), pool,
                                  std::move(workers));
+    if (auto timeout = caf::get_if<caf::timespan>(&ctx.args, "timeout"))
+      return sys.spawn(timed_front, pool, *timeout, ctx.name);
     return pool;
   };
   return result;
