@@ -20,6 +20,7 @@
 #include <switchboard/node.hpp>
 
 #include "bench.hpp"
+#include "client.hpp"
 #include "futex.hpp"
 
 using namespace switchboard;
@@ -28,41 +29,6 @@ using actors::shared_buffer;
 using actors::wait_result;
 
 namespace {
-
-struct client_state {
-  size_t i = 0;
-  size_t n = 0;
-  clock::time_point start;
-  std::promise<clock::duration>* done = nullptr;
-};
-
-using client = caf::stateful_actor<client_state>;
-
-void step(client* self, json_actor target, json_message msg) {
-  auto& st = self->state;
-  if (st.i++ == st.n) {
-    st.done->set_value(clock::now() - st.start);
-    self->quit();
-    return;
-  }
-  self->request(target, caf::infinite, msg).then([=](json_message&) {
-    step(self, target, msg);
-  });
-}
-
-clock::duration round_trips(caf::actor_system& sys, json_actor target,
-                            size_t n) {
-  std::promise<clock::duration> done;
-  auto result = done.get_future();
-  sys.spawn([=, &done](client* self) -> caf::behavior {
-    self->state.n = n;
-    self->state.done = &done;
-    self->state.start = clock::now();
-    step(self, target, json_message::trusted("{\"ping\":1}"));
-    return {[](caf::ok_atom) {}};
-  });
-  return result.get();
-}
 
 // Sends n messages without waiting; the worker's answers come back as
 // ordinary messages, and the time is taken when the last one arrives.
@@ -133,9 +99,10 @@ int main() {
     if (auto err = nd.start())
       return std::fprintf(stderr, "%s\n", render(err).c_str()), 1;
     auto w = caf::actor_cast<json_actor>(nd.lookup("w"));
-    round_trips(nd.system(), w, n_rt / 10);
+    auto msg = json_message::trusted("{\"ping\":1}");
+    round_trips(nd.system(), w, msg, n_rt / 10);
     report("worker round trip", "switchboard",
-           per_second(n_rt, round_trips(nd.system(), w, n_rt)), "rt/s");
+           per_second(n_rt, round_trips(nd.system(), w, msg, n_rt)), "rt/s");
     report("worker one-way", "switchboard",
            per_second(n_ow, one_way(nd.system(), w, n_ow)), "msg/s");
     nd.stop();
