@@ -2,12 +2,12 @@
 
 #include "switchboard/actors/worker_thread.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <limits>
 #include <memory>
-#include <algorithm>
-#include <chrono>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -35,10 +35,9 @@ using worker_actor = json_actor::extend_with<status_actor>;
 
 // Requests in flight per worker, for the least-loaded policy: the pool
 // counts a request up when it dispatches it, the worker counts it down when
-// it has answered.
-// One counter per worker index (a restarted worker takes over its
-// predecessor's); `by_worker` maps the live workers to them and changes when
-// a worker restarts, while senders read it.
+// it has answered. One counter per worker index (a restarted worker takes
+// over its predecessor's, from 0); `by_worker` maps the live workers to them
+// and changes when a worker restarts, while senders read it.
 struct pool_load {
   std::vector<std::unique_ptr<std::atomic<int64_t>>> counters;
   mutable std::shared_mutex mtx;
@@ -52,6 +51,8 @@ struct pool_load {
 
   void assign(caf::actor_id id, size_t index) {
     std::unique_lock<std::shared_mutex> guard{mtx};
+    // Requests the previous worker never answered are not in flight.
+    counters.at(index)->store(0);
     by_worker[id] = counters.at(index).get();
   }
 
