@@ -213,12 +213,28 @@ TEST_CASE("workers share the buffers they list, across restarts") {
   for (int i = 0; i < 40; ++i)
     REQUIRE(f.ask("pool", "1"));
   CHECK(f.ask("pool", "\"read\"")->text == "141");
-  // The node hands out the same block by name.
+  // Many requests at once: the four workers increment in parallel.
+  {
+    caf::scoped_actor self{f.node().system()};
+    auto pool = caf::actor_cast<switchboard::json_actor>(f.node().lookup("pool"));
+    constexpr int n = 4000;
+    for (int i = 0; i < n; ++i)
+      self->send(pool, json_message::trusted("1"));
+    int replies = 0;
+    bool timed_out = false;
+    while (replies < n && !timed_out)
+      self->receive([&](json_message&) { ++replies; },
+                    caf::after(10s) >> [&] { timed_out = true; });
+    CHECK(replies == n);
+  }
+  CHECK(f.ask("pool", "\"read\"")->text == "4141");
+  // The node hands out the same block by name, and a handle outlives the
+  // workers and the node.
   auto buf = actors::named_buffer(f.node(), "counters");
   REQUIRE(buf);
-  CHECK(*buf->view<int32_t>()->load(0) == 141);
   CHECK(buf->size() == 64);
   f.stop_and_check();
+  CHECK(*buf->view<int32_t>()->load(0) == 4141);
 }
 
 TEST_CASE("buffer config errors are caught before start") {
