@@ -178,6 +178,10 @@ caf::expected<caf::actor> node::spawn_entry(const std::string& name,
     node_config entry_cfg;
     auto section = spec->section == kind_section::actors ? "actors" : "bridges";
     caf::put(entry_cfg.content(), std::string{section} + "." + name, args);
+    // Entries may name entries of library sections such as [buffers].
+    for (auto& kvp : d.kinds_.sections())
+      if (auto xs = caf::get_if(&d.cfg_.content(), kvp.first))
+        entry_cfg.content()[kvp.first] = *xs;
     std::vector<std::string> known;
     for (auto& e : d.registry_.list())
       known.push_back(e.name);

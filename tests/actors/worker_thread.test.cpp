@@ -159,7 +159,8 @@ TEST_CASE("a worker that throws answers with an error and is restarted") {
   // The pool answers throughout: worker 1 alone until 0 is back.
   std::set<std::string> seen;
   auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (seen.count(R"({"index":0,"restarts":1})") == 0
+  while ((seen.count(R"({"index":0,"restarts":1})") == 0
+          || seen.count(R"({"index":1,"restarts":0})") == 0)
          && std::chrono::steady_clock::now() < deadline) {
     auto ok = f.ask("pool", "1");
     REQUIRE(ok);
@@ -268,5 +269,30 @@ TEST_CASE("a pool with a timeout answers slow requests with a timeout error") {
   REQUIRE(quick);
   CHECK(quick->text == "1");
   gate.set_value();
+  f.stop_and_check();
+}
+
+TEST_CASE("a broadcast reports each worker's failure in its place") {
+  node_fixture f{pool_conf("throws", 2, "broadcast"), nullptr, test_behaviors()};
+  auto r = f.ask("pool", "\"boom\"");
+  REQUIRE(r);
+  auto answers = nlohmann::json::parse(r->text);
+  REQUIRE(answers.size() == 2);
+  for (auto& a : answers)
+    CHECK(a.at("error").get<std::string>().find("worker_failed") == 0);
+  f.stop_and_check();
+}
+
+TEST_CASE("a pool spawned at run time may list buffers of the config") {
+  node_fixture f{"[node]\ncontrol = \"none\"\n[buffers]\ncounters = { bytes = 64 }\n",
+                 nullptr, test_behaviors()};
+  caf::settings args;
+  args["behavior"] = "count";
+  args["buffers"] = caf::config_value::list{caf::config_value{"counters"}};
+  auto h = f.node().spawn("late", "worker-thread", args);
+  INFO((h ? "" : render(h.error())));
+  REQUIRE(h);
+  REQUIRE(f.ask("late", "1"));
+  CHECK(f.ask("late", "\"read\"")->text == "1");
   f.stop_and_check();
 }

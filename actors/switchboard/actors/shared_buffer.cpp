@@ -54,7 +54,8 @@ wait_result wait_at(buffer_block& block, const void* addr, size_t width,
       return wait_result::not_equal;
     block.waiters.push_back(&self);
   }
-  bool forever = timeout == caf::timespan::max();
+  // Beyond a year counts as forever (and keeps `now + timeout` in range).
+  bool forever = timeout > std::chrono::hours(24 * 365);
   auto deadline = forever ? clock::time_point::max() : clock::now() + timeout;
   for (;;) {
     if (__atomic_load_n(&self.woken, __ATOMIC_ACQUIRE) != 0)

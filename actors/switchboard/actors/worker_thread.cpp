@@ -293,24 +293,50 @@ caf::actor_pool::policy least_loaded(std::shared_ptr<pool_load> load) {
   };
 }
 
-// Joins broadcast replies into one JSON array, in the order they arrive; an
-// error reply becomes {"error": "..."}.
-struct join_replies {
-  void operator()(json_message& acc, caf::message& reply) const {
-    std::string item;
-    if (reply.match_elements<json_message>())
-      item = reply.get_as<json_message>(0).text;
-    else if (reply.match_elements<caf::error>())
-      item = nlohmann::json{{"error", render(reply.get_as<caf::error>(0))}}.dump();
+// Answers one broadcast request: asks every worker (as requests, so a
+// worker that exits with the request still queued answers with an error
+// instead of dropping it) and replies with the JSON array of their answers,
+// in the order they came; an error becomes {"error": "..."}.
+caf::behavior collect(caf::event_based_actor* self,
+                      caf::actor_pool::actor_vec workers) {
+  return {[=](json_message& m) -> caf::result<json_message> {
+    auto rp = self->make_response_promise<json_message>();
+    auto acc = std::make_shared<std::string>("[");
+    auto left = std::make_shared<size_t>(workers.size());
+    auto add = [=](std::string item) mutable {
+      if (acc->size() > 1)
+        *acc += ',';
+      *acc += item;
+      if (--*left == 0) {
+        *acc += ']';
+        rp.deliver(json_message::trusted(std::move(*acc)));
+        self->quit();
+      }
+    };
+    for (auto& w : workers)
+      self->request(caf::actor_cast<json_actor>(w), caf::infinite, m)
+        .then([add](json_message& r) mutable { add(std::move(r.text)); },
+              [add](caf::error& e) mutable {
+                add(nlohmann::json{{"error", render(e)}}.dump());
+              });
+    return rp;
+  }};
+}
+
+// Sends each JSON request to every worker through a collector of its own;
+// anything else (status) goes to the first worker.
+caf::actor_pool::policy broadcast_requests() {
+  return [](caf::actor_system& sys, caf::actor_pool::uplock& guard,
+            const caf::actor_pool::actor_vec& workers,
+            caf::mailbox_element_ptr& ptr, caf::execution_unit* host) {
+    auto copy = workers;
+    guard.unlock();
+    if (ptr->content().match_elements<json_message>())
+      sys.spawn(collect, std::move(copy))->enqueue(std::move(ptr), host);
     else
-      item = "null";
-    acc.text.pop_back(); // the closing ']'
-    if (acc.text.size() > 1)
-      acc.text += ',';
-    acc.text += item;
-    acc.text += ']';
-  }
-};
+      copy.front()->enqueue(std::move(ptr), host);
+  };
+}
 
 } // namespace
 
@@ -418,8 +444,7 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
     if (dispatch == "least-loaded")
       policy = least_loaded(load);
     else if (dispatch == "broadcast")
-      policy = caf::actor_pool::split_join<json_message>(
-        join_replies{}, caf::detail::nop_split{}, json_message::trusted("[]"));
+      policy = broadcast_requests();
     else
       policy = caf::actor_pool::round_robin();
     pool_config cfg;
