@@ -52,6 +52,11 @@ behavior_registry test_behaviors(std::shared_future<void> release = {}) {
                                  + ",\"restarts\":"
                                  + std::to_string(ctx.restarts) + "}");
   });
+  // Takes 5 ms per request: stands for real work.
+  result.add("slow", [](const json_message& m, worker_context&) {
+    std::this_thread::sleep_for(5ms);
+    return caf::expected<json_message>{m};
+  });
   // Counts requests in int32 #0 of the buffer "counters"; "read" answers the
   // count, "boom" throws (after counting).
   result.add("count", [](const json_message& m, worker_context& ctx)
@@ -294,5 +299,18 @@ TEST_CASE("a pool spawned at run time may list buffers of the config") {
   REQUIRE(h);
   REQUIRE(f.ask("late", "1"));
   CHECK(f.ask("late", "\"read\"")->text == "1");
+  f.stop_and_check();
+}
+
+TEST_CASE("stopping a node kills workers that do not drain in time") {
+  node_fixture f{pool_conf("slow", 2) + "[node]\nstop-timeout = 100ms\n", nullptr,
+                 test_behaviors()};
+  auto pool = caf::actor_cast<switchboard::json_actor>(f.node().lookup("pool"));
+  // 2000 x 5 ms over two workers: 5 s of backlog.
+  for (int i = 0; i < 2000; ++i)
+    caf::anon_send(pool, json_message::trusted("1"));
+  auto t0 = std::chrono::steady_clock::now();
+  f.node().stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
   f.stop_and_check();
 }

@@ -15,10 +15,13 @@
 #include <caf/actor_pool.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/mailbox_element.hpp>
+#include <caf/message_id.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <switchboard/defaults.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -137,6 +140,7 @@ worker(worker_actor::stateful_pointer<worker_state> self, worker_context ctx,
 // -- supervision ----------------------------------------------------------------
 
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
 enum class restart_mode { never, on_failure, always };
 
@@ -148,12 +152,14 @@ struct pool_config {
   restart_mode mode = restart_mode::on_failure;
   caf::timespan delay;
   caf::timespan max_delay;
+  caf::timespan stop_timeout;
   switchboard::node* owner = nullptr;
 };
 
 struct supervisor_state {
   pool_config cfg;
   caf::actor pool;
+  bool stopping = false;
   struct slot {
     caf::actor_addr worker;
     unsigned restarts = 0;
@@ -177,13 +183,43 @@ caf::actor start_worker(caf::actor_system& sys, const pool_config& cfg,
   return h;
 }
 
-// Watches the workers of one pool; exits with the pool (they are linked).
+// Sends an urgent kill (ahead of the mailbox) to every worker still alive.
+void kill_workers(supervisor* self) {
+  for (auto& slot : self->state.slots)
+    if (auto h = caf::actor_cast<caf::strong_actor_ptr>(slot.worker))
+      h->enqueue(nullptr, caf::make_message_id(caf::message_priority::high),
+                 caf::make_message(caf::exit_msg{self->address(),
+                                                 caf::exit_reason::kill}),
+                 nullptr);
+}
+
+bool all_down(supervisor* self) {
+  auto& xs = self->state.slots;
+  return std::all_of(xs.begin(), xs.end(),
+                     [](auto& slot) { return !slot.worker; });
+}
+
+// Watches the workers of one pool. When the pool exits (they are linked),
+// the workers drain their mailboxes (the pool passed the exit on); those
+// still running after `[node] stop-timeout` are killed, then the
+// supervisor exits.
 caf::behavior supervise(supervisor* self, pool_config cfg, caf::actor pool,
                         std::vector<caf::actor> workers) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.pool = std::move(pool);
   self->link_to(st.pool);
+  self->set_exit_handler([self](caf::exit_msg&) {
+    auto& st = self->state;
+    if (st.stopping)
+      return;
+    st.stopping = true;
+    if (all_down(self)) {
+      self->quit();
+      return;
+    }
+    self->delayed_send(self, st.cfg.stop_timeout, deadline_atom::value);
+  });
   auto now = std::chrono::steady_clock::now();
   for (auto& w : workers) {
     self->monitor(w);
@@ -198,6 +234,11 @@ caf::behavior supervise(supervisor* self, pool_config cfg, caf::actor pool,
     auto index = static_cast<size_t>(i - st.slots.begin());
     st.cfg.load->forget(dm.source.id());
     i->worker = caf::actor_addr{};
+    if (st.stopping) {
+      if (all_down(self))
+        self->quit();
+      return;
+    }
     // The pool stopping takes its workers along: nothing to restart.
     if (dm.reason == caf::exit_reason::user_shutdown
         || dm.reason == caf::exit_reason::kill)
@@ -227,8 +268,17 @@ caf::behavior supervise(supervisor* self, pool_config cfg, caf::actor pool,
     self->delayed_send(self, delay, restart_atom::value, index);
   });
   return {
+    [self](deadline_atom) {
+      auto& st = self->state;
+      st.cfg.owner->log(st.cfg.name + ": workers did not finish in time; "
+                                      "killing them");
+      kill_workers(self);
+      self->quit();
+    },
     [self](restart_atom, size_t index) {
       auto& st = self->state;
+      if (st.stopping)
+        return;
       auto& slot = st.slots.at(index);
       ++slot.restarts;
       slot.started = std::chrono::steady_clock::now();
@@ -467,6 +517,9 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
     cfg.max_delay = caf::get_or(ctx.args, "restart-delay-max",
                                 caf::timespan{std::chrono::seconds(2)});
     cfg.owner = &ctx.node;
+    cfg.stop_timeout = caf::get_or(ctx.node.config().content(),
+                                   "node.stop-timeout",
+                                   caf::timespan{defaults::stop_timeout});
     auto& sys = ctx.node.system();
     auto pool = caf::actor_pool::make(sys.dummy_execution_unit(), policy);
     // Every counter exists before the first worker starts reading them.

@@ -5,7 +5,8 @@
 // A `worker-thread` instance is a pool of `count` workers behind one name.
 // Each worker is a detached CAF actor (one OS thread) that runs a named
 // behaviour, a plain function from a JSON request to a JSON reply. The pool
-// dispatches in the sender's context (no extra hop): `round-robin`,
+// dispatches in the sender's context (no extra hop, unless `timeout` puts
+// an actor in front): `round-robin`,
 // `least-loaded` (fewest requests in flight) or `broadcast` (every worker
 // gets the request; the reply is an array of their replies, in the order
 // they came). A supervisor per pool restarts a worker whose behaviour threw
@@ -87,7 +88,7 @@ caf::expected<shared_buffer> named_buffer(node& n, const std::string& name);
 
 /// The `worker-thread` kind, running the behaviours in `behaviors`.
 /// Keys: `behavior` (required), `count` (default 1), `dispatch`, `restart`,
-/// `restart-delay`, `restart-delay-max`, `buffers`.
+/// `restart-delay`, `restart-delay-max`, `timeout`, `buffers`.
 kind_spec worker_thread_kind(behavior_registry behaviors);
 
 } // namespace switchboard::actors
