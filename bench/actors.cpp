@@ -23,13 +23,14 @@ using namespace switchboard::bench;
 namespace {
 
 // Sends n messages to a counting actor; returns the time until it has all.
-template <class Msg, class MakeSink>
+template<class Msg, class MakeSink>
 clock::duration one_way(caf::actor_system& sys, Msg msg, size_t n,
                         MakeSink make_sink) {
   std::promise<clock::duration> done;
   auto result = done.get_future();
   auto start = clock::now();
-  auto sink = make_sink(n, [&done, start] { done.set_value(clock::now() - start); });
+  auto sink =
+    make_sink(n, [&done, start] { done.set_value(clock::now() - start); });
   sys.spawn([=](caf::event_based_actor* self) {
     for (size_t i = 0; i < n; ++i)
       self->send(sink, msg);
@@ -53,15 +54,16 @@ int main() {
     report("actor round trip", "raw CAF",
            per_second(n_rt, round_trips(sys, echo, payload, n_rt)), "rt/s");
     auto elapsed = one_way(sys, payload, n_ow, [&](size_t n, auto on_done) {
-      return sys.spawn([n, on_done](caf::event_based_actor* self) -> caf::behavior {
-        auto seen = std::make_shared<size_t>(0);
-        return {[=](const std::string&) {
-          if (++*seen == n) {
-            on_done();
-            self->quit();
-          }
-        }};
-      });
+      return sys.spawn(
+        [n, on_done](caf::event_based_actor* self) -> caf::behavior {
+          auto seen = std::make_shared<size_t>(0);
+          return {[=](const std::string&) {
+            if (++*seen == n) {
+              on_done();
+              self->quit();
+            }
+          }};
+        });
     });
     report("actor one-way", "raw CAF", per_second(n_ow, elapsed), "msg/s");
     caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);

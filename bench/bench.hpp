@@ -17,8 +17,9 @@ using clock = std::chrono::steady_clock;
 /// Prints one figure: `{"bench":..,"impl":..,"value":..,"unit":..}`.
 inline void report(const std::string& bench, const std::string& impl,
                    double value, const std::string& unit) {
-  std::printf("{\"bench\":\"%s\",\"impl\":\"%s\",\"value\":%.1f,\"unit\":\"%s\"}\n",
-              bench.c_str(), impl.c_str(), value, unit.c_str());
+  std::printf(
+    "{\"bench\":\"%s\",\"impl\":\"%s\",\"value\":%.1f,\"unit\":\"%s\"}\n",
+    bench.c_str(), impl.c_str(), value, unit.c_str());
   std::fflush(stdout);
 }
 

@@ -23,7 +23,7 @@ struct client_state {
 using client = caf::stateful_actor<client_state>;
 
 /// One request; the reply triggers the next.
-template <class Handle, class Msg>
+template<class Handle, class Msg>
 void step(client* self, Handle target, Msg msg) {
   auto& st = self->state;
   if (st.i++ == st.n) {
@@ -38,7 +38,7 @@ void step(client* self, Handle target, Msg msg) {
 
 /// A client on the scheduler that asks `target` n times, one after the
 /// other; returns the time all of them took.
-template <class Handle, class Msg>
+template<class Handle, class Msg>
 clock::duration round_trips(caf::actor_system& sys, Handle target, Msg msg,
                             size_t n) {
   std::promise<clock::duration> done;

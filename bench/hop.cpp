@@ -31,7 +31,8 @@ std::chrono::microseconds cpu_time() {
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   auto us = [](const timeval& tv) {
-    return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+    return std::chrono::seconds(tv.tv_sec)
+           + std::chrono::microseconds(tv.tv_usec);
   };
   return us(ru.ru_utime) + us(ru.ru_stime);
 }
@@ -43,12 +44,8 @@ public:
   driver(caf::actor_config& cfg, io_loop& loop, json_actor target, size_t n,
          std::promise<clock::duration>* done,
          caf::timespan pause = caf::timespan{0})
-    : loop_actor(cfg, loop),
-      target_(std::move(target)),
-      n_(n),
-      done_(done),
-      pause_(pause) {
-  }
+      : loop_actor(cfg, loop), target_(std::move(target)), n_(n), done_(done),
+        pause_(pause) {}
 
   caf::behavior make_behavior() override {
     start_ = clock::now();

@@ -109,7 +109,8 @@ int main() {
   }
   auto n_pp = scaled(20000);
   buffer_ping_pong(n_pp / 10);
-  report("wait/notify ping-pong", "switchboard", buffer_ping_pong(n_pp), "rt/s");
+  report("wait/notify ping-pong", "switchboard", buffer_ping_pong(n_pp),
+         "rt/s");
   report("wait/notify ping-pong", "raw futex ping-pong, two cores",
          futex_median(n_pp), "rt/s");
   report("wait/notify ping-pong", "switchboard (again)", buffer_ping_pong(n_pp),

@@ -42,7 +42,8 @@ std::string control_call(const std::string& path, const std::string& request,
            + " (is it running? see --node, --control, --config)";
   auto line = request + "\n";
   for (size_t off = 0; off < line.size();) {
-    auto n = ::send(sock.fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+    auto n =
+      ::send(sock.fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -57,8 +58,8 @@ std::string control_call(const std::string& path, const std::string& request,
                   deadline - clock::now())
                   .count();
     if (left <= 0)
-      return "no reply from the node within "
-             + std::to_string(timeout_ms) + " ms";
+      return "no reply from the node within " + std::to_string(timeout_ms)
+             + " ms";
     pollfd p{sock.fd, POLLIN, 0};
     auto rc = poll(&p, 1, static_cast<int>(left));
     if (rc < 0 && errno == EINTR)

@@ -40,7 +40,8 @@ verbs:
 `switchboard VERB --help` describes one verb.
 )";
 
-constexpr const char* run_help = R"(usage: switchboard run [CONFIG] [--section.key=value ...]
+constexpr const char* run_help =
+  R"(usage: switchboard run [CONFIG] [--section.key=value ...]
 
 Runs one node from CONFIG (default: conf/default.conf) until SIGINT or
 SIGTERM; a second signal exits at once. Any config key can be overridden,
@@ -66,13 +67,15 @@ ADDRESS may be NODE/ACTOR to reach a node by name.
                     [node] request-timeout)
 )";
 
-constexpr const char* status_help = R"(usage: switchboard status [ADDRESS] [options]
+constexpr const char* status_help =
+  R"(usage: switchboard status [ADDRESS] [options]
 
 Prints the named actors and bridges of a running node with their kind and
 status (mailbox size and per-kind counters) as JSON, or only ADDRESS.
 )";
 
-constexpr const char* send_help = R"(usage: switchboard send ADDRESS JSON [options]
+constexpr const char* send_help =
+  R"(usage: switchboard send ADDRESS JSON [options]
 
 Sends JSON as a request to the actor at ADDRESS and prints its reply. Exits 1
 with the error on stderr if the actor replies with an error, does not exist
@@ -141,7 +144,8 @@ int run(std::vector<std::string> args) {
   if (!control_path.empty()) {
     auto ctl = switchboard::bridges::control::start(n, control_path);
     if (!ctl) {
-      n.log("cannot open the control socket: " + switchboard::render(ctl.error()));
+      n.log("cannot open the control socket: "
+            + switchboard::render(ctl.error()));
       n.stop();
       return 1;
     }
@@ -248,9 +252,10 @@ std::string parse_target(std::vector<std::string>& args, target& t) {
   if (t.control.empty()) {
     if (node_name.empty()) {
       auto cfg = switchboard::node_config::from_file(default_config);
-      t.control = cfg ? cfg->control_path()
-                      : switchboard::default_control_path(
-                        switchboard::defaults::node_name);
+      t.control =
+        cfg
+          ? cfg->control_path()
+          : switchboard::default_control_path(switchboard::defaults::node_name);
     } else {
       t.control = switchboard::default_control_path(node_name);
     }

@@ -43,9 +43,13 @@ int main() {
     return std::fprintf(stderr, "%s\n", render(cfg.error()).c_str()), 1;
   node n{std::move(*cfg)};
   actors::add_builtin_kinds(n.kinds());
-  n.kinds().add({"shout", "upper-cases requests", kind_section::actors, {},
+  n.kinds().add({"shout",
+                 "upper-cases requests",
+                 kind_section::actors,
+                 {},
                  [](const spawn_context& ctx) -> caf::expected<caf::actor> {
-                   return caf::actor_cast<caf::actor>(ctx.node.system().spawn(shout));
+                   return caf::actor_cast<caf::actor>(
+                     ctx.node.system().spawn(shout));
                  }});
   if (auto err = n.start())
     return std::fprintf(stderr, "%s\n", render(err).c_str()), 1;

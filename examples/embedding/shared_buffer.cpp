@@ -24,7 +24,8 @@ constexpr int64_t elements = 1 << 20;
 // Bytes 0..63: a header (int32 #0 counts finished workers); then the data.
 constexpr size_t header_bytes = shared_buffer::alignment;
 
-// -- configuration: what each worker does --------------------------------------
+// -- configuration: what each worker does
+// --------------------------------------
 
 // Squares its share of the elements into the buffer, counts itself done,
 // wakes the waiter and exits.
@@ -40,10 +41,12 @@ caf::behavior filler(caf::event_based_actor* self) {
   }};
 }
 
-// -- main -----------------------------------------------------------------------
+// -- main
+// -----------------------------------------------------------------------
 
 int main() {
-  auto cfg = node_config::from_string("[node]\nname = \"filler\"\ncontrol = \"none\"\n");
+  auto cfg =
+    node_config::from_string("[node]\nname = \"filler\"\ncontrol = \"none\"\n");
   if (!cfg)
     return std::fprintf(stderr, "%s\n", render(cfg.error()).c_str()), 1;
   node n{std::move(*cfg)};

@@ -40,8 +40,7 @@ namespace {
 // parser has done that, and the scanner only runs on text that parsed.
 class key_scanner {
 public:
-  explicit key_scanner(const std::string& text) : text_(text) {
-  }
+  explicit key_scanner(const std::string& text) : text_(text) {}
 
   void run(std::map<std::string, int>& lines,
            std::vector<std::pair<std::string, int>>& duplicates) {
@@ -257,8 +256,8 @@ size_t distance(const std::string& a, const std::string& b) {
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      row[j] = std::min(
+        {row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
       diag = up;
     }
   }
@@ -290,11 +289,9 @@ std::string join(const std::vector<std::string>& xs) {
 }
 
 bool valid_name(const std::string& name) {
-  return !name.empty()
-         && std::all_of(name.begin(), name.end(), [](char c) {
-              return std::isalnum(static_cast<unsigned char>(c)) || c == '_'
-                     || c == '-';
-            });
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
 }
 
 // Gives access to CAF's declared options (the set is protected).
@@ -312,8 +309,8 @@ class validator {
 public:
   validator(const node_config& cfg, const kind_registry& kinds,
             const std::vector<std::string>& known_names)
-    : cfg_(cfg), kinds_(kinds), names_(known_names.begin(), known_names.end()) {
-  }
+      : cfg_(cfg), kinds_(kinds),
+        names_(known_names.begin(), known_names.end()) {}
 
   std::vector<config_error> run() {
     for (auto& [key, line] : cfg_.duplicates())
@@ -385,8 +382,8 @@ private:
         auto hint = suggest(key, known);
         add(errc::config_unknown_key, path,
             known.empty() ? "no keys" : "one of: " + join(known),
-            "'" + key + "'" + (hint.empty() ? "" : " (did you mean '" + hint
-                                                     + "'?)"));
+            "'" + key + "'"
+              + (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
         continue;
       }
       check_value(path, val, *i);
@@ -441,8 +438,7 @@ private:
         for (auto& [k, v] : caf::get<caf::config_value::dictionary>(val))
           check_ref(path + "." + k, caf::get<std::string>(v));
         break;
-      default:
-        break;
+      default: break;
     }
   }
 
@@ -571,11 +567,11 @@ private:
         auto hint = suggest(*kind, kind_names);
         std::string found = "\"" + *kind + "\"";
         if (spec)
-          found += " (a kind for [" + std::string{spec->section
-                                                      == kind_section::actors
-                                                    ? "actors"
-                                                    : "bridges"}
-                   + "])";
+          found +=
+            " (a kind for ["
+            + std::string{spec->section == kind_section::actors ? "actors"
+                                                                : "bridges"}
+            + "])";
         else if (!hint.empty())
           found += " (did you mean \"" + hint + "\"?)";
         add(errc::config_unknown_kind, path + ".kind",
@@ -658,8 +654,8 @@ config_error syntax_error(const std::string& file, const caf::error& err) {
       result.line -= 1;
       result.found = "a line break inside a value (a string left open?)";
     } else {
-      result.found = caf::to_string(code) + " at column "
-                     + std::to_string(column);
+      result.found =
+        caf::to_string(code) + " at column " + std::to_string(column);
     }
   } else {
     result.found = caf::actor_system_config::render(err);

@@ -53,8 +53,9 @@ std::mutex categories_mtx;
 
 std::map<caf::atom_value, code_namer>& categories() {
   static std::map<caf::atom_value, code_namer> result{
-    {errc_category,
-     [](uint8_t code) -> std::string { return to_string(static_cast<errc>(code)); }}};
+    {errc_category, [](uint8_t code) -> std::string {
+       return to_string(static_cast<errc>(code));
+     }}};
   return result;
 }
 

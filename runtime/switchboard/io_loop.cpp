@@ -259,8 +259,8 @@ private:
     for (auto& addr : alive)
       if (auto h = caf::actor_cast<caf::strong_actor_ptr>(addr))
         h->enqueue(nullptr, caf::make_message_id(caf::message_priority::high),
-                   caf::make_message(caf::exit_msg{caf::actor_addr{},
-                                                   caf::exit_reason::kill}),
+                   caf::make_message(
+                     caf::exit_msg{caf::actor_addr{}, caf::exit_reason::kill}),
                    nullptr);
     post([this] { close_intake(); });
   }
@@ -286,8 +286,9 @@ private:
             || uv_is_closing(h))
           return;
         ++self->forced_;
-        std::fprintf(stderr, "switchboard: io loop closed a %s handle that "
-                             "its owner left open\n",
+        std::fprintf(stderr,
+                     "switchboard: io loop closed a %s handle that "
+                     "its owner left open\n",
                      uv_handle_type_name(uv_handle_get_type(h)));
         uv_close(h, nullptr);
       },
@@ -327,8 +328,7 @@ private:
   std::vector<std::function<void()>> stop_hooks_;
 };
 
-io_loop::io_loop() : impl_(std::make_unique<impl>()) {
-}
+io_loop::io_loop() : impl_(std::make_unique<impl>()) {}
 
 io_loop::~io_loop() = default;
 

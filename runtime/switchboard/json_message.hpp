@@ -36,7 +36,7 @@ struct json_message {
 };
 
 /// @relates json_message
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, json_message& x) {
   return f(caf::meta::type_name("json_message"), x.text);
 }

@@ -17,22 +17,21 @@ namespace switchboard {
 /// in one read and one line over several reads.
 class line_splitter {
 public:
-  explicit line_splitter(size_t max_line) : max_line_(max_line) {
-  }
+  explicit line_splitter(size_t max_line) : max_line_(max_line) {}
 
   /// Feeds `n` bytes and calls `on_line(std::string)` for every complete
   /// line. Returns `errc::frame_too_large` once a line exceeds the maximum;
   /// the splitter is unusable after that.
-  template <class F>
+  template<class F>
   caf::error feed(const char* data, size_t n, F&& on_line) {
     std::string_view in{data, n};
     while (!in.empty()) {
       auto nl = in.find('\n');
       auto chunk = in.substr(0, nl);
       if (buf_.size() + chunk.size() > max_line_)
-        return make_error(errc::frame_too_large,
-                          "a line exceeds " + std::to_string(max_line_)
-                            + " bytes");
+        return make_error(errc::frame_too_large, "a line exceeds "
+                                                   + std::to_string(max_line_)
+                                                   + " bytes");
       buf_.append(chunk.data(), chunk.size());
       if (nl == std::string_view::npos)
         return caf::none;

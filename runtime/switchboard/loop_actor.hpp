@@ -31,13 +31,12 @@
 namespace switchboard {
 
 /// Runs the CAF actor type `Base` on the io loop thread.
-template <class Base>
+template<class Base>
 class loop_actor : public Base {
 public:
-  template <class... Ts>
+  template<class... Ts>
   loop_actor(caf::actor_config& cfg, io_loop& loop, Ts&&... xs)
-    : Base(cfg, std::forward<Ts>(xs)...), loop_(loop) {
-  }
+      : Base(cfg, std::forward<Ts>(xs)...), loop_(loop) {}
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) override {
     Base::enqueue(std::move(ptr), loop_.executor());
@@ -65,7 +64,7 @@ private:
 };
 
 /// Spawns `Impl` (a `loop_actor`) on `loop`.
-template <class Impl, class... Ts>
+template<class Impl, class... Ts>
 auto spawn_on_loop(caf::actor_system& sys, io_loop& loop, Ts&&... xs) {
   return sys.spawn<Impl>(loop, std::forward<Ts>(xs)...);
 }

@@ -91,8 +91,7 @@ public:
   std::map<std::string, std::shared_ptr<void>> shared_;
 };
 
-node::node(node_config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {
-}
+node::node(node_config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
 
 node::~node() {
   stop();
@@ -170,7 +169,8 @@ caf::expected<caf::actor> node::spawn_entry(const std::string& name,
                       "an actor named '" + name + "' exists already");
   auto spec = d.kinds_.find(kind);
   if (!spec)
-    return make_error(errc::config_unknown_kind, "no kind named '" + kind + "'");
+    return make_error(errc::config_unknown_kind,
+                      "no kind named '" + kind + "'");
   args["kind"] = kind;
   if (validate_args) {
     // Check the entry as if it stood in a config file, knowing the names
@@ -197,8 +197,9 @@ caf::expected<caf::actor> node::spawn_entry(const std::string& name,
     return err;
   }
   // The name goes away with the actor.
-  (*h)->attach_functor(
-    [reg = &d.registry_, name, addr = h->address()] { reg->erase_if(name, addr); });
+  (*h)->attach_functor([reg = &d.registry_, name, addr = h->address()] {
+    reg->erase_if(name, addr);
+  });
   log("started " + name + " (" + kind + ")");
   return h;
 }
@@ -212,8 +213,9 @@ caf::error node::add(const std::string& name, caf::actor handle,
   registry_entry entry{name, std::move(kind), section, accepts_json, handle};
   if (auto err = d.registry_.put(std::move(entry)))
     return err;
-  handle->attach_functor([reg = &d.registry_, name,
-                          addr = handle.address()] { reg->erase_if(name, addr); });
+  handle->attach_functor([reg = &d.registry_, name, addr = handle.address()] {
+    reg->erase_if(name, addr);
+  });
   return caf::none;
 }
 
@@ -270,8 +272,8 @@ void node::stop() {
         log("stop: " + e.name + " did not drain in time; killing it");
         caf::actor_cast<caf::strong_actor_ptr>(e.handle)->enqueue(
           nullptr, caf::make_message_id(caf::message_priority::high),
-          caf::make_message(caf::exit_msg{caf::actor_addr{},
-                                          caf::exit_reason::kill}),
+          caf::make_message(
+            caf::exit_msg{caf::actor_addr{}, caf::exit_reason::kill}),
           nullptr);
       }
     }
@@ -279,7 +281,8 @@ void node::stop() {
   d.registry_.clear();
   d.loop_->stop();
   if (d.loop_->close_result() != 0)
-    log("io loop closed with status " + std::to_string(d.loop_->close_result()));
+    log("io loop closed with status "
+        + std::to_string(d.loop_->close_result()));
   // The system's destructor waits for every remaining actor.
   d.sys_.reset();
   log("stopped");
@@ -314,14 +317,15 @@ caf::error node::handle_signals() {
       auto handle = new uv_signal_t;
       if (auto rc = uv_signal_init(d.loop_->native(), handle); rc != 0) {
         delete handle;
-        installed.set_value(make_error(errc::io_error, std::string{"uv_signal_init: "}
-                                                         + uv_err_name(rc)));
+        installed.set_value(make_error(
+          errc::io_error, std::string{"uv_signal_init: "} + uv_err_name(rc)));
         return;
       }
       handle->data = this;
       d.loop_->on_stop([handle] {
-        uv_close(reinterpret_cast<uv_handle_t*>(handle),
-                 [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+        uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) {
+          delete reinterpret_cast<uv_signal_t*>(h);
+        });
       });
       auto rc = uv_signal_start(
         handle,
@@ -337,8 +341,8 @@ caf::error node::handle_signals() {
         },
         signum);
       if (rc != 0) {
-        installed.set_value(make_error(errc::io_error, std::string{"uv_signal_start: "}
-                                                         + uv_err_name(rc)));
+        installed.set_value(make_error(
+          errc::io_error, std::string{"uv_signal_start: "} + uv_err_name(rc)));
         return;
       }
     }

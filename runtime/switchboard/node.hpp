@@ -127,7 +127,7 @@ public:
   /// State a library keeps once per node (the named shared buffers, say),
   /// made by `make()` on first use and kept until the node is destroyed.
   /// Thread-safe.
-  template <class T, class F>
+  template<class T, class F>
   std::shared_ptr<T> shared_state(const std::string& key, F make) {
     return std::static_pointer_cast<T>(
       shared_state_impl(key, [&] { return std::shared_ptr<void>{make()}; }));

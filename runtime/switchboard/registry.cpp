@@ -77,5 +77,4 @@ void registry::clear() {
   entries_.clear();
 }
 
-
 } // namespace switchboard

@@ -25,13 +25,13 @@ std::string describe_scheduler(const caf::actor_system_config& cfg) {
   auto& xs = cfg.content;
   auto policy = caf::get_or(xs, "scheduler.policy", caf::atom("stealing"));
   auto threads = caf::get_or(xs, "scheduler.max-threads", int64_t{0});
-  auto spins = caf::get_or(xs, "work-stealing.aggressive-poll-attempts",
-                          int64_t{100});
-  auto naps = caf::get_or(xs, "work-stealing.moderate-poll-attempts",
-                          int64_t{500});
-  return "scheduler " + caf::to_string(policy) + ", "
-         + std::to_string(threads) + " threads, " + std::to_string(spins)
-         + " polls, " + std::to_string(naps) + " naps";
+  auto spins =
+    caf::get_or(xs, "work-stealing.aggressive-poll-attempts", int64_t{100});
+  auto naps =
+    caf::get_or(xs, "work-stealing.moderate-poll-attempts", int64_t{500});
+  return "scheduler " + caf::to_string(policy) + ", " + std::to_string(threads)
+         + " threads, " + std::to_string(spins) + " polls, "
+         + std::to_string(naps) + " naps";
 }
 
 } // namespace switchboard

@@ -21,8 +21,8 @@ std::string calc(const std::string& text) {
 }
 
 std::string op(const std::string& name, const std::string& operands) {
-  return calc(R"({"type":"calculate","operation":")" + name
-              + R"(","operands":)" + operands + "}");
+  return calc(R"({"type":"calculate","operation":")" + name + R"(","operands":)"
+              + operands + "}");
 }
 
 } // namespace
@@ -66,15 +66,17 @@ TEST_CASE("every bad calculation is an error that says what was wrong") {
         == "error: bad_calculation: division by zero (operand 3)");
   CHECK(op("multiply", "[1e308,10]")
         == "error: bad_calculation: the result is not a finite number");
-  CHECK(calc(R"({"type":"calculate","operation":"add"})")
-        == "error: bad_calculation: missing \"operands\" (an array of numbers)");
+  CHECK(
+    calc(R"({"type":"calculate","operation":"add"})")
+    == "error: bad_calculation: missing \"operands\" (an array of numbers)");
   CHECK(calc(R"({"type":"calculate","operands":[1]})")
         == "error: bad_calculation: missing \"operation\" (add, subtract, "
            "multiply or divide)");
   CHECK(calc(R"({"type":"dance"})")
         == "error: bad_message: unknown type \"dance\" (calculate or "
            "batchCalculate)");
-  CHECK(calc("[1,2]") == "error: bad_message: a calculator request is a JSON object");
+  CHECK(calc("[1,2]")
+        == "error: bad_message: a calculator request is a JSON object");
   CHECK(calc("{oops") == "error: invalid_json: the request is not JSON");
 }
 
@@ -84,13 +86,15 @@ TEST_CASE("a batch answers every item, successes and failures mixed") {
     {"id":"b","operation":"divide","operands":[1,0]},
     {"id":3,"operation":"nope","operands":[1]},
     {"operation":"multiply","operands":[3,3]}]})");
-  CHECK(reply
-        == R"x({"results":[{"id":1,"result":3,"success":true},)x"
-           R"x({"error":"bad_calculation: division by zero (operand 2)","id":"b","success":false},)x"
-           R"x({"error":"bad_calculation: unknown operation \"nope\" (add, subtract, multiply or divide)","id":3,"success":false},)x"
-           R"x({"result":9,"success":true}]})x");
+  CHECK(
+    reply
+    == R"x({"results":[{"id":1,"result":3,"success":true},)x"
+       R"x({"error":"bad_calculation: division by zero (operand 2)","id":"b","success":false},)x"
+       R"x({"error":"bad_calculation: unknown operation \"nope\" (add, subtract, multiply or divide)","id":3,"success":false},)x"
+       R"x({"result":9,"success":true}]})x");
   CHECK(calc(R"({"type":"batchCalculate"})")
         == "error: bad_calculation: batchCalculate needs \"operations\" (an "
            "array)");
-  CHECK(calc(R"({"type":"batchCalculate","operations":[]})") == R"({"results":[]})");
+  CHECK(calc(R"({"type":"batchCalculate","operations":[]})")
+        == R"({"results":[]})");
 }

@@ -32,8 +32,8 @@ std::multiset<std::string> collect(caf::scoped_actor& self, size_t n) {
   return result;
 }
 
-constexpr const char* config
-  = "[node]\ncontrol = \"none\"\n[actors]\nlobby = { kind = \"room\" }\n";
+constexpr const char* config =
+  "[node]\ncontrol = \"none\"\n[actors]\nlobby = { kind = \"room\" }\n";
 
 } // namespace
 
@@ -49,13 +49,15 @@ static void deliver_to_others(node_fixture& f) {
   self->send(room, join_atom::value, members[0]); // joining twice is harmless
   // Once the room answers this, it has handled the joins.
   self->request(room, std::chrono::seconds(5), status_atom::value)
-    .receive([](json_message& st) {
-               CHECK(st.text.find("\"members\":3") != std::string::npos);
-             },
-             [](caf::error& e) { FAIL(caf::to_string(e)); });
+    .receive(
+      [](json_message& st) {
+        CHECK(st.text.find("\"members\":3") != std::string::npos);
+      },
+      [](caf::error& e) { FAIL(caf::to_string(e)); });
   // "a" speaks through the room: b and c hear it, a does not.
   caf::anon_send(members[0], push_atom::value, json_message::trusted("x"));
-  caf::send_as(members[0], room, push_atom::value, json_message::trusted("\"hi\""));
+  caf::send_as(members[0], room, push_atom::value,
+               json_message::trusted("\"hi\""));
   auto got = collect(self, 3);
   CHECK(got == std::multiset<std::string>{"a:x", "b:\"hi\"", "c:\"hi\""});
   // A request from outside reaches everybody and says how many.

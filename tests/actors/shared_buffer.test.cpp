@@ -21,7 +21,7 @@ namespace {
 
 // Waits until `n` threads wait on element `i` (they register before they
 // sleep), within a deadline.
-template <class T>
+template<class T>
 bool until_waiting(const atomic_view<T>& v, size_t i, size_t n) {
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline)
@@ -38,7 +38,8 @@ TEST_CASE("a buffer is zeroed, aligned and rounded up to whole cache lines") {
   auto buf = shared_buffer::make(100);
   REQUIRE(buf);
   CHECK(buf->size() == 128);
-  CHECK(reinterpret_cast<uintptr_t>(buf->data()) % shared_buffer::alignment == 0);
+  CHECK(reinterpret_cast<uintptr_t>(buf->data()) % shared_buffer::alignment
+        == 0);
   auto v = buf->view<uint64_t>();
   REQUIRE(v);
   CHECK(v->length() == 16);

@@ -33,7 +33,8 @@ behavior_registry test_behaviors(std::shared_future<void> release = {}) {
   result.add("thread", [](const json_message&, worker_context&) {
     std::ostringstream id;
     id << std::this_thread::get_id();
-    return caf::expected<json_message>{json_message::trusted("\"" + id.str() + "\"")};
+    return caf::expected<json_message>{
+      json_message::trusted("\"" + id.str() + "\"")};
   });
   // "block" waits for the test to release it; anything else answers at once.
   result.add("gate", [release](const json_message& m, worker_context& ctx) {
@@ -44,14 +45,15 @@ behavior_registry test_behaviors(std::shared_future<void> release = {}) {
   });
   // Throws on "boom"; otherwise tells which worker answered and how often
   // that worker was restarted: {"index":I,"restarts":R}.
-  result.add("throws", [](const json_message& m, worker_context& ctx)
-                         -> caf::expected<json_message> {
-    if (m.text == "\"boom\"")
-      throw std::runtime_error("boom");
-    return json_message::trusted("{\"index\":" + std::to_string(ctx.index)
-                                 + ",\"restarts\":"
-                                 + std::to_string(ctx.restarts) + "}");
-  });
+  result.add("throws",
+             [](const json_message& m,
+                worker_context& ctx) -> caf::expected<json_message> {
+               if (m.text == "\"boom\"")
+                 throw std::runtime_error("boom");
+               return json_message::trusted(
+                 "{\"index\":" + std::to_string(ctx.index)
+                 + ",\"restarts\":" + std::to_string(ctx.restarts) + "}");
+             });
   // Takes 5 ms per request: stands for real work.
   result.add("slow", [](const json_message& m, worker_context&) {
     std::this_thread::sleep_for(5ms);
@@ -59,16 +61,18 @@ behavior_registry test_behaviors(std::shared_future<void> release = {}) {
   });
   // Counts requests in int32 #0 of the buffer "counters"; "read" answers the
   // count, "boom" throws (after counting).
-  result.add("count", [](const json_message& m, worker_context& ctx)
-                        -> caf::expected<json_message> {
-    auto counters = *ctx.buffers.at("counters").view<int32_t>();
-    if (m.text == "\"read\"")
-      return json_message::trusted(std::to_string(*counters.load(0)));
-    counters.add(0, 1);
-    if (m.text == "\"boom\"")
-      throw std::runtime_error("boom");
-    return json_message::trusted("null");
-  });
+  result.add("count",
+             [](const json_message& m,
+                worker_context& ctx) -> caf::expected<json_message> {
+               auto counters = *ctx.buffers.at("counters").view<int32_t>();
+               if (m.text == "\"read\"")
+                 return json_message::trusted(
+                   std::to_string(*counters.load(0)));
+               counters.add(0, 1);
+               if (m.text == "\"boom\"")
+                 throw std::runtime_error("boom");
+               return json_message::trusted("null");
+             });
   return result;
 }
 
@@ -86,8 +90,9 @@ std::string pool_conf(const std::string& behavior, int count,
 TEST_CASE("a calculator pool answers calculations") {
   node_fixture f{pool_conf("calculator", 4)};
   for (int i = 0; i < 8; ++i) {
-    auto r = f.ask("pool", R"({"type":"calculate","operation":"add","operands":[)"
-                             + std::to_string(i) + ",1]}");
+    auto r =
+      f.ask("pool", R"({"type":"calculate","operation":"add","operands":[)"
+                      + std::to_string(i) + ",1]}");
     REQUIRE(r);
     CHECK(r->text == "{\"result\":" + std::to_string(i + 1) + "}");
   }
@@ -207,10 +212,11 @@ TEST_CASE("worker-thread config errors are caught before start") {
 }
 
 TEST_CASE("workers share the buffers they list, across restarts") {
-  node_fixture f{"[node]\ncontrol = \"none\"\n[buffers]\ncounters = { bytes = 64 }\n"
-                 "[actors]\npool = { kind = \"worker-thread\", behavior = "
-                 "\"count\", count = 4, buffers = [\"counters\"] }\n",
-                 nullptr, test_behaviors()};
+  node_fixture f{
+    "[node]\ncontrol = \"none\"\n[buffers]\ncounters = { bytes = 64 }\n"
+    "[actors]\npool = { kind = \"worker-thread\", behavior = "
+    "\"count\", count = 4, buffers = [\"counters\"] }\n",
+    nullptr, test_behaviors()};
   for (int i = 0; i < 100; ++i)
     REQUIRE(f.ask("pool", "1"));
   CHECK(f.ask("pool", "\"read\"")->text == "100");
@@ -222,7 +228,8 @@ TEST_CASE("workers share the buffers they list, across restarts") {
   // Many requests at once: the four workers increment in parallel.
   {
     caf::scoped_actor self{f.node().system()};
-    auto pool = caf::actor_cast<switchboard::json_actor>(f.node().lookup("pool"));
+    auto pool =
+      caf::actor_cast<switchboard::json_actor>(f.node().lookup("pool"));
     constexpr int n = 4000;
     for (int i = 0; i < n; ++i)
       self->send(pool, json_message::trusted("1"));
@@ -261,8 +268,8 @@ TEST_CASE("buffer config errors are caught before start") {
 
 TEST_CASE("a pool with a timeout answers slow requests with a timeout error") {
   std::promise<void> gate;
-  node_fixture f{pool_conf("gate", 2, "round-robin", ", timeout = 100ms"), nullptr,
-                 test_behaviors(gate.get_future().share())};
+  node_fixture f{pool_conf("gate", 2, "round-robin", ", timeout = 100ms"),
+                 nullptr, test_behaviors(gate.get_future().share())};
   auto t0 = std::chrono::steady_clock::now();
   auto slow = f.ask("pool", "\"block\"");
   REQUIRE(!slow);
@@ -278,7 +285,8 @@ TEST_CASE("a pool with a timeout answers slow requests with a timeout error") {
 }
 
 TEST_CASE("a broadcast reports each worker's failure in its place") {
-  node_fixture f{pool_conf("throws", 2, "broadcast"), nullptr, test_behaviors()};
+  node_fixture f{pool_conf("throws", 2, "broadcast"), nullptr,
+                 test_behaviors()};
   auto r = f.ask("pool", "\"boom\"");
   REQUIRE(r);
   auto answers = nlohmann::json::parse(r->text);
@@ -289,8 +297,9 @@ TEST_CASE("a broadcast reports each worker's failure in its place") {
 }
 
 TEST_CASE("a pool spawned at run time may list buffers of the config") {
-  node_fixture f{"[node]\ncontrol = \"none\"\n[buffers]\ncounters = { bytes = 64 }\n",
-                 nullptr, test_behaviors()};
+  node_fixture f{
+    "[node]\ncontrol = \"none\"\n[buffers]\ncounters = { bytes = 64 }\n",
+    nullptr, test_behaviors()};
   caf::settings args;
   args["behavior"] = "count";
   args["buffers"] = caf::config_value::list{caf::config_value{"counters"}};
@@ -303,8 +312,8 @@ TEST_CASE("a pool spawned at run time may list buffers of the config") {
 }
 
 TEST_CASE("stopping a node kills workers that do not drain in time") {
-  node_fixture f{pool_conf("slow", 2) + "[node]\nstop-timeout = 100ms\n", nullptr,
-                 test_behaviors()};
+  node_fixture f{pool_conf("slow", 2) + "[node]\nstop-timeout = 100ms\n",
+                 nullptr, test_behaviors()};
   auto pool = caf::actor_cast<switchboard::json_actor>(f.node().lookup("pool"));
   // 2000 x 5 ms over two workers: 5 s of backlog.
   for (int i = 0; i < 2000; ++i)

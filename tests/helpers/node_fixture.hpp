@@ -22,8 +22,9 @@ namespace switchboard::test {
 
 /// What a `reply_kind` instance answers to `request`; `name` is the
 /// instance's name and `args` its config entry.
-using reply_fn = std::function<json_message(
-  const json_message& request, const std::string& name, const caf::settings& args)>;
+using reply_fn = std::function<json_message(const json_message& request,
+                                            const std::string& name,
+                                            const caf::settings& args)>;
 
 /// A kind whose instances answer every JSON request with `reply(...)`.
 inline kind_spec reply_kind(std::string kind, reply_fn reply,
@@ -45,11 +46,10 @@ inline kind_spec reply_kind(std::string kind, reply_fn reply,
 /// loop closed cleanly and no file descriptor is left open.
 class node_fixture {
 public:
-  explicit node_fixture(const std::string& config_text,
-                        void (*add_kinds)(kind_registry&) = nullptr,
-                        actors::behavior_registry behaviors
-                        = actors::builtin_behaviors())
-    : fds_before_(baseline_fds()) {
+  explicit node_fixture(
+    const std::string& config_text, void (*add_kinds)(kind_registry&) = nullptr,
+    actors::behavior_registry behaviors = actors::builtin_behaviors())
+      : fds_before_(baseline_fds()) {
     auto cfg = node_config::from_string(config_text, "test.conf");
     REQUIRE(cfg);
     node_ = std::make_unique<switchboard::node>(std::move(*cfg));
@@ -66,10 +66,9 @@ public:
   }
 
   /// Sends `text` to the actor named `name` and waits for the reply.
-  caf::expected<json_message> ask(const std::string& name,
-                                  const std::string& text,
-                                  std::chrono::milliseconds timeout
-                                  = std::chrono::seconds(5)) {
+  caf::expected<json_message>
+  ask(const std::string& name, const std::string& text,
+      std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     caf::expected<json_message> result = caf::error{};
     caf::scoped_actor self{node_->system()};
     self

@@ -105,8 +105,8 @@ bool child::pump(ms timeout) {
 bool child::wait_for_stderr(const std::string& needle, ms timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (err_.find(needle) == std::string::npos) {
-    auto left = std::chrono::duration_cast<ms>(deadline
-                                               - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<ms>(
+      deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || (!pump(left) && err_fd_ < 0))
       return err_.find(needle) != std::string::npos;
   }
@@ -116,8 +116,8 @@ bool child::wait_for_stderr(const std::string& needle, ms timeout) {
 std::optional<int> child::wait(ms timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!status_ || out_fd_ >= 0 || err_fd_ >= 0) {
-    auto left = std::chrono::duration_cast<ms>(deadline
-                                               - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<ms>(
+      deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
       return std::nullopt;
     pump(left);
@@ -152,8 +152,8 @@ int open_fds() {
 
 temp_dir::temp_dir() {
   auto base = std::getenv("TMPDIR");
-  std::string pattern = std::string{base && *base ? base : "/tmp"}
-                        + "/switchboard-test-XXXXXX";
+  std::string pattern =
+    std::string{base && *base ? base : "/tmp"} + "/switchboard-test-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr)
     throw std::runtime_error("mkdtemp failed");
   path_ = pattern;

@@ -16,11 +16,12 @@ namespace {
 const std::string cli = SWITCHBOARD_CLI;
 
 std::string node_conf(const temp_dir& dir) {
-  return dir.write("node.conf", "[node]\nname = \"it\"\ncontrol = \"" + dir.path()
-                                  + "/it.sock\"\n[actors]\necho = { kind = "
-                                    "\"echo\" }\nlobby = { kind = \"room\" }\n"
-                                    "api = { kind = \"router\", routes = { echo "
-                                    "= \"echo\" } }\n");
+  return dir.write("node.conf",
+                   "[node]\nname = \"it\"\ncontrol = \"" + dir.path()
+                     + "/it.sock\"\n[actors]\necho = { kind = "
+                       "\"echo\" }\nlobby = { kind = \"room\" }\n"
+                       "api = { kind = \"router\", routes = { echo "
+                       "= \"echo\" } }\n");
 }
 
 // Starts a node and waits until it is ready.
@@ -33,7 +34,8 @@ std::unique_ptr<child> start_node(const std::string& conf) {
 
 } // namespace
 
-TEST_CASE("run logs what it started; send and status reach it; SIGTERM ends it") {
+TEST_CASE(
+  "run logs what it started; send and status reach it; SIGTERM ends it") {
   temp_dir dir;
   auto conf = node_conf(dir);
   auto node = start_node(conf);
@@ -101,7 +103,8 @@ r = { kind = "router", routes = { x = "ghost" } }
 )");
   auto r = run({cli, "check", bad});
   CHECK(r.status == 1);
-  CHECK(r.out.find("bad.conf:2: node.name: expected string") != std::string::npos);
+  CHECK(r.out.find("bad.conf:2: node.name: expected string")
+        != std::string::npos);
   CHECK(r.out.find("bad.conf:4: actors.a.colour") != std::string::npos);
   CHECK(r.out.find("bad.conf:5: actors.r.routes.x") != std::string::npos);
   CHECK(r.out.find("3 errors") != std::string::npos);
@@ -169,7 +172,8 @@ TEST_CASE("check reports a syntax error as FILE:LINE") {
 TEST_CASE("the default config runs and answers echo and calculations") {
   temp_dir dir;
   auto ctl = dir.path() + "/default.sock";
-  child node{{cli, "run", std::string{SWITCHBOARD_SOURCE_DIR} + "/conf/default.conf",
+  child node{{cli, "run",
+              std::string{SWITCHBOARD_SOURCE_DIR} + "/conf/default.conf",
               "--node.control=" + ctl}};
   REQUIRE(node.wait_for_stderr("ready", ms{10000}));
   CHECK(node.err().find("started calc (worker-thread)") != std::string::npos);

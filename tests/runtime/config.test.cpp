@@ -117,7 +117,8 @@ TEST_CASE("a missing kind and a missing required key are errors") {
 }
 
 TEST_CASE("a name defined twice is an error even though CAF keeps the last") {
-  auto errors = check("[actors]\na = { kind = \"echo\" }\na = { kind = \"room\" }\n");
+  auto errors =
+    check("[actors]\na = { kind = \"echo\" }\na = { kind = \"room\" }\n");
   INFO(dump(errors));
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].code == errc::config_duplicate_name);
@@ -134,7 +135,8 @@ r = { kind = "router", routes = { x = "nobody" }, default = "ghost" }
     CHECK(e.code == errc::config_unknown_actor);
   std::vector<std::string> keys{errors[0].key, errors[1].key};
   std::sort(keys.begin(), keys.end());
-  CHECK(keys == std::vector<std::string>{"actors.r.default", "actors.r.routes.x"});
+  CHECK(keys
+        == std::vector<std::string>{"actors.r.default", "actors.r.routes.x"});
 }
 
 TEST_CASE("every error is reported, not only the first") {
@@ -162,7 +164,8 @@ TEST_CASE("an error renders as file:line: key: expected, found") {
 TEST_CASE("command-line overrides replace and add keys") {
   auto cfg = node_config::from_string("[node]\nname = \"a\"\n");
   REQUIRE(cfg);
-  REQUIRE(!cfg->apply_overrides({"--node.name=gw", "--scheduler.max-threads=3"}));
+  REQUIRE(
+    !cfg->apply_overrides({"--node.name=gw", "--scheduler.max-threads=3"}));
   CHECK(cfg->node_name() == "gw");
   CHECK(caf::get_or(cfg->content(), "scheduler.max-threads", int64_t{0}) == 3);
   CHECK(cfg->apply_overrides({"--nodot=1"}));
@@ -184,7 +187,8 @@ TEST_CASE("a missing file is an error naming it") {
 }
 
 TEST_CASE("routers that forward in a cycle are an error") {
-  auto self_loop = check("[actors]\napi = { kind = \"router\", routes = { x = \"api\" } }\n");
+  auto self_loop =
+    check("[actors]\napi = { kind = \"router\", routes = { x = \"api\" } }\n");
   REQUIRE(self_loop.size() == 1);
   CHECK(self_loop[0].code == errc::config_bad_value);
   CHECK(self_loop[0].key == "actors.api.routes.x");
@@ -202,11 +206,13 @@ b = { kind = "router", routes = { z = "e" }, default = "a" }
 e = { kind = "echo" }
 a = { kind = "router", routes = { x = "b" } }
 b = { kind = "router", routes = { z = "e" } }
-)").empty());
+)")
+          .empty());
 }
 
 TEST_CASE("a remote address is refused until remote nodes exist") {
-  auto errors = check("[actors]\nr = { kind = \"router\", routes = { x = \"n2/echo\" } }\n");
+  auto errors = check(
+    "[actors]\nr = { kind = \"router\", routes = { x = \"n2/echo\" } }\n");
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].code == errc::config_unknown_actor);
   CHECK(errors[0].expected.find("remote nodes") != std::string::npos);

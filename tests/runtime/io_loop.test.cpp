@@ -67,7 +67,8 @@ TEST_CASE("stop runs the stop hooks, then closes handles left open") {
   loop.post([&] {
     uv_timer_init(loop.native(), closed_by_owner);
     uv_timer_init(loop.native(), leaked);
-    uv_timer_start(leaked, [](uv_timer_t*) {}, 100000, 0);
+    uv_timer_start(
+      leaked, [](uv_timer_t*) {}, 100000, 0);
     loop.on_stop([&] {
       hook_ran = true;
       uv_close(reinterpret_cast<uv_handle_t*>(closed_by_owner),

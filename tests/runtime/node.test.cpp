@@ -73,21 +73,21 @@ TEST_CASE("spawn by kind name validates its arguments") {
 }
 
 TEST_CASE("a kind registered by the embedding service spawns like a built-in") {
-  node_fixture f{"[node]\ncontrol = \"none\"\n[actors]\nu = { kind = \"upper\", "
-                 "suffix = \"!\" }\n",
-                 [](kind_registry& kinds) {
-                   auto k = test::reply_kind(
-                     "upper",
-                     [](const json_message& m, auto&, const caf::settings& args) {
-                       auto suffix = caf::get_or(args, "suffix", "");
-                       return json_message::trusted(
-                         "\"" + m.text.substr(1, m.text.size() - 2) + suffix
-                         + "\"");
-                     },
-                     {{"suffix", value_type::string, false, "appended"}});
-                   REQUIRE(!kinds.add(k));
-                   CHECK(kinds.add(k)); // a second kind of that name is refused
-                 }};
+  node_fixture f{
+    "[node]\ncontrol = \"none\"\n[actors]\nu = { kind = \"upper\", "
+    "suffix = \"!\" }\n",
+    [](kind_registry& kinds) {
+      auto k = test::reply_kind(
+        "upper",
+        [](const json_message& m, auto&, const caf::settings& args) {
+          auto suffix = caf::get_or(args, "suffix", "");
+          return json_message::trusted(
+            "\"" + m.text.substr(1, m.text.size() - 2) + suffix + "\"");
+        },
+        {{"suffix", value_type::string, false, "appended"}});
+      REQUIRE(!kinds.add(k));
+      CHECK(kinds.add(k)); // a second kind of that name is refused
+    }};
   auto reply = f.ask("u", "\"hi\"");
   REQUIRE(reply);
   CHECK(reply->text == "\"hi!\"");
@@ -118,30 +118,41 @@ TEST_CASE("stop drains what is already in the mailboxes") {
   auto counts = outcome.get_future();
   // An unregistered client (the node does not stop it) puts n requests in
   // echo's mailbox, confirms, and counts replies and errors.
-  auto client = f.node().system().spawn([&](caf::event_based_actor* self)
-                                          -> caf::behavior {
-    auto replies = std::make_shared<std::pair<int, int>>(0, 0);
-    auto settle = [=, &outcome] {
-      if (replies->first + replies->second == n) {
-        outcome.set_value(*replies);
-        self->quit();
-      }
-    };
-    return {[=](caf::ok_atom) {
-      for (int i = 0; i < n; ++i)
-        self->request(a, caf::infinite, json_message::trusted(std::to_string(i)))
-          .then([=](json_message&) { ++replies->first; settle(); },
-                [=](caf::error&) { ++replies->second; settle(); });
-      return caf::ok_atom::value;
-    }};
-  });
+  auto client =
+    f.node().system().spawn([&](caf::event_based_actor* self) -> caf::behavior {
+      auto replies = std::make_shared<std::pair<int, int>>(0, 0);
+      auto settle = [=, &outcome] {
+        if (replies->first + replies->second == n) {
+          outcome.set_value(*replies);
+          self->quit();
+        }
+      };
+      return {[=](caf::ok_atom) {
+        for (int i = 0; i < n; ++i)
+          self
+            ->request(a, caf::infinite,
+                      json_message::trusted(std::to_string(i)))
+            .then(
+              [=](json_message&) {
+                ++replies->first;
+                settle();
+              },
+              [=](caf::error&) {
+                ++replies->second;
+                settle();
+              });
+        return caf::ok_atom::value;
+      }};
+    });
   {
     caf::scoped_actor self{f.node().system()};
     self->request(client, std::chrono::seconds(10), caf::ok_atom::value)
-      .receive([](caf::ok_atom) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
+      .receive([](caf::ok_atom) {},
+               [](caf::error& e) { FAIL(caf::to_string(e)); });
   }
   f.node().stop();
-  REQUIRE(counts.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  REQUIRE(counts.wait_for(std::chrono::seconds(10))
+          == std::future_status::ready);
   auto [replies, errors] = counts.get();
   CHECK(replies == n);
   CHECK(errors == 0);
@@ -155,10 +166,12 @@ TEST_CASE("a request to an actor that has exited comes back as an error") {
     caf::scoped_actor self{f.node().system()};
     self->send_exit(a, caf::exit_reason::user_shutdown);
     self->wait_for(a);
-    self->request(caf::actor_cast<json_actor>(a), std::chrono::seconds(5),
-                  json_message::trusted("1"))
-      .receive([](json_message&) { FAIL("a dead actor replied"); },
-               [](caf::error& e) { CHECK(e == caf::sec::request_receiver_down); });
+    self
+      ->request(caf::actor_cast<json_actor>(a), std::chrono::seconds(5),
+                json_message::trusted("1"))
+      .receive(
+        [](json_message&) { FAIL("a dead actor replied"); },
+        [](caf::error& e) { CHECK(e == caf::sec::request_receiver_down); });
   }
   f.stop_and_check();
 }

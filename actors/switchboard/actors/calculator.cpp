@@ -51,15 +51,15 @@ caf::expected<double> compute(const json& op) {
   if (operands.size() < min_operands)
     return make_error(errc::bad_calculation,
                       name + " needs at least " + std::to_string(min_operands)
-                        + " operand" + (min_operands == 1 ? "" : "s")
-                        + ", got " + std::to_string(operands.size()));
+                        + " operand" + (min_operands == 1 ? "" : "s") + ", got "
+                        + std::to_string(operands.size()));
   double acc = 0;
   for (size_t i = 0; i < operands.size(); ++i) {
     auto& x = operands[i];
     if (!x.is_number())
       return make_error(errc::bad_calculation,
-                        "operand " + std::to_string(i + 1) + " is not a number: "
-                          + x.dump());
+                        "operand " + std::to_string(i + 1)
+                          + " is not a number: " + x.dump());
     auto v = x.get<double>();
     if (i == 0) {
       acc = v;
@@ -73,14 +73,15 @@ caf::expected<double> compute(const json& op) {
       acc *= v;
     } else {
       if (v == 0)
-        return make_error(errc::bad_calculation,
-                          "division by zero (operand " + std::to_string(i + 1)
-                            + ")");
+        return make_error(errc::bad_calculation, "division by zero (operand "
+                                                   + std::to_string(i + 1)
+                                                   + ")");
       acc /= v;
     }
   }
   if (!std::isfinite(acc))
-    return make_error(errc::bad_calculation, "the result is not a finite number");
+    return make_error(errc::bad_calculation,
+                      "the result is not a finite number");
   return acc;
 }
 
@@ -133,10 +134,10 @@ caf::expected<json_message> calculate(const json_message& request) {
   }
   return switchboard::make_error(
     switchboard::errc::bad_message,
-    type.empty() ? "no \"type\" (calculate or batchCalculate) and no "
-                   "\"operation\""
-                 : "unknown type \"" + type
-                     + "\" (calculate or batchCalculate)");
+    type.empty()
+      ? "no \"type\" (calculate or batchCalculate) and no "
+        "\"operation\""
+      : "unknown type \"" + type + "\" (calculate or batchCalculate)");
 }
 
 } // namespace switchboard::actors

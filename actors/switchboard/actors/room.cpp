@@ -40,10 +40,9 @@ room_actor::behavior_type
 room_impl(room_actor::stateful_pointer<room_state> self) {
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& xs = self->state.members;
-    xs.erase(std::remove_if(xs.begin(), xs.end(),
-                            [&](const sink_actor& m) {
-                              return m.address() == dm.source;
-                            }),
+    xs.erase(std::remove_if(
+               xs.begin(), xs.end(),
+               [&](const sink_actor& m) { return m.address() == dm.source; }),
              xs.end());
   });
   return {

@@ -56,18 +56,18 @@ router(router_actor::stateful_pointer<router_state> self, router_config cfg,
         target = st.cfg.fallback;
       if (target.empty()) {
         ++st.unrouted;
-        std::string what = doc.is_object() && doc.contains(st.cfg.field)
-                             ? "no route for " + st.cfg.field + " "
-                                 + doc[st.cfg.field].dump()
-                             : "the message has no string field '"
-                                 + st.cfg.field + "'";
+        std::string what =
+          doc.is_object() && doc.contains(st.cfg.field)
+            ? "no route for " + st.cfg.field + " " + doc[st.cfg.field].dump()
+            : "the message has no string field '" + st.cfg.field + "'";
         return make_error(errc::no_route,
                           what + " (routes: " + route_list(st.cfg) + ")");
       }
       auto h = st.names->lookup(target);
       if (h == caf::actor_cast<caf::actor>(self)) {
         ++st.unrouted;
-        return make_error(errc::no_route, "the route leads back to this router");
+        return make_error(errc::no_route,
+                          "the route leads back to this router");
       }
       if (!h) {
         ++st.unrouted;
@@ -108,8 +108,8 @@ kind_spec router_kind() {
     if (auto routes = caf::get_if<caf::settings>(&ctx.args, "routes"))
       for (auto& [key, value] : *routes)
         cfg.routes.emplace(key, caf::get<std::string>(value));
-    auto h = ctx.node.system().spawn(router, std::move(cfg),
-                                     &ctx.node.registry());
+    auto h =
+      ctx.node.system().spawn(router, std::move(cfg), &ctx.node.registry());
     return caf::actor_cast<caf::actor>(h);
   };
   return result;

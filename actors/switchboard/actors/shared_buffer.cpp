@@ -38,7 +38,8 @@ namespace {
 
 uint64_t load_width(const void* addr, size_t width) {
   if (width == 4)
-    return __atomic_load_n(static_cast<const uint32_t*>(addr), __ATOMIC_SEQ_CST);
+    return __atomic_load_n(static_cast<const uint32_t*>(addr),
+                           __ATOMIC_SEQ_CST);
   return __atomic_load_n(static_cast<const uint64_t*>(addr), __ATOMIC_SEQ_CST);
 }
 
@@ -117,7 +118,8 @@ const char* to_string(wait_result x) {
 
 caf::expected<shared_buffer> shared_buffer::make(size_t bytes) {
   if (bytes == 0)
-    return make_error(errc::out_of_range, "a shared buffer needs at least 1 byte");
+    return make_error(errc::out_of_range,
+                      "a shared buffer needs at least 1 byte");
   if (bytes > std::numeric_limits<size_t>::max() - alignment)
     return make_error(errc::out_of_memory, std::to_string(bytes) + " bytes");
   auto rounded = (bytes + alignment - 1) / alignment * alignment;

@@ -71,12 +71,14 @@ size_t waiting_at(buffer_block& block, const void* addr);
 /// A typed, atomic view of (part of) a shared buffer. Keeps the buffer
 /// alive. Thread-safe: every operation is one atomic access (sequentially
 /// consistent), `wait` and `notify` take the buffer's lock.
-template <class T>
+template<class T>
 class atomic_view {
 public:
-  static_assert(std::is_same_v<T, int32_t> || std::is_same_v<T, uint32_t>
-                  || std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t>,
-                "atomic views hold int32, uint32, int64 or uint64");
+  static_assert(
+    std::is_same_v<
+      T,
+      int32_t> || std::is_same_v<T, uint32_t> || std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t>,
+    "atomic views hold int32, uint32, int64 or uint64");
 
   /// How many elements the view has.
   size_t length() const noexcept {
@@ -184,8 +186,7 @@ private:
 
   atomic_view(std::shared_ptr<internal::buffer_block> block, T* base,
               size_t length)
-    : block_(std::move(block)), base_(base), length_(length) {
-  }
+      : block_(std::move(block)), base_(base), length_(length) {}
 
   caf::error check(size_t i) const {
     if (i >= length_)
@@ -235,16 +236,17 @@ public:
   /// into the block; by default all elements from the offset on.
   /// @returns `errc::misaligned` if the offset is not a multiple of
   ///          `sizeof(T)`, `errc::out_of_range` if the view does not fit.
-  template <class T>
+  template<class T>
   caf::expected<atomic_view<T>>
   view(size_t byte_offset = 0,
        size_t length = std::numeric_limits<size_t>::max()) const {
     if (!valid())
       return make_error(errc::out_of_range, "an invalid buffer has no view");
     if (byte_offset % sizeof(T) != 0)
-      return make_error(errc::misaligned,
-                        "offset " + std::to_string(byte_offset)
-                          + " is not a multiple of " + std::to_string(sizeof(T)));
+      return make_error(errc::misaligned, "offset "
+                                            + std::to_string(byte_offset)
+                                            + " is not a multiple of "
+                                            + std::to_string(sizeof(T)));
     if (byte_offset > size())
       return make_error(errc::out_of_range,
                         "offset " + std::to_string(byte_offset)
@@ -256,8 +258,9 @@ public:
     if (length > available)
       return make_error(errc::out_of_range,
                         std::to_string(length) + " elements from offset "
-                          + std::to_string(byte_offset) + " exceed the buffer's "
-                          + std::to_string(size()) + " bytes");
+                          + std::to_string(byte_offset)
+                          + " exceed the buffer's " + std::to_string(size())
+                          + " bytes");
     return atomic_view<T>{block_, reinterpret_cast<T*>(data() + byte_offset),
                           length};
   }
@@ -281,7 +284,7 @@ caf::error not_shareable_error();
 /// another node, a persistent store) gets `errc::not_shareable`; printing
 /// shows the size.
 /// @relates shared_buffer
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shared_buffer& x) {
   if constexpr (std::is_same_v<typename Inspector::result_type, void>) {
     auto bytes = x.size();

@@ -98,9 +98,9 @@ worker(worker_actor::stateful_pointer<worker_state> self, worker_context ctx,
       try {
         reply = (*st.fn)(request, st.ctx);
       } catch (const std::exception& e) {
-        reply = make_error(errc::worker_failed,
-                           st.ctx.pool + "[" + std::to_string(st.ctx.index)
-                             + "]: " + e.what());
+        reply = make_error(errc::worker_failed, st.ctx.pool + "["
+                                                  + std::to_string(st.ctx.index)
+                                                  + "]: " + e.what());
       } catch (...) {
         reply = make_error(errc::worker_failed,
                            st.ctx.pool + "[" + std::to_string(st.ctx.index)
@@ -137,7 +137,8 @@ worker(worker_actor::stateful_pointer<worker_state> self, worker_context ctx,
   };
 }
 
-// -- supervision ----------------------------------------------------------------
+// -- supervision
+// ----------------------------------------------------------------
 
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
@@ -173,7 +174,8 @@ using supervisor = caf::stateful_actor<supervisor_state>;
 
 // Spawns the worker for `index` and hands it to the pool.
 caf::actor start_worker(caf::actor_system& sys, const pool_config& cfg,
-                        const caf::actor& pool, size_t index, unsigned restarts) {
+                        const caf::actor& pool, size_t index,
+                        unsigned restarts) {
   auto w = sys.spawn<caf::detached>(
     worker, worker_context{cfg.name, index, restarts, cfg.buffers},
     pool.address(), cfg.fn, cfg.load);
@@ -188,8 +190,8 @@ void kill_workers(supervisor* self) {
   for (auto& slot : self->state.slots)
     if (auto h = caf::actor_cast<caf::strong_actor_ptr>(slot.worker))
       h->enqueue(nullptr, caf::make_message_id(caf::message_priority::high),
-                 caf::make_message(caf::exit_msg{self->address(),
-                                                 caf::exit_reason::kill}),
+                 caf::make_message(
+                   caf::exit_msg{self->address(), caf::exit_reason::kill}),
                  nullptr);
 }
 
@@ -260,18 +262,19 @@ caf::behavior supervise(supervisor* self, pool_config cfg, caf::actor pool,
       delay *= 2;
     delay = std::min(delay, st.cfg.max_delay);
     ++i->attempt;
-    st.cfg.owner->log(who + " exited (" + render(dm.reason) + "); restarting in "
-                      + std::to_string(std::chrono::duration_cast<
-                                         std::chrono::milliseconds>(delay)
-                                         .count())
-                      + " ms");
+    st.cfg.owner->log(
+      who + " exited (" + render(dm.reason) + "); restarting in "
+      + std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(delay).count())
+      + " ms");
     self->delayed_send(self, delay, restart_atom::value, index);
   });
   return {
     [self](deadline_atom) {
       auto& st = self->state;
-      st.cfg.owner->log(st.cfg.name + ": workers did not finish in time; "
-                                      "killing them");
+      st.cfg.owner->log(st.cfg.name
+                        + ": workers did not finish in time; "
+                          "killing them");
       kill_workers(self);
       self->quit();
     },
@@ -307,10 +310,9 @@ caf::behavior timed_front(caf::event_based_actor* self, caf::actor pool,
         .then([rp](json_message& r) mutable { rp.deliver(std::move(r)); },
               [rp, name, ms](caf::error& e) mutable {
                 if (e == caf::sec::request_timeout)
-                  e = switchboard::make_error(switchboard::errc::timeout,
-                                              "'" + name
-                                                + "' did not answer within "
-                                                + ms + " ms");
+                  e = switchboard::make_error(
+                    switchboard::errc::timeout,
+                    "'" + name + "' did not answer within " + ms + " ms");
                 rp.deliver(std::move(e));
               });
       return rp;
@@ -411,17 +413,20 @@ std::vector<std::string> behavior_registry::names() const {
 
 behavior_registry builtin_behaviors() {
   behavior_registry result;
-  result.add("calculator",
-             [](const json_message& request, worker_context&) {
-               return calculate(request);
-             });
+  result.add("calculator", [](const json_message& request, worker_context&) {
+    return calculate(request);
+  });
   return result;
 }
 
 section_spec buffers_section() {
-  return {"buffers", "shared buffers that worker pools list by name",
-          {{"bytes", value_type::integer, true,
-            "the buffer's size, rounded up to whole 64-byte cache lines", {},
+  return {"buffers",
+          "shared buffers that worker pools list by name",
+          {{"bytes",
+            value_type::integer,
+            true,
+            "the buffer's size, rounded up to whole 64-byte cache lines",
+            {},
             1}}};
 }
 
@@ -436,16 +441,18 @@ struct buffer_store {
 } // namespace
 
 caf::expected<shared_buffer> named_buffer(node& n, const std::string& name) {
-  auto store = n.shared_state<buffer_store>(
-    "switchboard.actors.buffers", [] { return std::make_shared<buffer_store>(); });
+  auto store = n.shared_state<buffer_store>("switchboard.actors.buffers", [] {
+    return std::make_shared<buffer_store>();
+  });
   std::lock_guard<std::mutex> guard{store->mtx};
   if (auto i = store->buffers.find(name); i != store->buffers.end())
     return i->second;
-  auto bytes = caf::get_if<int64_t>(&n.config().content(),
-                                    "buffers." + name + ".bytes");
+  auto bytes =
+    caf::get_if<int64_t>(&n.config().content(), "buffers." + name + ".bytes");
   if (!bytes || *bytes < 1)
     return switchboard::make_error(switchboard::errc::config_unknown_actor,
-                                   "no buffer named '" + name + "' in [buffers]");
+                                   "no buffer named '" + name
+                                     + "' in [buffers]");
   auto buf = shared_buffer::make(static_cast<size_t>(*bytes));
   if (!buf)
     return buf;
@@ -461,12 +468,20 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
   result.keys = {
     {"behavior", value_type::string, true,
      "the behaviour the workers run (registered in C++)", shared->names()},
-    {"count", value_type::integer, false,
-     "how many workers (threads) the pool has (default 1)", {}, 1},
-    {"dispatch", value_type::string, false,
+    {"count",
+     value_type::integer,
+     false,
+     "how many workers (threads) the pool has (default 1)",
+     {},
+     1},
+    {"dispatch",
+     value_type::string,
+     false,
      "how the pool picks a worker (default round-robin)",
      {"round-robin", "least-loaded", "broadcast"}},
-    {"restart", value_type::string, false,
+    {"restart",
+     value_type::string,
+     false,
      "when a worker that exited is restarted (default on-failure)",
      {"never", "on-failure", "always"}},
     {"restart-delay", value_type::timespan, false,
@@ -474,20 +489,26 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
      "(default 10ms)"},
     {"restart-delay-max", value_type::timespan, false,
      "the longest restart delay (default 2s)"},
-    {"buffers", value_type::string_list, false,
-     "the [buffers] entries the workers share", {}, std::nullopt, "buffers"},
+    {"buffers",
+     value_type::string_list,
+     false,
+     "the [buffers] entries the workers share",
+     {},
+     std::nullopt,
+     "buffers"},
     {"timeout", value_type::timespan, false,
      "how long a request may take before the requester gets a timeout "
      "error (default: no limit)"},
   };
-  result.factory = [shared](const spawn_context& ctx)
-    -> caf::expected<caf::actor> {
+  result.factory =
+    [shared](const spawn_context& ctx) -> caf::expected<caf::actor> {
     auto name = caf::get_or(ctx.args, "behavior", "");
     auto fn = shared->find(name);
     if (!fn)
       return make_error(errc::unknown_behavior,
                         "no behaviour named '" + name + "'");
-    auto count = static_cast<size_t>(caf::get_or(ctx.args, "count", int64_t{1}));
+    auto count =
+      static_cast<size_t>(caf::get_or(ctx.args, "count", int64_t{1}));
     auto dispatch = caf::get_or(ctx.args, "dispatch", "round-robin");
     auto load = std::make_shared<pool_load>();
     caf::actor_pool::policy policy;
@@ -499,7 +520,8 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
       policy = caf::actor_pool::round_robin();
     pool_config cfg;
     cfg.name = ctx.name;
-    if (auto names = caf::get_if<std::vector<std::string>>(&ctx.args, "buffers"))
+    if (auto names =
+          caf::get_if<std::vector<std::string>>(&ctx.args, "buffers"))
       for (auto& b : *names) {
         auto buf = named_buffer(ctx.node, b);
         if (!buf)
@@ -517,9 +539,9 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
     cfg.max_delay = caf::get_or(ctx.args, "restart-delay-max",
                                 caf::timespan{std::chrono::seconds(2)});
     cfg.owner = &ctx.node;
-    cfg.stop_timeout = caf::get_or(ctx.node.config().content(),
-                                   "node.stop-timeout",
-                                   caf::timespan{defaults::stop_timeout});
+    cfg.stop_timeout =
+      caf::get_or(ctx.node.config().content(), "node.stop-timeout",
+                  caf::timespan{defaults::stop_timeout});
     auto& sys = ctx.node.system();
     auto pool = caf::actor_pool::make(sys.dummy_execution_unit(), policy);
     // Every counter exists before the first worker starts reading them.
@@ -530,8 +552,8 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
     std::vector<caf::actor> workers;
     for (size_t i = 0; i < count; ++i)
       workers.push_back(start_worker(sys, cfg, pool, i, 0));
-    load->supervisor = sys.spawn(supervise, std::move(cfg), pool,
-                                 std::move(workers));
+    load->supervisor =
+      sys.spawn(supervise, std::move(cfg), pool, std::move(workers));
     if (auto timeout = caf::get_if<caf::timespan>(&ctx.args, "timeout"))
       return sys.spawn(timed_front, pool, *timeout, ctx.name);
     return pool;

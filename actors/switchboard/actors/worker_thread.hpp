@@ -20,7 +20,8 @@
 //   return caf::expected<json_message>{m};
 // });
 // actors::add_builtin_kinds(n.kinds(), behaviors);
-// // [actors] calc = { kind = "worker-thread", behavior = "calculator", count = 4 }
+// // [actors] calc = { kind = "worker-thread", behavior = "calculator", count =
+// 4 }
 // ~~~
 
 #pragma once

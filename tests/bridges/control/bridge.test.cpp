@@ -25,7 +25,8 @@ public:
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     path.copy(addr.sun_path, path.size());
-    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+            == 0);
   }
   ~client() {
     close(fd_);
@@ -90,10 +91,11 @@ void add_mute_kind(kind_registry& kinds) {
 // not JSON at all.
 void add_test_kinds(kind_registry& kinds) {
   add_mute_kind(kinds);
-  for (auto [name, text] : {std::pair{"pretty", "{\n  \"a\": [\n    1\n  ]\n}\n"},
-                            std::pair{"broken", "not json"}})
-    REQUIRE(!kinds.add(test::reply_kind(
-      name, [text = std::string{text}](auto&, auto&, auto&) {
+  for (auto [name, text] :
+       {std::pair{"pretty", "{\n  \"a\": [\n    1\n  ]\n}\n"},
+        std::pair{"broken", "not json"}})
+    REQUIRE(!kinds.add(
+      test::reply_kind(name, [text = std::string{text}](auto&, auto&, auto&) {
         return json_message::trusted(text);
       })));
 }
@@ -103,7 +105,8 @@ struct control_fixture {
   test::temp_dir dir;
   std::string path = dir.path() + "/ctl.sock";
   node_fixture f;
-  explicit control_fixture(const char* config_text) : f{config_text, add_test_kinds} {
+  explicit control_fixture(const char* config_text)
+      : f{config_text, add_test_kinds} {
     REQUIRE(bridges::control::start(f.node(), path));
   }
 };
@@ -155,14 +158,16 @@ TEST_CASE("bad requests get clear errors and the connection goes on") {
     CHECK(c.call(R"({"op":"dance"})").find("unknown op 'dance'")
           != std::string::npos);
     CHECK(c.call(R"({"op":"send","to":"ghost","message":1})")
-          .find("unknown_actor: no actor named 'ghost'") != std::string::npos);
+            .find("unknown_actor: no actor named 'ghost'")
+          != std::string::npos);
     auto no_message = c.call(R"({"op":"send","to":"echo"})");
     INFO(no_message);
     CHECK(no_message.find("no \\\"message\\\"") != std::string::npos);
     CHECK(c.call(R"({"op":"send","to":"control","message":1})")
-          .find("does not take JSON requests") != std::string::npos);
+            .find("does not take JSON requests")
+          != std::string::npos);
     CHECK(c.call(R"({"op":"send","to":"quiet","message":1,"timeout_ms":50})")
-          .find("timeout: 'quiet' did not reply within 50 ms")
+            .find("timeout: 'quiet' did not reply within 50 ms")
           != std::string::npos);
     // Still serving after all that.
     CHECK(c.call(R"({"op":"send","to":"echo","message":2})")
@@ -202,7 +207,8 @@ TEST_CASE("a stale socket file is replaced, a live one is refused") {
   node_fixture g{config, add_test_kinds};
   auto second = bridges::control::start(g.node(), path);
   REQUIRE(!second);
-  CHECK(render(second.error()).find("another node listens") != std::string::npos);
+  CHECK(render(second.error()).find("another node listens")
+        != std::string::npos);
   g.stop_and_check();
   f.stop_and_check();
 }
@@ -223,7 +229,8 @@ TEST_CASE("fields of the wrong type are errors that name the field") {
     CHECK(c.call(R"({"op":"send","to":["echo"],"message":1})")
             .find("field 'to' must be a string")
           != std::string::npos);
-    CHECK(c.call("[1,2]").find("one JSON object per line") != std::string::npos);
+    CHECK(c.call("[1,2]").find("one JSON object per line")
+          != std::string::npos);
     // The endpoint survived all of it.
     CHECK(c.call(R"({"op":"send","to":"echo","message":4})")
           == R"({"ok":true,"reply":4})");

@@ -38,8 +38,8 @@ inline futex_status futex_wait(const uint32_t* word, uint32_t expected,
     ts.tv_nsec = static_cast<long>(timeout.count() % 1000000000);
     tp = &ts;
   }
-  auto rc = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tp, nullptr,
-                    0);
+  auto rc =
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tp, nullptr, 0);
   if (rc == 0)
     return futex_status::woken;
   if (errno == EAGAIN)
@@ -51,8 +51,8 @@ inline futex_status futex_wait(const uint32_t* word, uint32_t expected,
 
 /// Wakes up to `count` threads sleeping on `word`; returns how many woke.
 inline int futex_wake(const uint32_t* word, int count) {
-  return static_cast<int>(syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count,
-                                  nullptr, nullptr, 0));
+  return static_cast<int>(
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count, nullptr, nullptr, 0));
 }
 
 } // namespace switchboard::actors::internal

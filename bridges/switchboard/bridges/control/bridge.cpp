@@ -182,8 +182,9 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     close_now(c);
     return;
   }
-  auto err = c->lines.feed(buf->base, static_cast<size_t>(nread),
-                           [c](std::string line) { hand_over(c, std::move(line)); });
+  auto err =
+    c->lines.feed(buf->base, static_cast<size_t>(nread),
+                  [c](std::string line) { hand_over(c, std::move(line)); });
   if (err) {
     uv_read_stop(stream);
     write_line(c->owner, c->id,
@@ -195,7 +196,8 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
 void on_connection(uv_stream_t* server, int status) {
   auto s = static_cast<shared*>(server->data);
   if (status < 0) {
-    s->owner->log(std::string{"control: accept failed: "} + uv_err_name(status));
+    s->owner->log(std::string{"control: accept failed: "}
+                  + uv_err_name(status));
     return;
   }
   auto c = new connection;
@@ -228,8 +230,8 @@ void on_connection(uv_stream_t* server, int status) {
 caf::error check_directory(const std::string& path) {
   auto slash = path.rfind('/');
   auto dir = slash == std::string::npos ? std::string{"."}
-             : slash == 0              ? std::string{"/"}
-                                       : path.substr(0, slash);
+             : slash == 0               ? std::string{"/"}
+                                        : path.substr(0, slash);
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return make_error(errc::io_error, dir + ": cannot create the directory: "
                                         + std::strerror(errno));
@@ -240,8 +242,9 @@ caf::error check_directory(const std::string& path) {
   if ((st.st_uid != getuid() && st.st_uid != 0)
       || (others_write && (st.st_mode & S_ISVTX) == 0))
     return make_error(errc::io_error,
-                      dir + ": owned or writable by another user; refusing "
-                            "to put the control socket there");
+                      dir
+                        + ": owned or writable by another user; refusing "
+                          "to put the control socket there");
   return caf::none;
 }
 
@@ -266,8 +269,8 @@ caf::error listen_on(shared* s) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     s->path.copy(addr.sun_path, s->path.size());
-    auto live = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
-                == 0;
+    auto live =
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
     close(fd);
     if (live)
       return make_error(errc::io_error,
@@ -306,7 +309,7 @@ caf::error listen_on(shared* s) {
 
 // Reads the field `key` of `req` if present; a value of another type is an
 // error that names the field.
-template <class T>
+template<class T>
 caf::error field(const json& req, const char* key, T& out, const char* what) {
   auto i = req.find(key);
   if (i == req.end())
@@ -330,8 +333,7 @@ class bridge_actor : public loop_actor<caf::event_based_actor> {
 public:
   bridge_actor(caf::actor_config& cfg, io_loop& loop, switchboard::node& n,
                std::shared_ptr<shared> s)
-    : loop_actor(cfg, loop), node_(n), shared_(std::move(s)) {
-  }
+      : loop_actor(cfg, loop), node_(n), shared_(std::move(s)) {}
 
   caf::behavior make_behavior() override {
     attach_functor([s = shared_] { shut_down(s.get()); });
@@ -373,11 +375,11 @@ private:
     std::string op;
     std::string to;
     std::string address;
-    for (auto err : {field(req, "op", op, "a string"),
-                     field(req, "to", to, "a string"),
-                     field(req, "address", address, "a string"),
-                     field(req, "timeout_ms", timeout_ms,
-                           "a positive whole number of milliseconds")}) {
+    for (auto err :
+         {field(req, "op", op, "a string"), field(req, "to", to, "a string"),
+          field(req, "address", address, "a string"),
+          field(req, "timeout_ms", timeout_ms,
+                "a positive whole number of milliseconds")}) {
       if (err) {
         fail(conn, id, err);
         return;
@@ -420,9 +422,10 @@ private:
           // The reply goes out as it came, on one line: line breaks in JSON
           // text can only be white space (inside strings they are escaped).
           auto& text = r.text;
-          text.erase(std::remove_if(text.begin(), text.end(),
-                                    [](char c) { return c == '\n' || c == '\r'; }),
-                     text.end());
+          text.erase(
+            std::remove_if(text.begin(), text.end(),
+                           [](char c) { return c == '\n' || c == '\r'; }),
+            text.end());
           if (!json::accept(text)) {
             fail(conn, id,
                  make_error(errc::invalid_json,
@@ -435,9 +438,9 @@ private:
         },
         [this, conn, id, to, timeout](caf::error& err) {
           if (err == caf::sec::request_timeout)
-            err = make_error(errc::timeout,
-                             "'" + to + "' did not reply within "
-                               + std::to_string(timeout.count()) + " ms");
+            err = make_error(errc::timeout, "'" + to + "' did not reply within "
+                                              + std::to_string(timeout.count())
+                                              + " ms");
           fail(conn, id, err);
         });
   }
@@ -472,11 +475,11 @@ private:
       return;
     }
     for (auto& e : entries) {
-      json row{{"name", e.name},
-               {"kind", e.kind},
-               {"section", e.section == kind_section::actors ? "actors"
-                                                              : "bridges"},
-               {"id", e.handle.id()}};
+      json row{
+        {"name", e.name},
+        {"kind", e.kind},
+        {"section", e.section == kind_section::actors ? "actors" : "bridges"},
+        {"id", e.handle.id()}};
       if (e.handle == caf::actor_cast<caf::actor>(this)) {
         row["status"] = {{"kind", "control"},
                          {"path", shared_->path},
@@ -525,8 +528,9 @@ caf::expected<caf::actor> start(node& n, const std::string& path) {
       loop.on_stop([s] { shut_down(s.get()); });
     listening.set_value(std::move(err));
   });
-  auto err = posted ? result.get()
-                    : make_error(errc::not_running, "the io loop is not running");
+  auto err = posted
+               ? result.get()
+               : make_error(errc::not_running, "the io loop is not running");
   if (!err)
     err = n.add("control", h, "control", kind_section::bridges, false);
   if (err) {

@@ -18,7 +18,8 @@ namespace switchboard::bridges::control {
 /// Requests and replies:
 /// ~~~
 /// {"op":"send","to":"echo","message":{"a":1}}  -> {"ok":true,"reply":{"a":1}}
-/// {"op":"status"}                      -> {"ok":true,"node":"main","actors":[...]}
+/// {"op":"status"}                      ->
+/// {"ok":true,"node":"main","actors":[...]}
 /// {"op":"status","address":"echo"}     -> the same for one actor
 /// anything else                        -> {"ok":false,"error":"..."}
 /// ~~~
