@@ -102,44 +102,38 @@ public:
 
   /// Adds `x` at `i` (wrapping); returns the old value.
   caf::expected<T> add(size_t i, T x) const {
-    if (auto err = check(i))
-      return err;
-    return __atomic_fetch_add(base_ + i, x, __ATOMIC_SEQ_CST);
+    return at(i,
+              [x](T* p) { return __atomic_fetch_add(p, x, __ATOMIC_SEQ_CST); });
   }
 
   /// Subtracts `x` at `i` (wrapping); returns the old value.
   caf::expected<T> sub(size_t i, T x) const {
-    if (auto err = check(i))
-      return err;
-    return __atomic_fetch_sub(base_ + i, x, __ATOMIC_SEQ_CST);
+    return at(i,
+              [x](T* p) { return __atomic_fetch_sub(p, x, __ATOMIC_SEQ_CST); });
   }
 
   /// Bitwise and with `x` at `i`; returns the old value.
   caf::expected<T> bit_and(size_t i, T x) const {
-    if (auto err = check(i))
-      return err;
-    return __atomic_fetch_and(base_ + i, x, __ATOMIC_SEQ_CST);
+    return at(i,
+              [x](T* p) { return __atomic_fetch_and(p, x, __ATOMIC_SEQ_CST); });
   }
 
   /// Bitwise or with `x` at `i`; returns the old value.
   caf::expected<T> bit_or(size_t i, T x) const {
-    if (auto err = check(i))
-      return err;
-    return __atomic_fetch_or(base_ + i, x, __ATOMIC_SEQ_CST);
+    return at(i,
+              [x](T* p) { return __atomic_fetch_or(p, x, __ATOMIC_SEQ_CST); });
   }
 
   /// Bitwise xor with `x` at `i`; returns the old value.
   caf::expected<T> bit_xor(size_t i, T x) const {
-    if (auto err = check(i))
-      return err;
-    return __atomic_fetch_xor(base_ + i, x, __ATOMIC_SEQ_CST);
+    return at(i,
+              [x](T* p) { return __atomic_fetch_xor(p, x, __ATOMIC_SEQ_CST); });
   }
 
   /// Stores `x` at `i`; returns the old value.
   caf::expected<T> exchange(size_t i, T x) const {
-    if (auto err = check(i))
-      return err;
-    return __atomic_exchange_n(base_ + i, x, __ATOMIC_SEQ_CST);
+    return at(
+      i, [x](T* p) { return __atomic_exchange_n(p, x, __ATOMIC_SEQ_CST); });
   }
 
   /// Stores `desired` at `i` if it holds `expected`; returns the old value
@@ -187,6 +181,14 @@ private:
   atomic_view(std::shared_ptr<internal::buffer_block> block, T* base,
               size_t length)
       : block_(std::move(block)), base_(base), length_(length) {}
+
+  // Runs `f` on the element at `i`, or returns the range error.
+  template<class F>
+  caf::expected<T> at(size_t i, F f) const {
+    if (auto err = check(i))
+      return err;
+    return f(base_ + i);
+  }
 
   caf::error check(size_t i) const {
     if (i >= length_)
