@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <sys/resource.h>
+
 namespace switchboard::bench {
 
 using clock = std::chrono::steady_clock;
@@ -35,6 +37,17 @@ inline size_t scaled(size_t n) {
   auto s = std::getenv("SWITCHBOARD_BENCH_SCALE");
   auto f = s ? std::atof(s) : 1.0;
   return static_cast<size_t>(static_cast<double>(n) * (f > 0 ? f : 1.0));
+}
+
+// CPU time of the whole process (every thread), user and system.
+inline std::chrono::microseconds cpu_time() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  auto us = [](const timeval& tv) {
+    return std::chrono::seconds(tv.tv_sec)
+           + std::chrono::microseconds(tv.tv_usec);
+  };
+  return us(ru.ru_utime) + us(ru.ru_stime);
 }
 
 } // namespace switchboard::bench

@@ -8,8 +8,6 @@
 #include <future>
 #include <thread>
 
-#include <sys/resource.h>
-
 #include <caf/all.hpp>
 
 #include <switchboard/actors/builtins.hpp>
@@ -19,63 +17,13 @@
 #include <switchboard/node.hpp>
 
 #include "bench.hpp"
+#include "client.hpp"
 #include "futex.hpp"
 
 using namespace switchboard;
 using namespace switchboard::bench;
 
 namespace {
-
-// CPU time of the whole process (every thread), user and system.
-std::chrono::microseconds cpu_time() {
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  auto us = [](const timeval& tv) {
-    return std::chrono::seconds(tv.tv_sec)
-           + std::chrono::microseconds(tv.tv_usec);
-  };
-  return us(ru.ru_utime) + us(ru.ru_stime);
-}
-
-// Asks `target` n times, one request after the other, from the loop thread.
-class driver : public loop_actor<caf::event_based_actor> {
-public:
-  /// With a `pause`, waits that long between a reply and the next request.
-  driver(caf::actor_config& cfg, io_loop& loop, json_actor target, size_t n,
-         std::promise<clock::duration>* done,
-         caf::timespan pause = caf::timespan{0})
-      : loop_actor(cfg, loop), target_(std::move(target)), n_(n), done_(done),
-        pause_(pause) {}
-
-  caf::behavior make_behavior() override {
-    start_ = clock::now();
-    step();
-    return {[this](caf::ok_atom) { step(); }};
-  }
-
-private:
-  void step() {
-    if (i_++ == n_) {
-      done_->set_value(clock::now() - start_);
-      quit();
-      return;
-    }
-    request(target_, caf::infinite, msg_).then([this](json_message&) {
-      if (pause_.count() > 0)
-        delayed_send(this, pause_, caf::ok_atom::value);
-      else
-        step();
-    });
-  }
-
-  json_actor target_;
-  size_t n_;
-  size_t i_ = 0;
-  std::promise<clock::duration>* done_;
-  caf::timespan pause_;
-  clock::time_point start_;
-  json_message msg_ = json_message::trusted("{\"ping\":1}");
-};
 
 // Runs the hop on a fresh node with `settings` (INI lines) and reports it.
 void run_hop(const std::string& impl, const std::string& settings, size_t n) {
@@ -98,7 +46,7 @@ void run_hop(const std::string& impl, const std::string& settings, size_t n) {
     std::promise<clock::duration> done;
     auto result = done.get_future();
     auto cpu0 = cpu_time();
-    spawn_on_loop<driver>(nd.system(), nd.loop(), echo, count, &done);
+    spawn_on_loop<loop_client>(nd.system(), nd.loop(), echo, count, &done);
     auto elapsed = result.get();
     auto cpu = cpu_time() - cpu0;
     if (count == n) {
@@ -115,7 +63,7 @@ void run_hop(const std::string& impl, const std::string& settings, size_t n) {
     std::promise<clock::duration> done;
     auto result = done.get_future();
     auto cpu0 = cpu_time();
-    spawn_on_loop<driver>(nd.system(), nd.loop(), echo, 300, &done,
+    spawn_on_loop<loop_client>(nd.system(), nd.loop(), echo, 300, &done,
                           caf::timespan{std::chrono::milliseconds(1)});
     auto elapsed = result.get();
     report("CPU at 1 request/ms", impl,

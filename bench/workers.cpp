@@ -81,32 +81,83 @@ double buffer_ping_pong(size_t n) {
   return per_second(n, elapsed);
 }
 
+// Runs the worker figures on a fresh node whose pool `w` (one worker,
+// echoing) has the extra keys `keys`, with the node settings `settings`.
+void run_workers(const std::string& impl, const std::string& keys,
+                 const std::string& settings, bool one_way_too) {
+  auto n_rt = scaled(20000);
+  auto n_ow = scaled(500000);
+  auto behaviors = actors::builtin_behaviors();
+  behaviors.add("echo", [](const json_message& m, actors::worker_context&) {
+    return caf::expected<json_message>{m};
+  });
+  auto cfg = node_config::from_string(
+    "[node]\ncontrol = \"none\"\n[actors]\nw = { kind = \"worker-thread\", "
+    "behavior = \"echo\" "
+    + keys + " }\n" + settings);
+  if (!cfg) {
+    std::fprintf(stderr, "%s\n", render(cfg.error()).c_str());
+    std::exit(1);
+  }
+  node nd{std::move(*cfg)};
+  actors::add_builtin_kinds(nd.kinds(), std::move(behaviors));
+  if (auto err = nd.start()) {
+    std::fprintf(stderr, "%s\n", render(err).c_str());
+    std::exit(1);
+  }
+  auto w = caf::actor_cast<json_actor>(nd.lookup("w"));
+  auto msg = json_message::trusted("{\"ping\":1}");
+  // From the io loop, as a bridge (HTTP, WebSocket, the control socket)
+  // asks: the peer of Node's main thread posting to a worker.
+  auto from_loop = [&](size_t n) {
+    std::promise<clock::duration> done;
+    auto result = done.get_future();
+    spawn_on_loop<loop_client>(nd.system(), nd.loop(), w, n, &done);
+    return result.get();
+  };
+  from_loop(n_rt / 10);
+  auto cpu0 = cpu_time();
+  auto elapsed = from_loop(n_rt);
+  auto cpu = cpu_time() - cpu0;
+  report("worker round trip", impl, per_second(n_rt, elapsed), "rt/s");
+  report("worker CPU per round trip", impl,
+         std::chrono::duration<double, std::micro>(cpu).count()
+           / static_cast<double>(n_rt),
+         "us");
+  // From an actor on CAF's scheduler.
+  round_trips(nd.system(), w, msg, n_rt / 10);
+  cpu0 = cpu_time();
+  elapsed = round_trips(nd.system(), w, msg, n_rt);
+  cpu = cpu_time() - cpu0;
+  report("worker round trip from a scheduler actor", impl,
+         per_second(n_rt, elapsed), "rt/s");
+  report("worker CPU per round trip from a scheduler actor", impl,
+         std::chrono::duration<double, std::micro>(cpu).count()
+           / static_cast<double>(n_rt),
+         "us");
+  if (one_way_too)
+    report("worker one-way", impl,
+           per_second(n_ow, one_way(nd.system(), w, n_ow)), "msg/s");
+  // Light traffic: one request every millisecond, as a share of one core.
+  cpu0 = cpu_time();
+  elapsed = round_trips(nd.system(), w, msg, 300,
+                        caf::timespan{std::chrono::milliseconds(1)});
+  report("worker CPU at 1 request/ms", impl,
+         100.0 * std::chrono::duration<double>(cpu_time() - cpu0).count()
+           / std::chrono::duration<double>(elapsed).count(),
+         "% of a core");
+  nd.stop();
+}
+
 } // namespace
 
 int main() {
-  auto n_rt = scaled(20000);
-  auto n_ow = scaled(500000);
-  {
-    auto behaviors = actors::builtin_behaviors();
-    behaviors.add("echo", [](const json_message& m, actors::worker_context&) {
-      return caf::expected<json_message>{m};
-    });
-    auto cfg = node_config::from_string(
-      "[node]\ncontrol = \"none\"\n[actors]\nw = { kind = \"worker-thread\", "
-      "behavior = \"echo\" }\n");
-    node nd{std::move(*cfg)};
-    actors::add_builtin_kinds(nd.kinds(), std::move(behaviors));
-    if (auto err = nd.start())
-      return std::fprintf(stderr, "%s\n", render(err).c_str()), 1;
-    auto w = caf::actor_cast<json_actor>(nd.lookup("w"));
-    auto msg = json_message::trusted("{\"ping\":1}");
-    round_trips(nd.system(), w, msg, n_rt / 10);
-    report("worker round trip", "switchboard",
-           per_second(n_rt, round_trips(nd.system(), w, msg, n_rt)), "rt/s");
-    report("worker one-way", "switchboard",
-           per_second(n_ow, one_way(nd.system(), w, n_ow)), "msg/s");
-    nd.stop();
-  }
+  // switchboard's defaults (conf/README.md explains them), then the
+  // alternatives.
+  run_workers("switchboard", "", "", true);
+  run_workers("no spin (as CAF's detached actors)", ", spin = 0us", "", false);
+  run_workers("low latency: spin 100us, 1000 polls", ", spin = 100us",
+              "[work-stealing]\naggressive-poll-attempts = 1000\n", false);
   auto n_pp = scaled(20000);
   buffer_ping_pong(n_pp / 10);
   report("wait/notify ping-pong", "switchboard", buffer_ping_pong(n_pp),

@@ -23,6 +23,10 @@ inline constexpr std::chrono::milliseconds request_timeout{5000};
 /// each burst, and nothing while idle.
 inline constexpr std::chrono::microseconds io_spin{20};
 
+/// A `worker-thread`'s `spin`: how long an idle worker polls its mailbox
+/// before it sleeps on a futex. Back-to-back requests then find it awake.
+inline constexpr std::chrono::microseconds worker_spin{20};
+
 /// Pending connections the control socket queues.
 inline constexpr int control_backlog = 16;
 

@@ -10,6 +10,12 @@
 #include "node_fixture.hpp"
 
 #include <switchboard/actors/errc.hpp>
+#include <switchboard/actors/thread_actor.hpp>
+
+#include "process.hpp"
+
+#include <pthread.h>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using switchboard::json_message;
@@ -198,17 +204,21 @@ TEST_CASE("worker-thread config errors are caught before start") {
     "[actors]\na = { kind = \"worker-thread\", behavior = \"calculatr\" }\n"
     "b = { kind = \"worker-thread\", behavior = \"calculator\", count = 0 }\n"
     "c = { kind = \"worker-thread\", behavior = \"calculator\", dispatch = "
-    "\"random\" }\n");
+    "\"random\" }\n"
+    "d = { kind = \"worker-thread\", behavior = \"calculator\", stack-size = "
+    "4096 }\n");
   REQUIRE(cfg);
   switchboard::kind_registry kinds;
   REQUIRE(!actors::add_builtin_kinds(kinds));
   auto errors = switchboard::validate(*cfg, kinds);
-  REQUIRE(errors.size() == 3);
+  REQUIRE(errors.size() == 4);
   CHECK(errors[0].key == "actors.a.behavior");
   CHECK(errors[0].expected == "one of: calculator");
   CHECK(errors[1].key == "actors.b.count");
   CHECK(errors[1].expected == "at least 1");
   CHECK(errors[2].key == "actors.c.dispatch");
+  CHECK(errors[3].key == "actors.d.stack-size");
+  CHECK(errors[3].expected == "at least 16384");
 }
 
 TEST_CASE("workers share the buffers they list, across restarts") {
@@ -321,5 +331,109 @@ TEST_CASE("stopping a node kills workers that do not drain in time") {
   auto t0 = std::chrono::steady_clock::now();
   f.node().stop();
   CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+  f.stop_and_check();
+}
+
+namespace {
+
+// The stack size of the calling thread, in bytes.
+size_t own_stack_size() {
+  pthread_attr_t attr;
+  size_t size = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    pthread_attr_getstacksize(&attr, &size);
+    pthread_attr_destroy(&attr);
+  }
+  return size;
+}
+
+behavior_registry stack_behaviors() {
+  auto result = test_behaviors();
+  result.add("stack", [](const json_message&, worker_context&) {
+    return caf::expected<json_message>{
+      json_message::trusted(std::to_string(own_stack_size()))};
+  });
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("stack-size sets each worker thread's stack") {
+  node_fixture f{pool_conf("stack", 2, "round-robin", ", stack-size = 300000")
+                   + "[actors]\nplain = { kind = \"worker-thread\", behavior "
+                     "= \"stack\" }\n",
+                 nullptr, stack_behaviors()};
+  // Rounded up to whole pages.
+  auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  auto expected = std::to_string((300000 + page - 1) / page * page);
+  CHECK(f.ask("pool", "1")->text == expected);
+  CHECK(f.ask("pool", "1")->text == expected);
+  // Without the key, the system's default (not the configured size).
+  CHECK(f.ask("plain", "1")->text != expected);
+  f.stop_and_check();
+}
+
+TEST_CASE("workers answer whether they spin or sleep between requests") {
+  for (auto spin : {"0us", "20us", "5ms"}) {
+    INFO("spin = " << spin);
+    node_fixture f{pool_conf("index", 2, "round-robin",
+                             std::string{", spin = "} + spin),
+                   nullptr, test_behaviors()};
+    // Back to back, and after the workers went to sleep.
+    for (int i = 0; i < 200; ++i)
+      REQUIRE(f.ask("pool", "1"));
+    // Idle past the spin, so the next requests find the workers parked
+    // and take the wake-up path (nothing waits on this).
+    std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 20; ++i)
+      REQUIRE(f.ask("pool", "1"));
+    f.stop_and_check();
+  }
+}
+
+TEST_CASE("a worker's thread ends when the worker exits") {
+  node_fixture f{pool_conf("index", 1), nullptr, test_behaviors()};
+  REQUIRE(f.ask("pool", "1"));
+  auto before = switchboard::test::thread_count();
+  caf::settings args;
+  caf::put(args, "behavior", "index");
+  caf::put(args, "count", int64_t{4});
+  auto more = f.node().spawn("more", "worker-thread", std::move(args));
+  REQUIRE(more);
+  REQUIRE(f.ask("more", "1"));
+  // Four workers, each a thread; the supervisor runs on the scheduler.
+  CHECK(switchboard::test::thread_count() == before + 4);
+  caf::anon_send_exit(*more, caf::exit_reason::user_shutdown);
+  CHECK(switchboard::test::eventually(
+    [&] { return switchboard::test::thread_count() == before; }));
+  f.stop_and_check();
+}
+
+TEST_CASE("a thread actor that nobody references ends its thread") {
+  node_fixture f{pool_conf("index", 1), nullptr, test_behaviors()};
+  auto before = switchboard::test::thread_count();
+  std::promise<void> destroyed;
+  struct idle : actors::thread_actor<caf::event_based_actor> {
+    idle(caf::actor_config& cfg, std::promise<void>* p)
+        : thread_actor(cfg, actors::thread_options{}), p_(p) {}
+    ~idle() override {
+      p_->set_value();
+    }
+    caf::behavior make_behavior() override {
+      return {[](int x) { return x; }};
+    }
+    std::promise<void>* p_;
+  };
+  {
+    auto h = f.node().system().spawn<idle>(&destroyed);
+    CHECK(switchboard::test::thread_count() == before + 1);
+    // It answers like any actor.
+    caf::scoped_actor self{f.node().system()};
+    self->request(h, 5s, 41).receive([](int x) { CHECK(x == 41); },
+                                     [](caf::error& e) { FAIL(render(e)); });
+  }
+  REQUIRE(destroyed.get_future().wait_for(5s) == std::future_status::ready);
+  CHECK(switchboard::test::eventually(
+    [&] { return switchboard::test::thread_count() == before; }));
   f.stop_and_check();
 }

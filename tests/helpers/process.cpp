@@ -150,6 +150,16 @@ int open_fds() {
   return n - 3; // ".", ".." and the directory's own descriptor
 }
 
+int thread_count() {
+  int n = 0;
+  if (auto dir = opendir("/proc/self/task")) {
+    while (readdir(dir) != nullptr)
+      ++n;
+    closedir(dir);
+  }
+  return n - 2; // "." and ".."
+}
+
 temp_dir::temp_dir() {
   auto base = std::getenv("TMPDIR");
   std::string pattern =

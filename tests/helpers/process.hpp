@@ -9,6 +9,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/types.h>
@@ -79,6 +80,22 @@ run_result run(const std::vector<std::string>& argv, ms timeout = ms{10000});
 
 /// The number of open file descriptors of this process.
 int open_fds();
+
+/// The number of threads of this process.
+int thread_count();
+
+/// Polls `pred` until it holds or `timeout` passes; returns its last value.
+template<class Pred>
+bool eventually(Pred pred, ms timeout = ms{5000}) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred())
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 /// A fresh directory under $TMPDIR (or /tmp), removed with its content.
 class temp_dir {

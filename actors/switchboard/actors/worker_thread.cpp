@@ -29,6 +29,7 @@
 
 #include "switchboard/actors/calculator.hpp"
 #include "switchboard/actors/errc.hpp"
+#include "switchboard/actors/thread_actor.hpp"
 
 namespace switchboard::actors {
 
@@ -137,6 +138,32 @@ worker(worker_actor::stateful_pointer<worker_state> self, worker_context ctx,
   };
 }
 
+// A worker on its own thread (thread_actor.hpp): polls its mailbox for
+// `spin` after each request, with an optional stack size.
+class worker_impl
+  : public thread_actor<caf::stateful_actor<worker_state, worker_actor::base>> {
+public:
+  worker_impl(caf::actor_config& cfg, thread_options opts, worker_context ctx,
+              caf::actor_addr pool_addr, const worker_behavior* fn,
+              std::shared_ptr<pool_load> pool)
+      : thread_actor(cfg, std::move(opts)),
+        ctx_(std::move(ctx)),
+        pool_addr_(std::move(pool_addr)),
+        fn_(fn),
+        pool_(std::move(pool)) {}
+
+  behavior_type make_behavior() override {
+    return worker(this, std::move(ctx_), std::move(pool_addr_), fn_,
+                  std::move(pool_));
+  }
+
+private:
+  worker_context ctx_;
+  caf::actor_addr pool_addr_;
+  const worker_behavior* fn_;
+  std::shared_ptr<pool_load> pool_;
+};
+
 // -- supervision
 // ----------------------------------------------------------------
 
@@ -154,6 +181,7 @@ struct pool_config {
   caf::timespan delay;
   caf::timespan max_delay;
   caf::timespan stop_timeout;
+  thread_options thread;
   switchboard::node* owner = nullptr;
 };
 
@@ -176,8 +204,10 @@ using supervisor = caf::stateful_actor<supervisor_state>;
 caf::actor start_worker(caf::actor_system& sys, const pool_config& cfg,
                         const caf::actor& pool, size_t index,
                         unsigned restarts) {
-  auto w = sys.spawn<caf::detached>(
-    worker, worker_context{cfg.name, index, restarts, cfg.buffers},
+  auto opts = cfg.thread;
+  opts.name = "sb." + cfg.name + "." + std::to_string(index);
+  auto w = sys.spawn<worker_impl>(
+    std::move(opts), worker_context{cfg.name, index, restarts, cfg.buffers},
     pool.address(), cfg.fn, cfg.load);
   cfg.load->assign(w.id(), index);
   auto h = caf::actor_cast<caf::actor>(w);
@@ -499,6 +529,16 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
     {"timeout", value_type::timespan, false,
      "how long a request may take before the requester gets a timeout "
      "error (default: no limit)"},
+    {"spin", value_type::timespan, false,
+     "how long an idle worker keeps polling for the next request before "
+     "it sleeps (default 20us; 0 sleeps at once)"},
+    {"stack-size",
+     value_type::integer,
+     false,
+     "each worker thread's stack in bytes (default: the system's, "
+     "usually 8 MiB)",
+     {},
+     16384},
   };
   result.factory =
     [shared](const spawn_context& ctx) -> caf::expected<caf::actor> {
@@ -539,6 +579,10 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
     cfg.max_delay = caf::get_or(ctx.args, "restart-delay-max",
                                 caf::timespan{std::chrono::seconds(2)});
     cfg.owner = &ctx.node;
+    cfg.thread.spin = caf::get_or(ctx.args, "spin",
+                                  caf::timespan{defaults::worker_spin});
+    cfg.thread.stack_size =
+      static_cast<size_t>(caf::get_or(ctx.args, "stack-size", int64_t{0}));
     cfg.stop_timeout =
       caf::get_or(ctx.node.config().content(), "node.stop-timeout",
                   caf::timespan{defaults::stop_timeout});
