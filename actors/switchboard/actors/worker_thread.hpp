@@ -3,8 +3,10 @@
 // Worker threads: the C++ twin of Node's worker_threads.
 //
 // A `worker-thread` instance is a pool of `count` workers behind one name.
-// Each worker is a detached CAF actor (one OS thread) that runs a named
-// behaviour, a plain function from a JSON request to a JSON reply. The pool
+// Each worker is a CAF actor on an OS thread of its own (thread_actor.hpp:
+// it polls for `spin` before it sleeps, and may have a set stack size) that
+// runs a named behaviour, a plain function from a JSON request to a JSON
+// reply. The pool
 // dispatches in the sender's context (no extra hop, unless `timeout` puts
 // an actor in front): `round-robin`,
 // `least-loaded` (fewest requests in flight) or `broadcast` (every worker
@@ -89,7 +91,8 @@ caf::expected<shared_buffer> named_buffer(node& n, const std::string& name);
 
 /// The `worker-thread` kind, running the behaviours in `behaviors`.
 /// Keys: `behavior` (required), `count` (default 1), `dispatch`, `restart`,
-/// `restart-delay`, `restart-delay-max`, `timeout`, `buffers`.
+/// `restart-delay`, `restart-delay-max`, `timeout`, `buffers`, `spin`,
+/// `stack-size`.
 kind_spec worker_thread_kind(behavior_registry behaviors);
 
 } // namespace switchboard::actors
