@@ -67,9 +67,9 @@ clock::duration round_trips(caf::actor_system& sys, Handle target, Msg msg,
 class loop_client : public loop_actor<caf::event_based_actor> {
 public:
   /// With a `pause`, waits that long between a reply and the next request.
-  loop_client(caf::actor_config& cfg, io_loop& loop, json_actor target, size_t n,
-         std::promise<clock::duration>* done,
-         caf::timespan pause = caf::timespan{0})
+  loop_client(caf::actor_config& cfg, io_loop& loop, json_actor target,
+              size_t n, std::promise<clock::duration>* done,
+              caf::timespan pause = caf::timespan{0})
       : loop_actor(cfg, loop), target_(std::move(target)), n_(n), done_(done),
         pause_(pause) {}
 

@@ -64,7 +64,7 @@ void run_hop(const std::string& impl, const std::string& settings, size_t n) {
     auto result = done.get_future();
     auto cpu0 = cpu_time();
     spawn_on_loop<loop_client>(nd.system(), nd.loop(), echo, 300, &done,
-                          caf::timespan{std::chrono::milliseconds(1)});
+                               caf::timespan{std::chrono::milliseconds(1)});
     auto elapsed = result.get();
     report("CPU at 1 request/ms", impl,
            100.0 * std::chrono::duration<double>(cpu_time() - cpu0).count()

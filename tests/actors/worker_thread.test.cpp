@@ -383,9 +383,9 @@ TEST_CASE("stack-size sets each worker thread's stack") {
 TEST_CASE("workers answer whether they spin or sleep between requests") {
   for (auto spin : {"0us", "20us", "5ms"}) {
     INFO("spin = " << spin);
-    node_fixture f{pool_conf("index", 2, "round-robin",
-                             std::string{", spin = "} + spin),
-                   nullptr, test_behaviors()};
+    node_fixture f{
+      pool_conf("index", 2, "round-robin", std::string{", spin = "} + spin),
+      nullptr, test_behaviors()};
     // Back to back, and after the workers went to sleep.
     for (int i = 0; i < 200; ++i)
       REQUIRE(f.ask("pool", "1"));

@@ -147,7 +147,8 @@ actor_thread* start_actor_thread(caf::actor_system& sys, caf::resumable* self,
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   if (opts.stack_size > 0) {
     auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    auto size = std::max(opts.stack_size, static_cast<size_t>(PTHREAD_STACK_MIN));
+    auto size =
+      std::max(opts.stack_size, static_cast<size_t>(PTHREAD_STACK_MIN));
     size = (size + page - 1) / page * page;
     if (auto rc = pthread_attr_setstacksize(&attr, size); rc != 0) {
       err = std::strerror(rc);

@@ -81,13 +81,13 @@ public:
 
   void launch(caf::execution_unit* eu, bool lazy, bool hide) override {
     std::string err;
-    thread_ = internal::start_actor_thread(this->home_system(), this, opts_,
-                                           err);
+    thread_ =
+      internal::start_actor_thread(this->home_system(), this, opts_, err);
     if (thread_ == nullptr)
       throw std::runtime_error("cannot start a thread: " + err);
     unit_ = internal::as_execution_unit(thread_);
     Base::launch(unit_, lazy, hide);
-    (void) eu;
+    (void)eu;
   }
 
   bool cleanup(caf::error&& reason, caf::execution_unit* host) override {

@@ -140,17 +140,14 @@ worker(worker_actor::stateful_pointer<worker_state> self, worker_context ctx,
 
 // A worker on its own thread (thread_actor.hpp): polls its mailbox for
 // `spin` after each request, with an optional stack size.
-class worker_impl
-  : public thread_actor<caf::stateful_actor<worker_state, worker_actor::base>> {
+class worker_impl : public thread_actor<
+                      caf::stateful_actor<worker_state, worker_actor::base>> {
 public:
   worker_impl(caf::actor_config& cfg, thread_options opts, worker_context ctx,
               caf::actor_addr pool_addr, const worker_behavior* fn,
               std::shared_ptr<pool_load> pool)
-      : thread_actor(cfg, std::move(opts)),
-        ctx_(std::move(ctx)),
-        pool_addr_(std::move(pool_addr)),
-        fn_(fn),
-        pool_(std::move(pool)) {}
+      : thread_actor(cfg, std::move(opts)), ctx_(std::move(ctx)),
+        pool_addr_(std::move(pool_addr)), fn_(fn), pool_(std::move(pool)) {}
 
   behavior_type make_behavior() override {
     return worker(this, std::move(ctx_), std::move(pool_addr_), fn_,
@@ -579,8 +576,8 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
     cfg.max_delay = caf::get_or(ctx.args, "restart-delay-max",
                                 caf::timespan{std::chrono::seconds(2)});
     cfg.owner = &ctx.node;
-    cfg.thread.spin = caf::get_or(ctx.args, "spin",
-                                  caf::timespan{defaults::worker_spin});
+    cfg.thread.spin =
+      caf::get_or(ctx.args, "spin", caf::timespan{defaults::worker_spin});
     cfg.thread.stack_size =
       static_cast<size_t>(caf::get_or(ctx.args, "stack-size", int64_t{0}));
     cfg.stop_timeout =
