@@ -53,6 +53,13 @@ enum class errc : uint8_t {
   bad_message = 18,
   /// The node (or loop) runs already; it starts only once.
   already_running = 19,
+  /// A child process exited (or was restarted) before it answered.
+  child_exited = 20,
+  /// A bounded queue is full (messages held while a child restarts, ...).
+  queue_full = 21,
+  /// The actor has no channel to carry the message (a child without
+  /// stdin or ipc, a child that is not running and will not restart).
+  no_channel = 22,
 };
 
 /// The CAF error category of `errc`, registered with every node's system.

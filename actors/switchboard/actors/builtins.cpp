@@ -2,6 +2,7 @@
 
 #include "switchboard/actors/builtins.hpp"
 
+#include "switchboard/actors/child_process.hpp"
 #include "switchboard/actors/echo.hpp"
 #include "switchboard/actors/room.hpp"
 #include "switchboard/actors/router.hpp"
@@ -13,7 +14,7 @@ namespace switchboard::actors {
 
 caf::error add_builtin_kinds(kind_registry& kinds,
                              behavior_registry behaviors) {
-  for (auto make : {echo_kind, router_kind, room_kind})
+  for (auto make : {echo_kind, router_kind, room_kind, child_process_kind})
     if (auto err = kinds.add(make()))
       return err;
   if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))

@@ -1,0 +1,1068 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/actors/child_process.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <unordered_map>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <uv.h>
+
+#include <switchboard/bridges/process/channel.hpp>
+#include <switchboard/bridges/process/spawn.hpp>
+#include <switchboard/errc.hpp>
+#include <switchboard/loop_actor.hpp>
+#include <switchboard/messages.hpp>
+#include <switchboard/node.hpp>
+#include <switchboard/status.hpp>
+
+namespace switchboard::actors {
+
+namespace {
+
+using bridges::channel;
+using bridges::framing;
+using json = nlohmann::json;
+using clock = std::chrono::steady_clock;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+// Sent to itself by the loop callbacks (the pidfd, the pipes' EOF): the
+// actor's own state changes only inside its behaviour.
+using exit_check_atom = caf::atom_constant<caf::atom("exitcheck")>;
+
+enum class restart_mode { never, on_failure, always };
+
+struct child_options {
+  std::string name;
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  bool env_replace = false;
+  std::string cwd;
+  std::string in_mode;  // lines, length-prefixed, raw, inherit, none
+  std::string out_mode; // the same
+  std::string err_mode; // log, lines, inherit, discard
+  bool text = false;    // format = "text": stdio lines are strings
+  std::string ipc;      // none, json
+  std::string to;
+  std::string events;
+  std::string correlate;
+  restart_mode restart = restart_mode::on_failure;
+  caf::timespan delay{std::chrono::milliseconds(100)};
+  caf::timespan max_delay{std::chrono::seconds(10)};
+  double factor = 2.0;
+  caf::timespan reset_after{std::chrono::seconds(10)};
+  int64_t max_restarts = 10;
+  caf::timespan window{std::chrono::seconds(60)};
+  caf::timespan kill_timeout{std::chrono::seconds(1)};
+  int64_t max_memory = 0;
+  size_t max_frame = 16 * 1024 * 1024;
+  size_t max_held = 1000;
+};
+
+bool is_message_mode(const std::string& mode) {
+  return mode == "lines" || mode == "length-prefixed" || mode == "raw";
+}
+
+framing framing_of(const std::string& mode) {
+  return mode == "length-prefixed" ? framing::length_prefixed
+         : mode == "raw"           ? framing::raw
+                                   : framing::lines;
+}
+
+// At most `n` bytes of `s`, for error events.
+std::string truncated(const std::string& s, size_t n = 200) {
+  return s.size() <= n ? s : s.substr(0, n) + "...";
+}
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// What the child's exit means: {"code": N, "signal": null} or the reverse.
+struct exit_status {
+  int code = -1;
+  int signal = 0;
+  std::string error; // the exec error, if it never ran
+};
+
+class child_actor : public loop_actor<caf::event_based_actor> {
+public:
+  child_actor(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
+              child_options opts)
+      : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)) {}
+
+  caf::behavior make_behavior() override {
+    // Alive as long as the child is supervised, referenced or not; the
+    // node's stop (or an exit message) ends it.
+    self_ref_ = caf::actor_cast<caf::actor>(this);
+    set_exit_handler([this](caf::exit_msg& msg) {
+      if (msg.reason == caf::exit_reason::user_shutdown
+          || msg.reason == caf::exit_reason::normal) {
+        exit_reason_ = msg.reason;
+        if (state_ == state::running || state_ == state::stopping) {
+          intent_ = intent::quit;
+          stop_child();
+        } else {
+          quit(exit_reason_);
+        }
+        return;
+      }
+      quit(msg.reason);
+    });
+    start_child();
+    return {
+      [this](json_message& m) -> caf::result<json_message> {
+        return on_message(m);
+      },
+      [this](signal_atom, int32_t sig) -> caf::result<caf::ok_atom> {
+        if (state_ != state::running)
+          return not_running();
+        if (::kill(pid_, sig) != 0)
+          return make_error(errc::io_error, opt_.name + ": kill: "
+                                              + std::strerror(errno));
+        return caf::ok_atom::value;
+      },
+      [this](stop_atom) -> caf::result<caf::ok_atom> {
+        if (state_ == state::waiting) {
+          ++generation_;
+          state_ = state::stopped;
+          fail_held(make_error(errc::no_channel, opt_.name + " was stopped"));
+        }
+        if (state_ != state::running && state_ != state::stopping)
+          return caf::ok_atom::value;
+        auto rp = make_response_promise<caf::ok_atom>();
+        stop_waiters_.push_back(rp);
+        intent_ = intent::stay_stopped;
+        stop_child();
+        return rp;
+      },
+      [this](start_atom) -> caf::result<caf::ok_atom> {
+        if (state_ == state::running)
+          return caf::ok_atom::value;
+        if (state_ == state::stopping) {
+          intent_ = intent::restart;
+        } else {
+          ++generation_;
+          attempt_ = 0;
+          recent_.clear();
+          start_child();
+        }
+        if (state_ == state::running)
+          return caf::ok_atom::value;
+        auto rp = make_response_promise<caf::ok_atom>();
+        start_waiters_.push_back(rp);
+        return rp;
+      },
+      [this](restart_atom) -> caf::result<caf::ok_atom> {
+        auto rp = make_response_promise<caf::ok_atom>();
+        start_waiters_.push_back(rp);
+        if (state_ == state::running || state_ == state::stopping) {
+          intent_ = intent::restart;
+          stop_child();
+        } else {
+          ++generation_;
+          start_child();
+        }
+        return rp;
+      },
+      [this](eof_atom) -> caf::result<caf::ok_atom> {
+        if (state_ != state::running)
+          return not_running();
+        if (in_ == nullptr)
+          return make_error(errc::no_channel,
+                            opt_.name + " has no stdin pipe (stdin = \""
+                              + opt_.in_mode + "\")");
+        in_->shutdown_write();
+        in_ = nullptr; // closes itself once written
+        return caf::ok_atom::value;
+      },
+      [this](exit_check_atom) {
+        if (!reaped_ || state_ == state::stopped || state_ == state::gave_up
+            || state_ == state::waiting)
+          return;
+        if (readers_ == 0 || drained_) {
+          finish_exit();
+          return;
+        }
+        // Output still in the pipes comes first; a grandchild holding
+        // them open does not keep the exit waiting for long.
+        if (drain_timer_ == nullptr) {
+          drain_timer_ = new uv_timer_t;
+          uv_timer_init(loop().native(), drain_timer_);
+          drain_timer_->data = this;
+          uv_timer_start(
+            drain_timer_,
+            [](uv_timer_t* t) {
+              auto self = static_cast<child_actor*>(t->data);
+              self->drained_ = true;
+              self->check_exit();
+            },
+            100, 0);
+        }
+      },
+      [this](tick_atom, uint64_t gen) {
+        if (gen == generation_ && state_ == state::waiting)
+          start_child();
+      },
+      [this](status_atom) {
+        std::vector<std::pair<std::string, std::string>> fields = {
+          {"state", json(state_name()).dump()},
+          {"restarts", std::to_string(restarts_)},
+        };
+        if (state_ == state::running || state_ == state::stopping) {
+          fields.emplace_back("pid", std::to_string(pid_));
+          fields.emplace_back(
+            "uptime_ms",
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             clock::now() - started_at_)
+                             .count()));
+          fields.emplace_back("rss", std::to_string(rss()));
+        }
+        return status_reply(this, "child-process", std::move(fields));
+      },
+    };
+  }
+
+  void on_exit() override {
+    // The actor ends (node stop, a kill): no child survives it.
+    if (pid_ > 0 && !reaped_) {
+      ::kill(-pid_, SIGKILL);
+      ::kill(pid_, SIGKILL);
+      int status;
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      reaped_ = true;
+    }
+    close_io();
+    auto err = make_error(errc::child_exited, opt_.name + " stopped");
+    fail_pending(err);
+    fail_held(err);
+    for (auto& rp : stop_waiters_)
+      rp.deliver(caf::ok_atom::value);
+    stop_waiters_.clear();
+    for (auto& rp : start_waiters_)
+      rp.deliver(err);
+    start_waiters_.clear();
+    self_ref_ = caf::actor{};
+    loop_actor::on_exit();
+  }
+
+private:
+  enum class state { stopped, running, stopping, waiting, gave_up };
+  // What happens once the child has exited after a stop.
+  enum class intent { none, restart, stay_stopped, quit };
+
+  const char* state_name() const {
+    switch (state_) {
+      case state::stopped: return "stopped";
+      case state::running: return "running";
+      case state::stopping: return "stopping";
+      case state::waiting: return "restarting";
+      case state::gave_up: return "gave-up";
+    }
+    return "?";
+  }
+
+  caf::error not_running() {
+    return make_error(errc::no_channel,
+                      opt_.name + " is not running (" + state_name() + ")");
+  }
+
+  // -- sending to the child ---------------------------------------------------
+
+  // Checks and encodes an outbound message for the child's channel.
+  caf::expected<std::string> encode(const json_message& m) {
+    if (opt_.ipc == "json" || (!opt_.text && framing_of(opt_.in_mode) == framing::lines)) {
+      // A line of JSON: a message that is not JSON, or spans lines, would
+      // break the channel (a Node child dies on an invalid line).
+      json parsed;
+      bool multi_line = m.text.find('\n') != std::string::npos;
+      bool maybe_internal = opt_.ipc == "json"
+                            && m.text.find("NODE_") != std::string::npos;
+      if (multi_line || maybe_internal || !json::accept(m.text)) {
+        parsed = json::parse(m.text, nullptr, false);
+        if (parsed.is_discarded())
+          return make_error(errc::invalid_json,
+                            opt_.name + ": not JSON: " + truncated(m.text));
+        if (maybe_internal && parsed.is_object()) {
+          auto cmd = parsed.find("cmd");
+          if (cmd != parsed.end() && cmd->is_string()
+              && cmd->get<std::string>().rfind("NODE_", 0) == 0)
+            return make_error(errc::bad_message,
+                              opt_.name
+                                + ": a \"cmd\" starting with NODE_ is "
+                                  "internal to Node's channel; not sent");
+        }
+        if (multi_line)
+          return dump(parsed);
+      }
+      return m.text;
+    }
+    if (opt_.text) {
+      // Text lines: the message is a JSON string, written as its content.
+      auto parsed = json::parse(m.text, nullptr, false);
+      if (!parsed.is_string())
+        return make_error(errc::bad_message,
+                          opt_.name
+                            + ": format = \"text\" takes JSON strings, got "
+                            + truncated(m.text));
+      auto s = parsed.get<std::string>();
+      if (framing_of(opt_.in_mode) == framing::lines
+          && s.find('\n') != std::string::npos)
+        return make_error(errc::bad_message,
+                          opt_.name + ": a text line may not hold a newline");
+      return s;
+    }
+    return m.text;
+  }
+
+  caf::result<json_message> on_message(json_message& m) {
+    bool is_request = current_message_id().is_request();
+    auto text = encode(m);
+    if (!text)
+      return std::move(text.error());
+    std::string key;
+    if (is_request && !opt_.correlate.empty()) {
+      auto parsed = json::parse(m.text, nullptr, false);
+      auto i = parsed.is_object() ? parsed.find(opt_.correlate) : parsed.end();
+      if (!parsed.is_object() || i == parsed.end())
+        return make_error(errc::bad_message,
+                          opt_.name + ": a request needs the field \""
+                            + opt_.correlate + "\" (correlate)");
+      key = i->dump();
+      if (by_key_.count(key) > 0)
+        return make_error(errc::bad_message,
+                          opt_.name + ": a request with " + opt_.correlate
+                            + " = " + key + " is already waiting");
+    }
+    if (state_ == state::stopped || state_ == state::gave_up)
+      return not_running();
+    if (state_ != state::running || out_msg_ == nullptr) {
+      if (state_ == state::running)
+        return make_error(errc::no_channel,
+                          opt_.name + " has no message channel (stdin = \""
+                            + opt_.in_mode + "\", ipc = \"" + opt_.ipc + "\")");
+      // Restarting: held, up to a bound.
+      if (held_.size() >= opt_.max_held)
+        return make_error(errc::queue_full,
+                          opt_.name + " is restarting and holds "
+                            + std::to_string(held_.size())
+                            + " messages already (max-held)");
+      held h;
+      h.text = std::move(*text);
+      h.key = std::move(key);
+      if (is_request) {
+        h.rp = make_response_promise<json_message>();
+        h.is_request = true;
+        auto rp = h.rp;
+        held_.push_back(std::move(h));
+        return rp;
+      }
+      held_.push_back(std::move(h));
+      return caf::delegated<json_message>{};
+    }
+    if (!out_msg_->write(std::move(*text)))
+      return make_error(errc::io_error, opt_.name + ": the channel is closed");
+    if (!is_request)
+      return caf::delegated<json_message>{};
+    auto rp = make_response_promise<json_message>();
+    wait_for_reply(rp, std::move(key));
+    return rp;
+  }
+
+  void wait_for_reply(caf::typed_response_promise<json_message> rp,
+                      std::string key) {
+    if (opt_.correlate.empty())
+      fifo_.push_back(std::move(rp));
+    else
+      by_key_.emplace(std::move(key), std::move(rp));
+  }
+
+  void flush_held() {
+    while (!held_.empty() && state_ == state::running && out_msg_ != nullptr) {
+      auto h = std::move(held_.front());
+      held_.pop_front();
+      if (!out_msg_->write(std::move(h.text))) {
+        if (h.is_request)
+          h.rp.deliver(make_error(errc::io_error, opt_.name + ": write failed"));
+        continue;
+      }
+      if (h.is_request)
+        wait_for_reply(std::move(h.rp), std::move(h.key));
+    }
+  }
+
+  // -- from the child ---------------------------------------------------------
+
+  // One frame of the child's message channel (stdout or ipc).
+  void on_child_frame(std::string frame) {
+    json_message m;
+    bool json_channel = opt_.ipc == "json" || !opt_.text;
+    if (json_channel) {
+      if (opt_.ipc == "json" && frame.find("NODE_") != std::string::npos) {
+        auto parsed = json::parse(frame, nullptr, false);
+        if (parsed.is_object()) {
+          auto cmd = parsed.find("cmd");
+          if (cmd != parsed.end() && cmd->is_string()
+              && cmd->get<std::string>().rfind("NODE_", 0) == 0) {
+            ++internal_; // Node's own channel traffic
+            return;
+          }
+        }
+      }
+      if (!json::accept(frame)) {
+        ++bad_frames_;
+        event(json{{"event", "error"},
+                   {"reason", "the child sent a line that is not JSON"},
+                   {"line", truncated(frame)}});
+        return;
+      }
+      m = json_message::trusted(std::move(frame));
+    } else {
+      m = json_message::trusted(dump(json(std::move(frame))));
+    }
+    deliver(std::move(m));
+  }
+
+  void deliver(json_message m) {
+    if (!opt_.correlate.empty()) {
+      auto parsed = json::parse(m.text, nullptr, false);
+      if (parsed.is_object()) {
+        auto i = parsed.find(opt_.correlate);
+        if (i != parsed.end()) {
+          auto j = by_key_.find(i->dump());
+          if (j != by_key_.end()) {
+            auto rp = std::move(j->second);
+            by_key_.erase(j);
+            rp.deliver(std::move(m));
+            return;
+          }
+        }
+      }
+    } else if (!fifo_.empty()) {
+      auto rp = std::move(fifo_.front());
+      fifo_.pop_front();
+      rp.deliver(std::move(m));
+      return;
+    }
+    unsolicited(std::move(m));
+  }
+
+  void unsolicited(json_message m) {
+    // Sent without a sender: whatever the receiver answers goes nowhere
+    // (and not back into the child).
+    if (auto to = target(opt_.to, to_)) {
+      caf::anon_send(caf::actor_cast<json_actor>(to), std::move(m));
+      return;
+    }
+    node_.log(opt_.name + ": a message nobody asked for (no \"to\"): "
+              + truncated(m.text));
+  }
+
+  void on_stderr_line(std::string line) {
+    if (opt_.err_mode == "lines") {
+      auto m = json_message::trusted(dump(json{{"stderr", line}}));
+      if (auto to = target(opt_.to, to_)) {
+        caf::anon_send(caf::actor_cast<json_actor>(to), std::move(m));
+        return;
+      }
+    }
+    node_.log(opt_.name + ": " + line);
+  }
+
+  // The actor named `name`, looked up once and again when it has gone.
+  caf::actor target(const std::string& name, caf::actor& cache) {
+    if (name.empty())
+      return {};
+    if (!cache || cache->getf(caf::abstract_actor::is_terminated_flag))
+      cache = node_.lookup(name);
+    return cache;
+  }
+
+  void event(json ev) {
+    ev["child"] = opt_.name;
+    auto text = dump(ev);
+    if (auto to = target(opt_.events, events_)) {
+      caf::anon_send(caf::actor_cast<json_actor>(to),
+                     json_message::trusted(std::move(text)));
+      return;
+    }
+    auto kind = ev.value("event", "");
+    // Without an events actor, what matters goes to the log.
+    if (kind != "started")
+      node_.log(opt_.name + ": " + text);
+  }
+
+  // -- starting and stopping --------------------------------------------------
+
+  void start_child() {
+    state_ = state::waiting;
+    exit_ = exit_status{};
+    reaped_ = false;
+    drained_ = false;
+    bridges::spawn_spec spec;
+    spec.argv = opt_.argv;
+    spec.cwd = opt_.cwd;
+    if (opt_.env_replace)
+      spec.env.clear();
+    else
+      spec.env = bridges::current_environment(
+        {"NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE"});
+    for (auto& kv : opt_.env)
+      bridges::set_env(spec.env, kv.first, kv.second);
+    // The child's ends, closed here once it has them.
+    std::vector<int> theirs;
+    int in_w = -1, out_r = -1, err_r = -1, ipc_mine = -1;
+    auto fail_start = [&](const std::string& what) {
+      for (int fd : {in_w, out_r, err_r, ipc_mine})
+        if (fd >= 0)
+          ::close(fd);
+      for (int fd : theirs)
+        ::close(fd);
+      exit_.error = what;
+      finish_exit();
+    };
+    bool pipes_ok = true;
+    auto make_pipe = [&](int& mine, bool child_reads) -> int {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) != 0) {
+        pipes_ok = false;
+        return bridges::fd_null;
+      }
+      mine = child_reads ? p[1] : p[0];
+      theirs.push_back(child_reads ? p[0] : p[1]);
+      return theirs.back();
+    };
+    spec.fds.assign(3, bridges::fd_null);
+    if (is_message_mode(opt_.in_mode))
+      spec.fds[0] = make_pipe(in_w, true);
+    else if (opt_.in_mode == "inherit")
+      spec.fds[0] = bridges::fd_inherit;
+    if (is_message_mode(opt_.out_mode))
+      spec.fds[1] = make_pipe(out_r, false);
+    else if (opt_.out_mode == "inherit")
+      spec.fds[1] = bridges::fd_inherit;
+    if (opt_.err_mode == "log" || opt_.err_mode == "lines")
+      spec.fds[2] = make_pipe(err_r, false);
+    else if (opt_.err_mode == "inherit")
+      spec.fds[2] = bridges::fd_inherit;
+    if (opt_.ipc == "json") {
+      int sv[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return fail_start(std::string{"socketpair: "} + std::strerror(errno));
+      ipc_mine = sv[0];
+      theirs.push_back(sv[1]);
+      spec.fds.push_back(sv[1]);
+      bridges::set_env(spec.env, "NODE_CHANNEL_FD", "3");
+      bridges::set_env(spec.env, "NODE_CHANNEL_SERIALIZATION_MODE", "json");
+    }
+    if (!pipes_ok)
+      return fail_start(std::string{"pipe: "} + std::strerror(errno));
+    auto child = bridges::spawn_process(spec);
+    for (int fd : theirs)
+      ::close(fd);
+    theirs.clear();
+    if (!child)
+      return fail_start(render(child.error()));
+    pid_ = child->pid;
+    started_at_ = clock::now();
+    state_ = state::running;
+    auto uv = loop().native();
+    // Exit detection: the pidfd turns readable.
+    pidfd_ = new uv_poll_t;
+    uv_poll_init(uv, pidfd_, child->pidfd);
+    pidfd_->data = this;
+    pidfd_fd_ = child->pidfd;
+    uv_poll_start(pidfd_, UV_READABLE, [](uv_poll_t* h, int, int) {
+      static_cast<child_actor*>(h->data)->on_pidfd();
+    });
+    readers_ = 0;
+    auto on_error = [this](caf::error err) {
+      if (is(err, errc::frame_too_large)) {
+        event(json{{"event", "error"},
+                   {"reason", render(err) + " (max-frame); restarting"}});
+        failed_by_us_ = true;
+        stop_child();
+        return;
+      }
+      event(json{{"event", "error"}, {"reason", render(err)}});
+    };
+    auto reader_done = [this] {
+      if (readers_ > 0)
+        --readers_;
+      if (reaped_ && readers_ == 0)
+        check_exit();
+    };
+    if (in_w >= 0) {
+      in_ = channel::open(uv, in_w, framing_of(opt_.in_mode), opt_.max_frame,
+                          {});
+    }
+    if (out_r >= 0) {
+      ++readers_;
+      out_ = channel::open(
+        uv, out_r, framing_of(opt_.out_mode), opt_.max_frame,
+        {[this](std::string f) { on_child_frame(std::move(f)); }, on_error,
+         reader_done});
+    }
+    if (err_r >= 0) {
+      ++readers_;
+      err_ = channel::open(
+        uv, err_r, framing::lines, opt_.max_frame,
+        {[this](std::string line) { on_stderr_line(std::move(line)); },
+         [this](caf::error e) {
+           node_.log(opt_.name + ": stderr: " + render(e));
+         },
+         reader_done});
+    }
+    if (ipc_mine >= 0) {
+      ++readers_;
+      ipc_ = channel::open(
+        uv, ipc_mine, framing::lines, opt_.max_frame,
+        {[this](std::string f) { on_child_frame(std::move(f)); }, on_error,
+         reader_done});
+    }
+    out_msg_ = ipc_ != nullptr ? ipc_ : in_;
+    if (opt_.max_memory > 0) {
+      memory_timer_ = new uv_timer_t;
+      uv_timer_init(uv, memory_timer_);
+      memory_timer_->data = this;
+      uv_timer_start(
+        memory_timer_,
+        [](uv_timer_t* t) { static_cast<child_actor*>(t->data)->check_memory(); },
+        250, 250);
+    }
+    event(json{{"event", "started"}, {"pid", pid_}});
+    for (auto& rp : start_waiters_)
+      rp.deliver(caf::ok_atom::value);
+    start_waiters_.clear();
+    flush_held();
+  }
+
+  // Asks the child to end: SIGTERM to its process group, SIGKILL after
+  // `kill-timeout`.
+  void stop_child() {
+    if (state_ != state::running)
+      return;
+    state_ = state::stopping;
+    ::kill(-pid_, SIGTERM);
+    ::kill(pid_, SIGTERM);
+    kill_timer_ = new uv_timer_t;
+    uv_timer_init(loop().native(), kill_timer_);
+    kill_timer_->data = this;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                opt_.kill_timeout)
+                .count();
+    uv_timer_start(
+      kill_timer_,
+      [](uv_timer_t* t) {
+        auto self = static_cast<child_actor*>(t->data);
+        if (!self->reaped_ && self->pid_ > 0) {
+          self->node_.log(self->opt_.name
+                          + ": did not stop within kill-timeout; SIGKILL");
+          ::kill(-self->pid_, SIGKILL);
+          ::kill(self->pid_, SIGKILL);
+        }
+      },
+      static_cast<uint64_t>(std::max<int64_t>(ms, 0)), 0);
+  }
+
+  void check_memory() {
+    if (state_ != state::running)
+      return;
+    auto bytes = rss();
+    if (bytes > opt_.max_memory) {
+      event(json{{"event", "memory-limit"},
+                 {"rss", bytes},
+                 {"max-memory", opt_.max_memory}});
+      intent_ = intent::restart;
+      stop_child();
+    }
+  }
+
+  int64_t rss() const {
+    std::ifstream in{"/proc/" + std::to_string(pid_) + "/statm"};
+    int64_t size = 0, resident = 0;
+    in >> size >> resident;
+    return resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+  }
+
+  void on_pidfd() {
+    int status = 0;
+    auto rc = waitpid(pid_, &status, WNOHANG);
+    if (rc == 0)
+      return; // not yet
+    reaped_ = true;
+    if (rc > 0) {
+      if (WIFEXITED(status))
+        exit_.code = WEXITSTATUS(status);
+      else if (WIFSIGNALED(status))
+        exit_.signal = WTERMSIG(status);
+    }
+    close_handle(pidfd_);
+    ::close(pidfd_fd_);
+    pidfd_fd_ = -1;
+    check_exit();
+  }
+
+  void check_exit() {
+    caf::anon_send(self_ref_, exit_check_atom::value);
+  }
+
+  template<class Handle>
+  static void close_handle(Handle*& h) {
+    if (h == nullptr)
+      return;
+    uv_close(reinterpret_cast<uv_handle_t*>(h),
+             [](uv_handle_t* x) { delete reinterpret_cast<Handle*>(x); });
+    h = nullptr;
+  }
+
+  void close_io() {
+    for (auto ch : {in_, out_, err_, ipc_})
+      if (ch != nullptr)
+        ch->close();
+    in_ = out_ = err_ = ipc_ = out_msg_ = nullptr;
+    close_handle(pidfd_);
+    if (pidfd_fd_ >= 0) {
+      ::close(pidfd_fd_);
+      pidfd_fd_ = -1;
+    }
+    close_handle(kill_timer_);
+    close_handle(memory_timer_);
+    close_handle(drain_timer_);
+  }
+
+  // The child is gone (or never started): report it, answer what waited
+  // for it, and decide what comes next.
+  void finish_exit() {
+    if (state_ == state::stopped || state_ == state::gave_up)
+      return;
+    close_io();
+    pid_ = -1;
+    auto uptime = clock::now() - started_at_;
+    json ev{{"event", "exited"}};
+    if (!exit_.error.empty()) {
+      ev["error"] = exit_.error;
+      ev["code"] = nullptr;
+      ev["signal"] = nullptr;
+    } else {
+      ev["code"] = exit_.signal != 0 ? json(nullptr) : json(exit_.code);
+      ev["signal"] = exit_.signal != 0 ? json(strsignal_name(exit_.signal))
+                                       : json(nullptr);
+    }
+    event(ev);
+    fail_pending(make_error(errc::child_exited,
+                            opt_.name + " exited before it answered ("
+                              + describe_exit() + ")"));
+    auto what = intent_;
+    intent_ = intent::none;
+    bool failed = failed_by_us_ || !exit_.error.empty() || exit_.signal != 0
+                  || exit_.code != 0;
+    failed_by_us_ = false;
+    switch (what) {
+      case intent::quit:
+        state_ = state::stopped;
+        quit(exit_reason_);
+        return;
+      case intent::stay_stopped:
+        state_ = state::stopped;
+        fail_held(make_error(errc::no_channel, opt_.name + " was stopped"));
+        for (auto& rp : stop_waiters_)
+          rp.deliver(caf::ok_atom::value);
+        stop_waiters_.clear();
+        return;
+      case intent::restart:
+        ++restarts_;
+        attempt_ = 0;
+        start_child();
+        return;
+      case intent::none:
+        break;
+    }
+    if (opt_.restart == restart_mode::never
+        || (opt_.restart == restart_mode::on_failure && !failed)) {
+      state_ = state::stopped;
+      fail_held(make_error(errc::no_channel,
+                           opt_.name + " exited (" + describe_exit() + ")"));
+      for (auto& rp : start_waiters_)
+        rp.deliver(make_error(errc::child_exited, describe_exit()));
+      start_waiters_.clear();
+      return;
+    }
+    // Intensity: at most max-restarts within the window, then give up.
+    auto now = clock::now();
+    while (!recent_.empty() && now - recent_.front() > opt_.window)
+      recent_.pop_front();
+    if (static_cast<int64_t>(recent_.size()) >= opt_.max_restarts) {
+      state_ = state::gave_up;
+      auto reason = std::to_string(recent_.size()) + " restarts within "
+                    + std::to_string(std::chrono::duration_cast<
+                                       std::chrono::milliseconds>(opt_.window)
+                                       .count())
+                    + " ms (max-restarts); last: " + describe_exit();
+      event(json{{"event", "gave-up"}, {"reason", reason}});
+      auto err = make_error(errc::no_channel, opt_.name + " gave up: " + reason);
+      fail_held(err);
+      for (auto& rp : start_waiters_)
+        rp.deliver(err);
+      start_waiters_.clear();
+      return;
+    }
+    recent_.push_back(now);
+    // Backoff: the delay grows by `factor` per consecutive restart and
+    // starts over after a child ran for `restart-reset`.
+    if (exit_.error.empty() && uptime >= opt_.reset_after)
+      attempt_ = 0;
+    auto delay = std::chrono::duration<double, std::nano>(opt_.delay).count();
+    for (unsigned k = 0; k < attempt_; ++k)
+      delay *= opt_.factor;
+    auto d = std::min(caf::timespan{static_cast<int64_t>(delay)},
+                      opt_.max_delay);
+    ++attempt_;
+    ++restarts_;
+    event(json{
+      {"event", "restarting"},
+      {"attempt", attempt_},
+      {"delay_ms",
+       std::chrono::duration_cast<std::chrono::milliseconds>(d).count()}});
+    state_ = state::waiting;
+    delayed_send(this, d, tick_atom::value, ++generation_);
+  }
+
+  static std::string strsignal_name(int sig) {
+    switch (sig) {
+      case SIGTERM: return "SIGTERM";
+      case SIGKILL: return "SIGKILL";
+      case SIGINT: return "SIGINT";
+      case SIGSEGV: return "SIGSEGV";
+      case SIGABRT: return "SIGABRT";
+      case SIGHUP: return "SIGHUP";
+      case SIGPIPE: return "SIGPIPE";
+      case SIGUSR1: return "SIGUSR1";
+      case SIGUSR2: return "SIGUSR2";
+      case SIGBUS: return "SIGBUS";
+      case SIGFPE: return "SIGFPE";
+      case SIGQUIT: return "SIGQUIT";
+      default: return "signal " + std::to_string(sig);
+    }
+  }
+
+  std::string describe_exit() const {
+    if (!exit_.error.empty())
+      return exit_.error;
+    if (exit_.signal != 0)
+      return "killed by " + strsignal_name(exit_.signal);
+    return "exit code " + std::to_string(exit_.code);
+  }
+
+  void fail_pending(const caf::error& err) {
+    for (auto& rp : fifo_)
+      rp.deliver(err);
+    fifo_.clear();
+    for (auto& kvp : by_key_)
+      kvp.second.deliver(err);
+    by_key_.clear();
+  }
+
+  void fail_held(const caf::error& err) {
+    for (auto& h : held_)
+      if (h.is_request)
+        h.rp.deliver(err);
+    // One-way messages held for a child that will not come back: counted
+    // in the log, never silently gone.
+    auto dropped = std::count_if(held_.begin(), held_.end(),
+                                 [](auto& h) { return !h.is_request; });
+    if (dropped > 0)
+      node_.log(opt_.name + ": " + std::to_string(dropped)
+                + " one-way messages not delivered: " + render(err));
+    held_.clear();
+  }
+
+  struct held {
+    std::string text;
+    std::string key;
+    bool is_request = false;
+    caf::typed_response_promise<json_message> rp;
+  };
+
+  switchboard::node& node_;
+  child_options opt_;
+  caf::actor self_ref_;
+  caf::actor to_;
+  caf::actor events_;
+  state state_ = state::stopped;
+  intent intent_ = intent::none;
+  caf::error exit_reason_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  bool drained_ = false;
+  bool failed_by_us_ = false;
+  exit_status exit_;
+  clock::time_point started_at_;
+  uint64_t generation_ = 0;
+  unsigned attempt_ = 0;
+  uint64_t restarts_ = 0;
+  uint64_t internal_ = 0;
+  uint64_t bad_frames_ = 0;
+  std::deque<clock::time_point> recent_;
+  int readers_ = 0;
+  uv_poll_t* pidfd_ = nullptr;
+  int pidfd_fd_ = -1;
+  uv_timer_t* kill_timer_ = nullptr;
+  uv_timer_t* memory_timer_ = nullptr;
+  uv_timer_t* drain_timer_ = nullptr;
+  channel* in_ = nullptr;
+  channel* out_ = nullptr;
+  channel* err_ = nullptr;
+  channel* ipc_ = nullptr;
+  channel* out_msg_ = nullptr;
+  std::deque<caf::typed_response_promise<json_message>> fifo_;
+  std::unordered_map<std::string, caf::typed_response_promise<json_message>>
+    by_key_;
+  std::deque<held> held_;
+  std::vector<caf::typed_response_promise<caf::ok_atom>> stop_waiters_;
+  std::vector<caf::typed_response_promise<caf::ok_atom>> start_waiters_;
+};
+
+} // namespace
+
+kind_spec child_process_kind() {
+  kind_spec result;
+  result.name = "child-process";
+  result.doc = "a child process as an actor: stdio and ipc bridges, "
+               "supervision";
+  std::vector<std::string> stdio = {"lines", "length-prefixed", "raw",
+                                    "inherit", "none"};
+  result.keys = {
+    {"command", value_type::string_list, true,
+     "the program and its arguments, exec'd directly (no shell)"},
+    {"env", value_type::map, false,
+     "environment variables added to the node's (or replacing them, "
+     "with env-mode = \"replace\")"},
+    {"env-mode", value_type::string, false,
+     "\"add\" (default) or \"replace\"", {"add", "replace"}},
+    {"cwd", value_type::string, false,
+     "the working directory (default: the node's)"},
+    {"ipc", value_type::string, false,
+     "an IPC channel at fd 3: \"json\" is Node's (process.send); default "
+     "\"none\"",
+     {"none", "json"}},
+    {"stdin", value_type::string, false,
+     "how messages reach the child's stdin (default \"lines\", or \"none\" "
+     "with ipc)",
+     stdio},
+    {"stdout", value_type::string, false,
+     "how the child's stdout becomes messages (default \"lines\", or "
+     "\"inherit\" with ipc)",
+     stdio},
+    {"stderr", value_type::string, false,
+     "the child's stderr: \"log\" (default), \"lines\", \"inherit\", "
+     "\"discard\"",
+     {"log", "lines", "inherit", "discard"}},
+    {"format", value_type::string, false,
+     "stdio lines are \"json\" (default) or \"text\" (JSON strings)",
+     {"json", "text"}},
+    {"to", value_type::actor_ref, false,
+     "where messages the child sends unasked go"},
+    {"events", value_type::actor_ref, false,
+     "where lifecycle events go (started, exited, restarting, gave-up, "
+     "error); default: the node's log"},
+    {"correlate", value_type::string, false,
+     "a field that pairs a reply with its request (default: replies come "
+     "in order)"},
+    {"restart", value_type::string, false,
+     "when the child is restarted (default on-failure)",
+     {"never", "on-failure", "always"}},
+    {"restart-delay", value_type::timespan, false,
+     "the first restart's delay (default 100ms)"},
+    {"restart-delay-max", value_type::timespan, false,
+     "the longest restart delay (default 10s)"},
+    {"restart-factor", value_type::real, false,
+     "how much the delay grows per consecutive restart (default 2)"},
+    {"restart-reset", value_type::timespan, false,
+     "a child that ran this long starts the delays afresh (default 10s)"},
+    {"max-restarts", value_type::integer, false,
+     "restarts allowed within restart-window before giving up (default "
+     "10)",
+     {}, 0},
+    {"restart-window", value_type::timespan, false,
+     "the window of max-restarts (default 60s)"},
+    {"kill-timeout", value_type::timespan, false,
+     "how long a stop waits after SIGTERM before SIGKILL (default 1s)"},
+    {"max-memory", value_type::integer, false,
+     "restart the child gracefully when its RSS exceeds this many bytes",
+     {}, 1},
+    {"max-frame", value_type::integer, false,
+     "the largest frame the child may send (default 16 MiB)", {}, 1},
+    {"max-held", value_type::integer, false,
+     "messages held while the child restarts (default 1000)", {}, 0},
+  };
+  result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    child_options o;
+    o.name = ctx.name;
+    auto& a = ctx.args;
+    if (auto cmd = caf::get_if<std::vector<std::string>>(&a, "command"))
+      o.argv = *cmd;
+    if (o.argv.empty() || o.argv.front().empty())
+      return make_error(errc::config_bad_value,
+                        ctx.name + ": command is empty");
+    if (auto env = caf::get_if<caf::settings>(&a, "env"))
+      for (auto& kvp : *env) {
+        if (auto s = caf::get_if<std::string>(&kvp.second))
+          o.env[kvp.first] = *s;
+        else
+          o.env[kvp.first] = caf::to_string(kvp.second);
+      }
+    o.env_replace = caf::get_or(a, "env-mode", "add") == "replace";
+    o.cwd = caf::get_or(a, "cwd", "");
+    o.ipc = caf::get_or(a, "ipc", "none");
+    bool ipc = o.ipc != "none";
+    o.in_mode = caf::get_or(a, "stdin", ipc ? "none" : "lines");
+    o.out_mode = caf::get_or(a, "stdout", ipc ? "inherit" : "lines");
+    o.err_mode = caf::get_or(a, "stderr", "log");
+    o.text = caf::get_or(a, "format", "json") == "text";
+    o.to = caf::get_or(a, "to", "");
+    o.events = caf::get_or(a, "events", "");
+    o.correlate = caf::get_or(a, "correlate", "");
+    auto mode = caf::get_or(a, "restart", "on-failure");
+    o.restart = mode == "never"    ? restart_mode::never
+                : mode == "always" ? restart_mode::always
+                                   : restart_mode::on_failure;
+    o.delay = caf::get_or(a, "restart-delay", o.delay);
+    o.max_delay = caf::get_or(a, "restart-delay-max", o.max_delay);
+    o.factor = caf::get_or(a, "restart-factor", o.factor);
+    o.reset_after = caf::get_or(a, "restart-reset", o.reset_after);
+    o.max_restarts = caf::get_or(a, "max-restarts", o.max_restarts);
+    o.window = caf::get_or(a, "restart-window", o.window);
+    o.kill_timeout = caf::get_or(a, "kill-timeout", o.kill_timeout);
+    o.max_memory = caf::get_or(a, "max-memory", int64_t{0});
+    o.max_frame = static_cast<size_t>(
+      caf::get_or(a, "max-frame", static_cast<int64_t>(o.max_frame)));
+    o.max_held = static_cast<size_t>(
+      caf::get_or(a, "max-held", static_cast<int64_t>(o.max_held)));
+    if (o.factor < 1.0)
+      return make_error(errc::config_bad_value,
+                        ctx.name + ": restart-factor must be at least 1");
+    auto& n = ctx.node;
+    return caf::actor_cast<caf::actor>(
+      spawn_on_loop<child_actor>(n.system(), n.loop(), n, std::move(o)));
+  };
+  return result;
+}
+
+} // namespace switchboard::actors

@@ -1,0 +1,365 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include <switchboard/actors/child_process.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <mutex>
+
+#include <dirent.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <unistd.h>
+
+#include "node_fixture.hpp"
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using switchboard::json_message;
+using switchboard::render;
+using switchboard::test::node_fixture;
+namespace actors = switchboard::actors;
+namespace sb = switchboard;
+
+namespace {
+
+const std::string helper = SWITCHBOARD_CHILD_HELPER;
+const std::string ipc_echo = SWITCHBOARD_SOURCE_DIR "/tests/helpers/ipc_echo.js";
+
+// Messages an actor received, in order, for the test thread to wait on.
+struct inbox {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::deque<json> items;
+
+  void push(const std::string& text) {
+    std::lock_guard<std::mutex> guard{mtx};
+    items.push_back(json::parse(text));
+    cv.notify_all();
+  }
+
+  // The next item, or null after `timeout`.
+  json next(std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock<std::mutex> guard{mtx};
+    if (!cv.wait_for(guard, timeout, [&] { return !items.empty(); }))
+      return nullptr;
+    auto x = std::move(items.front());
+    items.pop_front();
+    return x;
+  }
+
+  // The next item whose "event" is `name` (skipping others), or null.
+  json next_event(const std::string& name,
+                  std::chrono::milliseconds timeout = 5s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return nullptr;
+      auto x = next(left);
+      if (x.is_null() || x.value("event", "") == name)
+        return x;
+    }
+  }
+};
+
+// The inbox the next `collector` instance records into.
+std::shared_ptr<inbox> next_box;
+
+// Adds the kind `collector`: an actor that records what it gets.
+void add_collector_kind(sb::kind_registry& kinds) {
+  sb::kind_spec k;
+  k.name = "collector";
+  k.factory = [](const sb::spawn_context& ctx) -> caf::expected<caf::actor> {
+    auto box = next_box;
+    return caf::actor_cast<caf::actor>(
+      ctx.node.system().spawn([box]() -> sb::json_actor::behavior_type {
+        return {[box](json_message& m) {
+          box->push(m.text);
+          return json_message::trusted("null");
+        }};
+      }));
+  };
+  REQUIRE(!kinds.add(std::move(k)));
+}
+
+// A node with a `job` child (keys `keys`) and a collector `sink`.
+struct child_fixture : node_fixture {
+  explicit child_fixture(const std::string& keys,
+                         std::shared_ptr<inbox> box = std::make_shared<inbox>())
+      : node_fixture(prepare(box, keys), add_collector_kind), box(box) {}
+
+  static std::string prepare(std::shared_ptr<inbox>& box,
+                             const std::string& keys) {
+    next_box = box;
+    return "[node]\ncontrol = \"none\"\n[actors]\nsink = { kind = "
+           "\"collector\" }\njob = { kind = \"child-process\", "
+           + keys + " }\n";
+  }
+
+  std::shared_ptr<inbox> box;
+};
+
+std::string child_conf(const std::string& keys) {
+  return "[node]\ncontrol = \"none\"\n[actors]\njob = { kind = "
+         "\"child-process\", "
+         + keys + " }\n";
+}
+
+std::string cmd(std::initializer_list<std::string> args) {
+  std::string result = "command = [";
+  bool first = true;
+  for (auto& a : args) {
+    result += (first ? "\"" : ", \"") + a + "\"";
+    first = false;
+  }
+  return result + "]";
+}
+
+template<class... Ts>
+caf::expected<caf::ok_atom> command(sb::node& n, Ts... xs) {
+  caf::expected<caf::ok_atom> result = caf::error{};
+  caf::scoped_actor self{n.system()};
+  self->request(n.lookup("job"), 10s, xs...)
+    .receive([&](caf::ok_atom x) { result = x; },
+             [&](caf::error& e) { result = std::move(e); });
+  return result;
+}
+
+// Children of this process that are zombies.
+int zombie_children() {
+  int n = 0;
+  auto me = getpid();
+  if (auto dir = opendir("/proc")) {
+    while (auto e = readdir(dir)) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9')
+        continue;
+      std::ifstream in{std::string{"/proc/"} + e->d_name + "/stat"};
+      std::string line;
+      std::getline(in, line);
+      auto rp = line.rfind(')');
+      if (rp == std::string::npos)
+        continue;
+      char state = 0;
+      int ppid = 0;
+      std::sscanf(line.c_str() + rp + 1, " %c %d", &state, &ppid);
+      if (ppid == me && state == 'Z')
+        ++n;
+    }
+    closedir(dir);
+  }
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("a child answers requests over stdio lines") {
+  node_fixture f{child_conf(cmd({helper, "echo"}))};
+  for (int i = 0; i < 20; ++i) {
+    auto text = "{\"n\":" + std::to_string(i) + "}";
+    auto r = f.ask("job", text);
+    REQUIRE(r);
+    CHECK(r->text == text);
+  }
+  // A multi-line JSON request is sent as one line.
+  auto r = f.ask("job", "{\n  \"a\": [1,\n 2]\n}");
+  REQUIRE(r);
+  CHECK(json::parse(r->text) == json{{"a", {1, 2}}});
+  auto bad = f.ask("job", "{not json");
+  REQUIRE(!bad);
+  CHECK(sb::is(bad.error(), sb::errc::invalid_json));
+  f.stop_and_check();
+}
+
+TEST_CASE("a child answers over length-prefixed frames") {
+  node_fixture f{child_conf(cmd({helper, "echo-lp"})
+                            + ", stdin = \"length-prefixed\", stdout = "
+                              "\"length-prefixed\"")};
+  // Newlines inside a frame are just bytes.
+  for (auto text : {"{\"a\":\"x\\ny\"}", "[1,2,3]", "\"\""}) {
+    auto r = f.ask("job", text);
+    REQUIRE(r);
+    CHECK(r->text == text);
+  }
+  f.stop_and_check();
+}
+
+TEST_CASE("closing stdin while reading stdout") {
+  child_fixture f{cmd({helper, "count"}) + ", to = \"sink\""};
+  auto job = caf::actor_cast<sb::json_actor>(f.node().lookup("job"));
+  for (int i = 0; i < 3; ++i)
+    caf::anon_send(job,
+                   json_message::trusted("{\"i\":" + std::to_string(i) + "}"));
+  REQUIRE(command(f.node(), actors::eof_atom::value));
+  CHECK(f.box->next() == json{{"lines", 3}});
+  f.stop_and_check();
+}
+
+TEST_CASE("stderr lines become messages tagged stderr") {
+  child_fixture f{cmd({helper, "stderr", "oops it broke"})
+                  + ", stderr = \"lines\", to = \"sink\""};
+  CHECK(f.box->next() == json{{"stderr", "oops it broke"}});
+  f.stop_and_check();
+}
+
+TEST_CASE("lifecycle events: started, exited with the code") {
+  child_fixture f{cmd({helper, "exit", "3"})
+                  + ", restart = \"never\", events = \"sink\""};
+  auto started = f.box->next_event("started");
+  REQUIRE(started.is_object());
+  CHECK(started["pid"].get<int>() > 0);
+  CHECK(started["child"] == "job");
+  auto exited = f.box->next_event("exited");
+  REQUIRE(exited.is_object());
+  CHECK(exited["code"] == 3);
+  CHECK(exited["signal"].is_null());
+  // Stopped for good: a message is refused with a reason.
+  auto r = f.ask("job", "{}");
+  REQUIRE(!r);
+  CHECK(sb::is(r.error(), sb::errc::no_channel));
+  f.stop_and_check();
+}
+
+TEST_CASE("a command that does not exist is an exited event, no crash") {
+  child_fixture f{cmd({"/nonexistent/program"})
+                  + ", restart = \"never\", events = \"sink\""};
+  auto exited = f.box->next_event("exited");
+  REQUIRE(exited.is_object());
+  CHECK(exited["error"].get<std::string>().find("/nonexistent/program")
+        != std::string::npos);
+  child_fixture g{cmd({"no-such-command-anywhere"})
+                  + ", restart = \"never\", events = \"sink\""};
+  exited = g.box->next_event("exited");
+  REQUIRE(exited.is_object());
+  CHECK(exited["error"].get<std::string>().find("not found")
+        != std::string::npos);
+  g.stop_and_check();
+  f.stop_and_check();
+}
+
+TEST_CASE("a crash loop backs off, then gives up") {
+  child_fixture f{cmd({helper, "exit", "1"})
+                  + ", restart = \"always\", restart-delay = 10ms, "
+                    "restart-factor = 2.0, max-restarts = 4, "
+                    "restart-window = 30s, events = \"sink\""};
+  std::vector<int64_t> delays;
+  for (int i = 0; i < 4; ++i) {
+    auto ev = f.box->next_event("restarting");
+    REQUIRE(ev.is_object());
+    CHECK(ev["attempt"] == i + 1);
+    delays.push_back(ev["delay_ms"].get<int64_t>());
+  }
+  CHECK(delays == std::vector<int64_t>{10, 20, 40, 80});
+  auto gave_up = f.box->next_event("gave-up");
+  REQUIRE(gave_up.is_object());
+  CHECK(gave_up["reason"].get<std::string>().find("exit code 1")
+        != std::string::npos);
+  auto r = f.ask("job", "{}");
+  REQUIRE(!r);
+  CHECK(sb::is(r.error(), sb::errc::no_channel));
+  f.stop_and_check();
+}
+
+TEST_CASE("a request outstanding when the child dies gets an error") {
+  child_fixture f{cmd({helper, "answer-then-exit"})
+                  + ", restart = \"never\""};
+  auto r = f.ask("job", "{\"q\":1}");
+  REQUIRE(!r);
+  CHECK(sb::is(r.error(), sb::errc::child_exited));
+  CHECK(render(r.error()).find("exit code 1") != std::string::npos);
+  f.stop_and_check();
+}
+
+TEST_CASE("a line that is not JSON is an error event; the channel goes on") {
+  child_fixture f{cmd({helper, "garbage"}) + ", events = \"sink\""};
+  auto ev = f.box->next_event("error");
+  REQUIRE(ev.is_object());
+  CHECK(ev["line"] == "this is not json");
+  auto r = f.ask("job", "{\"still\":\"here\"}");
+  REQUIRE(r);
+  CHECK(r->text == "{\"still\":\"here\"}");
+  f.stop_and_check();
+}
+
+TEST_CASE("a frame over max-frame restarts the child with that reason") {
+  child_fixture f{cmd({helper, "huge", "5000"})
+                  + ", max-frame = 1000, restart-delay = 10ms, "
+                    "events = \"sink\""};
+  auto ev = f.box->next_event("error");
+  REQUIRE(ev.is_object());
+  CHECK(ev["reason"].get<std::string>().find("max-frame") != std::string::npos);
+  auto exited = f.box->next_event("exited");
+  REQUIRE(exited.is_object());
+  CHECK(exited["signal"] == "SIGTERM");
+  CHECK(f.box->next_event("restarting").is_object());
+  CHECK(f.box->next_event("started").is_object());
+  f.stop_and_check();
+}
+
+TEST_CASE("stop: SIGTERM, then SIGKILL after kill-timeout") {
+  child_fixture f{cmd({helper, "ignore-term"})
+                  + ", kill-timeout = 100ms, events = \"sink\", to = "
+                    "\"sink\""};
+  CHECK(f.box->next() .is_object()); // started
+  CHECK(f.box->next() == "ready");
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(command(f.node(), actors::stop_atom::value));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 90ms);
+  auto exited = f.box->next_event("exited");
+  REQUIRE(exited.is_object());
+  CHECK(exited["signal"] == "SIGKILL");
+  // A stopped child starts again on command.
+  REQUIRE(command(f.node(), actors::start_atom::value));
+  CHECK(f.box->next_event("started").is_object());
+  f.stop_and_check();
+}
+
+TEST_CASE("env adds to the node's environment; NODE_CHANNEL_FD is not passed on") {
+  setenv("NODE_CHANNEL_FD", "7", 1);
+  child_fixture f{cmd({helper, "env", "GREETING"})
+                  + ", env = { GREETING = \"hello\" }, to = \"sink\""};
+  CHECK(f.box->next() == "hello");
+  child_fixture g{cmd({helper, "env", "NODE_CHANNEL_FD"}) + ", to = \"sink\""};
+  CHECK(g.box->next() == nullptr);
+  unsetenv("NODE_CHANNEL_FD");
+  g.stop_and_check();
+  f.stop_and_check();
+}
+
+TEST_CASE("a Node child on the IPC channel: strings, objects, 10,000 in order") {
+  child_fixture f{"command = [\"node\", \"" + ipc_echo
+                  + "\"], ipc = \"json\", to = \"sink\""};
+  for (auto text : {"\"a plain string\"", "{\"a\":[1,{\"b\":null}]}", "42"}) {
+    auto r = f.ask("job", text, 20s);
+    REQUIRE(r);
+    CHECK(json::parse(r->text) == json::parse(text));
+  }
+  // A NODE_ cmd would be swallowed by Node: refused, nothing written.
+  auto internal = f.ask("job", "{\"cmd\":\"NODE_HANDLE\"}");
+  REQUIRE(!internal);
+  CHECK(sb::is(internal.error(), sb::errc::bad_message));
+  auto job = caf::actor_cast<sb::json_actor>(f.node().lookup("job"));
+  const int n = 10000;
+  for (int i = 0; i < n; ++i)
+    caf::anon_send(job, json_message::trusted("{\"i\":" + std::to_string(i) + "}"));
+  for (int i = 0; i < n; ++i) {
+    auto x = f.box->next(10s);
+    REQUIRE(x.is_object());
+    REQUIRE(x["i"] == i);
+  }
+  f.stop_and_check();
+}
+
+TEST_CASE("200 restarts leave no fd and no zombie behind") {
+  child_fixture f{cmd({helper, "exit", "0"})
+                  + ", restart = \"always\", restart-delay = 1ms, "
+                    "restart-delay-max = 1ms, max-restarts = 1000, "
+                    "events = \"sink\""};
+  for (int i = 0; i < 200; ++i)
+    REQUIRE(f.box->next_event("restarting").is_object());
+  REQUIRE(command(f.node(), actors::stop_atom::value));
+  CHECK(zombie_children() == 0);
+  f.stop_and_check(); // checks the fd count
+}

@@ -1,0 +1,122 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// A small child process for the child-process tests. The first argument
+// picks what it does:
+//   echo              echoes stdin lines to stdout
+//   echo-lp           echoes length-prefixed frames
+//   count             counts stdin lines until EOF, then prints {"lines":N}
+//   stderr TEXT       writes TEXT to stderr, then echoes like `echo`
+//   exit N            exits with code N at once
+//   answer-then-exit  reads one line, exits 1 without answering
+//   garbage           prints a line that is not JSON, then echoes
+//   huge N            prints one line of N bytes (a JSON string), then waits
+//   ignore-term       ignores SIGTERM and waits
+//   pid-file PATH     writes its pid to PATH, then waits
+//   env NAME          prints the JSON string value of $NAME (or null)
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <unistd.h>
+
+namespace {
+
+void echo_lines() {
+  char* line = nullptr;
+  size_t cap = 0;
+  ssize_t n;
+  while ((n = getline(&line, &cap, stdin)) > 0) {
+    fwrite(line, 1, static_cast<size_t>(n), stdout);
+    fflush(stdout);
+  }
+  free(line);
+}
+
+bool read_all(void* p, size_t n) {
+  return fread(p, 1, n, stdin) == n;
+}
+
+void wait_forever() {
+  for (;;)
+    pause();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "echo";
+  if (mode == "echo") {
+    echo_lines();
+  } else if (mode == "echo-lp") {
+    unsigned char hdr[4];
+    std::string buf;
+    while (read_all(hdr, 4)) {
+      size_t len = (size_t{hdr[0]} << 24) | (size_t{hdr[1]} << 16)
+                   | (size_t{hdr[2]} << 8) | hdr[3];
+      buf.resize(len);
+      if (len > 0 && !read_all(buf.data(), len))
+        return 1;
+      fwrite(hdr, 1, 4, stdout);
+      fwrite(buf.data(), 1, len, stdout);
+      fflush(stdout);
+    }
+  } else if (mode == "count") {
+    char* line = nullptr;
+    size_t cap = 0;
+    int n = 0;
+    while (getline(&line, &cap, stdin) > 0)
+      ++n;
+    free(line);
+    printf("{\"lines\":%d}\n", n);
+  } else if (mode == "stderr" && argc > 2) {
+    fprintf(stderr, "%s\n", argv[2]);
+    fflush(stderr);
+    echo_lines();
+  } else if (mode == "exit" && argc > 2) {
+    return atoi(argv[2]);
+  } else if (mode == "answer-then-exit") {
+    char* line = nullptr;
+    size_t cap = 0;
+    getline(&line, &cap, stdin);
+    free(line);
+    return 1;
+  } else if (mode == "garbage") {
+    printf("this is not json\n");
+    fflush(stdout);
+    echo_lines();
+  } else if (mode == "huge" && argc > 2) {
+    auto n = static_cast<size_t>(atol(argv[2]));
+    std::string s(n, 'x');
+    printf("\"%s\"\n", s.c_str());
+    fflush(stdout);
+    wait_forever();
+  } else if (mode == "ignore-term") {
+    signal(SIGTERM, SIG_IGN);
+    printf("\"ready\"\n");
+    fflush(stdout);
+    wait_forever();
+  } else if (mode == "pid-file" && argc > 2) {
+    auto tmp = std::string{argv[2]} + ".tmp";
+    if (auto f = fopen(tmp.c_str(), "w")) {
+      fprintf(f, "%d\n", static_cast<int>(getpid()));
+      fclose(f);
+      rename(tmp.c_str(), argv[2]);
+    }
+    wait_forever();
+  } else if (mode == "env" && argc > 2) {
+    auto v = getenv(argv[2]);
+    if (v)
+      printf("\"%s\"\n", v);
+    else
+      printf("null\n");
+    fflush(stdout);
+    echo_lines();
+  } else {
+    fprintf(stderr, "child_helper: unknown mode %s\n", mode.c_str());
+    return 2;
+  }
+  return 0;
+}
