@@ -12,6 +12,7 @@
 
 #include <switchboard/actors/builtins.hpp>
 #include <switchboard/bridges/control/bridge.hpp>
+#include <switchboard/bridges/process/node_channel.hpp>
 #include <switchboard/config.hpp>
 #include <switchboard/defaults.hpp>
 #include <switchboard/errc.hpp>
@@ -339,6 +340,9 @@ int send(std::vector<std::string> args) {
 // -- main ---------------------------------------------------------------------
 
 int main(int argc, char** argv) {
+  // A parent's IPC channel (NODE_CHANNEL_FD) is taken while this is the
+  // only thread, and kept from the node's own children.
+  switchboard::bridges::take_parent_channel();
   if (argc < 2) {
     std::fputs(usage_text, stderr);
     return 2;

@@ -43,14 +43,14 @@ child::child(const std::vector<std::string>& argv) {
   for (auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  auto rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
+  auto rc = posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   close(out[1]);
   close(err[1]);
   out_fd_ = out[0];
   err_fd_ = err[0];
   if (rc != 0)
-    throw std::runtime_error("posix_spawn " + argv[0] + ": " + strerror(rc));
+    throw std::runtime_error("posix_spawnp " + argv[0] + ": " + strerror(rc));
   pidfd_ = pidfd_open(pid_);
   if (pidfd_ < 0)
     throw std::runtime_error("pidfd_open failed");

@@ -3,6 +3,7 @@
 // The `switchboard` command as a user runs it: a real node process, real
 // signals, the real control socket.
 
+#include <fstream>
 #include <csignal>
 
 #include <catch2/catch.hpp>
@@ -189,4 +190,76 @@ TEST_CASE("the default config runs and answers echo and calculations") {
   CHECK(r.err.find("division by zero") != std::string::npos);
   node.signal(SIGTERM);
   CHECK(node.wait(ms{2000}) == 0);
+}
+
+namespace {
+
+// Whether process `pid` is gone (or a zombie nobody reaped: dead too).
+bool process_gone(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  if (!std::getline(in, line))
+    return true;
+  auto rp = line.rfind(')');
+  return rp != std::string::npos && rp + 2 < line.size()
+         && line[rp + 2] == 'Z';
+}
+
+// Reads the pid the child helper wrote to `path`, waiting for the file.
+pid_t read_pid(const std::string& path) {
+  pid_t pid = 0;
+  switchboard::test::eventually([&] {
+    std::ifstream in{path};
+    return static_cast<bool>(in >> pid);
+  });
+  return pid;
+}
+
+std::string child_node_conf(const temp_dir& dir) {
+  return dir.write("children.conf",
+                   "[node]\ncontrol = \"none\"\n[actors]\njob = { kind = "
+                   "\"child-process\", command = [\""
+                     + std::string{SWITCHBOARD_CHILD_HELPER} + "\", \"pid-file\", \""
+                     + dir.path() + "/child.pid\"] }\n");
+}
+
+} // namespace
+
+TEST_CASE("a child does not outlive its node, not even a SIGKILLed one") {
+  temp_dir dir;
+  auto conf = child_node_conf(dir);
+  {
+    auto node = start_node(conf);
+    auto pid = read_pid(dir.path() + "/child.pid");
+    REQUIRE(pid > 0);
+    CHECK(!process_gone(pid));
+    node->signal(SIGTERM);
+    auto status = node->wait(ms{5000});
+    REQUIRE(status);
+    CHECK(*status == 0);
+    CHECK(process_gone(pid));
+  }
+  unlink((dir.path() + "/child.pid").c_str());
+  {
+    auto node = start_node(conf);
+    auto pid = read_pid(dir.path() + "/child.pid");
+    REQUIRE(pid > 0);
+    node->signal(SIGKILL);
+    REQUIRE(node->wait(ms{5000}));
+    CHECK(switchboard::test::eventually([&] { return process_gone(pid); }));
+  }
+}
+
+TEST_CASE("a Node parent talks to a switchboard node over its IPC channel") {
+  temp_dir dir;
+  auto conf = dir.write("child-node.conf",
+                        "[node]\ncontrol = \"none\"\n[actors]\necho = { kind "
+                        "= \"echo\" }\n[bridges]\nparent = { kind = "
+                        "\"parent\", to = \"echo\" }\n");
+  auto r = run({"node", SWITCHBOARD_SOURCE_DIR "/tests/helpers/ipc_parent.js",
+                cli, conf},
+               ms{60000});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("\"ok\":true") != std::string::npos);
 }

@@ -10,6 +10,8 @@
 
 #include <caf/actor_system_config.hpp>
 
+#include <switchboard/bridges/process/parent.hpp>
+
 namespace switchboard::actors {
 
 caf::error add_builtin_kinds(kind_registry& kinds,
@@ -17,6 +19,8 @@ caf::error add_builtin_kinds(kind_registry& kinds,
   for (auto make : {echo_kind, router_kind, room_kind, child_process_kind})
     if (auto err = kinds.add(make()))
       return err;
+  if (auto err = kinds.add(bridges::parent_kind()))
+    return err;
   if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))
     return err;
   if (auto err = kinds.add_section(buffers_section()))

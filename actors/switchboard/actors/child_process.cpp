@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include <switchboard/bridges/process/channel.hpp>
+#include <switchboard/bridges/process/node_channel.hpp>
 #include <switchboard/bridges/process/spawn.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/loop_actor.hpp>
@@ -287,31 +288,18 @@ private:
 
   // Checks and encodes an outbound message for the child's channel.
   caf::expected<std::string> encode(const json_message& m) {
-    if (opt_.ipc == "json" || (!opt_.text && framing_of(opt_.in_mode) == framing::lines)) {
-      // A line of JSON: a message that is not JSON, or spans lines, would
-      // break the channel (a Node child dies on an invalid line).
-      json parsed;
-      bool multi_line = m.text.find('\n') != std::string::npos;
-      bool maybe_internal = opt_.ipc == "json"
-                            && m.text.find("NODE_") != std::string::npos;
-      if (multi_line || maybe_internal || !json::accept(m.text)) {
-        parsed = json::parse(m.text, nullptr, false);
-        if (parsed.is_discarded())
-          return make_error(errc::invalid_json,
-                            opt_.name + ": not JSON: " + truncated(m.text));
-        if (maybe_internal && parsed.is_object()) {
-          auto cmd = parsed.find("cmd");
-          if (cmd != parsed.end() && cmd->is_string()
-              && cmd->get<std::string>().rfind("NODE_", 0) == 0)
-            return make_error(errc::bad_message,
-                              opt_.name
-                                + ": a \"cmd\" starting with NODE_ is "
-                                  "internal to Node's channel; not sent");
-        }
-        if (multi_line)
-          return dump(parsed);
-      }
-      return m.text;
+    // A line of JSON: a message that is not JSON, or spans lines, would
+    // break the channel (a Node child dies on an invalid line).
+    if (opt_.ipc == "json")
+      return bridges::node_channel_line(m.text, opt_.name);
+    if (!opt_.text && framing_of(opt_.in_mode) == framing::lines) {
+      if (m.text.find('\n') == std::string::npos && json::accept(m.text))
+        return m.text;
+      auto parsed = json::parse(m.text, nullptr, false);
+      if (parsed.is_discarded())
+        return make_error(errc::invalid_json,
+                          opt_.name + ": not JSON: " + truncated(m.text));
+      return dump(parsed);
     }
     if (opt_.text) {
       // Text lines: the message is a JSON string, written as its content.
@@ -414,16 +402,9 @@ private:
     json_message m;
     bool json_channel = opt_.ipc == "json" || !opt_.text;
     if (json_channel) {
-      if (opt_.ipc == "json" && frame.find("NODE_") != std::string::npos) {
-        auto parsed = json::parse(frame, nullptr, false);
-        if (parsed.is_object()) {
-          auto cmd = parsed.find("cmd");
-          if (cmd != parsed.end() && cmd->is_string()
-              && cmd->get<std::string>().rfind("NODE_", 0) == 0) {
-            ++internal_; // Node's own channel traffic
-            return;
-          }
-        }
+      if (opt_.ipc == "json" && bridges::is_node_internal(frame)) {
+        ++internal_; // Node's own channel traffic
+        return;
       }
       if (!json::accept(frame)) {
         ++bad_frames_;

@@ -1,0 +1,79 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/bridges/process/node_channel.hpp"
+
+#include <cstdlib>
+#include <mutex>
+
+#include <fcntl.h>
+
+#include <nlohmann/json.hpp>
+
+#include <switchboard/errc.hpp>
+
+namespace switchboard::bridges {
+
+namespace {
+
+using json = nlohmann::json;
+
+bool internal_cmd(const json& j) {
+  if (!j.is_object())
+    return false;
+  auto cmd = j.find("cmd");
+  return cmd != j.end() && cmd->is_string()
+         && cmd->get<std::string>().rfind("NODE_", 0) == 0;
+}
+
+std::string truncated(const std::string& s) {
+  return s.size() <= 200 ? s : s.substr(0, 200) + "...";
+}
+
+} // namespace
+
+caf::expected<std::string> node_channel_line(const std::string& text,
+                                             const std::string& who) {
+  bool multi_line = text.find('\n') != std::string::npos;
+  bool maybe_internal = text.find("NODE_") != std::string::npos;
+  if (!multi_line && !maybe_internal && json::accept(text))
+    return text;
+  auto parsed = json::parse(text, nullptr, false);
+  if (parsed.is_discarded())
+    return make_error(errc::invalid_json, who + ": not JSON: " + truncated(text));
+  if (internal_cmd(parsed))
+    return make_error(errc::bad_message,
+                      who
+                        + ": a \"cmd\" starting with NODE_ is internal to "
+                          "Node's channel; not sent");
+  if (multi_line)
+    return parsed.dump(-1, ' ', false, json::error_handler_t::replace);
+  return text;
+}
+
+bool is_node_internal(const std::string& frame) {
+  if (frame.find("NODE_") == std::string::npos)
+    return false;
+  return internal_cmd(json::parse(frame, nullptr, false));
+}
+
+int take_parent_channel() {
+  static std::once_flag once;
+  static int fd = -1;
+  std::call_once(once, [] {
+    auto var = std::getenv("NODE_CHANNEL_FD");
+    auto mode = std::getenv("NODE_CHANNEL_SERIALIZATION_MODE");
+    if (var != nullptr && (mode == nullptr || std::string{mode} == "json")) {
+      char* end = nullptr;
+      auto n = std::strtol(var, &end, 10);
+      if (end != var && *end == '\0' && n >= 0 && fcntl(int(n), F_GETFD) >= 0) {
+        fd = static_cast<int>(n);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+      }
+    }
+    unsetenv("NODE_CHANNEL_FD");
+    unsetenv("NODE_CHANNEL_SERIALIZATION_MODE");
+  });
+  return fd;
+}
+
+} // namespace switchboard::bridges

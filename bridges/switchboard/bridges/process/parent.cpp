@@ -1,0 +1,171 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/bridges/process/parent.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <switchboard/defaults.hpp>
+#include <switchboard/errc.hpp>
+#include <switchboard/loop_actor.hpp>
+#include <switchboard/messages.hpp>
+#include <switchboard/node.hpp>
+#include <switchboard/status.hpp>
+
+#include "switchboard/bridges/process/channel.hpp"
+#include "switchboard/bridges/process/node_channel.hpp"
+
+namespace switchboard::bridges {
+
+namespace {
+
+using json = nlohmann::json;
+
+class parent_bridge : public loop_actor<caf::event_based_actor> {
+public:
+  parent_bridge(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
+                std::string name, std::string to, bool stop_on_disconnect,
+                size_t max_frame)
+      : loop_actor(cfg, loop),
+        node_(owner),
+        name_(std::move(name)),
+        to_(std::move(to)),
+        stop_on_disconnect_(stop_on_disconnect),
+        max_frame_(max_frame) {}
+
+  caf::behavior make_behavior() override {
+    auto fd = take_parent_channel();
+    if (fd < 0) {
+      node_.log(name_
+                + ": no parent IPC channel (NODE_CHANNEL_FD is not set); "
+                  "messages to it are refused");
+    } else {
+      auto self = caf::actor_cast<caf::actor>(this);
+      ch_ = channel::open(
+        loop().native(), fd, framing::lines, max_frame_,
+        {[self](std::string frame) {
+           caf::anon_send(self, line_atom::value, std::move(frame));
+         },
+         [self](caf::error err) {
+           caf::anon_send(self, line_atom::value,
+                          json{{"error", render(err)}}.dump());
+         },
+         [self] { caf::anon_send(self, eof_atom::value); }});
+    }
+    return {
+      [this](json_message& m) -> caf::result<json_message> {
+        if (ch_ == nullptr)
+          return make_error(errc::no_channel, name_ + ": no parent channel");
+        auto line = node_channel_line(m.text, name_);
+        if (!line)
+          return std::move(line.error());
+        if (!ch_->write(std::move(*line)))
+          return make_error(errc::io_error, name_ + ": the channel is closed");
+        ++sent_;
+        return json_message::trusted("null");
+      },
+      [this](line_atom, std::string& frame) { on_frame(std::move(frame)); },
+      [this](eof_atom) {
+        node_.log(name_ + ": the parent closed the IPC channel");
+        close_channel();
+        if (stop_on_disconnect_)
+          node_.request_stop();
+      },
+      [this](status_atom) {
+        return status_reply(this, "parent",
+                            {{"connected", ch_ ? "true" : "false"},
+                             {"received", std::to_string(received_)},
+                             {"sent", std::to_string(sent_)}});
+      },
+    };
+  }
+
+  void on_exit() override {
+    close_channel();
+    loop_actor::on_exit();
+  }
+
+private:
+  using line_atom = caf::atom_constant<caf::atom("line")>;
+  using eof_atom = caf::atom_constant<caf::atom("eof")>;
+
+  void close_channel() {
+    if (ch_ != nullptr) {
+      ch_->close();
+      ch_ = nullptr;
+    }
+  }
+
+  void write(std::string text) {
+    if (ch_ == nullptr)
+      return;
+    if (auto line = node_channel_line(text, name_))
+      ch_->write(std::move(*line));
+  }
+
+  void on_frame(std::string frame) {
+    if (!json::accept(frame)) {
+      node_.log(name_ + ": the parent sent a line that is not JSON: "
+                + frame.substr(0, 200));
+      return;
+    }
+    if (is_node_internal(frame))
+      return; // Node's own channel traffic
+    ++received_;
+    auto target = to_.empty() ? caf::actor{} : node_.lookup(to_);
+    if (!target) {
+      auto why = to_.empty() ? name_ + " has no \"to\": nobody takes messages "
+                                       "from the parent"
+                             : name_ + ": no actor named '" + to_ + "'";
+      node_.log(why);
+      write(json{{"error", why}}.dump());
+      return;
+    }
+    request(caf::actor_cast<json_actor>(target), node_.request_timeout(),
+            json_message::trusted(std::move(frame)))
+      .then([this](json_message& reply) { write(std::move(reply.text)); },
+            [this](caf::error& err) {
+              write(json{{"error", render(err)}}.dump());
+            });
+  }
+
+  switchboard::node& node_;
+  std::string name_;
+  std::string to_;
+  bool stop_on_disconnect_;
+  size_t max_frame_;
+  channel* ch_ = nullptr;
+  uint64_t received_ = 0;
+  uint64_t sent_ = 0;
+};
+
+} // namespace
+
+kind_spec parent_kind() {
+  kind_spec result;
+  result.name = "parent";
+  result.doc = "the IPC channel to the process that started this node "
+               "(NODE_CHANNEL_FD, Node's json format)";
+  result.section = kind_section::bridges;
+  result.keys = {
+    {"to", value_type::actor_ref, false,
+     "the actor that answers the parent's messages"},
+    {"stop-on-disconnect", value_type::boolean, false,
+     "stop the node when the parent closes the channel (default true)"},
+    {"max-frame", value_type::integer, false,
+     "the longest line the parent may send (default 16 MiB)", {}, 1},
+  };
+  result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    auto& n = ctx.node;
+    auto to = caf::get_or(ctx.args, "to", "");
+    auto stop = caf::get_or(ctx.args, "stop-on-disconnect", true);
+    auto max_frame = static_cast<size_t>(
+      caf::get_or(ctx.args, "max-frame", int64_t{16 * 1024 * 1024}));
+    return caf::actor_cast<caf::actor>(spawn_on_loop<parent_bridge>(
+      n.system(), n.loop(), n, ctx.name, to, stop, max_frame));
+  };
+  return result;
+}
+
+} // namespace switchboard::bridges
