@@ -25,6 +25,8 @@ const programs = [
   ['workers peer (postMessage)', process.execPath,
    [path.join(__dirname, 'peers', 'postmessage.js'), '--workers']],
   ['workers peer (Atomics)', process.execPath, [path.join(__dirname, 'peers', 'atomics.js')]],
+  ['children', path.join(build, 'bench', 'bench_children'), []],
+  ['children peer (fork, spawn)', process.execPath, [path.join(__dirname, 'peers', 'fork.js')]],
 ];
 
 // For these units a smaller value is better.

@@ -2,6 +2,7 @@
 
 #include "switchboard/node.hpp"
 
+#include <functional>
 #include <condition_variable>
 #include <csignal>
 #include <future>
@@ -97,6 +98,51 @@ node::~node() {
   stop();
 }
 
+namespace {
+
+// The names of `section` in the order they start: an entry after the
+// entries it wires to (keys of an actor_ref type), so that an actor that
+// sends at once (a child's first events) finds its targets; otherwise
+// by name. Cycles (routers may wire to each other) start in name order.
+std::vector<std::string> start_order(const caf::settings& section,
+                                     const kind_registry& kinds) {
+  std::vector<std::string> order;
+  std::set<std::string> seen;
+  std::function<void(const std::string&)> visit = [&](const std::string& name) {
+    if (!seen.insert(name).second)
+      return;
+    auto i = section.find(name);
+    auto entry = caf::get_if<caf::settings>(&i->second);
+    auto kind = entry ? caf::get_if<std::string>(entry, "kind") : nullptr;
+    auto spec = kind ? kinds.find(*kind) : nullptr;
+    if (spec != nullptr)
+      for (auto& key : spec->keys) {
+        std::vector<std::string> refs;
+        if (key.type == value_type::actor_ref) {
+          if (auto x = caf::get_if<std::string>(entry, key.name))
+            refs.push_back(*x);
+        } else if (key.type == value_type::actor_ref_list) {
+          if (auto x = caf::get_if<std::vector<std::string>>(entry, key.name))
+            refs = *x;
+        } else if (key.type == value_type::actor_ref_map) {
+          if (auto x = caf::get_if<caf::settings>(entry, key.name))
+            for (auto& kvp : *x)
+              if (auto v = caf::get_if<std::string>(&kvp.second))
+                refs.push_back(*v);
+        }
+        for (auto& r : refs)
+          if (section.find(r) != section.end())
+            visit(r);
+      }
+    order.push_back(name);
+  };
+  for (auto& kvp : section)
+    visit(kvp.first);
+  return order;
+}
+
+} // namespace
+
 caf::error node::start() {
   auto& d = *impl_;
   {
@@ -135,11 +181,9 @@ caf::error node::start() {
     auto xs = caf::get_if<caf::settings>(&d.cfg_.content(), section);
     if (!xs)
       continue;
-    for (auto& [name, entry] : *xs) {
-      auto& args = caf::get<caf::settings>(entry);
+    for (auto& name : start_order(*xs, d.kinds_)) {
+      auto& args = caf::get<caf::settings>(xs->find(name)->second);
       auto kind = caf::get<std::string>(args, "kind");
-      // The whole file was validated above; entries may name each other in
-      // any order.
       if (auto h = spawn_entry(name, kind, args, false); !h) {
         auto err = std::move(h.error());
         log("cannot start " + name + ": " + render(err));

@@ -222,7 +222,7 @@ TEST_CASE("lifecycle events: started, exited with the code") {
   f.stop_and_check();
 }
 
-TEST_CASE("a command that does not exist is an exited event, no crash") {
+TEST_CASE("a command that does not exist is an exited event and no crash") {
   child_fixture f{cmd({"/nonexistent/program"})
                   + ", restart = \"never\", events = \"sink\""};
   auto exited = f.box->next_event("exited");
@@ -362,4 +362,94 @@ TEST_CASE("200 restarts leave no fd and no zombie behind") {
   REQUIRE(command(f.node(), actors::stop_atom::value));
   CHECK(zombie_children() == 0);
   f.stop_and_check(); // checks the fd count
+}
+
+namespace {
+
+// Sends both requests at once and returns their replies (or errors), in
+// the order they were sent.
+std::vector<std::string> ask_two(sb::node& n, const std::string& a,
+                                 const std::string& b) {
+  std::vector<std::string> result(2);
+  caf::scoped_actor self{n.system()};
+  auto job = caf::actor_cast<sb::json_actor>(n.lookup("job"));
+  auto h1 = self->request(job, 5s, json_message::trusted(a));
+  auto h2 = self->request(job, 5s, json_message::trusted(b));
+  h1.receive([&](json_message& m) { result[0] = m.text; },
+             [&](caf::error& e) { result[0] = render(e); });
+  h2.receive([&](json_message& m) { result[1] = m.text; },
+             [&](caf::error& e) { result[1] = render(e); });
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("replies pair with requests in order, or by a correlate field") {
+  {
+    // The child answers each pair in reverse: in order, each request gets
+    // the other's answer.
+    child_fixture f{cmd({helper, "swap"})};
+    auto r = ask_two(f.node(), "{\"id\":1}", "{\"id\":2}");
+    CHECK(r == std::vector<std::string>{"{\"id\":2}", "{\"id\":1}"});
+    f.stop_and_check();
+  }
+  child_fixture f{cmd({helper, "swap"}) + ", correlate = \"id\""};
+  auto r = ask_two(f.node(), "{\"id\":1}", "{\"id\":\"two\"}");
+  CHECK(r == std::vector<std::string>{"{\"id\":1}", "{\"id\":\"two\"}"});
+  // A request without the field cannot be paired.
+  auto bad = f.ask("job", "{\"x\":1}");
+  REQUIRE(!bad);
+  CHECK(sb::is(bad.error(), sb::errc::bad_message));
+  f.stop_and_check();
+}
+
+TEST_CASE("messages sent while the child restarts are held, up to max-held") {
+  child_fixture f{cmd({helper, "echo"}) + ", max-held = 1"};
+  {
+    caf::scoped_actor self{f.node().system()};
+    auto job = f.node().lookup("job");
+    // The restart is under way (SIGTERM sent) when the next two arrive.
+    auto h0 = self->request(job, 5s, actors::restart_atom::value);
+    auto h1 = self->request(caf::actor_cast<sb::json_actor>(job), 5s,
+                            json_message::trusted("{\"held\":1}"));
+    auto h2 = self->request(caf::actor_cast<sb::json_actor>(job), 5s,
+                            json_message::trusted("{\"held\":2}"));
+    h0.receive([](caf::ok_atom) {}, [](caf::error& e) { FAIL(render(e)); });
+    h1.receive([](json_message& m) { CHECK(m.text == "{\"held\":1}"); },
+               [](caf::error& e) { FAIL(render(e)); });
+    h2.receive([](json_message& m) { FAIL(m.text); },
+               [](caf::error& e) { CHECK(sb::is(e, sb::errc::queue_full)); });
+  }
+  f.stop_and_check();
+}
+
+TEST_CASE("a signal command and a child over max-memory restart the child") {
+  child_fixture f{cmd({helper, "grow", "64000000"})
+                  + ", max-memory = 32000000, restart-delay = 10ms, "
+                    "events = \"sink\""};
+  auto ev = f.box->next_event("memory-limit");
+  REQUIRE(ev.is_object());
+  CHECK(ev["rss"].get<int64_t>() > 32000000);
+  CHECK(f.box->next_event("exited")["signal"] == "SIGTERM");
+  CHECK(f.box->next_event("started").is_object());
+  f.stop_and_check();
+  child_fixture g{cmd({helper, "echo"}) + ", events = \"sink\""};
+  REQUIRE(g.box->next_event("started").is_object());
+  REQUIRE(command(g.node(), actors::signal_atom::value, int32_t{SIGUSR1}));
+  CHECK(g.box->next_event("exited")["signal"] == "SIGUSR1");
+  // on-failure: a signal is a failure.
+  CHECK(g.box->next_event("restarting").is_object());
+  CHECK(g.box->next_event("started").is_object());
+  g.stop_and_check();
+}
+
+TEST_CASE("text lines: each line is a JSON string") {
+  child_fixture f{cmd({helper, "echo"}) + ", format = \"text\""};
+  auto r = f.ask("job", "\"plain text, not JSON {\"");
+  REQUIRE(r);
+  CHECK(r->text == "\"plain text, not JSON {\"");
+  auto bad = f.ask("job", "{\"a\":1}");
+  REQUIRE(!bad);
+  CHECK(sb::is(bad.error(), sb::errc::bad_message));
+  f.stop_and_check();
 }

@@ -13,6 +13,8 @@
 //   ignore-term       ignores SIGTERM and waits
 //   pid-file PATH     writes its pid to PATH, then waits
 //   env NAME          prints the JSON string value of $NAME (or null)
+//   swap              reads lines in pairs and answers each pair in reverse
+//   grow N            touches N bytes of memory, then echoes
 
 #include <csignal>
 #include <cstdio>
@@ -114,6 +116,28 @@ int main(int argc, char** argv) {
       printf("null\n");
     fflush(stdout);
     echo_lines();
+  } else if (mode == "swap") {
+    char* line = nullptr;
+    size_t cap = 0;
+    std::string first;
+    while (getline(&line, &cap, stdin) > 0) {
+      if (first.empty()) {
+        first = line;
+        continue;
+      }
+      fputs(line, stdout);
+      fputs(first.c_str(), stdout);
+      fflush(stdout);
+      first.clear();
+    }
+    free(line);
+  } else if (mode == "grow" && argc > 2) {
+    auto n = static_cast<size_t>(atol(argv[2]));
+    auto p = static_cast<char*>(malloc(n));
+    for (size_t i = 0; i < n; i += 4096)
+      p[i] = 1;
+    echo_lines();
+    free(p);
   } else {
     fprintf(stderr, "child_helper: unknown mode %s\n", mode.c_str());
     return 2;

@@ -1,0 +1,256 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// Child processes:
+// - IPC round trip (one message at a time) and one-way throughput over
+//   Node's json channel: a `child-process` with ipc = "json", asked from
+//   the io loop as a bridge asks, next to a raw socketpair ping-pong
+//   between two processes (the OS limit) and Node's `fork` (peers/fork.js);
+// - stdio JSON lines, parsed on both sides, streamed through a child that
+//   parses and re-serializes each line, next to Node's `spawn`.
+// The children are this program, started with --child MODE: small C++
+// loops over the fd, the same for switchboard and for the raw figure.
+
+#include <cstring>
+#include <future>
+#include <string>
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <switchboard/actors/builtins.hpp>
+#include <switchboard/errc.hpp>
+#include <switchboard/loop_actor.hpp>
+#include <switchboard/messages.hpp>
+#include <switchboard/node.hpp>
+
+#include "bench.hpp"
+#include "client.hpp"
+
+using namespace switchboard;
+using namespace switchboard::bench;
+
+namespace {
+
+const std::string payload = "{\"ping\":1,\"data\":\"abcdefghijklmnopqrstuvwxyz\"}";
+
+// -- children -----------------------------------------------------------------
+
+// Reads lines from `in`, hands each to `fn`; buffered, no stdio.
+template<class F>
+void each_line(int in, F fn) {
+  std::string buf;
+  char chunk[65536];
+  for (;;) {
+    auto n = read(in, chunk, sizeof(chunk));
+    if (n <= 0)
+      return;
+    buf.append(chunk, static_cast<size_t>(n));
+    size_t start = 0;
+    for (;;) {
+      auto nl = buf.find('\n', start);
+      if (nl == std::string::npos)
+        break;
+      fn(std::string_view{buf.data() + start, nl - start});
+      start = nl + 1;
+    }
+    buf.erase(0, start);
+  }
+}
+
+void write_all(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    auto n = write(fd, s.data() + off, s.size() - off);
+    if (n <= 0)
+      return;
+    off += static_cast<size_t>(n);
+  }
+}
+
+int child_main(const std::string& mode, int argc, char** argv) {
+  if (mode == "echo") { // fd 3: echo each line
+    each_line(3, [](std::string_view line) {
+      std::string out{line};
+      out += '\n';
+      write_all(3, out);
+    });
+  } else if (mode == "count" && argc > 0) { // fd 3: answer after N lines
+    long n = std::atol(argv[0]), seen = 0;
+    each_line(3, [&](std::string_view) {
+      if (++seen == n) {
+        write_all(3, "{\"count\":" + std::to_string(n) + "}\n");
+        seen = 0;
+      }
+    });
+  } else if (mode == "json-lines") { // stdin -> parse, dump -> stdout
+    std::string out;
+    each_line(0, [&](std::string_view line) {
+      out += nlohmann::json::parse(line).dump();
+      out += '\n';
+      if (out.size() > 16384) {
+        write_all(1, out);
+        out.clear();
+      }
+    });
+    write_all(1, out);
+  }
+  return 0;
+}
+
+// -- raw socketpair -----------------------------------------------------------
+
+double raw_socketpair(const std::string& self_path, size_t n) {
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+  auto pid = fork();
+  if (pid == 0) {
+    dup2(sv[1], 3);
+    execl(self_path.c_str(), self_path.c_str(), "--child", "echo", nullptr);
+    _exit(127);
+  }
+  close(sv[1]);
+  auto line = payload + "\n";
+  char buf[4096];
+  auto t0 = clock::now();
+  for (size_t i = 0; i < n; ++i) {
+    write_all(sv[0], line);
+    size_t got = 0;
+    while (got < line.size()) {
+      auto k = read(sv[0], buf, sizeof(buf));
+      if (k <= 0)
+        break;
+      got += static_cast<size_t>(k);
+    }
+  }
+  auto elapsed = clock::now() - t0;
+  close(sv[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  return per_second(n, elapsed);
+}
+
+// -- switchboard --------------------------------------------------------------
+
+std::unique_ptr<node> start_node(const std::string& actors) {
+  auto cfg = node_config::from_string("[node]\ncontrol = \"none\"\n[actors]\n"
+                                      + actors);
+  if (!cfg) {
+    std::fprintf(stderr, "%s\n", render(cfg.error()).c_str());
+    std::exit(1);
+  }
+  auto nd = std::make_unique<node>(std::move(*cfg));
+  actors::add_builtin_kinds(nd->kinds());
+  if (auto err = nd->start()) {
+    std::fprintf(stderr, "%s\n", render(err).c_str());
+    std::exit(1);
+  }
+  return nd;
+}
+
+// Waits for the first message from the child (one that nobody asked for).
+struct collector_state {
+  std::promise<void>* done = nullptr;
+};
+
+clock::duration one_way(node& nd, json_actor job, size_t n) {
+  std::promise<void> done;
+  auto fut = done.get_future();
+  auto sink = nd.system().spawn([&done]() -> json_actor::behavior_type {
+    return {[&done](json_message&) {
+      done.set_value();
+      return json_message::trusted("null");
+    }};
+  });
+  nd.add("sink", caf::actor_cast<caf::actor>(sink));
+  auto msg = json_message::trusted(payload);
+  auto t0 = clock::now();
+  for (size_t i = 0; i < n; ++i)
+    caf::anon_send(job, msg);
+  fut.wait();
+  auto elapsed = clock::now() - t0;
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  return elapsed;
+}
+
+std::string in_quotes(const std::string& s) {
+  return "\"" + s + "\"";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 3 && std::string{argv[1]} == "--child")
+    return child_main(argv[2], argc - 3, argv + 3);
+  std::string self = argv[0];
+  auto n_rt = scaled(20000);
+  auto n_ow = scaled(200000);
+  auto n_lines = scaled(200000);
+  raw_socketpair(self, n_rt / 10);
+  report("IPC round trip", "raw socketpair ping-pong",
+         raw_socketpair(self, n_rt), "rt/s");
+  {
+    auto nd = start_node("job = { kind = \"child-process\", command = ["
+                         + in_quotes(self) + ", \"--child\", \"echo\"], ipc = "
+                         + "\"json\" }\n");
+    auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
+    auto msg = json_message::trusted(payload);
+    auto from_loop = [&](size_t n) {
+      std::promise<clock::duration> done;
+      auto result = done.get_future();
+      spawn_on_loop<loop_client>(nd->system(), nd->loop(), job, n, &done);
+      return result.get();
+    };
+    from_loop(n_rt / 10);
+    report("IPC round trip", "switchboard", per_second(n_rt, from_loop(n_rt)),
+           "rt/s");
+    nd->stop();
+  }
+  report("IPC round trip", "raw socketpair ping-pong (again)",
+         raw_socketpair(self, n_rt), "rt/s");
+  {
+    auto nd = start_node("job = { kind = \"child-process\", command = ["
+                         + in_quotes(self) + ", \"--child\", \"count\", \""
+                         + std::to_string(n_ow) + "\"], ipc = \"json\", "
+                         + "to = \"sink\" }\nsink = { kind = \"echo\" }\n");
+    // The echo holds the name for validation; the bench's sink replaces it.
+    auto echo = nd->lookup("sink");
+    caf::actor_system& sys = nd->system();
+    caf::scoped_actor self_actor{sys};
+    self_actor->send_exit(echo, caf::exit_reason::user_shutdown);
+    self_actor->wait_for(echo);
+    auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
+    report("IPC one-way", "switchboard", per_second(n_ow, one_way(*nd, job, n_ow)),
+           "msg/s");
+    nd->stop();
+  }
+  {
+    auto nd = start_node("job = { kind = \"child-process\", command = ["
+                         + in_quotes(self) + ", \"--child\", \"json-lines\"] }\n");
+    auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
+    // Pipelined requests, each answered by the child's next line.
+    std::promise<clock::duration> done;
+    auto result = done.get_future();
+    auto t0 = clock::now();
+    nd->system().spawn([&, job](caf::event_based_actor* a) {
+      auto left = std::make_shared<size_t>(n_lines);
+      auto msg = json_message::trusted(payload);
+      for (size_t i = 0; i < n_lines; ++i)
+        a->request(job, caf::infinite, msg).then([=, &done](json_message& r) {
+          // Parsed on this side too.
+          if (nlohmann::json::parse(r.text).is_discarded())
+            std::abort();
+          if (--*left == 0) {
+            done.set_value(clock::now() - t0);
+            a->quit();
+          }
+        });
+    });
+    report("stdio JSON lines", "switchboard",
+           per_second(n_lines, result.get()), "lines/s");
+    nd->stop();
+  }
+}
