@@ -39,9 +39,10 @@ const std::string payload = "{\"ping\":1,\"data\":\"abcdefghijklmnopqrstuvwxyz\"
 
 // -- children -----------------------------------------------------------------
 
-// Reads lines from `in`, hands each to `fn`; buffered, no stdio.
-template<class F>
-void each_line(int in, F fn) {
+// Reads lines from `in`, hands each to `fn` and calls `after_read` once
+// the lines of one read are done; buffered, no stdio.
+template<class F, class G = void (*)()>
+void each_line(int in, F fn, G after_read = [] {}) {
   std::string buf;
   char chunk[65536];
   for (;;) {
@@ -58,6 +59,7 @@ void each_line(int in, F fn) {
       start = nl + 1;
     }
     buf.erase(0, start);
+    after_read();
   }
 }
 
@@ -88,15 +90,17 @@ int child_main(const std::string& mode, int argc, char** argv) {
     });
   } else if (mode == "json-lines") { // stdin -> parse, dump -> stdout
     std::string out;
-    each_line(0, [&](std::string_view line) {
-      out += nlohmann::json::parse(line).dump();
-      out += '\n';
-      if (out.size() > 16384) {
+    // Answers what one read brought in with one write.
+    each_line(
+      0,
+      [&](std::string_view line) {
+        out += nlohmann::json::parse(line).dump();
+        out += '\n';
+      },
+      [&] {
         write_all(1, out);
         out.clear();
-      }
-    });
-    write_all(1, out);
+      });
   }
   return 0;
 }
@@ -217,40 +221,55 @@ int main(int argc, char** argv) {
                          + std::to_string(n_ow) + "\"], ipc = \"json\", "
                          + "to = \"sink\" }\nsink = { kind = \"echo\" }\n");
     // The echo holds the name for validation; the bench's sink replaces it.
-    auto echo = nd->lookup("sink");
-    caf::actor_system& sys = nd->system();
-    caf::scoped_actor self_actor{sys};
-    self_actor->send_exit(echo, caf::exit_reason::user_shutdown);
-    self_actor->wait_for(echo);
+    {
+      auto echo = nd->lookup("sink");
+      caf::actor_system& sys = nd->system();
+      caf::scoped_actor self_actor{sys};
+      self_actor->send_exit(echo, caf::exit_reason::user_shutdown);
+      self_actor->wait_for(echo);
+    }
     auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
     report("IPC one-way", "switchboard", per_second(n_ow, one_way(*nd, job, n_ow)),
            "msg/s");
     nd->stop();
   }
   {
+    // Streamed as Node's peer streams: lines go out as one-way messages,
+    // the child's lines come back unasked and go to `to`, which parses
+    // each (the channel has checked it is JSON on the way in).
     auto nd = start_node("job = { kind = \"child-process\", command = ["
-                         + in_quotes(self) + ", \"--child\", \"json-lines\"] }\n");
-    auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
-    // Pipelined requests, each answered by the child's next line.
-    std::promise<clock::duration> done;
-    auto result = done.get_future();
-    auto t0 = clock::now();
-    nd->system().spawn([&, job](caf::event_based_actor* a) {
-      auto left = std::make_shared<size_t>(n_lines);
-      auto msg = json_message::trusted(payload);
-      for (size_t i = 0; i < n_lines; ++i)
-        a->request(job, caf::infinite, msg).then([=, &done](json_message& r) {
-          // Parsed on this side too.
-          if (nlohmann::json::parse(r.text).is_discarded())
-            std::abort();
-          if (--*left == 0) {
-            done.set_value(clock::now() - t0);
-            a->quit();
-          }
-        });
+                         + in_quotes(self)
+                         + ", \"--child\", \"json-lines\"], to = \"sink\" }\n"
+                         + "sink = { kind = \"echo\" }\n");
+    {
+      auto echo = nd->lookup("sink");
+      caf::actor_system& sys = nd->system();
+      caf::scoped_actor self_actor{sys};
+      self_actor->send_exit(echo, caf::exit_reason::user_shutdown);
+      self_actor->wait_for(echo);
+    }
+    std::promise<void> done;
+    auto fut = done.get_future();
+    auto left = std::make_shared<size_t>(n_lines);
+    auto sink = nd->system().spawn([&done, left]() -> json_actor::behavior_type {
+      return {[&done, left](json_message& m) {
+        if (nlohmann::json::parse(m.text).is_discarded())
+          std::abort();
+        if (--*left == 0)
+          done.set_value();
+        return json_message::trusted("null");
+      }};
     });
+    nd->add("sink", caf::actor_cast<caf::actor>(sink));
+    auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
+    auto msg = json_message::trusted(payload);
+    auto t0 = clock::now();
+    for (size_t i = 0; i < n_lines; ++i)
+      caf::anon_send(job, msg);
+    fut.wait();
     report("stdio JSON lines", "switchboard",
-           per_second(n_lines, result.get()), "lines/s");
+           per_second(n_lines, clock::now() - t0), "lines/s");
+    caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
     nd->stop();
   }
 }

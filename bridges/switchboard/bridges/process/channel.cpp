@@ -39,12 +39,12 @@ channel* channel::open(uv_loop_s* loop, int fd, framing how, size_t max_frame,
   auto ch = new channel(how, max_frame, std::move(callbacks));
   uv_pipe_init(loop, &ch->pipe_, 0);
   ch->pipe_.data = ch;
+  uv_check_init(loop, &ch->check_);
+  ch->check_.data = ch;
+  ch->open_handles_ = 2;
   if (uv_pipe_open(&ch->pipe_, fd) != 0) {
     ::close(fd);
-    ch->closed_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&ch->pipe_), [](uv_handle_t* h) {
-      delete static_cast<channel*>(h->data);
-    });
+    ch->close();
     return nullptr;
   }
   if (ch->cb_.on_frame) {
@@ -151,30 +151,57 @@ void channel::fail(caf::error err) {
 bool channel::write(std::string payload) {
   if (closed_ || want_shutdown_)
     return false;
+  // Frames written in one turn of the loop leave in one system call, once
+  // the turn's work is done (the check phase runs right after it).
   switch (how_) {
     case framing::lines:
-      payload += '\n';
+      batch_.append(payload);
+      batch_ += '\n';
       break;
     case framing::length_prefixed:
-      payload.insert(0, length_prefix(payload.size()));
+      batch_.append(length_prefix(payload.size()));
+      batch_.append(payload);
       break;
     case framing::raw:
+      batch_.append(payload);
       break;
   }
-  if (queue_.empty()) {
+  queued_ += batch_.size() - batched_;
+  batched_ = batch_.size();
+  if (!check_active_) {
+    check_active_ = true;
+    uv_check_start(&check_, [](uv_check_t* h) {
+      static_cast<channel*>(h->data)->end_of_turn();
+    });
+  }
+  return true;
+}
+
+void channel::end_of_turn() {
+  uv_check_stop(&check_);
+  check_active_ = false;
+  if (closed_ || batch_.empty())
+    return;
+  std::string data;
+  data.swap(batch_);
+  batched_ = 0;
+  if (queue_.empty() && !writing_) {
     // The common case: the fd takes it all at once, no request needed.
-    auto buf = uv_buf_init(payload.data(), static_cast<unsigned>(payload.size()));
+    auto buf = uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
     auto n = uv_try_write(reinterpret_cast<uv_stream_t*>(&pipe_), &buf, 1);
-    if (n == static_cast<int>(payload.size()))
-      return true;
-    if (n < 0 && n != UV_EAGAIN)
-      return false;
+    if (n == static_cast<int>(data.size())) {
+      queued_ -= data.size();
+      after_writes();
+      return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+      queued_ = 0;
+      return; // the reader is gone; its EOF or the exit tells the owner
+    }
     offset_ = n > 0 ? static_cast<size_t>(n) : 0;
   }
-  queued_ += payload.size();
-  queue_.push_back(std::move(payload));
+  queue_.push_back(std::move(data));
   flush();
-  return true;
 }
 
 void channel::flush() {
@@ -214,7 +241,8 @@ void channel::flush() {
 }
 
 void channel::after_writes() {
-  if (!want_shutdown_ || writing_ || !queue_.empty() || closed_)
+  if (!want_shutdown_ || writing_ || !queue_.empty() || !batch_.empty()
+      || closed_)
     return;
   // A read-write socket gets a half-close; a pipe's write end is closed.
   if (reading_ || cb_.on_frame) {
@@ -245,8 +273,13 @@ void channel::close() {
   // The callbacks stay until the object goes (one of them may be running
   // now); none is called once closed_ is set.
   closed_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&pipe_),
-           [](uv_handle_t* h) { delete static_cast<channel*>(h->data); });
+  auto done = [](uv_handle_t* h) {
+    auto ch = static_cast<channel*>(h->data);
+    if (--ch->open_handles_ == 0)
+      delete ch;
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), done);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), done);
 }
 
 void channel::pause_reading() {

@@ -94,9 +94,16 @@ private:
   void feed(const char* data, size_t n);
   void fail(caf::error err);
   void flush();
+  void end_of_turn();
   void after_writes();
 
   uv_pipe_t pipe_;
+  uv_check_t check_;
+  int open_handles_ = 0;
+  // Frames of this turn of the loop, written together at its end.
+  std::string batch_;
+  size_t batched_ = 0;
+  bool check_active_ = false;
   framing how_;
   size_t max_frame_;
   channel_callbacks cb_;
