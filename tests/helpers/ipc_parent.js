@@ -1,7 +1,7 @@
 // A Node parent that starts a switchboard node with an IPC channel
 // (spawn with 'ipc', as fork does) and talks to its `parent` bridge:
-//   node ipc_parent.js SWITCHBOARD CONFIG
-// Sends a string, an object and 10,000 numbered objects; expects each back
+//   node ipc_parent.js SWITCHBOARD CONFIG [N]
+// Sends a string, an object and N (default 10,000) numbered objects; expects each back
 // in order (the config wires the bridge to an echo), then disconnects and
 // expects the node to stop with exit code 0. Prints one JSON line with the
 // verdict and exits 0 only if everything held.
@@ -9,9 +9,9 @@
 const { spawn } = require('child_process');
 const assert = require('assert');
 
-const [cli, conf] = process.argv.slice(2);
+const [cli, conf, count] = process.argv.slice(2);
 const child = spawn(cli, ['run', conf], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-const n = 10000;
+const n = Number(count || 10000);
 const got = [];
 const timer = setTimeout(() => {
   console.log(JSON.stringify({ ok: false, error: 'timeout', received: got.length }));
