@@ -35,14 +35,16 @@ using namespace switchboard::bench;
 
 namespace {
 
-const std::string payload = "{\"ping\":1,\"data\":\"abcdefghijklmnopqrstuvwxyz\"}";
+const std::string payload =
+  "{\"ping\":1,\"data\":\"abcdefghijklmnopqrstuvwxyz\"}";
 
 // -- children -----------------------------------------------------------------
 
 // Reads lines from `in`, hands each to `fn` and calls `after_read` once
 // the lines of one read are done; buffered, no stdio.
 template<class F, class G = void (*)()>
-void each_line(int in, F fn, G after_read = [] {}) {
+void each_line(
+  int in, F fn, G after_read = [] {}) {
   std::string buf;
   char chunk[65536];
   for (;;) {
@@ -140,8 +142,8 @@ double raw_socketpair(const std::string& self_path, size_t n) {
 // -- switchboard --------------------------------------------------------------
 
 std::unique_ptr<node> start_node(const std::string& actors) {
-  auto cfg = node_config::from_string("[node]\ncontrol = \"none\"\n[actors]\n"
-                                      + actors);
+  auto cfg =
+    node_config::from_string("[node]\ncontrol = \"none\"\n[actors]\n" + actors);
   if (!cfg) {
     std::fprintf(stderr, "%s\n", render(cfg.error()).c_str());
     std::exit(1);
@@ -198,8 +200,8 @@ int main(int argc, char** argv) {
          raw_socketpair(self, n_rt), "rt/s");
   {
     auto nd = start_node("job = { kind = \"child-process\", command = ["
-                         + in_quotes(self) + ", \"--child\", \"echo\"], ipc = "
-                         + "\"json\" }\n");
+                         + in_quotes(self)
+                         + ", \"--child\", \"echo\"], ipc = " + "\"json\" }\n");
     auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
     auto msg = json_message::trusted(payload);
     auto from_loop = [&](size_t n) {
@@ -229,8 +231,8 @@ int main(int argc, char** argv) {
       self_actor->wait_for(echo);
     }
     auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
-    report("IPC one-way", "switchboard", per_second(n_ow, one_way(*nd, job, n_ow)),
-           "msg/s");
+    report("IPC one-way", "switchboard",
+           per_second(n_ow, one_way(*nd, job, n_ow)), "msg/s");
     nd->stop();
   }
   {
@@ -251,15 +253,16 @@ int main(int argc, char** argv) {
     std::promise<void> done;
     auto fut = done.get_future();
     auto left = std::make_shared<size_t>(n_lines);
-    auto sink = nd->system().spawn([&done, left]() -> json_actor::behavior_type {
-      return {[&done, left](json_message& m) {
-        if (nlohmann::json::parse(m.text).is_discarded())
-          std::abort();
-        if (--*left == 0)
-          done.set_value();
-        return json_message::trusted("null");
-      }};
-    });
+    auto sink =
+      nd->system().spawn([&done, left]() -> json_actor::behavior_type {
+        return {[&done, left](json_message& m) {
+          if (nlohmann::json::parse(m.text).is_discarded())
+            std::abort();
+          if (--*left == 0)
+            done.set_value();
+          return json_message::trusted("null");
+        }};
+      });
     nd->add("sink", caf::actor_cast<caf::actor>(sink));
     auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
     auto msg = json_message::trusted(payload);

@@ -25,7 +25,8 @@ namespace sb = switchboard;
 namespace {
 
 const std::string helper = SWITCHBOARD_CHILD_HELPER;
-const std::string ipc_echo = SWITCHBOARD_SOURCE_DIR "/tests/helpers/ipc_echo.js";
+const std::string ipc_echo =
+  SWITCHBOARD_SOURCE_DIR "/tests/helpers/ipc_echo.js";
 
 // TSan cannot see into Debian's libcaf_core, takes each message hand-off in
 // it for a race and spends milliseconds on every (suppressed)
@@ -272,8 +273,7 @@ TEST_CASE("a crash loop backs off, then gives up") {
 }
 
 TEST_CASE("a request outstanding when the child dies gets an error") {
-  child_fixture f{cmd({helper, "answer-then-exit"})
-                  + ", restart = \"never\""};
+  child_fixture f{cmd({helper, "answer-then-exit"}) + ", restart = \"never\""};
   auto r = f.ask("job", "{\"q\":1}");
   REQUIRE(!r);
   CHECK(sb::is(r.error(), sb::errc::child_exited));
@@ -311,7 +311,7 @@ TEST_CASE("stop: SIGTERM, then SIGKILL after kill-timeout") {
   child_fixture f{cmd({helper, "ignore-term"})
                   + ", kill-timeout = 100ms, events = \"sink\", to = "
                     "\"sink\""};
-  CHECK(f.box->next() .is_object()); // started
+  CHECK(f.box->next().is_object()); // started
   CHECK(f.box->next() == "ready");
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(command(f.node(), actors::stop_atom::value));
@@ -325,7 +325,8 @@ TEST_CASE("stop: SIGTERM, then SIGKILL after kill-timeout") {
   f.stop_and_check();
 }
 
-TEST_CASE("env adds to the node's environment; NODE_CHANNEL_FD is not passed on") {
+TEST_CASE(
+  "env adds to the node's environment; NODE_CHANNEL_FD is not passed on") {
   setenv("NODE_CHANNEL_FD", "7", 1);
   child_fixture f{cmd({helper, "env", "GREETING"})
                   + ", env = { GREETING = \"hello\" }, to = \"sink\""};
@@ -337,7 +338,8 @@ TEST_CASE("env adds to the node's environment; NODE_CHANNEL_FD is not passed on"
   f.stop_and_check();
 }
 
-TEST_CASE("a Node child on the IPC channel: strings, objects, 10,000 in order") {
+TEST_CASE(
+  "a Node child on the IPC channel: strings, objects, 10,000 in order") {
   child_fixture f{"command = [\"node\", \"" + ipc_echo
                   + "\"], ipc = \"json\", to = \"sink\""};
   for (auto text : {"\"a plain string\"", "{\"a\":[1,{\"b\":null}]}", "42"}) {
@@ -352,7 +354,8 @@ TEST_CASE("a Node child on the IPC channel: strings, objects, 10,000 in order") 
   auto job = caf::actor_cast<sb::json_actor>(f.node().lookup("job"));
   const int n = burst_size;
   for (int i = 0; i < n; ++i)
-    caf::anon_send(job, json_message::trusted("{\"i\":" + std::to_string(i) + "}"));
+    caf::anon_send(job,
+                   json_message::trusted("{\"i\":" + std::to_string(i) + "}"));
   for (int i = 0; i < n; ++i) {
     auto x = f.box->next(10s);
     REQUIRE(x.is_object());

@@ -201,8 +201,7 @@ bool process_gone(pid_t pid) {
   if (!std::getline(in, line))
     return true;
   auto rp = line.rfind(')');
-  return rp != std::string::npos && rp + 2 < line.size()
-         && line[rp + 2] == 'Z';
+  return rp != std::string::npos && rp + 2 < line.size() && line[rp + 2] == 'Z';
 }
 
 // Reads the pid the child helper wrote to `path`, waiting for the file.
@@ -219,8 +218,9 @@ std::string child_node_conf(const temp_dir& dir) {
   return dir.write("children.conf",
                    "[node]\ncontrol = \"none\"\n[actors]\njob = { kind = "
                    "\"child-process\", command = [\""
-                     + std::string{SWITCHBOARD_CHILD_HELPER} + "\", \"pid-file\", \""
-                     + dir.path() + "/child.pid\"] }\n");
+                     + std::string{SWITCHBOARD_CHILD_HELPER}
+                     + "\", \"pid-file\", \"" + dir.path()
+                     + "/child.pid\"] }\n");
 }
 
 } // namespace

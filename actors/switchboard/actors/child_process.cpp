@@ -134,8 +134,8 @@ public:
         if (state_ != state::running)
           return not_running();
         if (::kill(pid_, sig) != 0)
-          return make_error(errc::io_error, opt_.name + ": kill: "
-                                              + std::strerror(errno));
+          return make_error(errc::io_error,
+                            opt_.name + ": kill: " + std::strerror(errno));
         return caf::ok_atom::value;
       },
       [this](stop_atom) -> caf::result<caf::ok_atom> {
@@ -229,9 +229,10 @@ public:
           fields.emplace_back("pid", std::to_string(pid_));
           fields.emplace_back(
             "uptime_ms",
-            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                             clock::now() - started_at_)
-                             .count()));
+            std::to_string(
+              std::chrono::duration_cast<std::chrono::milliseconds>(
+                clock::now() - started_at_)
+                .count()));
           fields.emplace_back("rss", std::to_string(rss()));
         }
         return status_reply(this, "child-process", std::move(fields));
@@ -334,9 +335,9 @@ private:
                             + opt_.correlate + "\" (correlate)");
       key = i->dump();
       if (by_key_.count(key) > 0)
-        return make_error(errc::bad_message,
-                          opt_.name + ": a request with " + opt_.correlate
-                            + " = " + key + " is already waiting");
+        return make_error(errc::bad_message, opt_.name + ": a request with "
+                                               + opt_.correlate + " = " + key
+                                               + " is already waiting");
     }
     if (state_ == state::stopped || state_ == state::gave_up)
       return not_running();
@@ -347,10 +348,10 @@ private:
                             + opt_.in_mode + "\", ipc = \"" + opt_.ipc + "\")");
       // Restarting: held, up to a bound.
       if (held_.size() >= opt_.max_held)
-        return make_error(errc::queue_full,
-                          opt_.name + " is restarting and holds "
-                            + std::to_string(held_.size())
-                            + " messages already (max-held)");
+        return make_error(errc::queue_full, opt_.name
+                                              + " is restarting and holds "
+                                              + std::to_string(held_.size())
+                                              + " messages already (max-held)");
       held h;
       h.text = std::move(*text);
       h.key = std::move(key);
@@ -387,7 +388,8 @@ private:
       held_.pop_front();
       if (!out_msg_->write(std::move(h.text))) {
         if (h.is_request)
-          h.rp.deliver(make_error(errc::io_error, opt_.name + ": write failed"));
+          h.rp.deliver(
+            make_error(errc::io_error, opt_.name + ": write failed"));
         continue;
       }
       if (h.is_request)
@@ -590,15 +592,15 @@ private:
         check_exit();
     };
     if (in_w >= 0) {
-      in_ = channel::open(uv, in_w, framing_of(opt_.in_mode), opt_.max_frame,
-                          {});
+      in_ =
+        channel::open(uv, in_w, framing_of(opt_.in_mode), opt_.max_frame, {});
     }
     if (out_r >= 0) {
       ++readers_;
-      out_ = channel::open(
-        uv, out_r, framing_of(opt_.out_mode), opt_.max_frame,
-        {[this](std::string f) { on_child_frame(std::move(f)); }, on_error,
-         reader_done});
+      out_ =
+        channel::open(uv, out_r, framing_of(opt_.out_mode), opt_.max_frame,
+                      {[this](std::string f) { on_child_frame(std::move(f)); },
+                       on_error, reader_done});
     }
     if (err_r >= 0) {
       ++readers_;
@@ -612,10 +614,10 @@ private:
     }
     if (ipc_mine >= 0) {
       ++readers_;
-      ipc_ = channel::open(
-        uv, ipc_mine, framing::lines, opt_.max_frame,
-        {[this](std::string f) { on_child_frame(std::move(f)); }, on_error,
-         reader_done});
+      ipc_ =
+        channel::open(uv, ipc_mine, framing::lines, opt_.max_frame,
+                      {[this](std::string f) { on_child_frame(std::move(f)); },
+                       on_error, reader_done});
     }
     out_msg_ = ipc_ != nullptr ? ipc_ : in_;
     if (opt_.max_memory > 0) {
@@ -624,7 +626,9 @@ private:
       memory_timer_->data = this;
       uv_timer_start(
         memory_timer_,
-        [](uv_timer_t* t) { static_cast<child_actor*>(t->data)->check_memory(); },
+        [](uv_timer_t* t) {
+          static_cast<child_actor*>(t->data)->check_memory();
+        },
         250, 250);
     }
     event(json{{"event", "started"}, {"pid", pid_}});
@@ -645,9 +649,9 @@ private:
     kill_timer_ = new uv_timer_t;
     uv_timer_init(loop().native(), kill_timer_);
     kill_timer_->data = this;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                opt_.kill_timeout)
-                .count();
+    auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(opt_.kill_timeout)
+        .count();
     uv_timer_start(
       kill_timer_,
       [](uv_timer_t* t) {
@@ -743,13 +747,13 @@ private:
       ev["signal"] = nullptr;
     } else {
       ev["code"] = exit_.signal != 0 ? json(nullptr) : json(exit_.code);
-      ev["signal"] = exit_.signal != 0 ? json(strsignal_name(exit_.signal))
-                                       : json(nullptr);
+      ev["signal"] =
+        exit_.signal != 0 ? json(strsignal_name(exit_.signal)) : json(nullptr);
     }
     event(ev);
-    fail_pending(make_error(errc::child_exited,
-                            opt_.name + " exited before it answered ("
-                              + describe_exit() + ")"));
+    fail_pending(
+      make_error(errc::child_exited, opt_.name + " exited before it answered ("
+                                       + describe_exit() + ")"));
     auto what = intent_;
     intent_ = intent::none;
     bool failed = failed_by_us_ || !exit_.error.empty() || exit_.signal != 0
@@ -772,8 +776,7 @@ private:
         attempt_ = 0;
         start_child();
         return;
-      case intent::none:
-        break;
+      case intent::none: break;
     }
     if (opt_.restart == restart_mode::never
         || (opt_.restart == restart_mode::on_failure && !failed)) {
@@ -791,13 +794,15 @@ private:
       recent_.pop_front();
     if (static_cast<int64_t>(recent_.size()) >= opt_.max_restarts) {
       state_ = state::gave_up;
-      auto reason = std::to_string(recent_.size()) + " restarts within "
-                    + std::to_string(std::chrono::duration_cast<
-                                       std::chrono::milliseconds>(opt_.window)
-                                       .count())
-                    + " ms (max-restarts); last: " + describe_exit();
+      auto reason =
+        std::to_string(recent_.size()) + " restarts within "
+        + std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(opt_.window)
+            .count())
+        + " ms (max-restarts); last: " + describe_exit();
       event(json{{"event", "gave-up"}, {"reason", reason}});
-      auto err = make_error(errc::no_channel, opt_.name + " gave up: " + reason);
+      auto err =
+        make_error(errc::no_channel, opt_.name + " gave up: " + reason);
       fail_held(err);
       for (auto& rp : start_waiters_)
         rp.deliver(err);
@@ -812,15 +817,15 @@ private:
     auto delay = std::chrono::duration<double, std::nano>(opt_.delay).count();
     for (unsigned k = 0; k < attempt_; ++k)
       delay *= opt_.factor;
-    auto d = std::min(caf::timespan{static_cast<int64_t>(delay)},
-                      opt_.max_delay);
+    auto d =
+      std::min(caf::timespan{static_cast<int64_t>(delay)}, opt_.max_delay);
     ++attempt_;
     ++restarts_;
-    event(json{
-      {"event", "restarting"},
-      {"attempt", attempt_},
-      {"delay_ms",
-       std::chrono::duration_cast<std::chrono::milliseconds>(d).count()}});
+    event(
+      json{{"event", "restarting"},
+           {"attempt", attempt_},
+           {"delay_ms",
+            std::chrono::duration_cast<std::chrono::milliseconds>(d).count()}});
     state_ = state::waiting;
     delayed_send(this, d, tick_atom::value, ++generation_);
   }
@@ -935,11 +940,16 @@ kind_spec child_process_kind() {
     {"env", value_type::map, false,
      "environment variables added to the node's (or replacing them, "
      "with env-mode = \"replace\")"},
-    {"env-mode", value_type::string, false,
-     "\"add\" (default) or \"replace\"", {"add", "replace"}},
+    {"env-mode",
+     value_type::string,
+     false,
+     "\"add\" (default) or \"replace\"",
+     {"add", "replace"}},
     {"cwd", value_type::string, false,
      "the working directory (default: the node's)"},
-    {"ipc", value_type::string, false,
+    {"ipc",
+     value_type::string,
+     false,
      "an IPC channel at fd 3: \"json\" is Node's (process.send); default "
      "\"none\"",
      {"none", "json"}},
@@ -951,11 +961,15 @@ kind_spec child_process_kind() {
      "how the child's stdout becomes messages (default \"lines\", or "
      "\"inherit\" with ipc)",
      stdio},
-    {"stderr", value_type::string, false,
+    {"stderr",
+     value_type::string,
+     false,
      "the child's stderr: \"log\" (default), \"lines\", \"inherit\", "
      "\"discard\"",
      {"log", "lines", "inherit", "discard"}},
-    {"format", value_type::string, false,
+    {"format",
+     value_type::string,
+     false,
      "stdio lines are \"json\" (default) or \"text\" (JSON strings)",
      {"json", "text"}},
     {"to", value_type::actor_ref, false,
@@ -966,7 +980,9 @@ kind_spec child_process_kind() {
     {"correlate", value_type::string, false,
      "a field that pairs a reply with its request (default: replies come "
      "in order)"},
-    {"restart", value_type::string, false,
+    {"restart",
+     value_type::string,
+     false,
      "when the child is restarted (default on-failure)",
      {"never", "on-failure", "always"}},
     {"restart-delay", value_type::timespan, false,
@@ -977,21 +993,35 @@ kind_spec child_process_kind() {
      "how much the delay grows per consecutive restart (default 2)"},
     {"restart-reset", value_type::timespan, false,
      "a child that ran this long starts the delays afresh (default 10s)"},
-    {"max-restarts", value_type::integer, false,
+    {"max-restarts",
+     value_type::integer,
+     false,
      "restarts allowed within restart-window before giving up (default "
      "10)",
-     {}, 0},
+     {},
+     0},
     {"restart-window", value_type::timespan, false,
      "the window of max-restarts (default 60s)"},
     {"kill-timeout", value_type::timespan, false,
      "how long a stop waits after SIGTERM before SIGKILL (default 1s)"},
-    {"max-memory", value_type::integer, false,
+    {"max-memory",
+     value_type::integer,
+     false,
      "restart the child gracefully when its RSS exceeds this many bytes",
-     {}, 1},
-    {"max-frame", value_type::integer, false,
-     "the largest frame the child may send (default 16 MiB)", {}, 1},
-    {"max-held", value_type::integer, false,
-     "messages held while the child restarts (default 1000)", {}, 0},
+     {},
+     1},
+    {"max-frame",
+     value_type::integer,
+     false,
+     "the largest frame the child may send (default 16 MiB)",
+     {},
+     1},
+    {"max-held",
+     value_type::integer,
+     false,
+     "messages held while the child restarts (default 1000)",
+     {},
+     0},
   };
   result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
     child_options o;

@@ -79,7 +79,7 @@ public:
     Base::enqueue(std::move(ptr), unit_);
   }
 
-  void launch(caf::execution_unit* eu, bool lazy, bool hide) override {
+  void launch(caf::execution_unit*, bool lazy, bool hide) override {
     std::string err;
     thread_ =
       internal::start_actor_thread(this->home_system(), this, opts_, err);
@@ -87,7 +87,6 @@ public:
       throw std::runtime_error("cannot start a thread: " + err);
     unit_ = internal::as_execution_unit(thread_);
     Base::launch(unit_, lazy, hide);
-    (void)eu;
   }
 
   bool cleanup(caf::error&& reason, caf::execution_unit* host) override {

@@ -29,9 +29,7 @@ std::string length_prefix(size_t n) {
 }
 
 channel::channel(framing how, size_t max_frame, channel_callbacks callbacks)
-    : how_(how),
-      max_frame_(max_frame),
-      cb_(std::move(callbacks)),
+    : how_(how), max_frame_(max_frame), cb_(std::move(callbacks)),
       lines_(max_frame) {}
 
 channel* channel::open(uv_loop_s* loop, int fd, framing how, size_t max_frame,
@@ -74,8 +72,8 @@ void channel::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
     return;
   }
   if (n < 0) {
-    ch->fail(make_error(errc::io_error,
-                        std::string{"read: "} + uv_strerror(static_cast<int>(n))));
+    ch->fail(make_error(errc::io_error, std::string{"read: "}
+                                          + uv_strerror(static_cast<int>(n))));
     return;
   }
   ch->feed(buf->base, static_cast<size_t>(n));
@@ -115,7 +113,8 @@ void channel::feed(const char* data, size_t n) {
           if (len > max_frame_) {
             fail(make_error(errc::frame_too_large,
                             "a frame of " + std::to_string(len)
-                              + " bytes exceeds " + std::to_string(max_frame_)));
+                              + " bytes exceeds "
+                              + std::to_string(max_frame_)));
             return;
           }
           in_header_ = false;
@@ -162,9 +161,7 @@ bool channel::write(std::string payload) {
       batch_.append(length_prefix(payload.size()));
       batch_.append(payload);
       break;
-    case framing::raw:
-      batch_.append(payload);
-      break;
+    case framing::raw: batch_.append(payload); break;
   }
   queued_ += batch_.size() - batched_;
   batched_ = batch_.size();

@@ -39,7 +39,8 @@ caf::expected<std::string> node_channel_line(const std::string& text,
     return text;
   auto parsed = json::parse(text, nullptr, false);
   if (parsed.is_discarded())
-    return make_error(errc::invalid_json, who + ": not JSON: " + truncated(text));
+    return make_error(errc::invalid_json,
+                      who + ": not JSON: " + truncated(text));
   if (internal_cmd(parsed))
     return make_error(errc::bad_message,
                       who

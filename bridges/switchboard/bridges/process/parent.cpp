@@ -27,11 +27,8 @@ public:
   parent_bridge(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
                 std::string name, std::string to, bool stop_on_disconnect,
                 size_t max_frame)
-      : loop_actor(cfg, loop),
-        node_(owner),
-        name_(std::move(name)),
-        to_(std::move(to)),
-        stop_on_disconnect_(stop_on_disconnect),
+      : loop_actor(cfg, loop), node_(owner), name_(std::move(name)),
+        to_(std::move(to)), stop_on_disconnect_(stop_on_disconnect),
         max_frame_(max_frame) {}
 
   caf::behavior make_behavior() override {
@@ -115,8 +112,9 @@ private:
     ++received_;
     auto target = to_.empty() ? caf::actor{} : node_.lookup(to_);
     if (!target) {
-      auto why = to_.empty() ? name_ + " has no \"to\": nobody takes messages "
-                                       "from the parent"
+      auto why = to_.empty() ? name_
+                                 + " has no \"to\": nobody takes messages "
+                                   "from the parent"
                              : name_ + ": no actor named '" + to_ + "'";
       node_.log(why);
       write(json{{"error", why}}.dump());
@@ -153,8 +151,12 @@ kind_spec parent_kind() {
      "the actor that answers the parent's messages"},
     {"stop-on-disconnect", value_type::boolean, false,
      "stop the node when the parent closes the channel (default true)"},
-    {"max-frame", value_type::integer, false,
-     "the longest line the parent may send (default 16 MiB)", {}, 1},
+    {"max-frame",
+     value_type::integer,
+     false,
+     "the longest line the parent may send (default 16 MiB)",
+     {},
+     1},
   };
   result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
     auto& n = ctx.node;

@@ -53,7 +53,7 @@ std::string env_value(const std::vector<std::string>& env,
 // calls from here on.
 [[noreturn]] void fail(int err_fd, int code) {
   auto n = write(err_fd, &code, sizeof(code));
-  (void) n;
+  (void)n;
   _exit(127);
 }
 

@@ -56,8 +56,8 @@ struct spawned {
 caf::expected<spawned> spawn_process(const spawn_spec& spec);
 
 /// The node's own environment as KEY=VALUE, less the variables in `drop`.
-std::vector<std::string> current_environment(
-  const std::vector<std::string>& drop = {});
+std::vector<std::string>
+current_environment(const std::vector<std::string>& drop = {});
 
 /// Sets KEY=VALUE in `env`, replacing an earlier value of KEY.
 void set_env(std::vector<std::string>& env, const std::string& key,
