@@ -465,3 +465,20 @@ TEST_CASE("text lines: each line is a JSON string") {
   CHECK(sb::is(bad.error(), sb::errc::bad_message));
   f.stop_and_check();
 }
+
+TEST_CASE("status counts the child's bad lines") {
+  child_fixture f{cmd({helper, "garbage"}) + ", events = \"sink\""};
+  REQUIRE(f.box->next_event("error").is_object());
+  std::string status;
+  {
+    caf::scoped_actor self{f.node().system()};
+    self->request(f.node().lookup("job"), 5s, sb::status_atom::value)
+      .receive([&](json_message& m) { status = m.text; },
+               [](caf::error& e) { FAIL(render(e)); });
+  }
+  auto j = json::parse(status);
+  CHECK(j["state"] == "running");
+  CHECK(j["bad_lines"] == 1);
+  CHECK(j["pid"].get<int>() > 0);
+  f.stop_and_check();
+}

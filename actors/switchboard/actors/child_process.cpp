@@ -224,6 +224,8 @@ public:
         std::vector<std::pair<std::string, std::string>> fields = {
           {"state", json(state_name()).dump()},
           {"restarts", std::to_string(restarts_)},
+          {"bad_lines", std::to_string(bad_frames_)},
+          {"node_internal", std::to_string(internal_)},
         };
         if (state_ == state::running || state_ == state::stopping) {
           fields.emplace_back("pid", std::to_string(pid_));
