@@ -3,6 +3,7 @@
 #include "switchboard/actors/builtins.hpp"
 
 #include "switchboard/actors/child_process.hpp"
+#include "switchboard/actors/cluster.hpp"
 #include "switchboard/actors/echo.hpp"
 #include "switchboard/actors/room.hpp"
 #include "switchboard/actors/router.hpp"
@@ -16,7 +17,8 @@ namespace switchboard::actors {
 
 caf::error add_builtin_kinds(kind_registry& kinds,
                              behavior_registry behaviors) {
-  for (auto make : {echo_kind, router_kind, room_kind, child_process_kind})
+  for (auto make : {echo_kind, router_kind, room_kind, child_process_kind,
+                     cluster_kind})
     if (auto err = kinds.add(make()))
       return err;
   if (auto err = kinds.add(bridges::parent_kind()))

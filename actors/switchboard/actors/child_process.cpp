@@ -8,7 +8,9 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <cmath>
 #include <fstream>
+#include <sstream>
 #include <map>
 #include <unordered_map>
 
@@ -73,6 +75,8 @@ struct child_options {
   int64_t max_memory = 0;
   size_t max_frame = 16 * 1024 * 1024;
   size_t max_held = 1000;
+  // A listening socket the child inherits at fd 3 (LISTEN_FDS); not owned.
+  int listen_fd = -1;
 };
 
 bool is_message_mode(const std::string& mode) {
@@ -236,6 +240,7 @@ public:
                 clock::now() - started_at_)
                 .count()));
           fields.emplace_back("rss", std::to_string(rss()));
+          fields.emplace_back("cpu", json(cpu_percent()).dump());
         }
         return status_reply(this, "child-process", std::move(fields));
       },
@@ -506,8 +511,10 @@ private:
     if (opt_.env_replace)
       spec.env.clear();
     else
+      // Channels and sockets meant for this node are not the child's.
       spec.env = bridges::current_environment(
-        {"NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE"});
+        {"NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "LISTEN_FDS",
+         "LISTEN_PID", "LISTEN_FDNAMES"});
     for (auto& kv : opt_.env)
       bridges::set_env(spec.env, kv.first, kv.second);
     // The child's ends, closed here once it has them.
@@ -546,6 +553,13 @@ private:
       spec.fds[2] = make_pipe(err_r, false);
     else if (opt_.err_mode == "inherit")
       spec.fds[2] = bridges::fd_inherit;
+    if (opt_.listen_fd >= 0) {
+      // systemd's convention: fds from 3, LISTEN_FDS of them, LISTEN_PID
+      // the pid they are meant for (filled in by the child itself).
+      spec.fds.push_back(opt_.listen_fd);
+      bridges::set_env(spec.env, "LISTEN_FDS", "1");
+      spec.listen_pid = true;
+    }
     if (opt_.ipc == "json") {
       int sv[2];
       if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
@@ -553,7 +567,8 @@ private:
       ipc_mine = sv[0];
       theirs.push_back(sv[1]);
       spec.fds.push_back(sv[1]);
-      bridges::set_env(spec.env, "NODE_CHANNEL_FD", "3");
+      bridges::set_env(spec.env, "NODE_CHANNEL_FD",
+                       std::to_string(spec.fds.size() - 1));
       bridges::set_env(spec.env, "NODE_CHANNEL_SERIALIZATION_MODE", "json");
     }
     if (!pipes_ok)
@@ -679,6 +694,29 @@ private:
       intent_ = intent::restart;
       stop_child();
     }
+  }
+
+  // CPU time over wall time since the start, in percent of one core.
+  double cpu_percent() const {
+    std::ifstream in{"/proc/" + std::to_string(pid_) + "/stat"};
+    std::string line;
+    std::getline(in, line);
+    auto rp = line.rfind(')');
+    if (rp == std::string::npos)
+      return 0.0;
+    std::istringstream rest{line.substr(rp + 2)};
+    std::string field;
+    double ticks = 0;
+    // Fields after the name: state is 3rd; utime and stime are 14th, 15th.
+    for (int i = 3; i <= 15 && rest >> field; ++i)
+      if (i == 14 || i == 15)
+        ticks += std::stod(field);
+    auto secs =
+      std::chrono::duration<double>(clock::now() - started_at_).count();
+    if (secs <= 0)
+      return 0.0;
+    auto pct = 100.0 * ticks / static_cast<double>(sysconf(_SC_CLK_TCK)) / secs;
+    return std::round(pct * 10) / 10;
   }
 
   int64_t rss() const {
@@ -1071,6 +1109,8 @@ kind_spec child_process_kind() {
     if (o.factor < 1.0)
       return make_error(errc::config_bad_value,
                         ctx.name + ": restart-factor must be at least 1");
+    // Set by the cluster kind only, never by a config.
+    o.listen_fd = static_cast<int>(caf::get_or(a, "_listen-fd", int64_t{-1}));
     auto& n = ctx.node;
     return caf::actor_cast<caf::actor>(
       spawn_on_loop<child_actor>(n.system(), n.loop(), n, std::move(o)));

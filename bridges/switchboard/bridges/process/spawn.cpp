@@ -106,6 +106,10 @@ caf::expected<spawned> spawn_process(const spawn_spec& spec) {
   std::vector<char*> envp;
   for (auto& e : spec.env)
     envp.push_back(const_cast<char*>(e.c_str()));
+  // LISTEN_PID: room for the digits, written by the child after the fork.
+  std::string listen_pid = "LISTEN_PID=" + std::string(20, '\0');
+  if (spec.listen_pid)
+    envp.push_back(listen_pid.data());
   envp.push_back(nullptr);
   int err_pipe[2];
   if (pipe2(err_pipe, O_CLOEXEC) != 0)
@@ -131,6 +135,16 @@ caf::expected<spawned> spawn_process(const spawn_spec& spec) {
         _exit(127);
     }
     setpgid(0, 0);
+    if (spec.listen_pid) {
+      char digits[20];
+      int k = 0;
+      for (auto p = getpid(); p > 0 && k < 20; p /= 10)
+        digits[k++] = static_cast<char>('0' + p % 10);
+      auto out = listen_pid.data() + 11; // after "LISTEN_PID="
+      while (k > 0)
+        *out++ = digits[--k];
+      *out = '\0';
+    }
     // Signals: default handlers, nothing blocked (the node blocks some).
     sigset_t none;
     sigemptyset(&none);

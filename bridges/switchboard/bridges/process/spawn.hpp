@@ -42,6 +42,8 @@ struct spawn_spec {
   std::vector<int> fds = {fd_null, fd_inherit, fd_inherit};
   /// Kill the child (SIGKILL) when the thread that spawned it dies.
   bool die_with_parent = true;
+  /// Set LISTEN_PID to the child's pid (systemd's socket convention).
+  bool listen_pid = false;
 };
 
 /// A started child.
