@@ -155,29 +155,24 @@ caf::behavior cluster(cluster_actor* self, switchboard::node* owner,
       auto& xs = self->state.instances;
       auto acc = std::make_shared<std::vector<std::string>>(xs.size());
       auto left = std::make_shared<size_t>(xs.size());
+      // Answer `i` (JSON text); the last one completes the array.
+      auto put = [rp, acc, left](size_t i, std::string text) mutable {
+        (*acc)[i] = std::move(text);
+        if (--*left > 0)
+          return;
+        std::string out = "[";
+        for (auto& x : *acc)
+          out += (out.size() > 1 ? "," : "") + x;
+        rp.deliver(json_message::trusted(out + "]"));
+      };
       for (size_t i = 0; i < xs.size(); ++i)
         self
           ->request(caf::actor_cast<json_actor>(xs[i]),
                     std::chrono::seconds(30), m)
-          .then(
-            [=](json_message& r) mutable {
-              (*acc)[i] = std::move(r.text);
-              if (--*left == 0) {
-                std::string out = "[";
-                for (auto& x : *acc)
-                  out += (out.size() > 1 ? "," : "") + x;
-                rp.deliver(json_message::trusted(out + "]"));
-              }
-            },
-            [=](caf::error& e) mutable {
-              (*acc)[i] = json{{"error", render(e)}}.dump();
-              if (--*left == 0) {
-                std::string out = "[";
-                for (auto& x : *acc)
-                  out += (out.size() > 1 ? "," : "") + x;
-                rp.deliver(json_message::trusted(out + "]"));
-              }
-            });
+          .then([=](json_message& r) mutable { put(i, std::move(r.text)); },
+                [=](caf::error& e) mutable {
+                  put(i, json{{"error", render(e)}}.dump());
+                });
       return rp;
     },
     [self](reload_atom) -> caf::result<caf::ok_atom> {
