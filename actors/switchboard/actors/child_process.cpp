@@ -300,15 +300,8 @@ private:
     // break the channel (a Node child dies on an invalid line).
     if (opt_.ipc == "json")
       return bridges::node_channel_line(m.text, opt_.name);
-    if (!opt_.text && framing_of(opt_.in_mode) == framing::lines) {
-      if (m.text.find('\n') == std::string::npos && json::accept(m.text))
-        return m.text;
-      auto parsed = json::parse(m.text, nullptr, false);
-      if (parsed.is_discarded())
-        return make_error(errc::invalid_json,
-                          opt_.name + ": not JSON: " + truncated(m.text));
-      return dump(parsed);
-    }
+    if (!opt_.text && framing_of(opt_.in_mode) == framing::lines)
+      return bridges::json_line(m.text, opt_.name, false);
     if (opt_.text) {
       // Text lines: the message is a JSON string, written as its content.
       auto parsed = json::parse(m.text, nullptr, false);
@@ -870,22 +863,11 @@ private:
     delayed_send(this, d, tick_atom::value, ++generation_);
   }
 
+  // "SIGTERM", or "signal N" for one without a name.
   static std::string strsignal_name(int sig) {
-    switch (sig) {
-      case SIGTERM: return "SIGTERM";
-      case SIGKILL: return "SIGKILL";
-      case SIGINT: return "SIGINT";
-      case SIGSEGV: return "SIGSEGV";
-      case SIGABRT: return "SIGABRT";
-      case SIGHUP: return "SIGHUP";
-      case SIGPIPE: return "SIGPIPE";
-      case SIGUSR1: return "SIGUSR1";
-      case SIGUSR2: return "SIGUSR2";
-      case SIGBUS: return "SIGBUS";
-      case SIGFPE: return "SIGFPE";
-      case SIGQUIT: return "SIGQUIT";
-      default: return "signal " + std::to_string(sig);
-    }
+    if (auto abbrev = sigabbrev_np(sig))
+      return std::string{"SIG"} + abbrev;
+    return "signal " + std::to_string(sig);
   }
 
   std::string describe_exit() const {

@@ -31,17 +31,17 @@ std::string truncated(const std::string& s) {
 
 } // namespace
 
-caf::expected<std::string> node_channel_line(const std::string& text,
-                                             const std::string& who) {
+caf::expected<std::string> json_line(const std::string& text,
+                                     const std::string& who, bool node_peer) {
   bool multi_line = text.find('\n') != std::string::npos;
-  bool maybe_internal = text.find("NODE_") != std::string::npos;
+  bool maybe_internal = node_peer && text.find("NODE_") != std::string::npos;
   if (!multi_line && !maybe_internal && json::accept(text))
     return text;
   auto parsed = json::parse(text, nullptr, false);
   if (parsed.is_discarded())
     return make_error(errc::invalid_json,
                       who + ": not JSON: " + truncated(text));
-  if (internal_cmd(parsed))
+  if (maybe_internal && internal_cmd(parsed))
     return make_error(errc::bad_message,
                       who
                         + ": a \"cmd\" starting with NODE_ is internal to "

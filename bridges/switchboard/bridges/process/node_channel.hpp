@@ -16,11 +16,17 @@
 namespace switchboard::bridges {
 
 /// The line to write for the JSON text `text`: `text` itself when it is
-/// one line of JSON, re-serialized when it spans lines; an error
-/// (`invalid_json`, or `bad_message` for a NODE_ cmd) when it would break
-/// or be swallowed by a Node peer. `who` names the channel in errors.
-caf::expected<std::string> node_channel_line(const std::string& text,
-                                             const std::string& who);
+/// one line of JSON, re-serialized when it spans lines; `invalid_json` when
+/// it is not JSON. With `node_peer`, also `bad_message` for a NODE_ cmd,
+/// which a Node peer would swallow. `who` names the channel in errors.
+caf::expected<std::string> json_line(const std::string& text,
+                                     const std::string& who, bool node_peer);
+
+/// `json_line` for Node's IPC channel.
+inline caf::expected<std::string> node_channel_line(const std::string& text,
+                                                    const std::string& who) {
+  return json_line(text, who, true);
+}
 
 /// Whether `frame` (valid JSON) is one of Node's internal messages.
 bool is_node_internal(const std::string& frame);
