@@ -340,7 +340,7 @@ int send(std::vector<std::string> args) {
 // -- main ---------------------------------------------------------------------
 
 int main(int argc, char** argv) {
-  // A parent's IPC channel (NODE_CHANNEL_FD) is taken while this is the
+  // A parent's IPC channel (NODE_CHANNEL_FD or SWITCHBOARD_CHANNEL_FD) is
   // only thread, and kept from the node's own children.
   switchboard::bridges::take_parent_channel();
   if (argc < 2) {

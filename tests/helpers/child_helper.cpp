@@ -15,6 +15,9 @@
 //   env NAME          prints the JSON string value of $NAME (or null)
 //   swap              reads lines in pairs and answers each pair in reverse
 //   grow N            touches N bytes of memory, then echoes
+//   binary-garbage    on SWITCHBOARD_CHANNEL_FD (ipc = "binary"): frames
+//                     that are not messages, then one that is: the string
+//                     "still here", encoded by hand in CAF's format
 
 #include <csignal>
 #include <cstdio>
@@ -44,6 +47,28 @@ bool read_all(void* p, size_t n) {
 void wait_forever() {
   for (;;)
     pause();
+}
+
+// One length-prefixed frame.
+void write_frame(int fd, const std::string& payload) {
+  auto n = payload.size();
+  std::string out{static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                  static_cast<char>(n >> 8), static_cast<char>(n)};
+  out += payload;
+  if (write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size()))
+    exit(1);
+}
+
+// A binary channel frame: kind byte, u64 id, then a message whose type
+// names are `types` and whose encoded elements are `body`.
+std::string binary_frame(char kind, const std::string& types,
+                         const std::string& body) {
+  std::string f{kind};
+  f.append(8, '\0');                    // id
+  f.append(2, '\0');                    // object number 0
+  f += static_cast<char>(types.size()); // varint (< 128)
+  f += types;
+  return f + body;
 }
 
 } // namespace
@@ -85,6 +110,18 @@ int main(int argc, char** argv) {
     getline(&line, &cap, stdin);
     free(line);
     return 1;
+  } else if (mode == "binary-garbage") {
+    auto var = getenv("SWITCHBOARD_CHANNEL_FD");
+    if (var == nullptr)
+      return 2;
+    int fd = atoi(var);
+    write_frame(fd, "abc");                                     // too short
+    write_frame(fd, binary_frame('\x07', "@<>+@str", "\x01x")); // bad kind
+    // A byte vector that claims 4 GiB.
+    write_frame(fd, binary_frame('\0', "@<>+@charbuf", "\xff\xff\xff\xff\x0f"));
+    write_frame(fd, binary_frame('\0', "@<>+@nosuchtype", ""));
+    write_frame(fd, binary_frame('\0', "@<>+@str", "\x0astill here"));
+    wait_forever();
   } else if (mode == "garbage") {
     printf("this is not json\n");
     fflush(stdout);

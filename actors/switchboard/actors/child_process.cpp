@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 
 #include <uv.h>
 
+#include <switchboard/bridges/process/binary_link.hpp>
 #include <switchboard/bridges/process/channel.hpp>
 #include <switchboard/bridges/process/node_channel.hpp>
 #include <switchboard/bridges/process/spawn.hpp>
@@ -60,7 +62,7 @@ struct child_options {
   std::string out_mode; // the same
   std::string err_mode; // log, lines, inherit, discard
   bool text = false;    // format = "text": stdio lines are strings
-  std::string ipc;      // none, json
+  std::string ipc;      // none, json, binary
   std::string to;
   std::string events;
   std::string correlate;
@@ -115,6 +117,21 @@ public:
     // Alive as long as the child is supervised, referenced or not; the
     // node's stop (or an exit message) ends it.
     self_ref_ = caf::actor_cast<caf::actor>(this);
+    if (opt_.ipc == "binary") {
+      link_ = std::make_unique<bridges::binary_link>(
+        this, opt_.name, opt_.max_frame, node_.request_timeout(),
+        bridges::link_hooks{
+          [this] { return target(opt_.to, to_); },
+          [this](const std::string& line) { node_.log(line); }});
+      // Messages of any type go to the child as they are.
+      set_default_handler(
+        [this](caf::scheduled_actor*,
+               caf::message_view&) -> caf::result<caf::message> {
+          if (auto err = forward_binary())
+            return err;
+          return caf::delegated<caf::message>{};
+        });
+    }
     set_exit_handler([this](caf::exit_msg& msg) {
       if (msg.reason == caf::exit_reason::user_shutdown
           || msg.reason == caf::exit_reason::normal) {
@@ -228,7 +245,9 @@ public:
         std::vector<std::pair<std::string, std::string>> fields = {
           {"state", json(state_name()).dump()},
           {"restarts", std::to_string(restarts_)},
-          {"bad_lines", std::to_string(bad_frames_)},
+          {"bad_lines",
+           std::to_string(bad_frames_
+                          + (link_ != nullptr ? link_->bad_frames() : 0))},
           {"node_internal", std::to_string(internal_)},
         };
         if (state_ == state::running || state_ == state::stopping) {
@@ -320,7 +339,39 @@ private:
     return m.text;
   }
 
+  // ipc = "binary": the current message, whatever its types, goes to the
+  // child; a request's promise waits for the reply with its id.
+  caf::error forward_binary() {
+    if (state_ == state::stopped || state_ == state::gave_up)
+      return not_running();
+    bool running = state_ == state::running && link_->attached();
+    if (!running && held_.size() >= opt_.max_held)
+      return make_error(errc::queue_full, opt_.name
+                                            + " is restarting and holds "
+                                            + std::to_string(held_.size())
+                                            + " messages already (max-held)");
+    auto& x = *current_mailbox_element();
+    bool is_request = x.mid.is_request();
+    auto out = link_->prepare(x.move_content_to_message(), is_request);
+    if (!out)
+      return std::move(out.error());
+    if (!running) {
+      held h;
+      h.is_request = is_request;
+      h.binary = std::move(*out);
+      held_.push_back(std::move(h));
+      return caf::none;
+    }
+    auto err = link_->write(std::move(*out));
+    return is_request ? caf::none : err; // a request's promise has it
+  }
+
   caf::result<json_message> on_message(json_message& m) {
+    if (link_ != nullptr) {
+      if (auto err = forward_binary())
+        return err;
+      return caf::delegated<json_message>{};
+    }
     bool is_request = current_message_id().is_request();
     auto text = encode(m);
     if (!text)
@@ -386,6 +437,10 @@ private:
     while (!held_.empty() && state_ == state::running && out_msg_ != nullptr) {
       auto h = std::move(held_.front());
       held_.pop_front();
+      if (h.binary) {
+        link_->write(std::move(*h.binary));
+        continue;
+      }
       if (!out_msg_->write(std::move(h.text))) {
         if (h.is_request)
           h.rp.deliver(
@@ -506,8 +561,9 @@ private:
     else
       // Channels and sockets meant for this node are not the child's.
       spec.env = bridges::current_environment(
-        {"NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "LISTEN_FDS",
-         "LISTEN_PID", "LISTEN_FDNAMES"});
+        {"NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE",
+         "SWITCHBOARD_CHANNEL_FD", "LISTEN_FDS", "LISTEN_PID",
+         "LISTEN_FDNAMES"});
     for (auto& kv : opt_.env)
       bridges::set_env(spec.env, kv.first, kv.second);
     // The child's ends, closed here once it has them.
@@ -553,16 +609,20 @@ private:
       bridges::set_env(spec.env, "LISTEN_FDS", "1");
       spec.listen_pid = true;
     }
-    if (opt_.ipc == "json") {
+    if (opt_.ipc != "none") {
       int sv[2];
       if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return fail_start(std::string{"socketpair: "} + std::strerror(errno));
       ipc_mine = sv[0];
       theirs.push_back(sv[1]);
       spec.fds.push_back(sv[1]);
-      bridges::set_env(spec.env, "NODE_CHANNEL_FD",
-                       std::to_string(spec.fds.size() - 1));
-      bridges::set_env(spec.env, "NODE_CHANNEL_SERIALIZATION_MODE", "json");
+      auto fd = std::to_string(spec.fds.size() - 1);
+      if (opt_.ipc == "binary") {
+        bridges::set_env(spec.env, "SWITCHBOARD_CHANNEL_FD", fd);
+      } else {
+        bridges::set_env(spec.env, "NODE_CHANNEL_FD", fd);
+        bridges::set_env(spec.env, "NODE_CHANNEL_SERIALIZATION_MODE", "json");
+      }
     }
     if (!pipes_ok)
       return fail_start(std::string{"pipe: "} + std::strerror(errno));
@@ -622,7 +682,13 @@ private:
          },
          reader_done});
     }
-    if (ipc_mine >= 0) {
+    if (ipc_mine >= 0 && link_ != nullptr) {
+      ++readers_;
+      ipc_ = channel::open(
+        uv, ipc_mine, framing::length_prefixed, opt_.max_frame,
+        {[this](std::string f) { link_->on_frame(f); }, on_error, reader_done});
+      link_->attach(ipc_);
+    } else if (ipc_mine >= 0) {
       ++readers_;
       ipc_ =
         channel::open(uv, ipc_mine, framing::lines, opt_.max_frame,
@@ -755,6 +821,8 @@ private:
       if (ch != nullptr)
         ch->close();
     in_ = out_ = err_ = ipc_ = out_msg_ = nullptr;
+    if (link_ != nullptr)
+      link_->attach(nullptr);
     close_handle(pidfd_);
     if (pidfd_fd_ >= 0) {
       ::close(pidfd_fd_);
@@ -879,6 +947,8 @@ private:
   }
 
   void fail_pending(const caf::error& err) {
+    if (link_ != nullptr)
+      link_->detach(err);
     for (auto& rp : fifo_)
       rp.deliver(err);
     fifo_.clear();
@@ -889,7 +959,9 @@ private:
 
   void fail_held(const caf::error& err) {
     for (auto& h : held_)
-      if (h.is_request)
+      if (h.is_request && h.binary)
+        h.binary->rp.deliver(err);
+      else if (h.is_request)
         h.rp.deliver(err);
     // One-way messages held for a child that will not come back: counted
     // in the log, never silently gone.
@@ -906,6 +978,8 @@ private:
     std::string key;
     bool is_request = false;
     caf::typed_response_promise<json_message> rp;
+    // ipc = "binary": the encoded message (and its promise).
+    std::optional<bridges::outbound> binary;
   };
 
   switchboard::node& node_;
@@ -939,6 +1013,7 @@ private:
   channel* err_ = nullptr;
   channel* ipc_ = nullptr;
   channel* out_msg_ = nullptr;
+  std::unique_ptr<bridges::binary_link> link_;
   std::deque<caf::typed_response_promise<json_message>> fifo_;
   std::unordered_map<std::string, caf::typed_response_promise<json_message>>
     by_key_;
@@ -972,9 +1047,10 @@ kind_spec child_process_kind() {
     {"ipc",
      value_type::string,
      false,
-     "an IPC channel at fd 3: \"json\" is Node's (process.send); default "
+     "an IPC channel at fd 3: \"json\" is Node's (process.send), "
+     "\"binary\" carries typed messages to a switchboard child; default "
      "\"none\"",
-     {"none", "json"}},
+     {"none", "json", "binary"}},
     {"stdin", value_type::string, false,
      "how messages reach the child's stdin (default \"lines\", or \"none\" "
      "with ipc)",
@@ -1088,6 +1164,11 @@ kind_spec child_process_kind() {
       caf::get_or(a, "max-frame", static_cast<int64_t>(o.max_frame)));
     o.max_held = static_cast<size_t>(
       caf::get_or(a, "max-held", static_cast<int64_t>(o.max_held)));
+    if (o.ipc == "binary" && !o.correlate.empty())
+      return make_error(errc::config_bad_value,
+                        ctx.name
+                          + ": correlate pairs JSON replies; ipc = \"binary\" "
+                            "pairs replies by itself");
     if (o.factor < 1.0)
       return make_error(errc::config_bad_value,
                         ctx.name + ": restart-factor must be at least 1");

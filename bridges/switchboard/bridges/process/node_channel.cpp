@@ -2,6 +2,7 @@
 
 #include "switchboard/bridges/process/node_channel.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 
@@ -57,24 +58,40 @@ bool is_node_internal(const std::string& frame) {
   return internal_cmd(json::parse(frame, nullptr, false));
 }
 
-int take_parent_channel() {
+namespace {
+
+// The fd named by the variable `name`, made close-on-exec; -1 if it is not
+// an open fd.
+int fd_from_env(const char* name) {
+  auto var = std::getenv(name);
+  if (var == nullptr)
+    return -1;
+  char* end = nullptr;
+  auto n = std::strtol(var, &end, 10);
+  if (end == var || *end != '\0' || n < 0 || n > INT32_MAX
+      || fcntl(static_cast<int>(n), F_GETFD) < 0)
+    return -1;
+  auto fd = static_cast<int>(n);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
+} // namespace
+
+parent_channel take_parent_channel() {
   static std::once_flag once;
-  static int fd = -1;
+  static parent_channel result;
   std::call_once(once, [] {
-    auto var = std::getenv("NODE_CHANNEL_FD");
+    result.fd = fd_from_env("SWITCHBOARD_CHANNEL_FD");
+    result.binary = result.fd >= 0;
     auto mode = std::getenv("NODE_CHANNEL_SERIALIZATION_MODE");
-    if (var != nullptr && (mode == nullptr || std::string{mode} == "json")) {
-      char* end = nullptr;
-      auto n = std::strtol(var, &end, 10);
-      if (end != var && *end == '\0' && n >= 0 && fcntl(int(n), F_GETFD) >= 0) {
-        fd = static_cast<int>(n);
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-      }
-    }
+    if (result.fd < 0 && (mode == nullptr || std::string{mode} == "json"))
+      result.fd = fd_from_env("NODE_CHANNEL_FD");
+    unsetenv("SWITCHBOARD_CHANNEL_FD");
     unsetenv("NODE_CHANNEL_FD");
     unsetenv("NODE_CHANNEL_SERIALIZATION_MODE");
   });
-  return fd;
+  return result;
 }
 
 } // namespace switchboard::bridges

@@ -31,11 +31,21 @@ inline caf::expected<std::string> node_channel_line(const std::string& text,
 /// Whether `frame` (valid JSON) is one of Node's internal messages.
 bool is_node_internal(const std::string& frame);
 
-/// The parent's IPC channel fd, taken once from NODE_CHANNEL_FD (which is
-/// then removed from the environment, with NODE_CHANNEL_SERIALIZATION_MODE,
-/// so children do not inherit it); -1 if there is none or its mode is not
-/// json. Call it early in main, before other threads run, to be safe with
-/// the environment; later calls return the same fd.
-int take_parent_channel();
+/// The IPC channel to the process that started this one.
+struct parent_channel {
+  /// -1 if there is none.
+  int fd = -1;
+  /// Switchboard's binary format (SWITCHBOARD_CHANNEL_FD, from a parent
+  /// node's ipc = "binary") rather than Node's json (NODE_CHANNEL_FD).
+  bool binary = false;
+};
+
+/// The parent's IPC channel, taken once from SWITCHBOARD_CHANNEL_FD or
+/// NODE_CHANNEL_FD (which are then removed from the environment, with
+/// NODE_CHANNEL_SERIALIZATION_MODE, so children do not inherit them). A
+/// Node channel whose mode is not json is not taken. Call it early in
+/// main, before other threads run, to be safe with the environment; later
+/// calls return the same channel.
+parent_channel take_parent_channel();
 
 } // namespace switchboard::bridges

@@ -13,6 +13,7 @@
 #include <switchboard/node.hpp>
 #include <switchboard/status.hpp>
 
+#include "switchboard/bridges/process/binary_link.hpp"
 #include "switchboard/bridges/process/channel.hpp"
 #include "switchboard/bridges/process/node_channel.hpp"
 
@@ -32,13 +33,38 @@ public:
         max_frame_(max_frame) {}
 
   caf::behavior make_behavior() override {
-    auto fd = take_parent_channel();
+    auto parent = take_parent_channel();
+    auto fd = parent.fd;
+    binary_ = parent.binary;
+    auto self = caf::actor_cast<caf::actor>(this);
     if (fd < 0) {
       node_.log(name_
                 + ": no parent IPC channel (NODE_CHANNEL_FD is not set); "
                   "messages to it are refused");
+    } else if (binary_) {
+      link_ = std::make_unique<binary_link>(
+        this, name_, max_frame_, node_.request_timeout(),
+        link_hooks{[this] { return target(); },
+                   [this](const std::string& line) { node_.log(line); }});
+      // Frames are handled as they arrive: this actor runs on the loop.
+      ch_ = channel::open(
+        loop().native(), fd, framing::length_prefixed, max_frame_,
+        {[this](std::string frame) {
+           ++received_;
+           link_->on_frame(frame);
+         },
+         [this](caf::error err) { node_.log(name_ + ": " + render(err)); },
+         [self] { caf::anon_send(self, eof_atom::value); }});
+      link_->attach(ch_);
+      // Whatever is sent to the bridge goes to the parent, typed.
+      set_default_handler(
+        [this](caf::scheduled_actor*,
+               caf::message_view&) -> caf::result<caf::message> {
+          if (auto err = forward_binary())
+            return err;
+          return caf::delegated<caf::message>{};
+        });
     } else {
-      auto self = caf::actor_cast<caf::actor>(this);
       ch_ = channel::open(
         loop().native(), fd, framing::lines, max_frame_,
         {[self](std::string frame) {
@@ -54,6 +80,11 @@ public:
       [this](json_message& m) -> caf::result<json_message> {
         if (ch_ == nullptr)
           return make_error(errc::no_channel, name_ + ": no parent channel");
+        if (binary_) {
+          if (auto err = forward_binary())
+            return err;
+          return caf::delegated<json_message>{};
+        }
         auto line = node_channel_line(m.text, name_);
         if (!line)
           return std::move(line.error());
@@ -72,6 +103,7 @@ public:
       [this](status_atom) {
         return status_reply(this, "parent",
                             {{"connected", ch_ ? "true" : "false"},
+                             {"format", binary_ ? "\"binary\"" : "\"json\""},
                              {"received", std::to_string(received_)},
                              {"sent", std::to_string(sent_)}});
       },
@@ -87,7 +119,33 @@ private:
   using line_atom = caf::atom_constant<caf::atom("line")>;
   using eof_atom = caf::atom_constant<caf::atom("eof")>;
 
+  // The current message, whatever its types, to the parent (binary).
+  caf::error forward_binary() {
+    if (ch_ == nullptr)
+      return make_error(errc::no_channel, name_ + ": no parent channel");
+    auto& x = *current_mailbox_element();
+    auto out = link_->prepare(x.move_content_to_message(), x.mid.is_request());
+    if (!out)
+      return std::move(out.error());
+    if (auto err = link_->write(std::move(*out)); err && !x.mid.is_request())
+      return err;
+    ++sent_;
+    return caf::none;
+  }
+
+  // The actor named by `to`, looked up again only when it has gone.
+  caf::actor target() {
+    if (to_.empty())
+      return {};
+    if (!to_actor_ || to_actor_->getf(caf::abstract_actor::is_terminated_flag))
+      to_actor_ = node_.lookup(to_);
+    return to_actor_;
+  }
+
   void close_channel() {
+    if (link_ != nullptr)
+      link_->detach(make_error(errc::no_channel,
+                               name_ + ": the parent closed the channel"));
     if (ch_ != nullptr) {
       ch_->close();
       ch_ = nullptr;
@@ -134,6 +192,9 @@ private:
   bool stop_on_disconnect_;
   size_t max_frame_;
   channel* ch_ = nullptr;
+  bool binary_ = false;
+  std::unique_ptr<binary_link> link_;
+  caf::actor to_actor_;
   uint64_t received_ = 0;
   uint64_t sent_ = 0;
 };

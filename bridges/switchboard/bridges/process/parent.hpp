@@ -13,6 +13,12 @@
 // was not started that way) the bridge says so in the log and refuses
 // messages with `no_channel`.
 //
+// A parent node whose child-process has ipc = "binary" names the channel
+// with SWITCHBOARD_CHANNEL_FD instead: then messages of any registered
+// types cross, CAF-serialized (binary_link.hpp). The parent's messages go
+// to `to` as they are (requests as requests), and whatever is sent to the
+// bridge goes to the parent as it is, a request's reply included.
+//
 // Usage:
 // ~~~
 // [bridges]
