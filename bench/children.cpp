@@ -7,8 +7,12 @@
 //   between two processes (the OS limit) and Node's `fork` (peers/fork.js);
 // - stdio JSON lines, parsed on both sides, streamed through a child that
 //   parses and re-serializes each line, next to Node's `spawn`.
+// - the same round trip and one-way stream over ipc = "binary", to a child
+//   that is itself a switchboard node (its `parent` bridge hands the
+//   messages to an actor).
 // The children are this program, started with --child MODE: small C++
-// loops over the fd, the same for switchboard and for the raw figure.
+// loops over the fd, the same for switchboard and for the raw figure, or
+// a switchboard node for the binary channel.
 
 #include <cstring>
 #include <future>
@@ -20,8 +24,10 @@
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include <switchboard/actors/builtins.hpp>
+#include <switchboard/bridges/process/node_channel.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
@@ -75,7 +81,51 @@ void write_all(int fd, const std::string& s) {
   }
 }
 
+std::unique_ptr<node> start_node(const std::string& actors,
+                                 void (*add_kinds)(kind_registry&) = nullptr);
+
+// The number of messages `count` waits for in a binary child.
+size_t count_target = 0;
+
+// A switchboard child: `parent` hands what its parent sends to `to`.
+int node_child(const std::string& to_kind) {
+  bridges::take_parent_channel();
+  auto nd = start_node(
+    "to = { kind = \"" + to_kind
+      + "\" }\n[bridges]\nparent = { kind = \"parent\", to = \"to\" }\n",
+    [](kind_registry& kinds) {
+      // Counts one-way messages; after count_target, tells the parent.
+      kind_spec k;
+      k.name = "count";
+      k.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+        auto* nd = &ctx.node;
+        return ctx.node.system().spawn([nd](caf::event_based_actor* self) {
+          auto seen = std::make_shared<size_t>(0);
+          return caf::behavior{[nd, seen, self](json_message&) {
+            if (++*seen == count_target) {
+              *seen = 0;
+              self->send(nd->lookup("parent"),
+                         json_message::trusted(
+                           "{\"count\":" + std::to_string(count_target) + "}"));
+            }
+          }};
+        });
+      };
+      kinds.add(std::move(k));
+    });
+  nd->wait_for_stop_request();
+  nd->stop();
+  return 0;
+}
+
 int child_main(const std::string& mode, int argc, char** argv) {
+  // A switchboard child, on either channel (its bridge finds which).
+  if (mode == "node-echo")
+    return node_child("echo");
+  if (mode == "node-count" && argc > 0) {
+    count_target = static_cast<size_t>(std::atol(argv[0]));
+    return node_child("count");
+  }
   if (mode == "echo") { // fd 3: echo each line
     each_line(3, [](std::string_view line) {
       std::string out{line};
@@ -92,11 +142,15 @@ int child_main(const std::string& mode, int argc, char** argv) {
     });
   } else if (mode == "json-lines") { // stdin -> parse, dump -> stdout
     std::string out;
+    simdjson::dom::parser parser;
     // Answers what one read brought in with one write.
     each_line(
       0,
       [&](std::string_view line) {
-        out += nlohmann::json::parse(line).dump();
+        auto doc = parser.parse(line.data(), line.size(), true);
+        if (doc.error())
+          std::abort();
+        out += simdjson::minify(doc.value());
         out += '\n';
       },
       [&] {
@@ -141,7 +195,8 @@ double raw_socketpair(const std::string& self_path, size_t n) {
 
 // -- switchboard --------------------------------------------------------------
 
-std::unique_ptr<node> start_node(const std::string& actors) {
+std::unique_ptr<node> start_node(const std::string& actors,
+                                 void (*add_kinds)(kind_registry&)) {
   auto cfg =
     node_config::from_string("[node]\ncontrol = \"none\"\n[actors]\n" + actors);
   if (!cfg) {
@@ -150,6 +205,8 @@ std::unique_ptr<node> start_node(const std::string& actors) {
   }
   auto nd = std::make_unique<node>(std::move(*cfg));
   actors::add_builtin_kinds(nd->kinds());
+  if (add_kinds)
+    add_kinds(nd->kinds());
   if (auto err = nd->start()) {
     std::fprintf(stderr, "%s\n", render(err).c_str());
     std::exit(1);
@@ -198,12 +255,11 @@ int main(int argc, char** argv) {
   raw_socketpair(self, n_rt / 10);
   report("IPC round trip", "raw socketpair ping-pong",
          raw_socketpair(self, n_rt), "rt/s");
-  {
+  auto round_trip = [&](const std::string& ipc, const std::string& mode) {
     auto nd = start_node("job = { kind = \"child-process\", command = ["
-                         + in_quotes(self)
-                         + ", \"--child\", \"echo\"], ipc = " + "\"json\" }\n");
+                         + in_quotes(self) + ", \"--child\", \"" + mode
+                         + "\"], ipc = \"" + ipc + "\" }\n");
     auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
-    auto msg = json_message::trusted(payload);
     auto from_loop = [&](size_t n) {
       std::promise<clock::duration> done;
       auto result = done.get_future();
@@ -211,17 +267,23 @@ int main(int argc, char** argv) {
       return result.get();
     };
     from_loop(n_rt / 10);
-    report("IPC round trip", "switchboard", per_second(n_rt, from_loop(n_rt)),
-           "rt/s");
+    auto rate = per_second(n_rt, from_loop(n_rt));
     nd->stop();
-  }
+    return rate;
+  };
+  report("IPC round trip", "switchboard", round_trip("json", "echo"), "rt/s");
+  report("IPC round trip", "switchboard, binary to a switchboard child",
+         round_trip("binary", "node-echo"), "rt/s");
+  report("IPC round trip", "switchboard, json to a switchboard child",
+         round_trip("json", "node-echo"), "rt/s");
   report("IPC round trip", "raw socketpair ping-pong (again)",
          raw_socketpair(self, n_rt), "rt/s");
-  {
-    auto nd = start_node("job = { kind = \"child-process\", command = ["
-                         + in_quotes(self) + ", \"--child\", \"count\", \""
-                         + std::to_string(n_ow) + "\"], ipc = \"json\", "
-                         + "to = \"sink\" }\nsink = { kind = \"echo\" }\n");
+  auto one_way_run = [&](const std::string& ipc, const std::string& mode) {
+    auto nd =
+      start_node("job = { kind = \"child-process\", command = ["
+                 + in_quotes(self) + ", \"--child\", \"" + mode + "\", \""
+                 + std::to_string(n_ow) + "\"], ipc = \"" + ipc
+                 + "\", to = \"sink\" }\nsink = { kind = " + "\"echo\" }\n");
     // The echo holds the name for validation; the bench's sink replaces it.
     {
       auto echo = nd->lookup("sink");
@@ -231,10 +293,13 @@ int main(int argc, char** argv) {
       self_actor->wait_for(echo);
     }
     auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
-    report("IPC one-way", "switchboard",
-           per_second(n_ow, one_way(*nd, job, n_ow)), "msg/s");
+    auto rate = per_second(n_ow, one_way(*nd, job, n_ow));
     nd->stop();
-  }
+    return rate;
+  };
+  report("IPC one-way", "switchboard", one_way_run("json", "count"), "msg/s");
+  report("IPC one-way", "switchboard, binary to a switchboard child",
+         one_way_run("binary", "node-count"), "msg/s");
   {
     // Streamed as Node's peer streams: lines go out as one-way messages,
     // the child's lines come back unasked and go to `to`, which parses
@@ -255,8 +320,9 @@ int main(int argc, char** argv) {
     auto left = std::make_shared<size_t>(n_lines);
     auto sink =
       nd->system().spawn([&done, left]() -> json_actor::behavior_type {
-        return {[&done, left](json_message& m) {
-          if (nlohmann::json::parse(m.text).is_discarded())
+        auto parser = std::make_shared<simdjson::dom::parser>();
+        return {[&done, left, parser](json_message& m) {
+          if (parser->parse(m.text).error())
             std::abort();
           if (--*left == 0)
             done.set_value();

@@ -9,6 +9,7 @@ packages=(
   libcaf-dev                                # actors (CAF 0.17)
   libuv1-dev                                # the io loop
   nlohmann-json3-dev                        # JSON at the edges
+  libsimdjson-dev                           # fast JSON validation
   catch2                                    # tests
 )
 # Node.js runs the benchmarks' peers (and Node children in later tests).

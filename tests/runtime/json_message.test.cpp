@@ -27,6 +27,33 @@ TEST_CASE("invalid JSON is an error that says where") {
   CHECK(!json_message::parse("{\"a\":1} trailing"));
 }
 
+TEST_CASE("is_json follows the standard, also where simdjson stops") {
+  // Valid, with surrounding whitespace, escapes and UTF-8.
+  for (std::string text :
+       {"{}", " [1,2.5e3,-0] \n", "\"caf\\u00e9 \xc3\xa9\"", "true", "0"}) {
+    INFO(text);
+    CHECK(is_json(text));
+  }
+  // Invalid: syntax, control characters, bad UTF-8, two values, nothing.
+  for (std::string text : {"{\"a\":}", "[1,]", "\"a\nb\"", "\"\xff\"", "1 2",
+                           "", "   ", "nul", "01", "1."}) {
+    INFO(text);
+    CHECK(!is_json(text));
+  }
+  // Valid JSON beyond simdjson's limits: a huge integer, deep nesting.
+  CHECK(is_json("123456789012345678901234567890"));
+  CHECK(is_json("-123456789012345678901234567890"));
+  std::string deep(2000, '[');
+  deep += std::string(2000, ']');
+  CHECK(is_json(deep));
+  CHECK(!is_json(deep.substr(1)));
+  // Larger than the parser a thread keeps.
+  std::string big = "[" + std::string(3 << 20, ' ') + "\"x\"]";
+  CHECK(is_json(big));
+  big.back() = ',';
+  CHECK(!is_json(big));
+}
+
 TEST_CASE("a json_message survives CAF's binary serialization") {
   caf::actor_system_config cfg;
   cfg.add_message_type<json_message>("switchboard::json_message");

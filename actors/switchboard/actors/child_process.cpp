@@ -463,7 +463,7 @@ private:
         ++internal_; // Node's own channel traffic
         return;
       }
-      if (!json::accept(frame)) {
+      if (!is_json(frame)) {
         ++bad_frames_;
         event(json{{"event", "error"},
                    {"reason", "the child sent a line that is not JSON"},

@@ -426,7 +426,7 @@ private:
             std::remove_if(text.begin(), text.end(),
                            [](char c) { return c == '\n' || c == '\r'; }),
             text.end());
-          if (!json::accept(text)) {
+          if (!is_json(text)) {
             fail(conn, id,
                  make_error(errc::invalid_json,
                             "'" + to + "' replied with text that is not JSON"));

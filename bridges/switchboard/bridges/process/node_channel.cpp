@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <switchboard/errc.hpp>
+#include <switchboard/json_message.hpp>
 
 namespace switchboard::bridges {
 
@@ -36,7 +37,7 @@ caf::expected<std::string> json_line(const std::string& text,
                                      const std::string& who, bool node_peer) {
   bool multi_line = text.find('\n') != std::string::npos;
   bool maybe_internal = node_peer && text.find("NODE_") != std::string::npos;
-  if (!multi_line && !maybe_internal && json::accept(text))
+  if (!multi_line && !maybe_internal && is_json(text))
     return text;
   auto parsed = json::parse(text, nullptr, false);
   if (parsed.is_discarded())

@@ -160,7 +160,7 @@ private:
   }
 
   void on_frame(std::string frame) {
-    if (!json::accept(frame)) {
+    if (!is_json(frame)) {
       node_.log(name_ + ": the parent sent a line that is not JSON: "
                 + frame.substr(0, 200));
       return;
