@@ -314,13 +314,14 @@ private:
   // -- sending to the child ---------------------------------------------------
 
   // Checks and encodes an outbound message for the child's channel.
-  caf::expected<std::string> encode(const json_message& m) {
+  // Takes the text over: on the common path it is written as it is.
+  caf::expected<std::string> encode(json_message& m) {
     // A line of JSON: a message that is not JSON, or spans lines, would
     // break the channel (a Node child dies on an invalid line).
     if (opt_.ipc == "json")
-      return bridges::node_channel_line(m.text, opt_.name);
+      return bridges::node_channel_line(std::move(m.text), opt_.name);
     if (!opt_.text && framing_of(opt_.in_mode) == framing::lines)
-      return bridges::json_line(m.text, opt_.name, false);
+      return bridges::json_line(std::move(m.text), opt_.name, false);
     if (opt_.text) {
       // Text lines: the message is a JSON string, written as its content.
       auto parsed = json::parse(m.text, nullptr, false);
@@ -336,7 +337,7 @@ private:
                           opt_.name + ": a text line may not hold a newline");
       return s;
     }
-    return m.text;
+    return std::move(m.text);
   }
 
   // ipc = "binary": the current message, whatever its types, goes to the
@@ -373,9 +374,6 @@ private:
       return caf::delegated<json_message>{};
     }
     bool is_request = current_message_id().is_request();
-    auto text = encode(m);
-    if (!text)
-      return std::move(text.error());
     std::string key;
     if (is_request && !opt_.correlate.empty()) {
       auto parsed = json::parse(m.text, nullptr, false);
@@ -390,6 +388,9 @@ private:
                                                + opt_.correlate + " = " + key
                                                + " is already waiting");
     }
+    auto text = encode(m);
+    if (!text)
+      return std::move(text.error());
     if (state_ == state::stopped || state_ == state::gave_up)
       return not_running();
     if (state_ != state::running || out_msg_ == nullptr) {

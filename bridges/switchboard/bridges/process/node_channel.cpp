@@ -33,8 +33,8 @@ std::string truncated(const std::string& s) {
 
 } // namespace
 
-caf::expected<std::string> json_line(const std::string& text,
-                                     const std::string& who, bool node_peer) {
+caf::expected<std::string> json_line(std::string text, const std::string& who,
+                                     bool node_peer) {
   bool multi_line = text.find('\n') != std::string::npos;
   bool maybe_internal = node_peer && text.find("NODE_") != std::string::npos;
   if (!multi_line && !maybe_internal && is_json(text))

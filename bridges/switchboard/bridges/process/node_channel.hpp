@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include <caf/expected.hpp>
 
@@ -19,13 +20,13 @@ namespace switchboard::bridges {
 /// one line of JSON, re-serialized when it spans lines; `invalid_json` when
 /// it is not JSON. With `node_peer`, also `bad_message` for a NODE_ cmd,
 /// which a Node peer would swallow. `who` names the channel in errors.
-caf::expected<std::string> json_line(const std::string& text,
-                                     const std::string& who, bool node_peer);
+caf::expected<std::string> json_line(std::string text, const std::string& who,
+                                     bool node_peer);
 
 /// `json_line` for Node's IPC channel.
-inline caf::expected<std::string> node_channel_line(const std::string& text,
+inline caf::expected<std::string> node_channel_line(std::string text,
                                                     const std::string& who) {
-  return json_line(text, who, true);
+  return json_line(std::move(text), who, true);
 }
 
 /// Whether `frame` (valid JSON) is one of Node's internal messages.

@@ -85,7 +85,7 @@ public:
             return err;
           return caf::delegated<json_message>{};
         }
-        auto line = node_channel_line(m.text, name_);
+        auto line = node_channel_line(std::move(m.text), name_);
         if (!line)
           return std::move(line.error());
         if (!ch_->write(std::move(*line)))
