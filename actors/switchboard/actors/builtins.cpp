@@ -17,8 +17,8 @@ namespace switchboard::actors {
 
 caf::error add_builtin_kinds(kind_registry& kinds,
                              behavior_registry behaviors) {
-  for (auto make : {echo_kind, router_kind, room_kind, child_process_kind,
-                     cluster_kind})
+  for (auto make :
+       {echo_kind, router_kind, room_kind, child_process_kind, cluster_kind})
     if (auto err = kinds.add(make()))
       return err;
   if (auto err = kinds.add(bridges::parent_kind()))
