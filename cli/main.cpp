@@ -37,6 +37,8 @@ verbs:
   check CONFIG...         validate configs; exit 1 listing every error
   status [ADDRESS]        actors, mailboxes and bridges of a running node
   send ADDRESS JSON       send one JSON request and print the reply
+  ctl ADDRESS COMMAND     start, stop, restart, reload, eof, or signal SIG:
+                          a supervised child or cluster
 
 `switchboard VERB --help` describes one verb.
 )";
@@ -73,6 +75,20 @@ constexpr const char* status_help =
 
 Prints the named actors and bridges of a running node with their kind and
 status (mailbox size and per-kind counters) as JSON, or only ADDRESS.
+)";
+
+constexpr const char* ctl_help =
+  R"(usage: switchboard ctl ADDRESS COMMAND [SIGNAL] [options]
+
+Gives a lifecycle command to the actor at ADDRESS (a child-process or a
+cluster) and waits until it is done:
+  start          start a stopped child (or one that gave up)
+  stop           SIGTERM, then SIGKILL after kill-timeout; stays stopped
+  restart        stop, then start
+  reload         a cluster: replace its instances one at a time
+  eof            close the child's stdin; its output is still read
+  signal SIGNAL  send SIGNAL (SIGHUP, HUP or a number) to the child
+Exits 1 with the error on stderr if the actor does not take the command.
 )";
 
 constexpr const char* send_help =
@@ -335,13 +351,42 @@ int send(std::vector<std::string> args) {
   return 0;
 }
 
+int ctl(std::vector<std::string> args) {
+  if (wants_help(args)) {
+    std::printf("%s%s", ctl_help, target_help);
+    return 0;
+  }
+  target t;
+  if (auto err = parse_target(args, t); !err.empty())
+    return usage_error(err, ctl_help);
+  bool is_signal = args.size() >= 2 && args[1] == "signal";
+  if (args.size() != (is_signal ? 3u : 2u))
+    return usage_error("ctl takes ADDRESS and COMMAND (signal takes SIGNAL)",
+                       ctl_help);
+  json req{{"op", "command"}, {"to", t.actor}, {"command", args[1]}};
+  if (is_signal) {
+    char* end = nullptr;
+    auto n = std::strtol(args[2].c_str(), &end, 10);
+    if (end != args[2].c_str() && *end == '\0')
+      req["signal"] = n;
+    else
+      req["signal"] = args[2];
+  }
+  json reply;
+  if (!call(t, req, reply))
+    return 1;
+  std::printf("ok\n");
+  return 0;
+}
+
 } // namespace
 
 // -- main ---------------------------------------------------------------------
 
 int main(int argc, char** argv) {
   // A parent's IPC channel (NODE_CHANNEL_FD or SWITCHBOARD_CHANNEL_FD) is
-  // only thread, and kept from the node's own children.
+  // taken while this is the only thread, and kept from the node's own
+  // children.
   switchboard::bridges::take_parent_channel();
   if (argc < 2) {
     std::fputs(usage_text, stderr);
@@ -361,6 +406,8 @@ int main(int argc, char** argv) {
     return status(std::move(args));
   if (verb == "send")
     return send(std::move(args));
+  if (verb == "ctl")
+    return ctl(std::move(args));
   std::fprintf(stderr, "switchboard: unknown verb '%s'\n\n%s", verb.c_str(),
                usage_text);
   return 2;

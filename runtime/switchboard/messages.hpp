@@ -31,6 +31,27 @@ using push_atom = caf::atom_constant<caf::atom("push")>;
 /// Asks an actor to describe itself; the reply is a JSON object.
 using status_atom = caf::atom_constant<caf::atom("status")>;
 
+// Lifecycle commands, taken by supervising actors (child-process, cluster)
+// from C++ and from `switchboard ctl`; each answers `ok_atom` or an error.
+
+/// `signal_atom, int32_t`: sends a signal to what the actor supervises.
+using signal_atom = caf::atom_constant<caf::atom("signal")>;
+
+/// Stops what the actor supervises and keeps it stopped.
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+/// Starts it again after a stop (or after it gave up).
+using start_atom = caf::atom_constant<caf::atom("start")>;
+
+/// Stops and starts it.
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+
+/// Closes a child's stdin (EOF) while its output is still read.
+using eof_atom = caf::atom_constant<caf::atom("eof")>;
+
+/// Replaces a cluster's instances one at a time.
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
+
 // -- interfaces ---------------------------------------------------------------
 
 /// Answers a JSON request with a JSON reply (or an error).

@@ -125,7 +125,7 @@ TEST_CASE("run refuses an invalid config with the errors and exit 1") {
 }
 
 TEST_CASE("every verb has --help and a wrong verb is a usage error") {
-  for (auto verb : {"run", "check", "status", "send"}) {
+  for (auto verb : {"run", "check", "status", "send", "ctl"}) {
     auto r = run({cli, verb, "--help"});
     CHECK(r.status == 0);
     CHECK(r.out.find(std::string{"usage: switchboard "} + verb)
@@ -290,6 +290,72 @@ TEST_CASE("conf/children.conf runs a Node worker that answers send") {
   CHECK(r.out == "{\"result\":3}\n");
   r = run({cli, "send", "--control", sock, "worker", R"("hi")"}, ms{20000});
   CHECK(r.out == "{\"echo\":\"hi\"}\n");
+  node->signal(SIGTERM);
+  auto status = node->wait(ms{5000});
+  REQUIRE(status);
+  CHECK(*status == 0);
+}
+
+TEST_CASE("ctl stops, starts, restarts and signals a child") {
+  temp_dir dir;
+  auto sock = dir.path() + "/c.sock";
+  auto pid_file = dir.path() + "/child.pid";
+  auto conf =
+    dir.write("ctl.conf",
+              "[node]\ncontrol = \"" + sock
+                + "\"\n[actors]\necho = { kind = \"echo\" }\njob = { kind = "
+                  "\"child-process\", command = [\""
+                + std::string{SWITCHBOARD_CHILD_HELPER} + "\", \"pid-file\", \""
+                + pid_file + "\"], restart-delay = 10ms }\n");
+  auto node = start_node(conf);
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {cli, "ctl", "--control", sock});
+    return run(args, ms{20000});
+  };
+  // A pid other than `old` in the pid file.
+  auto next_pid = [&](pid_t old) {
+    pid_t pid = 0;
+    switchboard::test::eventually([&] {
+      pid = read_pid(pid_file);
+      return pid > 0 && pid != old;
+    });
+    return pid;
+  };
+  auto first = next_pid(0);
+  REQUIRE(first > 0);
+  auto r = ctl({"job", "restart"});
+  CHECK(r.status == 0);
+  CHECK(r.out == "ok\n");
+  auto second = next_pid(first);
+  CHECK(second != first);
+  CHECK(process_gone(first));
+  r = ctl({"job", "stop"});
+  CHECK(r.status == 0);
+  CHECK(process_gone(second));
+  r = run({cli, "status", "--control", sock, "job"}, ms{20000});
+  CHECK(r.out.find("\"stopped\"") != std::string::npos);
+  r = ctl({"job", "start"});
+  CHECK(r.status == 0);
+  auto third = next_pid(second);
+  CHECK(third != second);
+  // SIGUSR1 ends the helper; restart = on-failure brings a new one.
+  r = ctl({"job", "signal", "SIGUSR1"});
+  CHECK(r.status == 0);
+  CHECK(switchboard::test::eventually([&] { return process_gone(third); }));
+  CHECK(next_pid(third) != third);
+  // Mistakes are errors that say what is wrong.
+  r = ctl({"job", "fly"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("unknown command 'fly'") != std::string::npos);
+  r = ctl({"job", "signal", "SIGNOPE"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("signal") != std::string::npos);
+  r = ctl({"echo", "stop"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("does not take the stop command") != std::string::npos);
+  r = ctl({"nobody", "stop"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("no actor named 'nobody'") != std::string::npos);
   node->signal(SIGTERM);
   auto status = node->wait(ms{5000});
   REQUIRE(status);

@@ -13,11 +13,11 @@
 // optional memory limit. A child never outlives its node: it is killed when
 // the node stops, and by the kernel if the node dies.
 //
-// Commands (C++): `signal_atom, int` sends a signal; `stop_atom` stops the
-// child (SIGTERM, then SIGKILL after `kill-timeout`) and keeps it stopped;
-// `start_atom` starts a stopped child; `restart_atom` stops and starts it;
-// `eof_atom` closes its stdin while its output is still read. Each answers
-// `ok_atom` or an error. `status_atom` answers a JSON status.
+// Commands (C++, or `switchboard ctl`): `signal_atom, int` sends a signal;
+// `stop_atom` stops the child (SIGTERM, then SIGKILL after `kill-timeout`) and
+// keeps it stopped; `start_atom` starts a stopped child; `restart_atom` stops
+// and starts it; `eof_atom` closes its stdin while its output is still read.
+// Each answers `ok_atom` or an error. `status_atom` answers a JSON status.
 //
 // Usage:
 // ~~~
@@ -28,17 +28,17 @@
 
 #pragma once
 
-#include <caf/atom.hpp>
-
 #include <switchboard/kinds.hpp>
+#include <switchboard/messages.hpp>
 
 namespace switchboard::actors {
 
-using signal_atom = caf::atom_constant<caf::atom("signal")>;
-using stop_atom = caf::atom_constant<caf::atom("stop")>;
-using start_atom = caf::atom_constant<caf::atom("start")>;
-using restart_atom = caf::atom_constant<caf::atom("restart")>;
-using eof_atom = caf::atom_constant<caf::atom("eof")>;
+// The commands (runtime/switchboard/messages.hpp).
+using switchboard::eof_atom;
+using switchboard::restart_atom;
+using switchboard::signal_atom;
+using switchboard::start_atom;
+using switchboard::stop_atom;
 
 /// The `child-process` kind.
 kind_spec child_process_kind();

@@ -22,13 +22,12 @@
 
 #pragma once
 
-#include <caf/atom.hpp>
-
 #include <switchboard/kinds.hpp>
+#include <switchboard/messages.hpp>
 
 namespace switchboard::actors {
 
-using reload_atom = caf::atom_constant<caf::atom("reload")>;
+using switchboard::reload_atom;
 
 /// The `cluster` kind.
 kind_spec cluster_kind();

@@ -164,7 +164,6 @@ private:
 // -- supervision
 // ----------------------------------------------------------------
 
-using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
 enum class restart_mode { never, on_failure, always };

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <future>
 #include <type_traits>
@@ -390,10 +391,94 @@ private:
       send(conn, id, to, req, timeout);
     else if (op == "status")
       status(conn, id, address, timeout);
+    else if (op == "command")
+      command(conn, id, to, req, timeout);
     else
       fail(conn, id,
+           make_error(errc::bad_message, "unknown op '" + op
+                                           + "' (expected send, status or "
+                                             "command)"));
+  }
+
+  // A lifecycle command (messages.hpp) for a supervising actor:
+  // {"op":"command","to":NAME,"command":"restart"} (start, stop, restart,
+  // reload, eof), or "signal" with "signal": "SIGHUP" (or a number).
+  void command(uint64_t conn, const json& id, const std::string& to,
+               const json& req, std::chrono::milliseconds timeout) {
+    auto entry = node_.registry().find(to);
+    if (!entry) {
+      fail(conn, id,
+           make_error(errc::unknown_actor, "no actor named '" + to + "'"));
+      return;
+    }
+    std::string cmd;
+    if (auto err = field(req, "command", cmd, "a string")) {
+      fail(conn, id, err);
+      return;
+    }
+    caf::message msg;
+    if (cmd == "start")
+      msg = caf::make_message(start_atom::value);
+    else if (cmd == "stop")
+      msg = caf::make_message(stop_atom::value);
+    else if (cmd == "restart")
+      msg = caf::make_message(restart_atom::value);
+    else if (cmd == "reload")
+      msg = caf::make_message(reload_atom::value);
+    else if (cmd == "eof")
+      msg = caf::make_message(eof_atom::value);
+    else if (cmd == "signal") {
+      auto sig = signal_number(req.contains("signal") ? req["signal"] : json{});
+      if (!sig) {
+        fail(conn, id, sig.error());
+        return;
+      }
+      msg = caf::make_message(signal_atom::value, *sig);
+    } else {
+      fail(conn, id,
            make_error(errc::bad_message,
-                      "unknown op '" + op + "' (expected send or status)"));
+                      "unknown command '" + cmd
+                        + "' (expected start, stop, restart, reload, eof or "
+                          "signal)"));
+      return;
+    }
+    request(entry->handle, timeout, std::move(msg))
+      .then(
+        [this, conn, id](caf::ok_atom) {
+          reply(conn, id, json{{"ok", true}});
+        },
+        [this, conn, id, to, cmd, kind = entry->kind,
+         timeout](caf::error& err) {
+          if (err == caf::sec::unexpected_message)
+            err = make_error(errc::unexpected_message,
+                             "'" + to + "' (" + kind + ") does not take the "
+                               + cmd + " command");
+          else if (err == caf::sec::request_timeout)
+            err = make_error(errc::timeout,
+                             "'" + to + "' did not finish " + cmd + " within "
+                               + std::to_string(timeout.count()) + " ms");
+          fail(conn, id, err);
+        });
+  }
+
+  // "SIGHUP", "HUP" or 1.
+  static caf::expected<int32_t> signal_number(const json& x) {
+    if (x.is_number_integer()) {
+      auto n = x.get<int64_t>();
+      if (n > 0 && n < NSIG)
+        return static_cast<int32_t>(n);
+    } else if (x.is_string()) {
+      auto name = x.get<std::string>();
+      if (name.rfind("SIG", 0) == 0)
+        name = name.substr(3);
+      for (int i = 1; i < NSIG; ++i)
+        if (auto abbrev = sigabbrev_np(i); abbrev != nullptr && name == abbrev)
+          return i;
+    }
+    return make_error(errc::bad_message,
+                      "field 'signal' must name a signal (\"SIGHUP\", or a "
+                      "number), found "
+                        + x.dump());
   }
 
   void send(uint64_t conn, const json& id, const std::string& to,

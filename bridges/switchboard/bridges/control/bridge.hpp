@@ -13,7 +13,8 @@ namespace switchboard::bridges::control {
 
 /// Starts the node's control endpoint: a Unix socket (mode 0600, in a 0700
 /// directory when the default path is used) that `switchboard send` and
-/// `switchboard status` talk to, one JSON object per line each way.
+/// `switchboard status` and `switchboard ctl` talk to, one JSON object per
+/// line each way.
 ///
 /// Requests and replies:
 /// ~~~
@@ -21,6 +22,8 @@ namespace switchboard::bridges::control {
 /// {"op":"status"}                      ->
 /// {"ok":true,"node":"main","actors":[...]}
 /// {"op":"status","address":"echo"}     -> the same for one actor
+/// {"op":"command","to":"job","command":"restart"} -> {"ok":true}
+/// {"op":"command","to":"job","command":"signal","signal":"SIGHUP"}
 /// anything else                        -> {"ok":false,"error":"..."}
 /// ~~~
 /// A request may carry `"id"` (echoed back) and `"timeout_ms"`. The bridge
