@@ -69,3 +69,16 @@ function(switchboard_add_program name dir)
     RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/${dir}")
   switchboard_use_pch(${name})
 endfunction()
+
+# switchboard_use_simdjson(TARGET SOURCES...): links simdjson into TARGET,
+# its define only on SOURCES (those that include simdjson.h), which skip the
+# precompiled header. simdjson's target would put SIMDJSON_THREADS_ENABLED
+# on every source of TARGET, and the precompiled header shared by all
+# targets would then not match the others (top-level CMakeLists.txt clears
+# the target's define).
+function(switchboard_use_simdjson target)
+  target_link_libraries(${target} PRIVATE simdjson::simdjson)
+  set_source_files_properties(${ARGN} PROPERTIES
+    COMPILE_DEFINITIONS SIMDJSON_THREADS_ENABLED=1
+    SKIP_PRECOMPILE_HEADERS ON)
+endfunction()

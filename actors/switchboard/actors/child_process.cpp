@@ -439,7 +439,10 @@ private:
       auto h = std::move(held_.front());
       held_.pop_front();
       if (h.binary) {
-        link_->write(std::move(*h.binary));
+        // A request's promise gets a failure itself.
+        if (auto err = link_->write(std::move(*h.binary)); err && !h.is_request)
+          node_.log(opt_.name
+                    + ": a held message was not delivered: " + render(err));
         continue;
       }
       if (!out_msg_->write(std::move(h.text))) {
