@@ -267,6 +267,14 @@ caf::actor node::lookup(const std::string& name) const {
   return impl_->registry_.lookup(name);
 }
 
+caf::actor node::lookup(const std::string& name, caf::actor& cache) const {
+  if (name.empty())
+    return {};
+  if (!cache || cache->getf(caf::abstract_actor::is_terminated_flag))
+    cache = lookup(name);
+  return cache;
+}
+
 void node::stop() {
   auto& d = *impl_;
   // Held throughout, so a second caller returns only once the node stopped.

@@ -97,6 +97,10 @@ public:
   /// The actor named `name`, or an invalid handle.
   caf::actor lookup(const std::string& name) const;
 
+  /// `lookup` for a hot path: the actor in `cache` while it lives, else
+  /// looked up again (and kept in `cache`). An empty name is no actor.
+  caf::actor lookup(const std::string& name, caf::actor& cache) const;
+
   // -- properties -------------------------------------------------------------
 
   /// The kinds this node can spawn. Add your own before `start`.

@@ -23,11 +23,7 @@ namespace {
 
 const std::string binary_child = SWITCHBOARD_BINARY_CHILD;
 
-#if defined(__SANITIZE_THREAD__)
-constexpr int32_t burst_size = 500;
-#else
-constexpr int32_t burst_size = 10000;
-#endif
+using switchboard::test::burst_size;
 
 // What the parent's `sink` received from the child, in order.
 struct received {

@@ -28,14 +28,7 @@ const std::string helper = SWITCHBOARD_CHILD_HELPER;
 const std::string ipc_echo =
   SWITCHBOARD_SOURCE_DIR "/tests/helpers/ipc_echo.js";
 
-// TSan cannot see into Debian's libcaf_core, takes each message hand-off in
-// it for a race and spends milliseconds on every (suppressed)
-// report: its builds send a shorter burst.
-#if defined(__SANITIZE_THREAD__)
-constexpr int burst_size = 500;
-#else
-constexpr int burst_size = 10000;
-#endif
+using switchboard::test::burst_size;
 
 // Messages an actor received, in order, for the test thread to wait on.
 struct inbox {

@@ -6,6 +6,7 @@
 
 #pragma once
 
+#include <cstdint>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -80,6 +81,15 @@ run_result run(const std::vector<std::string>& argv, ms timeout = ms{10000});
 
 /// The number of open file descriptors of this process.
 int open_fds();
+
+/// How many messages a burst test sends: 10,000, or 500 under TSan, which
+/// cannot see into Debian's libcaf_core, takes each message hand-off in it
+/// for a race and spends milliseconds on every (suppressed) report.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr int32_t burst_size = 500;
+#else
+inline constexpr int32_t burst_size = 10000;
+#endif
 
 /// The number of threads of this process.
 int thread_count();

@@ -529,11 +529,7 @@ private:
 
   // The actor named `name`, looked up once and again when it has gone.
   caf::actor target(const std::string& name, caf::actor& cache) {
-    if (name.empty())
-      return {};
-    if (!cache || cache->getf(caf::abstract_actor::is_terminated_flag))
-      cache = node_.lookup(name);
-    return cache;
+    return node_.lookup(name, cache);
   }
 
   void event(json ev) {

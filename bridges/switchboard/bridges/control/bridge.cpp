@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -363,6 +364,16 @@ private:
     reply(conn, id, json{{"ok", false}, {"error", render(err)}});
   }
 
+  // The registry entry named `name`; if there is none, the request fails.
+  std::optional<registry_entry> find(uint64_t conn, const json& id,
+                                     const std::string& name) {
+    auto entry = node_.registry().find(name);
+    if (!entry)
+      fail(conn, id,
+           make_error(errc::unknown_actor, "no actor named '" + name + "'"));
+    return entry;
+  }
+
   void handle(uint64_t conn, const std::string& line) {
     auto req = json::parse(line, nullptr, false);
     if (req.is_discarded() || !req.is_object()) {
@@ -405,12 +416,9 @@ private:
   // reload, eof), or "signal" with "signal": "SIGHUP" (or a number).
   void command(uint64_t conn, const json& id, const std::string& to,
                const json& req, std::chrono::milliseconds timeout) {
-    auto entry = node_.registry().find(to);
-    if (!entry) {
-      fail(conn, id,
-           make_error(errc::unknown_actor, "no actor named '" + to + "'"));
+    auto entry = find(conn, id, to);
+    if (!entry)
       return;
-    }
     std::string cmd;
     if (auto err = field(req, "command", cmd, "a string")) {
       fail(conn, id, err);
@@ -483,12 +491,9 @@ private:
 
   void send(uint64_t conn, const json& id, const std::string& to,
             const json& req, std::chrono::milliseconds timeout) {
-    auto entry = node_.registry().find(to);
-    if (!entry) {
-      fail(conn, id,
-           make_error(errc::unknown_actor, "no actor named '" + to + "'"));
+    auto entry = find(conn, id, to);
+    if (!entry)
       return;
-    }
     if (!entry->accepts_json) {
       fail(conn, id,
            make_error(errc::unexpected_message,
@@ -535,11 +540,9 @@ private:
     std::vector<registry_entry> entries;
     if (address.empty()) {
       entries = node_.registry().list();
-    } else if (auto e = node_.registry().find(address)) {
+    } else if (auto e = find(conn, id, address)) {
       entries.push_back(*e);
     } else {
-      fail(conn, id,
-           make_error(errc::unknown_actor, "no actor named '" + address + "'"));
       return;
     }
     struct pending {

@@ -135,11 +135,7 @@ private:
 
   // The actor named by `to`, looked up again only when it has gone.
   caf::actor target() {
-    if (to_.empty())
-      return {};
-    if (!to_actor_ || to_actor_->getf(caf::abstract_actor::is_terminated_flag))
-      to_actor_ = node_.lookup(to_);
-    return to_actor_;
+    return node_.lookup(to_, to_actor_);
   }
 
   void close_channel() {
@@ -168,7 +164,7 @@ private:
     if (is_node_internal(frame))
       return; // Node's own channel traffic
     ++received_;
-    auto target = to_.empty() ? caf::actor{} : node_.lookup(to_);
+    auto target = this->target();
     if (!target) {
       auto why = to_.empty() ? name_
                                  + " has no \"to\": nobody takes messages "
