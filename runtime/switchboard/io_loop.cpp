@@ -31,6 +31,18 @@
 
 namespace switchboard {
 
+namespace {
+
+struct turn_end_fn {
+  void (*fn)(void*);
+  void* arg;
+};
+
+// While a loop thread drains its queues: what runs once it is done.
+thread_local std::vector<turn_end_fn>* turn_end = nullptr;
+
+} // namespace
+
 class io_loop::impl : public caf::execution_unit {
 public:
   impl() {
@@ -68,10 +80,7 @@ public:
       if (!accepting_)
         return false;
       tasks_.push_back(std::move(fn));
-      // Sent under the lock: once `begin_stop` has taken it, nobody touches
-      // the async handle any more. A spinning loop finds the work without.
-      if (!spinning_)
-        uv_async_send(&wake_);
+      wake();
     }
     return true;
   }
@@ -88,13 +97,34 @@ public:
       std::lock_guard<std::mutex> guard{mtx_};
       if (accepting_) {
         jobs_.push_back(job);
-        if (!spinning_)
-          uv_async_send(&wake_);
+        wake();
         return;
       }
     }
     // The loop is gone: drop the reference the enqueuer added for us.
     intrusive_ptr_release(job);
+  }
+
+  // Makes the loop drain its queues soon; the caller holds `mtx_`. A
+  // spinning loop finds the work without help. Another thread wakes it
+  // through the async handle (under the lock: once `begin_stop` has taken
+  // it, nobody touches that handle any more). On the loop thread itself,
+  // a drain that runs now picks the work up, and otherwise the spin handle
+  // runs one: both cheaper than a write to the async handle's eventfd.
+  void wake() {
+    if (spinning_ || draining_)
+      return;
+    if (!in_loop_thread()) {
+      uv_async_send(&wake_);
+      return;
+    }
+    if (stopping_) {
+      uv_async_send(&wake_);
+      return;
+    }
+    spinning_ = true;
+    spin_until_ = std::chrono::steady_clock::time_point{};
+    uv_idle_start(&spin_, on_spin);
   }
 
   void set_spin(std::chrono::nanoseconds d) {
@@ -187,7 +217,8 @@ private:
       self->spin_until_ = std::chrono::steady_clock::now() + self->spin_for_;
       return;
     }
-    if (std::chrono::steady_clock::now() < self->spin_until_)
+    if (self->spin_for_.count() > 0
+        && std::chrono::steady_clock::now() < self->spin_until_)
       return;
     // Stop only with the lock held and the queues empty, so that a poster
     // either sees `spinning_` true and its work is drained here, or sees it
@@ -203,6 +234,7 @@ private:
   // Not reentrant: tasks and actors it runs must not call it.
   bool drain() {
     bool any = false;
+    turn_end = &turn_end_;
     // Loop actors that still have mail after their throughput slice go to
     // the back of the queue, after whatever arrived meanwhile.
     for (;;) {
@@ -210,9 +242,18 @@ private:
         std::lock_guard<std::mutex> guard{mtx_};
         std::swap(tasks_, local_tasks_);
         std::swap(jobs_, local_jobs_);
+        draining_ = !local_tasks_.empty() || !local_jobs_.empty();
       }
-      if (local_tasks_.empty() && local_jobs_.empty())
+      if (!draining_) {
+        turn_end = nullptr;
+        // What the work asked to run once it is done. It runs outside the
+        // drain; anything it queues wakes the loop as usual.
+        std::swap(turn_end_, local_turn_end_);
+        for (auto& x : local_turn_end_)
+          x.fn(x.arg);
+        local_turn_end_.clear();
         return any;
+      }
       any = true;
       for (auto& fn : local_tasks_)
         fn();
@@ -305,7 +346,9 @@ private:
   uv_idle_t spin_;
   std::chrono::nanoseconds spin_for_{0};
   std::chrono::steady_clock::time_point spin_until_;
-  bool stopping_ = false; // loop thread only
+  bool stopping_ = false;             // loop thread only
+  std::vector<turn_end_fn> turn_end_; // loop thread only
+  std::vector<turn_end_fn> local_turn_end_;
   std::thread thread_;
   std::atomic<std::thread::id> tid_{};
   std::atomic<bool> running_{false};
@@ -317,7 +360,11 @@ private:
 
   std::mutex mtx_;
   bool accepting_ = true;
+  // The spin handle is active: the loop polls without sleeping.
   bool spinning_ = false;
+  // The loop thread is running queued work and checks the queues again
+  // before it sleeps.
+  bool draining_ = false;
   std::map<caf::actor_id, caf::actor_addr> actors_;
   std::vector<std::function<void()>> tasks_;
   std::vector<caf::resumable*> jobs_;
@@ -382,6 +429,13 @@ void io_loop::untrack(const caf::actor_addr& actor) {
 
 void io_loop::attach(caf::actor_system& sys) {
   impl_->attach(sys);
+}
+
+bool io_loop::at_end_of_turn(void (*fn)(void*), void* arg) {
+  if (turn_end == nullptr)
+    return false;
+  turn_end->push_back({fn, arg});
+  return true;
 }
 
 caf::execution_unit* io_loop::executor() noexcept {

@@ -86,6 +86,14 @@ public:
   /// Forgets an actor that has exited. Thread-safe.
   void untrack(const caf::actor_addr& actor);
 
+  /// On a loop thread, while it runs loop actors' mail or posted tasks:
+  /// queues `fn(arg)` to run once that work is all done, before the loop
+  /// polls again, and returns true. Anywhere else returns false and does
+  /// nothing (the caller then uses a `uv_check_t`, which runs after the
+  /// next poll). Bridges use it to write what a batch of messages produced
+  /// with one system call, as soon as the batch is done.
+  static bool at_end_of_turn(void (*fn)(void*), void* arg);
+
   /// Binds the loop to an actor system: needed before `executor` is used.
   void attach(caf::actor_system& sys);
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <switchboard/errc.hpp>
+#include <switchboard/io_loop.hpp>
 
 namespace switchboard::bridges {
 
@@ -165,18 +166,35 @@ bool channel::write(std::string payload) {
   }
   queued_ += batch_.size() - batched_;
   batched_ = batch_.size();
-  if (!check_active_) {
-    check_active_ = true;
-    uv_check_start(&check_, [](uv_check_t* h) {
-      static_cast<channel*>(h->data)->end_of_turn();
-    });
+  if (turn_pending_ || check_active_)
+    return true;
+  // Inside a batch of actor mail, the write waits for the batch's end;
+  // anywhere else (a libuv callback) for the check phase of this turn.
+  if (io_loop::at_end_of_turn(
+        [](void* self) {
+          auto ch = static_cast<channel*>(self);
+          ch->turn_pending_ = false;
+          ch->end_of_turn();
+          if (ch->closed_ && --ch->open_handles_ == 0)
+            delete ch;
+        },
+        this)) {
+    // Counted as a handle: a channel closed meanwhile stays until it runs.
+    turn_pending_ = true;
+    ++open_handles_;
+    return true;
   }
+  check_active_ = true;
+  uv_check_start(&check_, [](uv_check_t* h) {
+    auto ch = static_cast<channel*>(h->data);
+    uv_check_stop(&ch->check_);
+    ch->check_active_ = false;
+    ch->end_of_turn();
+  });
   return true;
 }
 
 void channel::end_of_turn() {
-  uv_check_stop(&check_);
-  check_active_ = false;
   if (closed_ || batch_.empty())
     return;
   std::string data;

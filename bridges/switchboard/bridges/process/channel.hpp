@@ -104,6 +104,8 @@ private:
   std::string batch_;
   size_t batched_ = 0;
   bool check_active_ = false;
+  // Registered with io_loop::at_end_of_turn.
+  bool turn_pending_ = false;
   framing how_;
   size_t max_frame_;
   channel_callbacks cb_;
