@@ -5,8 +5,10 @@
 
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <vector>
 #include <cstdlib>
 #include <string>
 
@@ -37,6 +39,12 @@ inline size_t scaled(size_t n) {
   auto s = std::getenv("SWITCHBOARD_BENCH_SCALE");
   auto f = s ? std::atof(s) : 1.0;
   return static_cast<size_t>(static_cast<double>(n) * (f > 0 ? f : 1.0));
+}
+
+/// The median of `xs` (rates of repeated rounds; the machine is noisy).
+inline double median(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs.empty() ? 0.0 : xs[xs.size() / 2];
 }
 
 // CPU time of the whole process (every thread), user and system.

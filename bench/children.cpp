@@ -35,6 +35,7 @@
 
 #include "bench.hpp"
 #include "client.hpp"
+#include "futex.hpp"
 
 using namespace switchboard;
 using namespace switchboard::bench;
@@ -119,6 +120,9 @@ int node_child(const std::string& to_kind) {
 }
 
 int child_main(const std::string& mode, int argc, char** argv) {
+  // Round trips pin the child to a core of its own (see main).
+  if (auto cpu = std::getenv("SWITCHBOARD_BENCH_CHILD_CPU"))
+    pin_to_cpu(std::atoi(cpu));
   // A switchboard child, on either channel (its bridge finds which).
   if (mode == "node-echo")
     return node_child("echo");
@@ -214,30 +218,62 @@ std::unique_ptr<node> start_node(const std::string& actors,
   return nd;
 }
 
-// Waits for the first message from the child (one that nobody asked for).
-struct collector_state {
-  std::promise<void>* done = nullptr;
-};
+// The bench's `sink`: the actor the child's unsolicited messages go to. A
+// round sets how many it waits for; with `parse`, it parses each (simdjson).
+class sink {
+public:
+  sink(node& nd, bool parse) : st_(std::make_shared<state>()) {
+    st_->parse = parse;
+    // The config's echo holds the name for validation; this replaces it.
+    {
+      auto echo = nd.lookup("sink");
+      caf::scoped_actor self{nd.system()};
+      self->send_exit(echo, caf::exit_reason::user_shutdown);
+      self->wait_for(echo);
+    }
+    actor_ = nd.system().spawn([st = st_]() -> json_actor::behavior_type {
+      return {[st](json_message& m) {
+        if (st->parse && st->parser.parse(m.text).error())
+          std::abort();
+        if (--st->left == 0)
+          st->done->set_value();
+        return json_message::trusted("null");
+      }};
+    });
+    nd.add("sink", caf::actor_cast<caf::actor>(actor_));
+  }
 
-clock::duration one_way(node& nd, json_actor job, size_t n) {
-  std::promise<void> done;
-  auto fut = done.get_future();
-  auto sink = nd.system().spawn([&done]() -> json_actor::behavior_type {
-    return {[&done](json_message&) {
-      done.set_value();
-      return json_message::trusted("null");
-    }};
-  });
-  nd.add("sink", caf::actor_cast<caf::actor>(sink));
-  auto msg = json_message::trusted(payload);
-  auto t0 = clock::now();
-  for (size_t i = 0; i < n; ++i)
-    caf::anon_send(job, msg);
-  fut.wait();
-  auto elapsed = clock::now() - t0;
-  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
-  return elapsed;
-}
+  ~sink() {
+    caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
+  }
+
+  /// Sends `msg` n times to `job` and returns how long it took until the
+  /// sink got `expect` messages.
+  clock::duration round(json_actor job, const json_message& msg, size_t n,
+                        size_t expect) {
+    std::promise<void> done;
+    auto fut = done.get_future();
+    // Set before the first send: the mailbox orders it before the sink
+    // reads it.
+    st_->left = expect;
+    st_->done = &done;
+    auto t0 = clock::now();
+    for (size_t i = 0; i < n; ++i)
+      caf::anon_send(job, msg);
+    fut.wait();
+    return clock::now() - t0;
+  }
+
+private:
+  struct state {
+    bool parse = false;
+    simdjson::dom::parser parser;
+    size_t left = 0;
+    std::promise<void>* done = nullptr;
+  };
+  std::shared_ptr<state> st_;
+  json_actor actor_;
+};
 
 std::string in_quotes(const std::string& s) {
   return "\"" + s + "\"";
@@ -245,67 +281,107 @@ std::string in_quotes(const std::string& s) {
 
 } // namespace
 
+// Each figure is the median of `rounds` rounds of n operations; where
+// two figures are compared, their rounds alternate, so that both see the
+// same moments of a noisy machine.
+constexpr size_t rounds = 5;
+
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string{argv[1]} == "--child")
     return child_main(argv[2], argc - 3, argv + 3);
   std::string self = argv[0];
+  // `bench_children [rt] [one-way] [stdio]` runs only those parts.
+  auto wanted = [&](const char* part) {
+    if (argc < 2)
+      return true;
+    for (int i = 1; i < argc; ++i)
+      if (std::string{argv[i]} == part)
+        return true;
+    return false;
+  };
   auto n_rt = scaled(20000);
   auto n_ow = scaled(200000);
   auto n_lines = scaled(200000);
-  raw_socketpair(self, n_rt / 10);
-  report("IPC round trip", "raw socketpair ping-pong",
-         raw_socketpair(self, n_rt), "rt/s");
-  auto round_trip = [&](const std::string& ipc, const std::string& mode) {
-    auto nd = start_node("job = { kind = \"child-process\", command = ["
-                         + in_quotes(self) + ", \"--child\", \"" + mode
-                         + "\"], ipc = \"" + ipc + "\" }\n");
-    auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
-    auto from_loop = [&](size_t n) {
-      std::promise<clock::duration> done;
-      auto result = done.get_future();
-      spawn_on_loop<loop_client>(nd->system(), nd->loop(), job, n, &done);
-      return result.get();
+  if (wanted("rt")) {
+    // One node per channel; the raw ping-pong runs between its rounds.
+    auto rt_node = [&](const std::string& ipc, const std::string& mode) {
+      auto nd = start_node("job = { kind = \"child-process\", command = ["
+                           + in_quotes(self) + ", \"--child\", \"" + mode
+                           + "\"], ipc = \"" + ipc + "\" }\n");
+      auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
+      auto from_loop = [ndp = nd.get(), job](size_t n) {
+        std::promise<clock::duration> done;
+        auto result = done.get_future();
+        spawn_on_loop<loop_client>(ndp->system(), ndp->loop(), job, n, &done);
+        return per_second(n, result.get());
+      };
+      from_loop(n_rt / 10); // warm-up
+      return std::make_pair(std::move(nd), from_loop);
     };
-    from_loop(n_rt / 10);
-    auto rate = per_second(n_rt, from_loop(n_rt));
-    nd->stop();
-    return rate;
-  };
-  report("IPC round trip", "switchboard", round_trip("json", "echo"), "rt/s");
-  // A child that is a switchboard node: binary, and json for comparison.
-  report("IPC round trip to a switchboard child", "switchboard",
-         round_trip("binary", "node-echo"), "rt/s");
-  report("IPC round trip to a switchboard child",
-         "the json channel to the same child", round_trip("json", "node-echo"),
-         "rt/s");
-  report("IPC round trip", "raw socketpair ping-pong (again)",
-         raw_socketpair(self, n_rt), "rt/s");
-  auto one_way_run = [&](const std::string& ipc, const std::string& mode) {
-    auto nd =
-      start_node("job = { kind = \"child-process\", command = ["
-                 + in_quotes(self) + ", \"--child\", \"" + mode + "\", \""
-                 + std::to_string(n_ow) + "\"], ipc = \"" + ipc
-                 + "\", to = \"sink\" }\nsink = { kind = " + "\"echo\" }\n");
-    // The echo holds the name for validation; the bench's sink replaces it.
+    // A round trip's rate depends above all on where the scheduler puts
+    // the two sides: on this kind of machine a wake-up on the same core is
+    // several times cheaper than one across cores, and an unpinned run
+    // flips between the two. So the parent (every thread of the node) is
+    // pinned to core 0 and the child to core 1, for every figure here and
+    // for Node's (peers/fork.js).
+    pin_to_cpu(0);
+    setenv("SWITCHBOARD_BENCH_CHILD_CPU", "1", 1);
+    std::vector<double> raw, json, binary, json_to_node;
+    raw_socketpair(self, n_rt / 10);
     {
-      auto echo = nd->lookup("sink");
-      caf::actor_system& sys = nd->system();
-      caf::scoped_actor self_actor{sys};
-      self_actor->send_exit(echo, caf::exit_reason::user_shutdown);
-      self_actor->wait_for(echo);
+      auto [nd, run] = rt_node("json", "echo");
+      for (size_t r = 0; r < rounds; ++r) {
+        raw.push_back(raw_socketpair(self, n_rt));
+        json.push_back(run(n_rt));
+      }
+      nd->stop();
     }
-    auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
-    auto rate = per_second(n_ow, one_way(*nd, job, n_ow));
-    nd->stop();
-    return rate;
-  };
-  auto json_one_way = one_way_run("json", "count");
-  report("IPC one-way", "switchboard", json_one_way, "msg/s");
-  report("IPC one-way to a switchboard child", "switchboard",
-         one_way_run("binary", "node-count"), "msg/s");
-  report("IPC one-way to a switchboard child",
-         "the json channel to a C++ loop (above)", json_one_way, "msg/s");
-  {
+    report("IPC round trip", "raw socketpair ping-pong", median(raw), "rt/s");
+    report("IPC round trip", "switchboard", median(json), "rt/s");
+    // A child that is a switchboard node: binary, and json for comparison.
+    {
+      auto [bin_nd, bin_run] = rt_node("binary", "node-echo");
+      auto [json_nd, json_run] = rt_node("json", "node-echo");
+      for (size_t r = 0; r < rounds; ++r) {
+        binary.push_back(bin_run(n_rt));
+        json_to_node.push_back(json_run(n_rt));
+      }
+      bin_nd->stop();
+      json_nd->stop();
+    }
+    unsetenv("SWITCHBOARD_BENCH_CHILD_CPU");
+    unpin();
+    report("IPC round trip to a switchboard child", "switchboard",
+           median(binary), "rt/s");
+    report("IPC round trip to a switchboard child",
+           "the json channel to the same child", median(json_to_node), "rt/s");
+  }
+  if (wanted("one-way")) {
+    auto one_way_run = [&](const std::string& ipc, const std::string& mode) {
+      auto nd =
+        start_node("job = { kind = \"child-process\", command = ["
+                   + in_quotes(self) + ", \"--child\", \"" + mode + "\", \""
+                   + std::to_string(n_ow) + "\"], ipc = \"" + ipc
+                   + "\", to = \"sink\" }\nsink = { kind = " + "\"echo\" }\n");
+      auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
+      auto msg = json_message::trusted(payload);
+      std::vector<double> xs;
+      {
+        sink counted{*nd, false};
+        for (size_t r = 0; r < rounds; ++r)
+          xs.push_back(per_second(n_ow, counted.round(job, msg, n_ow, 1)));
+      }
+      nd->stop();
+      return median(xs);
+    };
+    auto json_one_way = one_way_run("json", "count");
+    report("IPC one-way", "switchboard", json_one_way, "msg/s");
+    report("IPC one-way to a switchboard child", "switchboard",
+           one_way_run("binary", "node-count"), "msg/s");
+    report("IPC one-way to a switchboard child",
+           "the json channel to a C++ loop (above)", json_one_way, "msg/s");
+  }
+  if (wanted("stdio")) {
     // Streamed as Node's peer streams: lines go out as one-way messages,
     // the child's lines come back unasked and go to `to`, which parses
     // each (the channel has checked it is JSON on the way in).
@@ -313,37 +389,16 @@ int main(int argc, char** argv) {
                          + in_quotes(self)
                          + ", \"--child\", \"json-lines\"], to = \"sink\" }\n"
                          + "sink = { kind = \"echo\" }\n");
-    {
-      auto echo = nd->lookup("sink");
-      caf::actor_system& sys = nd->system();
-      caf::scoped_actor self_actor{sys};
-      self_actor->send_exit(echo, caf::exit_reason::user_shutdown);
-      self_actor->wait_for(echo);
-    }
-    std::promise<void> done;
-    auto fut = done.get_future();
-    auto left = std::make_shared<size_t>(n_lines);
-    auto sink =
-      nd->system().spawn([&done, left]() -> json_actor::behavior_type {
-        auto parser = std::make_shared<simdjson::dom::parser>();
-        return {[&done, left, parser](json_message& m) {
-          if (parser->parse(m.text).error())
-            std::abort();
-          if (--*left == 0)
-            done.set_value();
-          return json_message::trusted("null");
-        }};
-      });
-    nd->add("sink", caf::actor_cast<caf::actor>(sink));
     auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
     auto msg = json_message::trusted(payload);
-    auto t0 = clock::now();
-    for (size_t i = 0; i < n_lines; ++i)
-      caf::anon_send(job, msg);
-    fut.wait();
-    report("stdio JSON lines", "switchboard",
-           per_second(n_lines, clock::now() - t0), "lines/s");
-    caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+    std::vector<double> xs;
+    {
+      sink parsing{*nd, true};
+      for (size_t r = 0; r < rounds; ++r)
+        xs.push_back(
+          per_second(n_lines, parsing.round(job, msg, n_lines, n_lines)));
+    }
+    report("stdio JSON lines", "switchboard", median(xs), "lines/s");
     nd->stop();
   }
 }

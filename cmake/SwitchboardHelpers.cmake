@@ -64,7 +64,7 @@ endfunction()
 function(switchboard_add_program name dir)
   add_executable(${name} ${ARGN})
   target_link_libraries(${name} PRIVATE switchboard::switchboard
-                        switchboard_internal)
+                        switchboard_internal switchboard_allocator)
   set_target_properties(${name} PROPERTIES
     RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/${dir}")
   switchboard_use_pch(${name})

@@ -10,6 +10,7 @@ packages=(
   libuv1-dev                                # the io loop
   nlohmann-json3-dev                        # JSON at the edges
   libsimdjson-dev                           # fast JSON validation
+  libjemalloc-dev                           # the programs' allocator
   catch2                                    # tests
 )
 # Node.js runs the benchmarks' peers (and Node children in later tests).
