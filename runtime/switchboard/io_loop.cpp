@@ -119,7 +119,8 @@ public:
       return;
     }
     if (stopping_) {
-      uv_async_send(&wake_);
+      if (!wake_closed_)
+        uv_async_send(&wake_);
       return;
     }
     spinning_ = true;
@@ -235,50 +236,70 @@ private:
   bool drain() {
     bool any = false;
     turn_end = &turn_end_;
-    // Loop actors that still have mail after their throughput slice go to
-    // the back of the queue, after whatever arrived meanwhile.
-    for (;;) {
+    // Rounds: each runs what is queued. Work that the last round queued
+    // (a reply, the next request) runs in the next round, so a chain of
+    // messages between loop actors finishes within one turn. A flood ends
+    // the turn after a few rounds with mail left over (an actor takes
+    // `max_throughput` messages per round), and a long chain after
+    // `max_rounds`: the loop then polls its fds before the rest runs, so
+    // I/O is never starved, and a bridge's writes, done at the end of the
+    // turn, reach their fd while the rest is still queued.
+    size_t flooded = 0; // rounds that left mail over
+    for (size_t round = 0; round < max_rounds; ++round) {
       {
         std::lock_guard<std::mutex> guard{mtx_};
         std::swap(tasks_, local_tasks_);
         std::swap(jobs_, local_jobs_);
         draining_ = !local_tasks_.empty() || !local_jobs_.empty();
       }
-      if (!draining_) {
-        turn_end = nullptr;
-        // What the work asked to run once it is done. It runs outside the
-        // drain; anything it queues wakes the loop as usual.
-        std::swap(turn_end_, local_turn_end_);
-        for (auto& x : local_turn_end_)
-          x.fn(x.arg);
-        local_turn_end_.clear();
-        return any;
-      }
+      if (!draining_)
+        break;
       any = true;
       for (auto& fn : local_tasks_)
         fn();
       local_tasks_.clear();
+      bool more = false;
       for (auto job : local_jobs_)
-        resume(job);
+        more |= resume(job);
       local_jobs_.clear();
+      if (more && ++flooded >= flood_rounds)
+        break;
     }
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      draining_ = false;
+      // What is left runs after the next poll, which must not sleep.
+      if ((!tasks_.empty() || !jobs_.empty()) && !stopped_)
+        wake();
+    }
+    turn_end = nullptr;
+    // What the work asked to run once it is done. It runs outside the
+    // drain; anything it queues wakes the loop as usual.
+    std::swap(turn_end_, local_turn_end_);
+    for (auto& x : local_turn_end_)
+      x.fn(x.arg);
+    local_turn_end_.clear();
+    return any;
   }
 
-  void resume(caf::resumable* job) {
+  // Runs a loop actor's mail; returns whether it has mail left (it is
+  // queued again, behind what arrived meanwhile).
+  bool resume(caf::resumable* job) {
     if (stopped_) {
       intrusive_ptr_release(job);
-      return;
+      return false;
     }
     switch (job->resume(this, max_throughput)) {
       case caf::resumable::resume_later: {
         std::lock_guard<std::mutex> guard{mtx_};
         jobs_.push_back(job);
-        break;
+        return true;
       }
       default:
         // done or awaiting_message: the mailbox is empty; the next enqueue
         // adds a new reference and schedules the actor again.
         intrusive_ptr_release(job);
+        return false;
     }
   }
 
@@ -334,12 +355,20 @@ private:
         uv_close(h, nullptr);
       },
       this);
+    wake_closed_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&spin_), nullptr);
   }
 
   // How many messages a loop actor handles before others get a turn.
   static constexpr size_t max_throughput = 64;
+  // How many rounds of queued work one turn of the loop runs at most, and
+  // how many of them may leave mail over. Measured with bench_children:
+  // one round with mail left per turn halves the json one-way rate (a write
+  // per 64 messages); 8 keeps it and streams stdio lines 50% faster than
+  // draining everything first.
+  static constexpr size_t max_rounds = 16;
+  static constexpr size_t flood_rounds = 8;
 
   uv_loop_t loop_;
   uv_async_t wake_;
@@ -347,6 +376,7 @@ private:
   std::chrono::nanoseconds spin_for_{0};
   std::chrono::steady_clock::time_point spin_until_;
   bool stopping_ = false;             // loop thread only
+  bool wake_closed_ = false;          // loop thread only
   std::vector<turn_end_fn> turn_end_; // loop thread only
   std::vector<turn_end_fn> local_turn_end_;
   std::thread thread_;

@@ -2,6 +2,7 @@
 
 #include <switchboard/io_loop.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <thread>
@@ -168,4 +169,113 @@ TEST_CASE("stopping the loop ends loop actors that still run") {
   }
   CHECK(loop.close_result() == 0);
   // The actor system's destructor returns: no actor is left behind.
+}
+
+namespace {
+
+using count_atom = caf::atom_constant<caf::atom("count")>;
+
+// Counts its messages and says when it has `target`; the first message of
+// each turn asks for a callback at the end of that turn, which records the
+// count then.
+class counter : public loop_actor<caf::event_based_actor> {
+public:
+  counter(caf::actor_config& cfg, io_loop& loop, int target,
+          std::promise<void>* done, std::atomic<int>* seen,
+          std::vector<int>* at_turn_end)
+      : loop_actor(cfg, loop), target_(target), done_(done), seen_(seen),
+        at_turn_end_(at_turn_end) {}
+
+  caf::behavior make_behavior() override {
+    return {[this](count_atom) {
+      if (++*seen_ == target_)
+        done_->set_value();
+      if (pending_)
+        return;
+      pending_ = true;
+      io_loop::at_end_of_turn(
+        [](void* self) {
+          auto c = static_cast<counter*>(self);
+          c->pending_ = false;
+          c->at_turn_end_->push_back(c->seen_->load());
+        },
+        this);
+    }};
+  }
+
+private:
+  int target_;
+  std::promise<void>* done_;
+  std::atomic<int>* seen_;
+  std::vector<int>* at_turn_end_;
+  bool pending_ = false;
+};
+
+} // namespace
+
+TEST_CASE("a flood of mail to a loop actor leaves the loop time for I/O") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  io_loop loop;
+  loop.attach(sys);
+  loop.start();
+  CHECK(!io_loop::at_end_of_turn([](void*) {}, nullptr));
+  constexpr int n = 200000;
+  std::atomic<int> seen{0};
+  // The count each time the loop reaches its prepare phase, right before it
+  // polls its fds.
+  struct polls {
+    std::atomic<int>* seen;
+    std::vector<int> counts;
+  } at_poll{&seen, {}};
+  std::vector<int> at_turn_end;
+  uv_prepare_t prepare;
+  std::promise<void> ready;
+  loop.post([&] {
+    uv_prepare_init(loop.native(), &prepare);
+    prepare.data = &at_poll;
+    uv_prepare_start(&prepare, [](uv_prepare_t* h) {
+      auto p = static_cast<polls*>(h->data);
+      p->counts.push_back(p->seen->load());
+    });
+    ready.set_value();
+  });
+  ready.get_future().wait();
+  std::promise<void> done;
+  auto finished = done.get_future();
+  {
+    auto c = spawn_on_loop<counter>(sys, loop, n, &done, &seen, &at_turn_end);
+    // All the mail is queued while a task holds the loop, then the loop
+    // runs it.
+    std::promise<void> go;
+    auto gate = go.get_future().share();
+    loop.post([gate] { gate.wait(); });
+    for (int i = 0; i < n; ++i)
+      caf::anon_send(c, count_atom::value);
+    go.set_value();
+    REQUIRE(finished.wait_for(std::chrono::seconds(30))
+            == std::future_status::ready);
+    std::promise<void> closed;
+    loop.post([&] {
+      uv_close(reinterpret_cast<uv_handle_t*>(&prepare), nullptr);
+      closed.set_value();
+    });
+    closed.get_future().wait();
+    caf::scoped_actor self{sys};
+    self->send_exit(c, caf::exit_reason::user_shutdown);
+    self->wait_for(c);
+  }
+  // The loop polled its fds many times while the mail ran, not only before
+  // and after all of it.
+  auto between = std::count_if(at_poll.counts.begin(), at_poll.counts.end(),
+                               [](int x) { return x > 0 && x < n; });
+  CHECK(between >= 20);
+  // One end-of-turn callback per turn, not per message, in order, the last
+  // after the last message.
+  REQUIRE(at_turn_end.size() >= 2);
+  CHECK(at_turn_end.size() < static_cast<size_t>(n) / 64);
+  CHECK(std::is_sorted(at_turn_end.begin(), at_turn_end.end()));
+  CHECK(at_turn_end.back() == n);
+  loop.stop();
+  CHECK(loop.close_result() == 0);
 }
