@@ -312,7 +312,10 @@ int main(int argc, char** argv) {
       auto from_loop = [ndp = nd.get(), job](size_t n) {
         std::promise<clock::duration> done;
         auto result = done.get_future();
-        spawn_on_loop<loop_client>(ndp->system(), ndp->loop(), job, n, &done);
+        // The same message as the raw ping-pong and Node's.
+        spawn_on_loop<loop_client>(ndp->system(), ndp->loop(), job, n, &done,
+                                   caf::timespan{0},
+                                   json_message::trusted(payload));
         return per_second(n, result.get());
       };
       from_loop(n_rt / 10); // warm-up

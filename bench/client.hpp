@@ -69,9 +69,10 @@ public:
   /// With a `pause`, waits that long between a reply and the next request.
   loop_client(caf::actor_config& cfg, io_loop& loop, json_actor target,
               size_t n, std::promise<clock::duration>* done,
-              caf::timespan pause = caf::timespan{0})
+              caf::timespan pause = caf::timespan{0},
+              json_message msg = json_message::trusted("{\"ping\":1}"))
       : loop_actor(cfg, loop), target_(std::move(target)), n_(n), done_(done),
-        pause_(pause) {}
+        pause_(pause), msg_(std::move(msg)) {}
 
   caf::behavior make_behavior() override {
     start_ = clock::now();
@@ -100,7 +101,7 @@ private:
   std::promise<clock::duration>* done_;
   caf::timespan pause_;
   clock::time_point start_;
-  json_message msg_ = json_message::trusted("{\"ping\":1}");
+  json_message msg_;
 };
 
 } // namespace switchboard::bench
