@@ -475,3 +475,72 @@ TEST_CASE("status counts the child's bad lines") {
   CHECK(j["pid"].get<int>() > 0);
   f.stop_and_check();
 }
+
+TEST_CASE("ready = message: a restart waits for the child to say ready") {
+  child_fixture f{
+    "command = [\"node\", \"" + ipc_echo
+    + "\"], ipc = \"json\", ready = \"message\", env = { "
+      "READY_AFTER = \"300\" }, events = \"sink\", to = \"sink\""};
+  // Everything the sink gets up to the ready event: the child's "ready"
+  // is the signal, not a message for `to`.
+  auto until_ready = [&] {
+    std::vector<json> seen;
+    for (;;) {
+      auto x = f.box->next(10s);
+      if (x.is_null() || (x.is_object() && x.value("event", "") == "ready"))
+        return std::make_pair(x, seen);
+      seen.push_back(x);
+    }
+  };
+  auto [ready, before] = until_ready();
+  REQUIRE(ready.is_object());
+  REQUIRE(!before.empty());
+  CHECK(before.front().value("event", "") == "started");
+  CHECK(ready["pid"] == before.front()["pid"]);
+  for (auto& x : before)
+    CHECK(x != json("ready"));
+  // The new child says it is ready 300 ms after it starts; the restart is
+  // answered only then.
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(command(f.node(), sb::restart_atom::value));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);
+  auto [again, between] = until_ready();
+  REQUIRE(again.is_object());
+  CHECK(again["pid"] != ready["pid"]);
+  for (auto& x : between)
+    CHECK(x != json("ready"));
+  // And it answers.
+  auto r = f.ask("job", "{\"n\":1}");
+  REQUIRE(r);
+  CHECK(json::parse(r->text) == json{{"n", 1}});
+  f.stop_and_check();
+}
+
+TEST_CASE("ready = message: a child that never says ready is stopped") {
+  child_fixture f{"command = [\"node\", \"" + ipc_echo
+                  + "\"], ipc = \"json\", ready = \"message\", "
+                    "ready-timeout = 200ms, env = { READY_AFTER = \"never\" }, "
+                    "restart = \"never\", events = \"sink\""};
+  REQUIRE(f.box->next_event("started").is_object());
+  auto err = f.box->next_event("error");
+  REQUIRE(err.is_object());
+  CHECK(err["reason"].get<std::string>().find("not ready within 200 ms")
+        != std::string::npos);
+  auto exited = f.box->next_event("exited");
+  REQUIRE(exited.is_object());
+  CHECK(exited["signal"] == "SIGTERM");
+  f.stop_and_check();
+}
+
+TEST_CASE("ready = message needs a channel to say it on") {
+  auto cfg = sb::node_config::from_string(
+    child_conf(cmd({helper, "exit", "0"})
+               + ", stdout = \"inherit\", ready = \"message\""));
+  REQUIRE(cfg);
+  sb::node n{std::move(*cfg)};
+  REQUIRE(!actors::add_builtin_kinds(n.kinds()));
+  auto err = n.start();
+  REQUIRE(err);
+  CHECK(render(err).find("ready = \"message\" needs a channel")
+        != std::string::npos);
+}

@@ -176,3 +176,33 @@ TEST_CASE("a rolling reload refuses no connection") {
     CHECK(pids_of(before).count(pid) == 0);
   f.stop_and_check();
 }
+
+TEST_CASE("a rolling reload waits for each new instance to say ready") {
+  // Each instance prints "ready" 300 ms after it listens: replaced one at
+  // a time, two instances take at least 600 ms.
+  node_fixture f{
+    "[node]\ncontrol = \"none\"\n[actors]\nweb = { kind = \"cluster\", "
+    "instances = 2, listen = \"127.0.0.1:0\", command = [\"node\", \""
+    + server_js
+    + "\"], stdin = \"none\", stdout = \"lines\", ready = \"message\", "
+      "env = { READY_AFTER = \"300\" } }\n"};
+  auto before = running(f.node(), 2);
+  auto t0 = std::chrono::steady_clock::now();
+  caf::expected<caf::ok_atom> reloaded = caf::error{};
+  {
+    caf::scoped_actor self{f.node().system()};
+    self->request(f.node().lookup("web"), 60s, actors::reload_atom::value)
+      .receive([&](caf::ok_atom x) { reloaded = x; },
+               [&](caf::error& e) { reloaded = e; });
+  }
+  REQUIRE(reloaded);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 600ms);
+  auto after = running(f.node(), 2);
+  for (auto pid : pids_of(after))
+    CHECK(pids_of(before).count(pid) == 0);
+  // A new instance serves.
+  auto pid = fetch(port_of(after));
+  REQUIRE(pid > 0);
+  CHECK(pids_of(after).count(pid) == 1);
+  f.stop_and_check();
+}

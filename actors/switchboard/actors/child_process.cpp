@@ -77,6 +77,11 @@ struct child_options {
   int64_t max_memory = 0;
   size_t max_frame = 16 * 1024 * 1024;
   size_t max_held = 1000;
+  // When a started child counts as ready (start, restart and a cluster's
+  // rolling reload wait for it): "started", or "message" once it sends the
+  // JSON string "ready" (Node: process.send('ready'), as PM2's wait_ready).
+  bool ready_message = false;
+  caf::timespan ready_timeout{std::chrono::seconds(30)};
   // A listening socket the child inherits at fd 3 (LISTEN_FDS); not owned.
   int listen_fd = -1;
 };
@@ -89,6 +94,15 @@ framing framing_of(const std::string& mode) {
   return mode == "length-prefixed" ? framing::length_prefixed
          : mode == "raw"           ? framing::raw
                                    : framing::lines;
+}
+
+// The child's "I am ready" (ready = "message") on a JSON channel: the JSON
+// string "ready" (on a text channel, the line `ready`).
+bool is_ready_signal(const std::string& frame) {
+  auto first = frame.find_first_not_of(" \t\r");
+  auto last = frame.find_last_not_of(" \t\r");
+  return first != std::string::npos
+         && frame.compare(first, last - first + 1, "\"ready\"") == 0;
 }
 
 // At most `n` bytes of `s`, for error events.
@@ -174,8 +188,14 @@ public:
         return rp;
       },
       [this](start_atom) -> caf::result<caf::ok_atom> {
-        if (state_ == state::running)
+        if (state_ == state::running && ready_)
           return caf::ok_atom::value;
+        if (state_ == state::running) {
+          // Started, not ready yet (ready = "message").
+          auto rp = make_response_promise<caf::ok_atom>();
+          start_waiters_.push_back(rp);
+          return rp;
+        }
         if (state_ == state::stopping) {
           intent_ = intent::restart;
         } else {
@@ -260,6 +280,7 @@ public:
                 .count()));
           fields.emplace_back("rss", std::to_string(rss()));
           fields.emplace_back("cpu", json(cpu_percent()).dump());
+          fields.emplace_back("ready", ready_ ? "true" : "false");
         }
         return status_reply(this, "child-process", std::move(fields));
       },
@@ -462,6 +483,11 @@ private:
   void on_child_frame(std::string frame) {
     json_message m;
     bool json_channel = opt_.ipc == "json" || !opt_.text;
+    if (!ready_ && opt_.ready_message
+        && (json_channel ? is_ready_signal(frame) : frame == "ready")) {
+      became_ready();
+      return;
+    }
     if (json_channel) {
       if (opt_.ipc == "json" && bridges::is_node_internal(frame)) {
         ++internal_; // Node's own channel traffic
@@ -708,10 +734,55 @@ private:
         250, 250);
     }
     event(json{{"event", "started"}, {"pid", pid_}});
+    if (opt_.ready_message) {
+      ready_ = false;
+      ready_timer_ = new uv_timer_t;
+      uv_timer_init(uv, ready_timer_);
+      ready_timer_->data = this;
+      uv_timer_start(
+        ready_timer_,
+        [](uv_timer_t* t) { static_cast<child_actor*>(t->data)->not_ready(); },
+        static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+            opt_.ready_timeout)
+            .count()),
+        0);
+    } else {
+      became_ready();
+    }
+    flush_held();
+  }
+
+  // Start, restart and a cluster's reload waited for this.
+  void became_ready() {
+    ready_ = true;
+    close_handle(ready_timer_);
+    if (opt_.ready_message)
+      event(json{{"event", "ready"}, {"pid", pid_}});
     for (auto& rp : start_waiters_)
       rp.deliver(caf::ok_atom::value);
     start_waiters_.clear();
-    flush_held();
+  }
+
+  // ready = "message" and the child did not say so in time: whoever waited
+  // gets an error, and the child is stopped (and restarted as its policy
+  // says, since it failed).
+  void not_ready() {
+    close_handle(ready_timer_);
+    if (state_ != state::running || ready_)
+      return;
+    auto reason =
+      "not ready within "
+      + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         opt_.ready_timeout)
+                         .count())
+      + " ms (ready = \"message\")";
+    event(json{{"event", "error"}, {"reason", reason}});
+    for (auto& rp : start_waiters_)
+      rp.deliver(make_error(errc::timeout, opt_.name + ": " + reason));
+    start_waiters_.clear();
+    failed_by_us_ = true;
+    stop_child();
   }
 
   // Asks the child to end: SIGTERM to its process group, SIGKILL after
@@ -831,6 +902,7 @@ private:
     close_handle(kill_timer_);
     close_handle(memory_timer_);
     close_handle(drain_timer_);
+    close_handle(ready_timer_);
   }
 
   // The child is gone (or never started): report it, answer what waited
@@ -1007,6 +1079,9 @@ private:
   int pidfd_fd_ = -1;
   uv_timer_t* kill_timer_ = nullptr;
   uv_timer_t* memory_timer_ = nullptr;
+  uv_timer_t* ready_timer_ = nullptr;
+  // ready = "message": the child has said it is ready since it started.
+  bool ready_ = false;
   uv_timer_t* drain_timer_ = nullptr;
   channel* in_ = nullptr;
   channel* out_ = nullptr;
@@ -1120,6 +1195,16 @@ kind_spec child_process_kind() {
      "messages held while the child restarts (default 1000)",
      {},
      0},
+    {"ready",
+     value_type::string,
+     false,
+     "when a started child is ready (start, restart and a cluster's reload "
+     "wait for it): \"started\" (default), or \"message\" once it sends "
+     "the JSON string \"ready\"",
+     {"started", "message"}},
+    {"ready-timeout", value_type::timespan, false,
+     "with ready = \"message\": how long a child may take to be ready "
+     "before it is stopped as failed (default 30s)"},
   };
   result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
     child_options o;
@@ -1164,6 +1249,14 @@ kind_spec child_process_kind() {
       caf::get_or(a, "max-frame", static_cast<int64_t>(o.max_frame)));
     o.max_held = static_cast<size_t>(
       caf::get_or(a, "max-held", static_cast<int64_t>(o.max_held)));
+    o.ready_message = caf::get_or(a, "ready", "started") == "message";
+    o.ready_timeout = caf::get_or(a, "ready-timeout", o.ready_timeout);
+    if (o.ready_message && o.ipc != "json" && !is_message_mode(o.out_mode))
+      return make_error(errc::config_bad_value,
+                        ctx.name
+                          + ": ready = \"message\" needs a channel the child "
+                            "can say it on (ipc = \"json\" or stdout "
+                            "lines)");
     if (o.ipc == "binary" && !o.correlate.empty())
       return make_error(errc::config_bad_value,
                         ctx.name
