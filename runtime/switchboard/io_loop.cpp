@@ -462,6 +462,8 @@ void io_loop::attach(caf::actor_system& sys) {
 }
 
 bool io_loop::at_end_of_turn(void (*fn)(void*), void* arg) {
+  // `arg` must live until `fn` has run: a channel counts the callback as one
+  // of its handles, so that closing it meanwhile does not free it.
   if (turn_end == nullptr)
     return false;
   turn_end->push_back({fn, arg});

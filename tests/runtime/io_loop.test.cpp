@@ -175,9 +175,9 @@ namespace {
 
 using count_atom = caf::atom_constant<caf::atom("count")>;
 
-// Counts its messages and says when it has `target`; the first message of
-// each turn asks for a callback at the end of that turn, which records the
-// count then.
+// Counts its messages; the first message of each turn asks for a callback
+// at the end of that turn, which records the count then and says when it
+// has reached `target`.
 class counter : public loop_actor<caf::event_based_actor> {
 public:
   counter(caf::actor_config& cfg, io_loop& loop, int target,
@@ -188,16 +188,20 @@ public:
 
   caf::behavior make_behavior() override {
     return {[this](count_atom) {
-      if (++*seen_ == target_)
-        done_->set_value();
+      ++*seen_;
       if (pending_)
         return;
       pending_ = true;
+      // The actor lives on until the test has seen `done`, which the last
+      // turn's callback sets: `this` outlives every callback.
       io_loop::at_end_of_turn(
         [](void* self) {
           auto c = static_cast<counter*>(self);
           c->pending_ = false;
-          c->at_turn_end_->push_back(c->seen_->load());
+          auto seen = c->seen_->load();
+          c->at_turn_end_->push_back(seen);
+          if (seen == c->target_)
+            c->done_->set_value();
         },
         this);
     }};

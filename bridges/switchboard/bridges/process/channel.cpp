@@ -175,7 +175,7 @@ bool channel::write(std::string payload) {
           auto ch = static_cast<channel*>(self);
           ch->turn_pending_ = false;
           ch->end_of_turn();
-          if (ch->closed_ && --ch->open_handles_ == 0)
+          if (--ch->open_handles_ == 0) // closed meanwhile, handles gone
             delete ch;
         },
         this)) {
