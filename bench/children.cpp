@@ -284,7 +284,7 @@ std::string in_quotes(const std::string& s) {
 // Each figure is the median of `rounds` rounds of n operations; where
 // two figures are compared, their rounds alternate, so that both see the
 // same moments of a noisy machine.
-constexpr size_t rounds = 5;
+constexpr size_t rounds = 9;
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string{argv[1]} == "--child")

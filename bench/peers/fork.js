@@ -10,7 +10,7 @@ const readline = require('readline');
 const scale = Number(process.env.SWITCHBOARD_BENCH_SCALE || 1) || 1;
 const payload = { ping: 1, data: 'abcdefghijklmnopqrstuvwxyz' };
 // Each figure is the median of `rounds` rounds of n, as in children.cpp.
-const rounds = 5;
+const rounds = 9;
 
 function report(bench, impl, value, unit) {
   console.log(JSON.stringify({ bench, impl, value: Math.round(value * 10) / 10, unit }));
