@@ -244,17 +244,12 @@ public:
         // Output still in the pipes comes first; a grandchild holding
         // them open does not keep the exit waiting for long.
         if (drain_timer_ == nullptr) {
-          drain_timer_ = new uv_timer_t;
-          uv_timer_init(loop().native(), drain_timer_);
-          drain_timer_->data = this;
-          uv_timer_start(
-            drain_timer_,
-            [](uv_timer_t* t) {
-              auto self = static_cast<child_actor*>(t->data);
-              self->drained_ = true;
-              self->check_exit();
-            },
-            100, 0);
+          start_timer(drain_timer_, std::chrono::milliseconds(100),
+                      [](uv_timer_t* t) {
+                        auto self = static_cast<child_actor*>(t->data);
+                        self->drained_ = true;
+                        self->check_exit();
+                      });
         }
       },
       [this](tick_atom, uint64_t gen) {
@@ -723,30 +718,19 @@ private:
     }
     out_msg_ = ipc_ != nullptr ? ipc_ : in_;
     if (opt_.max_memory > 0) {
-      memory_timer_ = new uv_timer_t;
-      uv_timer_init(uv, memory_timer_);
-      memory_timer_->data = this;
-      uv_timer_start(
-        memory_timer_,
+      start_timer(
+        memory_timer_, std::chrono::milliseconds(250),
         [](uv_timer_t* t) {
           static_cast<child_actor*>(t->data)->check_memory();
         },
-        250, 250);
+        std::chrono::milliseconds(250));
     }
     event(json{{"event", "started"}, {"pid", pid_}});
     if (opt_.ready_message) {
       ready_ = false;
-      ready_timer_ = new uv_timer_t;
-      uv_timer_init(uv, ready_timer_);
-      ready_timer_->data = this;
-      uv_timer_start(
-        ready_timer_,
-        [](uv_timer_t* t) { static_cast<child_actor*>(t->data)->not_ready(); },
-        static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-            opt_.ready_timeout)
-            .count()),
-        0);
+      start_timer(ready_timer_, opt_.ready_timeout, [](uv_timer_t* t) {
+        static_cast<child_actor*>(t->data)->not_ready();
+      });
     } else {
       became_ready();
     }
@@ -771,12 +755,10 @@ private:
     close_handle(ready_timer_);
     if (state_ != state::running || ready_)
       return;
-    auto reason =
-      "not ready within "
-      + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                         opt_.ready_timeout)
-                         .count())
-      + " ms (ready = \"message\")";
+    auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(opt_.ready_timeout);
+    auto reason = "not ready within " + std::to_string(ms.count())
+                  + " ms (ready = \"message\")";
     event(json{{"event", "error"}, {"reason", reason}});
     for (auto& rp : start_waiters_)
       rp.deliver(make_error(errc::timeout, opt_.name + ": " + reason));
@@ -793,24 +775,15 @@ private:
     state_ = state::stopping;
     ::kill(-pid_, SIGTERM);
     ::kill(pid_, SIGTERM);
-    kill_timer_ = new uv_timer_t;
-    uv_timer_init(loop().native(), kill_timer_);
-    kill_timer_->data = this;
-    auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(opt_.kill_timeout)
-        .count();
-    uv_timer_start(
-      kill_timer_,
-      [](uv_timer_t* t) {
-        auto self = static_cast<child_actor*>(t->data);
-        if (!self->reaped_ && self->pid_ > 0) {
-          self->node_.log(self->opt_.name
-                          + ": did not stop within kill-timeout; SIGKILL");
-          ::kill(-self->pid_, SIGKILL);
-          ::kill(self->pid_, SIGKILL);
-        }
-      },
-      static_cast<uint64_t>(std::max<int64_t>(ms, 0)), 0);
+    start_timer(kill_timer_, opt_.kill_timeout, [](uv_timer_t* t) {
+      auto self = static_cast<child_actor*>(t->data);
+      if (!self->reaped_ && self->pid_ > 0) {
+        self->node_.log(self->opt_.name
+                        + ": did not stop within kill-timeout; SIGKILL");
+        ::kill(-self->pid_, SIGKILL);
+        ::kill(self->pid_, SIGKILL);
+      }
+    });
   }
 
   void check_memory() {
@@ -876,6 +849,20 @@ private:
 
   void check_exit() {
     caf::anon_send(self_ref_, exit_check_atom::value);
+  }
+
+  // Starts a timer of this actor's in `h` (closed with close_handle): `cb`
+  // after `after`, then every `repeat` if that is not zero.
+  void start_timer(uv_timer_t*& h, caf::timespan after, uv_timer_cb cb,
+                   caf::timespan repeat = caf::timespan{0}) {
+    auto ms = [](caf::timespan d) {
+      return static_cast<uint64_t>(std::max<int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(d).count(), 0));
+    };
+    h = new uv_timer_t;
+    uv_timer_init(loop().native(), h);
+    h->data = this;
+    uv_timer_start(h, cb, ms(after), ms(repeat));
   }
 
   template<class Handle>
@@ -1080,9 +1067,10 @@ private:
   uv_timer_t* kill_timer_ = nullptr;
   uv_timer_t* memory_timer_ = nullptr;
   uv_timer_t* ready_timer_ = nullptr;
-  // ready = "message": the child has said it is ready since it started.
-  bool ready_ = false;
   uv_timer_t* drain_timer_ = nullptr;
+  // The running child is ready: it started, and with ready = "message" it
+  // has said so since.
+  bool ready_ = false;
   channel* in_ = nullptr;
   channel* out_ = nullptr;
   channel* err_ = nullptr;
