@@ -81,11 +81,10 @@ inline double futex_ping_pong(size_t n, bool same_core = false) {
 
 /// The median of five futex ping-pong runs of n/5 round trips.
 inline double futex_median(size_t n, bool same_core = false) {
-  double xs[5];
-  for (auto& x : xs)
-    x = futex_ping_pong(std::max<size_t>(n / 5, 1000), same_core);
-  std::sort(std::begin(xs), std::end(xs));
-  return xs[2];
+  std::vector<double> xs;
+  for (int i = 0; i < 5; ++i)
+    xs.push_back(futex_ping_pong(std::max<size_t>(n / 5, 1000), same_core));
+  return median(std::move(xs));
 }
 
 } // namespace switchboard::bench
