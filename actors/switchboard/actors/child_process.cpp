@@ -28,9 +28,9 @@
 #include <uv.h>
 
 #include <switchboard/bridges/process/binary_link.hpp>
-#include <switchboard/bridges/process/channel.hpp>
 #include <switchboard/bridges/process/node_channel.hpp>
 #include <switchboard/bridges/process/spawn.hpp>
+#include <switchboard/channel.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
@@ -41,8 +41,6 @@ namespace switchboard::actors {
 
 namespace {
 
-using bridges::channel;
-using bridges::framing;
 using json = nlohmann::json;
 using clock = std::chrono::steady_clock;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -87,13 +85,11 @@ struct child_options {
 };
 
 bool is_message_mode(const std::string& mode) {
-  return mode == "lines" || mode == "length-prefixed" || mode == "raw";
+  return framing_from_string(mode).has_value();
 }
 
 framing framing_of(const std::string& mode) {
-  return mode == "length-prefixed" ? framing::length_prefixed
-         : mode == "raw"           ? framing::raw
-                                   : framing::lines;
+  return framing_from_string(mode).value_or(framing::lines);
 }
 
 // The child's "I am ready" (ready = "message") on a JSON channel: the JSON
@@ -1092,8 +1088,9 @@ kind_spec child_process_kind() {
   result.name = "child-process";
   result.doc = "a child process as an actor: stdio and ipc bridges, "
                "supervision";
-  std::vector<std::string> stdio = {"lines", "length-prefixed", "raw",
-                                    "inherit", "none"};
+  std::vector<std::string> stdio{framing_names(),
+                                 framing_names() + framing_count()};
+  stdio.insert(stdio.end(), {"inherit", "none"});
   result.keys = {
     {"command", value_type::string_list, true,
      "the program and its arguments, exec'd directly (no shell)"},

@@ -35,8 +35,8 @@
 #include <switchboard/assert.hpp>
 #include <switchboard/defaults.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/framing.hpp>
 #include <switchboard/io_loop.hpp>
-#include <switchboard/line_splitter.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -70,7 +70,7 @@ struct connection {
   uv_pipe_t pipe;
   uint64_t id = 0;
   shared* owner = nullptr;
-  line_splitter lines{defaults::max_control_line};
+  frame_decoder lines{framing::lines, defaults::max_control_line};
   // Requests handed to the actor and not answered yet.
   size_t pending = 0;
   // Writes handed to libuv and not completed yet.
@@ -173,8 +173,10 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     // The client is done sending but may wait for its replies; a last line
     // without a newline is still a request.
     uv_read_stop(stream);
-    if (auto rest = c->lines.take_rest(); !rest.empty())
+    c->lines.finish([c](std::string&& rest) {
       hand_over(c, std::move(rest));
+      return true;
+    });
     c->read_closed = true;
     if (c->pending == 0)
       close_when_done(c);
@@ -184,9 +186,11 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     close_now(c);
     return;
   }
-  auto err =
-    c->lines.feed(buf->base, static_cast<size_t>(nread),
-                  [c](std::string line) { hand_over(c, std::move(line)); });
+  auto err = c->lines.feed(buf->base, static_cast<size_t>(nread),
+                           [c](std::string&& line) {
+                             hand_over(c, std::move(line));
+                             return true;
+                           });
   if (err) {
     uv_read_stop(stream);
     write_line(c->owner, c->id,

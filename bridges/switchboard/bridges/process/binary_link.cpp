@@ -7,9 +7,8 @@
 #include <caf/serializer_impl.hpp>
 #include <caf/send.hpp>
 
+#include <switchboard/channel.hpp>
 #include <switchboard/errc.hpp>
-
-#include "switchboard/bridges/process/channel.hpp"
 
 namespace switchboard::bridges {
 

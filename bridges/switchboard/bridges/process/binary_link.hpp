@@ -41,9 +41,11 @@
 #include <caf/response_promise.hpp>
 #include <caf/timespan.hpp>
 
-namespace switchboard::bridges {
-
+namespace switchboard {
 class channel;
+} // namespace switchboard
+
+namespace switchboard::bridges {
 
 /// The first byte of a binary frame.
 enum class link_kind : uint8_t { send = 0, request = 1, reply = 2 };

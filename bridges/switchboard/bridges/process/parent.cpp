@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <switchboard/channel.hpp>
 #include <switchboard/defaults.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/loop_actor.hpp>
@@ -14,7 +15,6 @@
 #include <switchboard/status.hpp>
 
 #include "switchboard/bridges/process/binary_link.hpp"
-#include "switchboard/bridges/process/channel.hpp"
 #include "switchboard/bridges/process/node_channel.hpp"
 
 namespace switchboard::bridges {

@@ -1,0 +1,195 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// A framed byte channel over one stream on the io loop: a pipe, a
+// socketpair end, an accepted or connected TCP or Unix socket. The stdio
+// and ipc bridges of a child process and every connection of a stream
+// bridge are one of these.
+//
+// Inbound bytes are cut into frames by a `frame_decoder` (framing.hpp) and
+// handed to `on_frame`; a frame over the maximum, or bytes that break the
+// framing, are an error and reading stops. Outbound frames of one turn of
+// the loop leave together in one system call; what the fd does not take is
+// queued, and `queued_bytes` tells the owner how much (its high-water
+// mark). Everything runs on the loop thread; a channel deletes itself once
+// closed.
+//
+// Usage (on the loop thread):
+// ~~~
+// auto ch = channel::open(loop, fd, framing::lines, 16 << 20, {
+//   [](std::string frame) { ... }, [](caf::error e) { ... }, [] { ... }});
+// ch->write("{\"a\":1}");
+// ch->close();
+// ~~~
+
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <caf/error.hpp>
+
+#include <uv.h>
+
+#include "switchboard/framing.hpp"
+
+namespace switchboard {
+
+/// What a channel tells its owner. Each may be empty.
+struct channel_callbacks {
+  /// One inbound frame, without its framing.
+  std::function<void(std::string)> on_frame = {};
+  /// Reading failed (a frame over the maximum, bytes that break the
+  /// framing, an I/O error); reading stopped, writing may go on.
+  std::function<void(caf::error)> on_error = {};
+  /// The other side closed its end for writing. A last line without a
+  /// final `\n` comes before this as a frame.
+  std::function<void()> on_eof = {};
+  /// Everything queued has been written, after the fd had stopped taking
+  /// bytes (the moment to resume a paused producer).
+  std::function<void()> on_drain = {};
+  /// A write failed (the peer reset the connection, ...): queued frames
+  /// are dropped. Without this callback the read side's error or EOF is
+  /// left to tell the owner.
+  std::function<void(caf::error)> on_write_error = {};
+};
+
+class channel {
+public:
+  /// Opens a channel on `fd` (a pipe, socketpair end or connected Unix
+  /// socket; taken over) and starts reading if `callbacks.on_frame` is
+  /// set. Returns null and closes `fd` on error.
+  static channel* open(uv_loop_s* loop, int fd, framing how, size_t max_frame,
+                       channel_callbacks callbacks);
+
+  /// Accepts a pending connection of `server` (a listening TCP or pipe
+  /// handle). The channel does not read until `set_callbacks` and
+  /// `resume_reading`. Returns null on error (with the reason in `err`).
+  static channel* accept(uv_stream_t* server, framing how, size_t max_frame,
+                         caf::error* err = nullptr);
+
+  /// Connects to `addr` over TCP (no delay); `on_connect` gets none or
+  /// the error, after which the channel reads if `callbacks.on_frame` is
+  /// set. A failed channel closes itself after `on_connect`. Frames
+  /// written before the connection is up wait for it.
+  static channel* connect(uv_loop_s* loop, const struct sockaddr* addr,
+                          framing how, size_t max_frame,
+                          channel_callbacks callbacks,
+                          std::function<void(caf::error)> on_connect);
+
+  /// Replaces the callbacks (an accepted channel gets them once its
+  /// owner exists).
+  void set_callbacks(channel_callbacks callbacks);
+
+  /// Frames `payload` and writes it (now, or queued behind earlier
+  /// writes). Returns false if the channel is closed or the framing
+  /// cannot carry it (over 64 KiB with a 16-bit prefix).
+  bool write(std::string_view payload);
+
+  /// Bytes queued but not yet taken by the fd.
+  size_t queued_bytes() const noexcept;
+
+  /// Bytes of an inbound frame begun but not complete.
+  size_t pending_bytes() const noexcept;
+
+  /// The loop time (`uv_now`, ms) of the last read, or of the channel's
+  /// start if nothing was read yet.
+  uint64_t last_read() const noexcept {
+    return last_read_;
+  }
+
+  /// The loop time (ms) when the inbound frame now pending began; 0 when
+  /// no frame is pending.
+  uint64_t partial_since() const noexcept {
+    return partial_since_;
+  }
+
+  /// The peer's address: `HOST:PORT` (`[::1]:PORT` for IPv6) for TCP; the
+  /// socket path or "unix" for a Unix socket; empty for pipes.
+  std::string peer() const;
+
+  /// Ends the writing side (the reader sees EOF) once queued frames are
+  /// written; reading goes on. On a pipe's write end this closes it.
+  void shutdown_write();
+
+  /// Closes once every queued frame is written (or at once if none are);
+  /// no read callback runs after this.
+  void close_when_flushed();
+
+  /// Closes now, dropping queued frames; no callback runs after this. The
+  /// object deletes itself when libuv is done with it.
+  void close();
+
+  /// Stops reading (and calling `on_frame`) until `resume_reading`
+  /// (backpressure).
+  void pause_reading();
+  void resume_reading();
+
+  /// Whether reading is paused by `pause_reading`.
+  bool paused() const noexcept {
+    return paused_;
+  }
+
+  /// The stream's libuv handle (a `uv_pipe_t` or `uv_tcp_t`).
+  uv_stream_t* stream() noexcept {
+    return &h_.stream;
+  }
+
+  channel(const channel&) = delete;
+  channel& operator=(const channel&) = delete;
+
+private:
+  channel(framing how, size_t max_frame, channel_callbacks callbacks);
+  ~channel() = default;
+
+  static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf);
+  static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
+  void init_handles(uv_loop_s* loop, bool tcp);
+  void feed(const char* data, size_t n);
+  void fail(caf::error err);
+  void write_failed(int status);
+  void flush();
+  void end_of_turn();
+  void after_writes();
+
+  union handle {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;
+  };
+  handle h_;
+  bool tcp_ = false;
+  uv_check_t check_;
+  int open_handles_ = 0;
+  // Frames of this turn of the loop, written together at its end.
+  std::string batch_;
+  size_t batched_ = 0;
+  bool check_active_ = false;
+  // Registered with io_loop::at_end_of_turn.
+  bool turn_pending_ = false;
+  framing how_;
+  channel_callbacks cb_;
+  frame_decoder decoder_;
+  uint64_t last_read_ = 0;
+  uint64_t partial_since_ = 0;
+  std::unique_ptr<char[]> read_buf_;
+  // Frames the fd has not taken yet, oldest first; `offset_` bytes of the
+  // first one are written.
+  std::deque<std::string> queue_;
+  size_t offset_ = 0;
+  size_t queued_ = 0;
+  bool writing_ = false; // a uv_write is in flight
+  bool connected_ = true;
+  bool want_shutdown_ = false;
+  bool close_when_flushed_ = false;
+  bool closed_ = false;
+  bool reading_ = false;
+  bool paused_ = false;
+};
+
+} // namespace switchboard
