@@ -35,6 +35,7 @@
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
+#include <switchboard/restart_policy.hpp>
 #include <switchboard/status.hpp>
 
 namespace switchboard::actors {
@@ -47,8 +48,6 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 // Sent to itself by the loop callbacks (the pidfd, the pipes' EOF): the
 // actor's own state changes only inside its behaviour.
 using exit_check_atom = caf::atom_constant<caf::atom("exitcheck")>;
-
-enum class restart_mode { never, on_failure, always };
 
 struct child_options {
   std::string name;
@@ -64,13 +63,7 @@ struct child_options {
   std::string to;
   std::string events;
   std::string correlate;
-  restart_mode restart = restart_mode::on_failure;
-  caf::timespan delay{std::chrono::milliseconds(100)};
-  caf::timespan max_delay{std::chrono::seconds(10)};
-  double factor = 2.0;
-  caf::timespan reset_after{std::chrono::seconds(10)};
-  int64_t max_restarts = 10;
-  caf::timespan window{std::chrono::seconds(60)};
+  restart_policy restart;
   caf::timespan kill_timeout{std::chrono::seconds(1)};
   int64_t max_memory = 0;
   size_t max_frame = 16 * 1024 * 1024;
@@ -121,7 +114,8 @@ class child_actor : public loop_actor<caf::event_based_actor> {
 public:
   child_actor(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
               child_options opts)
-      : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)) {}
+      : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)),
+        tracker_(opt_.restart) {}
 
   caf::behavior make_behavior() override {
     // Alive as long as the child is supervised, referenced or not; the
@@ -196,8 +190,7 @@ public:
           intent_ = intent::restart;
         } else {
           ++generation_;
-          attempt_ = 0;
-          recent_.clear();
+          tracker_.reset();
           start_child();
         }
         if (state_ == state::running)
@@ -929,13 +922,16 @@ private:
         return;
       case intent::restart:
         ++restarts_;
-        attempt_ = 0;
+        tracker_.reset_backoff();
         start_child();
         return;
       case intent::none: break;
     }
-    if (opt_.restart == restart_mode::never
-        || (opt_.restart == restart_mode::on_failure && !failed)) {
+    // Exec errors never ran: no uptime to reset the backoff.
+    auto d = tracker_.next(
+      failed, exit_.error.empty() ? caf::timespan{uptime} : caf::timespan{0},
+      describe_exit());
+    if (d.action == restart_decision::stay_stopped) {
       state_ = state::stopped;
       fail_held(make_error(errc::no_channel,
                            opt_.name + " exited (" + describe_exit() + ")"));
@@ -944,46 +940,21 @@ private:
       start_waiters_.clear();
       return;
     }
-    // Intensity: at most max-restarts within the window, then give up.
-    auto now = clock::now();
-    while (!recent_.empty() && now - recent_.front() > opt_.window)
-      recent_.pop_front();
-    if (static_cast<int64_t>(recent_.size()) >= opt_.max_restarts) {
+    if (d.action == restart_decision::give_up) {
       state_ = state::gave_up;
-      auto reason =
-        std::to_string(recent_.size()) + " restarts within "
-        + std::to_string(
-          std::chrono::duration_cast<std::chrono::milliseconds>(opt_.window)
-            .count())
-        + " ms (max-restarts); last: " + describe_exit();
-      event(json{{"event", "gave-up"}, {"reason", reason}});
+      event(json::parse(d.event()));
       auto err =
-        make_error(errc::no_channel, opt_.name + " gave up: " + reason);
+        make_error(errc::no_channel, opt_.name + " gave up: " + d.reason);
       fail_held(err);
       for (auto& rp : start_waiters_)
         rp.deliver(err);
       start_waiters_.clear();
       return;
     }
-    recent_.push_back(now);
-    // Backoff: the delay grows by `factor` per consecutive restart and
-    // starts over after a child ran for `restart-reset`.
-    if (exit_.error.empty() && uptime >= opt_.reset_after)
-      attempt_ = 0;
-    auto delay = std::chrono::duration<double, std::nano>(opt_.delay).count();
-    for (unsigned k = 0; k < attempt_; ++k)
-      delay *= opt_.factor;
-    auto d =
-      std::min(caf::timespan{static_cast<int64_t>(delay)}, opt_.max_delay);
-    ++attempt_;
     ++restarts_;
-    event(
-      json{{"event", "restarting"},
-           {"attempt", attempt_},
-           {"delay_ms",
-            std::chrono::duration_cast<std::chrono::milliseconds>(d).count()}});
+    event(json::parse(d.event()));
     state_ = state::waiting;
-    delayed_send(this, d, tick_atom::value, ++generation_);
+    delayed_send(this, d.delay, tick_atom::value, ++generation_);
   }
 
   // "SIGTERM", or "signal N" for one without a name.
@@ -1052,11 +1023,10 @@ private:
   exit_status exit_;
   clock::time_point started_at_;
   uint64_t generation_ = 0;
-  unsigned attempt_ = 0;
+  restart_tracker tracker_;
   uint64_t restarts_ = 0;
   uint64_t internal_ = 0;
   uint64_t bad_frames_ = 0;
-  std::deque<clock::time_point> recent_;
   int readers_ = 0;
   uv_poll_t* pidfd_ = nullptr;
   int pidfd_fd_ = -1;
@@ -1138,28 +1108,6 @@ kind_spec child_process_kind() {
     {"correlate", value_type::string, false,
      "a field that pairs a reply with its request (default: replies come "
      "in order)"},
-    {"restart",
-     value_type::string,
-     false,
-     "when the child is restarted (default on-failure)",
-     {"never", "on-failure", "always"}},
-    {"restart-delay", value_type::timespan, false,
-     "the first restart's delay (default 100ms)"},
-    {"restart-delay-max", value_type::timespan, false,
-     "the longest restart delay (default 10s)"},
-    {"restart-factor", value_type::real, false,
-     "how much the delay grows per consecutive restart (default 2)"},
-    {"restart-reset", value_type::timespan, false,
-     "a child that ran this long starts the delays afresh (default 10s)"},
-    {"max-restarts",
-     value_type::integer,
-     false,
-     "restarts allowed within restart-window before giving up (default "
-     "10)",
-     {},
-     0},
-    {"restart-window", value_type::timespan, false,
-     "the window of max-restarts (default 60s)"},
     {"kill-timeout", value_type::timespan, false,
      "how long a stop waits after SIGTERM before SIGKILL (default 1s)"},
     {"max-memory",
@@ -1191,6 +1139,8 @@ kind_spec child_process_kind() {
      "with ready = \"message\": how long a child may take to be ready "
      "before it is stopped as failed (default 30s)"},
   };
+  for (auto& k : restart_policy::keys("the child", restart_policy{}))
+    result.keys.push_back(std::move(k));
   result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
     child_options o;
     o.name = ctx.name;
@@ -1218,16 +1168,10 @@ kind_spec child_process_kind() {
     o.to = caf::get_or(a, "to", "");
     o.events = caf::get_or(a, "events", "");
     o.correlate = caf::get_or(a, "correlate", "");
-    auto mode = caf::get_or(a, "restart", "on-failure");
-    o.restart = mode == "never"    ? restart_mode::never
-                : mode == "always" ? restart_mode::always
-                                   : restart_mode::on_failure;
-    o.delay = caf::get_or(a, "restart-delay", o.delay);
-    o.max_delay = caf::get_or(a, "restart-delay-max", o.max_delay);
-    o.factor = caf::get_or(a, "restart-factor", o.factor);
-    o.reset_after = caf::get_or(a, "restart-reset", o.reset_after);
-    o.max_restarts = caf::get_or(a, "max-restarts", o.max_restarts);
-    o.window = caf::get_or(a, "restart-window", o.window);
+    auto policy = restart_policy::from(a, ctx.name, o.restart);
+    if (!policy)
+      return std::move(policy.error());
+    o.restart = *policy;
     o.kill_timeout = caf::get_or(a, "kill-timeout", o.kill_timeout);
     o.max_memory = caf::get_or(a, "max-memory", int64_t{0});
     o.max_frame = static_cast<size_t>(
@@ -1247,9 +1191,6 @@ kind_spec child_process_kind() {
                         ctx.name
                           + ": correlate pairs JSON replies; ipc = \"binary\" "
                             "pairs replies by itself");
-    if (o.factor < 1.0)
-      return make_error(errc::config_bad_value,
-                        ctx.name + ": restart-factor must be at least 1");
     // Set by the cluster kind only, never by a config.
     o.listen_fd = static_cast<int>(caf::get_or(a, "_listen-fd", int64_t{-1}));
     auto& n = ctx.node;

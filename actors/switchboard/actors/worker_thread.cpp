@@ -25,6 +25,7 @@
 #include <switchboard/errc.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
+#include <switchboard/restart_policy.hpp>
 #include <switchboard/status.hpp>
 
 #include "switchboard/actors/calculator.hpp"
@@ -166,16 +167,12 @@ private:
 
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
-enum class restart_mode { never, on_failure, always };
-
 struct pool_config {
   std::string name;
   std::map<std::string, shared_buffer> buffers;
   const worker_behavior* fn = nullptr;
   std::shared_ptr<pool_load> load;
-  restart_mode mode = restart_mode::on_failure;
-  caf::timespan delay;
-  caf::timespan max_delay;
+  restart_policy restart;
   caf::timespan stop_timeout;
   thread_options thread;
   switchboard::node* owner = nullptr;
@@ -188,7 +185,7 @@ struct supervisor_state {
   struct slot {
     caf::actor_addr worker;
     unsigned restarts = 0;
-    unsigned attempt = 0; // consecutive failures, for the backoff
+    restart_tracker tracker;
     std::chrono::steady_clock::time_point started;
   };
   std::vector<slot> slots;
@@ -251,7 +248,7 @@ caf::behavior supervise(supervisor* self, pool_config cfg, caf::actor pool,
   auto now = std::chrono::steady_clock::now();
   for (auto& w : workers) {
     self->monitor(w);
-    st.slots.push_back({w.address(), 0, 0, now});
+    st.slots.push_back({w.address(), 0, restart_tracker{st.cfg.restart}, now});
   }
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
@@ -273,27 +270,26 @@ caf::behavior supervise(supervisor* self, pool_config cfg, caf::actor pool,
       return;
     bool failed = dm.reason && dm.reason != caf::exit_reason::normal;
     auto who = st.cfg.name + "[" + std::to_string(index) + "]";
-    if (st.cfg.mode == restart_mode::never
-        || (!failed && st.cfg.mode == restart_mode::on_failure)) {
-      st.cfg.owner->log(who + " exited (" + render(dm.reason)
-                        + "); restart = never: the pool goes on without it");
+    auto d = i->tracker.next(
+      failed, std::chrono::steady_clock::now() - i->started, render(dm.reason));
+    if (d.action == restart_decision::stay_stopped) {
+      st.cfg.owner->log(
+        who + " exited (" + render(dm.reason) + "); restart = "
+        + (st.cfg.restart.mode == restart_mode::never ? "never" : "on-failure")
+        + ": the pool goes on without it");
       return;
     }
-    // The delay doubles per consecutive failure; a worker that ran longer
-    // than the longest delay starts the count afresh.
-    if (std::chrono::steady_clock::now() - i->started > st.cfg.max_delay)
-      i->attempt = 0;
-    auto delay = st.cfg.delay;
-    for (unsigned k = 0; k < i->attempt && delay < st.cfg.max_delay; ++k)
-      delay *= 2;
-    delay = std::min(delay, st.cfg.max_delay);
-    ++i->attempt;
+    if (d.action == restart_decision::give_up) {
+      st.cfg.owner->log(who + " gave up: " + d.reason
+                        + "; the pool goes on without it");
+      return;
+    }
     st.cfg.owner->log(
       who + " exited (" + render(dm.reason) + "); restarting in "
       + std::to_string(
-        std::chrono::duration_cast<std::chrono::milliseconds>(delay).count())
+        std::chrono::duration_cast<std::chrono::milliseconds>(d.delay).count())
       + " ms");
-    self->delayed_send(self, delay, restart_atom::value, index);
+    self->delayed_send(self, d.delay, restart_atom::value, index);
   });
   return {
     [self](deadline_atom) {
@@ -486,6 +482,20 @@ caf::expected<shared_buffer> named_buffer(node& n, const std::string& name) {
   return buf;
 }
 
+namespace {
+
+// A worker thread restarts in milliseconds, so its delays start shorter
+// than a child process's.
+restart_policy pool_restart_defaults() {
+  restart_policy p;
+  p.delay = std::chrono::milliseconds(10);
+  p.max_delay = std::chrono::seconds(2);
+  p.reset_after = std::chrono::seconds(2);
+  return p;
+}
+
+} // namespace
+
 kind_spec worker_thread_kind(behavior_registry behaviors) {
   auto shared = std::make_shared<behavior_registry>(std::move(behaviors));
   kind_spec result;
@@ -505,16 +515,6 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
      false,
      "how the pool picks a worker (default round-robin)",
      {"round-robin", "least-loaded", "broadcast"}},
-    {"restart",
-     value_type::string,
-     false,
-     "when a worker that exited is restarted (default on-failure)",
-     {"never", "on-failure", "always"}},
-    {"restart-delay", value_type::timespan, false,
-     "the first restart's delay, doubling per consecutive failure "
-     "(default 10ms)"},
-    {"restart-delay-max", value_type::timespan, false,
-     "the longest restart delay (default 2s)"},
     {"buffers",
      value_type::string_list,
      false,
@@ -536,6 +536,9 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
      {},
      16384},
   };
+  for (auto& k :
+       restart_policy::keys("a worker that exited", pool_restart_defaults()))
+    result.keys.push_back(std::move(k));
   result.factory =
     [shared](const spawn_context& ctx) -> caf::expected<caf::actor> {
     auto name = caf::get_or(ctx.args, "behavior", "");
@@ -566,14 +569,11 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
       }
     cfg.fn = fn;
     cfg.load = load;
-    auto mode = caf::get_or(ctx.args, "restart", "on-failure");
-    cfg.mode = mode == "never"    ? restart_mode::never
-               : mode == "always" ? restart_mode::always
-                                  : restart_mode::on_failure;
-    cfg.delay = caf::get_or(ctx.args, "restart-delay",
-                            caf::timespan{std::chrono::milliseconds(10)});
-    cfg.max_delay = caf::get_or(ctx.args, "restart-delay-max",
-                                caf::timespan{std::chrono::seconds(2)});
+    auto restart =
+      restart_policy::from(ctx.args, ctx.name, pool_restart_defaults());
+    if (!restart)
+      return std::move(restart.error());
+    cfg.restart = *restart;
     cfg.owner = &ctx.node;
     cfg.thread.spin =
       caf::get_or(ctx.args, "spin", caf::timespan{defaults::worker_spin});
