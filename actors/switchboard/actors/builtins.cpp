@@ -12,6 +12,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include <switchboard/bridges/process/parent.hpp>
+#include <switchboard/bridges/stream/bridge.hpp>
 
 namespace switchboard::actors {
 
@@ -21,8 +22,10 @@ caf::error add_builtin_kinds(kind_registry& kinds,
        {echo_kind, router_kind, room_kind, child_process_kind, cluster_kind})
     if (auto err = kinds.add(make()))
       return err;
-  if (auto err = kinds.add(bridges::parent_kind()))
-    return err;
+  for (auto make : {bridges::parent_kind, bridges::stream::tcp_kind,
+                    bridges::stream::uds_kind})
+    if (auto err = kinds.add(make()))
+      return err;
   if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))
     return err;
   if (auto err = kinds.add_section(buffers_section()))

@@ -1,0 +1,360 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/bridges/stream/options.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <switchboard/errc.hpp>
+
+namespace switchboard::bridges::stream {
+
+namespace {
+
+caf::error os_error(const std::string& what) {
+  return make_error(errc::io_error, what + ": " + std::strerror(errno));
+}
+
+// A sockaddr_un for `path`; `@name` is an abstract name.
+caf::expected<std::pair<sockaddr_un, socklen_t>>
+unix_address(const std::string& path) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  bool abstract = !path.empty() && path[0] == '@';
+  if (path.empty() || path.size() >= sizeof(sa.sun_path))
+    return make_error(errc::config_bad_value,
+                      "a Unix socket path must have 1 to "
+                        + std::to_string(sizeof(sa.sun_path) - 1) + " bytes: '"
+                        + path + "'");
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  if (abstract)
+    sa.sun_path[0] = '\0';
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path)
+                                    + path.size() + (abstract ? 0 : 1));
+  return std::make_pair(sa, len);
+}
+
+} // namespace
+
+std::vector<key_spec> stream_keys(bool unix_socket) {
+  std::vector<std::string> framings{framing_names(),
+                                    framing_names() + framing_count()};
+  std::string where = unix_socket ? "a socket path, or @name for an "
+                                    "abstract one"
+                                  : "HOST:PORT (127.0.0.1 unless a host is "
+                                    "given; port 0 picks a free one)";
+  std::vector<key_spec> keys = {
+    {"mode",
+     value_type::string,
+     false,
+     "\"server\" (default) listens, \"client\" connects",
+     {"server", "client"}},
+    {"listen", value_type::string, false, "server: where to listen, " + where},
+    {"connect", value_type::string, false,
+     "client: where to connect, " + where},
+    {"framing", value_type::string, false,
+     "how the stream is cut into messages (default lines)", framings},
+    {"format",
+     value_type::string,
+     false,
+     "frames are \"json\" (default) or \"text\" (JSON strings)",
+     {"json", "text"}},
+    {"max-frame",
+     value_type::integer,
+     false,
+     "the largest inbound frame (default 1 MiB)",
+     {},
+     1},
+    {"to", value_type::actor_ref, false,
+     "server: each frame is a request to it, the reply goes back on the "
+     "connection; client: frames nobody asked for go to it"},
+    {"room", value_type::actor_ref, false,
+     "each connection joins it: a frame goes to every other member"},
+    {"events", value_type::actor_ref, false,
+     "where events go (opened, closed, refused; client: up, down, "
+     "restarting, gave-up); default: the node's log"},
+    {"max-connections",
+     value_type::integer,
+     false,
+     "server: connections beyond this are refused with a reason (default "
+     "10000)",
+     {},
+     1},
+    {"backlog",
+     value_type::integer,
+     false,
+     "server: the queue of pending connections (default 511)",
+     {},
+     1},
+    {"idle-timeout", value_type::timespan, false,
+     "close a connection that sent nothing this long (default: never)"},
+    {"frame-timeout", value_type::timespan, false,
+     "close a connection whose frame stays incomplete this long (default "
+     "30s)"},
+    {"request-timeout", value_type::timespan, false,
+     "how long `to` may take to answer (default: [node] request-timeout)"},
+    {"max-queued",
+     value_type::integer,
+     false,
+     "outbound bytes queued per connection before overflow applies "
+     "(default 1 MiB)",
+     {},
+     1},
+    {"overflow",
+     value_type::string,
+     false,
+     "past max-queued: \"pause\" reading the connection (default), "
+     "\"drop\" the message, or \"disconnect\"",
+     {"pause", "drop", "disconnect"}},
+    {"max-pending",
+     value_type::integer,
+     false,
+     "requests in flight per connection before its reading pauses "
+     "(default 1024)",
+     {},
+     1},
+    {"max-held",
+     value_type::integer,
+     false,
+     "client: messages held while disconnected (default 1000)",
+     {},
+     0},
+  };
+  if (unix_socket)
+    keys.push_back({"file-mode", value_type::string, false,
+                    "server: the socket file's permissions, octal (default "
+                    "\"0600\")"});
+  for (auto& k : restart_policy::keys("a client that lost its connection",
+                                      stream_options{}.restart))
+    keys.push_back(std::move(k));
+  return keys;
+}
+
+caf::expected<stream_options> read_stream_options(const caf::settings& a,
+                                                  std::string name,
+                                                  bool unix_socket,
+                                                  caf::timespan timeout) {
+  stream_options o;
+  o.name = std::move(name);
+  o.unix_socket = unix_socket;
+  o.server = caf::get_or(a, "mode", "server") != "client";
+  auto bad = [&](const std::string& why) {
+    return make_error(errc::config_bad_value, o.name + ": " + why);
+  };
+  o.address = caf::get_or(a, o.server ? "listen" : "connect", "");
+  if (o.address.empty())
+    return bad(o.server ? "a server needs listen" : "a client needs connect");
+  if (caf::get_if<std::string>(&a, o.server ? "connect" : "listen"))
+    return bad(o.server ? "connect is for mode = \"client\""
+                        : "listen is for mode = \"server\"");
+  o.how = framing_from_string(caf::get_or(a, "framing", "lines"))
+            .value_or(framing::lines);
+  o.text = caf::get_or(a, "format", "json") == "text";
+  o.max_frame = static_cast<size_t>(
+    caf::get_or(a, "max-frame", static_cast<int64_t>(o.max_frame)));
+  o.to = caf::get_or(a, "to", "");
+  o.room = caf::get_or(a, "room", "");
+  o.events = caf::get_or(a, "events", "");
+  if (o.server && o.to.empty() && o.room.empty())
+    return bad("a server needs to (request/reply) or room (broadcast)");
+  if (!o.to.empty() && !o.room.empty() && o.server)
+    return bad("to and room exclude each other: a frame is either a request "
+               "or a broadcast");
+  o.max_connections = caf::get_or(a, "max-connections", o.max_connections);
+  o.backlog = static_cast<int>(caf::get_or(a, "backlog", int64_t{511}));
+  o.idle_timeout = caf::get_or(a, "idle-timeout", o.idle_timeout);
+  o.frame_timeout = caf::get_or(a, "frame-timeout", o.frame_timeout);
+  o.request_timeout = caf::get_or(a, "request-timeout", timeout);
+  o.max_queued = static_cast<size_t>(
+    caf::get_or(a, "max-queued", static_cast<int64_t>(o.max_queued)));
+  auto overflow = caf::get_or(a, "overflow", "pause");
+  o.overflow = overflow == "drop"         ? overflow_policy::drop
+               : overflow == "disconnect" ? overflow_policy::disconnect
+                                          : overflow_policy::pause;
+  o.max_pending = static_cast<size_t>(
+    caf::get_or(a, "max-pending", static_cast<int64_t>(o.max_pending)));
+  o.max_held = static_cast<size_t>(
+    caf::get_or(a, "max-held", static_cast<int64_t>(o.max_held)));
+  if (unix_socket) {
+    auto mode = caf::get_or(a, "file-mode", "0600");
+    char* end = nullptr;
+    auto bits = std::strtoul(mode.c_str(), &end, 8);
+    if (mode.empty() || *end != '\0' || bits > 0777)
+      return bad("file-mode must be octal permissions such as \"0600\", not \""
+                 + mode + "\"");
+    o.file_mode = static_cast<unsigned>(bits);
+  } else if (auto addr = parse_tcp_address(o.address); !addr) {
+    return bad(render(addr.error()));
+  }
+  if (o.server
+      && (caf::get_if(&a, "restart") != nullptr
+          || caf::get_if(&a, "max-held") != nullptr))
+    return bad("restart and max-held are for mode = \"client\"");
+  if (o.how == framing::length_prefixed16 && o.max_frame > 0xffff)
+    o.max_frame = 0xffff;
+  auto restart = restart_policy::from(a, o.name, o.restart);
+  if (!restart)
+    return std::move(restart.error());
+  o.restart = *restart;
+  return o;
+}
+
+caf::expected<sockaddr_storage> parse_tcp_address(const std::string& text) {
+  std::string host = "127.0.0.1";
+  std::string port = text;
+  if (auto colon = text.rfind(':'); colon != std::string::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    if (host.empty() || host == "localhost")
+      host = "127.0.0.1";
+  }
+  char* end = nullptr;
+  auto p = std::strtoul(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || p > 65535)
+    return make_error(errc::config_bad_value,
+                      "expected HOST:PORT with a port from 0 to 65535, found '"
+                        + text + "'");
+  sockaddr_storage ss{};
+  auto v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(p));
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(p));
+  } else {
+    return make_error(errc::config_bad_value,
+                      "expected a numeric IPv4 or IPv6 host (or localhost), "
+                      "found '"
+                        + host + "'");
+  }
+  return ss;
+}
+
+std::string to_string(const sockaddr_storage& ss) {
+  char host[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET6) {
+    auto a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    return std::string{"["} + host + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  auto a = reinterpret_cast<const sockaddr_in*>(&ss);
+  inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+  return std::string{host} + ":" + std::to_string(ntohs(a->sin_port));
+}
+
+caf::expected<int> listen_tcp(const sockaddr_storage& addr, int backlog) {
+  int fd =
+    ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return os_error("socket");
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (addr.ss_family == AF_INET6)
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  socklen_t len =
+    addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    auto err = os_error("bind " + to_string(addr));
+    ::close(fd);
+    return err;
+  }
+  if (::listen(fd, backlog) != 0) {
+    auto err = os_error("listen " + to_string(addr));
+    ::close(fd);
+    return err;
+  }
+  return fd;
+}
+
+caf::expected<int> listen_unix(const std::string& path, unsigned file_mode,
+                               int backlog) {
+  auto sa = unix_address(path);
+  if (!sa)
+    return std::move(sa.error());
+  bool abstract = path[0] == '@';
+  if (!abstract) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode))
+        return make_error(errc::io_error,
+                          path + " exists and is not a socket; not replaced");
+      // A socket file: replaced only if nobody accepts on it.
+      auto probe = connect_unix(path);
+      if (probe) {
+        ::close(*probe);
+        return make_error(errc::io_error,
+                          path
+                            + " is a live socket (another process listens "
+                              "on it); not replaced");
+      }
+      ::unlink(path.c_str());
+    }
+  }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return os_error("socket");
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&sa->first), sa->second)
+      != 0) {
+    auto err = os_error("bind " + path);
+    ::close(fd);
+    return err;
+  }
+  if (!abstract && ::chmod(path.c_str(), file_mode) != 0) {
+    auto err = os_error("chmod " + path);
+    ::close(fd);
+    ::unlink(path.c_str());
+    return err;
+  }
+  if (::listen(fd, backlog) != 0) {
+    auto err = os_error("listen " + path);
+    ::close(fd);
+    if (!abstract)
+      ::unlink(path.c_str());
+    return err;
+  }
+  return fd;
+}
+
+void unlink_unix(const std::string& path, int fd) {
+  if (path.empty() || path[0] == '@')
+    return;
+  struct stat mine, theirs;
+  if (::fstat(fd, &mine) != 0 || ::stat(path.c_str(), &theirs) != 0)
+    return;
+  // The file may have been replaced by another process's socket since.
+  sockaddr_un sa{};
+  socklen_t len = sizeof(sa);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0
+      && S_ISSOCK(theirs.st_mode)
+      && std::strncmp(sa.sun_path, path.c_str(), sizeof(sa.sun_path)) == 0)
+    ::unlink(path.c_str());
+}
+
+caf::expected<int> connect_unix(const std::string& path) {
+  auto sa = unix_address(path);
+  if (!sa)
+    return std::move(sa.error());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return os_error("socket");
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa->first), sa->second)
+      != 0) {
+    auto err = os_error("connect " + path);
+    ::close(fd);
+    return err;
+  }
+  return fd;
+}
+
+} // namespace switchboard::bridges::stream

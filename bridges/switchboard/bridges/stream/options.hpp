@@ -1,0 +1,112 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// The keys of the `tcp` and `uds` bridge kinds, read once into
+// `stream_options`, and the socket calls both kinds share (parse an
+// address, bind a listener, connect a Unix socket).
+
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <caf/settings.hpp>
+#include <caf/timespan.hpp>
+
+#include <sys/socket.h>
+
+#include <switchboard/framing.hpp>
+#include <switchboard/kinds.hpp>
+#include <switchboard/restart_policy.hpp>
+
+namespace switchboard::bridges::stream {
+
+/// What a connection does when its outbound queue passes `max-queued`.
+enum class overflow_policy : uint8_t {
+  /// Stop reading the connection's input until its queue drains; pushes
+  /// from others that would pass the mark are dropped and counted.
+  pause,
+  /// Drop the message, counted.
+  drop,
+  /// Close the connection (reason "overflow").
+  disconnect,
+};
+
+/// One `tcp` or `uds` bridge's settings.
+struct stream_options {
+  std::string name;
+  /// `uds` (a Unix socket path or `@abstract` name) rather than `tcp`.
+  bool unix_socket = false;
+  /// `mode = "server"` (listen) or `"client"` (connect).
+  bool server = true;
+  /// The address: `listen` for a server, `connect` for a client.
+  std::string address;
+  framing how = framing::lines;
+  /// `format = "text"`: frames are strings, not JSON.
+  bool text = false;
+  size_t max_frame = 1 << 20;
+  std::string to;
+  std::string room;
+  std::string events;
+  int64_t max_connections = 10000;
+  int backlog = 511;
+  /// 0: off.
+  caf::timespan idle_timeout{0};
+  caf::timespan frame_timeout{std::chrono::seconds(30)};
+  caf::timespan request_timeout{std::chrono::seconds(5)};
+  size_t max_queued = 1 << 20;
+  overflow_policy overflow = overflow_policy::pause;
+  /// Requests in flight per connection before reading pauses.
+  size_t max_pending = 1024;
+  /// Unix socket file permissions.
+  unsigned file_mode = 0600;
+  /// Client: messages held while disconnected.
+  size_t max_held = 1000;
+  /// Client: reconnecting. At these delays (0.1s doubling to 5s) a client
+  /// makes fewer than 20 attempts a minute, so it never gives up unless
+  /// told to.
+  restart_policy restart = [] {
+    restart_policy p;
+    p.max_delay = std::chrono::seconds(5);
+    p.max_restarts = 100;
+    return p;
+  }();
+};
+
+/// The keys of the `tcp` (`unix_socket` false) or `uds` kind.
+std::vector<key_spec> stream_keys(bool unix_socket);
+
+/// Reads and checks a `tcp` or `uds` entry.
+caf::expected<stream_options> read_stream_options(const caf::settings& args,
+                                                  std::string name,
+                                                  bool unix_socket,
+                                                  caf::timespan timeout);
+
+/// Parses `HOST:PORT`, `[V6]:PORT` or a bare `PORT` (127.0.0.1).
+/// `localhost` is 127.0.0.1.
+caf::expected<sockaddr_storage> parse_tcp_address(const std::string& text);
+
+/// `HOST:PORT` of a socket address (`[::1]:PORT` for IPv6).
+std::string to_string(const sockaddr_storage& addr);
+
+/// A listening TCP socket (non-blocking, close-on-exec, SO_REUSEADDR).
+caf::expected<int> listen_tcp(const sockaddr_storage& addr, int backlog);
+
+/// A listening Unix socket at `path` (`@name`: Linux's abstract names).
+/// A file already at `path` is replaced only if it is a socket nobody
+/// listens on. The file gets `file_mode`.
+caf::expected<int> listen_unix(const std::string& path, unsigned file_mode,
+                               int backlog);
+
+/// Removes the socket file at `path` if it is still the one `fd` bound
+/// (an abstract name has none).
+void unlink_unix(const std::string& path, int fd);
+
+/// A connected, non-blocking Unix stream socket (a Unix connect finishes
+/// at once or fails).
+caf::expected<int> connect_unix(const std::string& path);
+
+} // namespace switchboard::bridges::stream

@@ -1,0 +1,282 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// The listening side of a `tcp` or `uds` bridge: a loop actor that owns the
+// listener, spawns one connection actor per accepted connection and takes
+// commands (send, broadcast, close, list) as JSON.
+
+#include "switchboard/bridges/stream/bridge.hpp"
+
+#include <map>
+#include <memory>
+
+#include <unistd.h>
+
+#include <caf/event_based_actor.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <switchboard/channel.hpp>
+#include <switchboard/errc.hpp>
+#include <switchboard/loop_actor.hpp>
+#include <switchboard/messages.hpp>
+#include <switchboard/node.hpp>
+#include <switchboard/status.hpp>
+
+#include "switchboard/bridges/stream/connection.hpp"
+
+namespace switchboard::bridges::stream {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+class server : public loop_actor<caf::event_based_actor> {
+public:
+  server(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
+         std::shared_ptr<const stream_options> opts, int fd, std::string bound)
+      : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)), fd_(fd),
+        bound_(std::move(bound)), stats_(std::make_shared<server_stats>()) {}
+
+  caf::behavior make_behavior() override {
+    listener_ = new listener;
+    listener_->self = this;
+    auto uv = loop().native();
+    int rc;
+    if (opt_->unix_socket) {
+      uv_pipe_init(uv, &listener_->h.pipe, 0);
+      rc = uv_pipe_open(&listener_->h.pipe, fd_);
+    } else {
+      uv_tcp_init(uv, &listener_->h.tcp);
+      rc = uv_tcp_open(&listener_->h.tcp, fd_);
+    }
+    listener_->h.handle.data = listener_;
+    if (rc == 0)
+      rc = uv_listen(&listener_->h.stream, opt_->backlog,
+                     [](uv_stream_t* s, int status) {
+                       auto l = static_cast<listener*>(s->data);
+                       if (l->self != nullptr)
+                         l->self->on_connection(status);
+                     });
+    if (rc != 0)
+      node_.log(opt_->name + ": listen: " + uv_strerror(rc));
+    set_exit_handler([this](caf::exit_msg& msg) {
+      shut_down();
+      quit(msg.reason);
+    });
+    return {
+      [this](json_message& m) -> caf::result<json_message> {
+        return command(m);
+      },
+      [this](closed_atom, uint64_t id) { conns_.erase(id); },
+      [this](status_atom) {
+        size_t queued = 0;
+        for (auto& kvp : conns_)
+          queued += kvp.second->queued;
+        auto& s = *stats_;
+        return status_reply(this, opt_->unix_socket ? "uds" : "tcp",
+                            {{"mode", "\"server\""},
+                             {"listen", dump(bound_)},
+                             {"framing", dump(to_string(opt_->how))},
+                             {"connections", std::to_string(conns_.size())},
+                             {"accepted", std::to_string(s.accepted)},
+                             {"refused", std::to_string(s.refused)},
+                             {"closed", std::to_string(s.closed)},
+                             {"in", std::to_string(s.frames_in)},
+                             {"out", std::to_string(s.frames_out)},
+                             {"queued", std::to_string(queued)},
+                             {"drops", std::to_string(s.drops)},
+                             {"errors", std::to_string(s.errors)}});
+      },
+    };
+  }
+
+  void on_exit() override {
+    shut_down();
+    loop_actor::on_exit();
+  }
+
+private:
+  struct listener {
+    union {
+      uv_handle_t handle;
+      uv_stream_t stream;
+      uv_pipe_t pipe;
+      uv_tcp_t tcp;
+    } h;
+    server* self;
+  };
+
+  void on_connection(int status) {
+    if (status < 0) {
+      node_.log(opt_->name + ": accept: " + uv_strerror(status));
+      return;
+    }
+    caf::error err;
+    auto ch =
+      channel::accept(&listener_->h.stream, opt_->how, opt_->max_frame, &err);
+    if (ch == nullptr) {
+      node_.log(opt_->name + ": " + render(err));
+      return;
+    }
+    auto peer = ch->peer();
+    if (static_cast<int64_t>(conns_.size()) >= opt_->max_connections) {
+      ++stats_->refused;
+      auto why = "refused: " + std::to_string(conns_.size())
+                 + " connections open (max-connections)";
+      ch->write(dump(json{{"error", why}}));
+      ch->close_when_flushed();
+      event(json{{"event", "refused"}, {"peer", peer}, {"reason", why}});
+      return;
+    }
+    ++stats_->accepted;
+    auto entry = std::make_shared<conn_entry>();
+    entry->id = next_id_++;
+    entry->peer = std::move(peer);
+    entry->opened = uv_now(loop().native());
+    entry->handle = spawn_connection(node_, ch, opt_, entry, stats_,
+                                     caf::actor_cast<caf::actor>(this));
+    conns_.emplace(entry->id, entry);
+  }
+
+  caf::result<json_message> command(const json_message& m) {
+    auto bad = [&](const std::string& why) {
+      return make_error(errc::bad_message,
+                        opt_->name + ": " + why
+                          + "; commands: {\"op\":\"send\",\"conn\":ID,"
+                            "\"data\":...}, {\"op\":\"broadcast\","
+                            "\"data\":...[,\"except\":ID]}, "
+                            "{\"op\":\"close\",\"conn\":ID}, "
+                            "{\"op\":\"list\"}");
+    };
+    auto cmd = json::parse(m.text, nullptr, false);
+    if (!cmd.is_object() || !cmd.contains("op") || !cmd["op"].is_string())
+      return bad("expected a command object with \"op\"");
+    auto op = cmd["op"].get<std::string>();
+    auto conn = [&]() -> std::shared_ptr<conn_entry> {
+      if (!cmd.contains("conn") || !cmd["conn"].is_number_unsigned())
+        return nullptr;
+      auto i = conns_.find(cmd["conn"].get<uint64_t>());
+      return i != conns_.end() ? i->second : nullptr;
+    };
+    if (op == "list") {
+      auto now = uv_now(loop().native());
+      json xs = json::array();
+      for (auto& [id, e] : conns_)
+        xs.push_back({{"conn", id},
+                      {"peer", e->peer},
+                      {"queued", e->queued},
+                      {"in", e->frames_in},
+                      {"out", e->frames_out},
+                      {"age_ms", now - e->opened}});
+      return json_message::trusted(dump(json{{"connections", xs}}));
+    }
+    if (op == "send" || op == "broadcast") {
+      if (!cmd.contains("data"))
+        return bad("\"" + op + "\" needs \"data\"");
+      auto data = json_message::trusted(dump(cmd["data"]));
+      if (op == "send") {
+        auto e = conn();
+        if (!e)
+          return make_error(errc::unknown_actor,
+                            opt_->name + ": no connection "
+                              + (cmd.contains("conn") ? cmd["conn"].dump()
+                                                      : std::string{"given"}));
+        send(e->handle, push_atom::value, std::move(data));
+        return json_message::trusted("{\"sent\":1}");
+      }
+      uint64_t except = 0;
+      if (cmd.contains("except") && cmd["except"].is_number_unsigned())
+        except = cmd["except"].get<uint64_t>();
+      size_t n = 0;
+      for (auto& [id, e] : conns_)
+        if (id != except) {
+          send(e->handle, push_atom::value, data);
+          ++n;
+        }
+      return json_message::trusted("{\"sent\":" + std::to_string(n) + "}");
+    }
+    if (op == "close") {
+      auto e = conn();
+      if (!e)
+        return make_error(errc::unknown_actor,
+                          opt_->name + ": no connection "
+                            + (cmd.contains("conn") ? cmd["conn"].dump()
+                                                    : std::string{"given"}));
+      send(e->handle, close_atom::value);
+      return json_message::trusted("{\"closed\":1}");
+    }
+    return bad("unknown op \"" + op + "\"");
+  }
+
+  void shut_down() {
+    if (listener_ == nullptr)
+      return;
+    listener_->self = nullptr;
+    unlink_unix(opt_->unix_socket ? opt_->address : "", fd_);
+    uv_close(&listener_->h.handle,
+             [](uv_handle_t* h) { delete static_cast<listener*>(h->data); });
+    listener_ = nullptr;
+    for (auto& kvp : conns_)
+      send_exit(kvp.second->handle, caf::exit_reason::user_shutdown);
+    conns_.clear();
+  }
+
+  void event(json ev) {
+    ev["bridge"] = opt_->name;
+    auto text = dump(ev);
+    if (auto to = node_.lookup(opt_->events, events_)) {
+      anon_send(caf::actor_cast<json_actor>(to),
+                json_message::trusted(std::move(text)));
+      return;
+    }
+    node_.log(opt_->name + ": " + text);
+  }
+
+  switchboard::node& node_;
+  std::shared_ptr<const stream_options> opt_;
+  int fd_;
+  std::string bound_;
+  std::shared_ptr<server_stats> stats_;
+  listener* listener_ = nullptr;
+  std::map<uint64_t, std::shared_ptr<conn_entry>> conns_;
+  uint64_t next_id_ = 1;
+  caf::actor events_;
+};
+
+} // namespace
+
+caf::expected<caf::actor> spawn_server(switchboard::node& owner,
+                                       stream_options opts) {
+  int fd;
+  std::string bound;
+  if (opts.unix_socket) {
+    auto l = listen_unix(opts.address, opts.file_mode, opts.backlog);
+    if (!l)
+      return make_error(errc::io_error, opts.name + ": " + render(l.error()));
+    fd = *l;
+    bound = opts.address;
+  } else {
+    auto addr = parse_tcp_address(opts.address);
+    if (!addr)
+      return make_error(errc::config_bad_value,
+                        opts.name + ": " + render(addr.error()));
+    auto l = listen_tcp(*addr, opts.backlog);
+    if (!l)
+      return make_error(errc::io_error, opts.name + ": " + render(l.error()));
+    fd = *l;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    bound = to_string(ss);
+  }
+  return caf::actor_cast<caf::actor>(spawn_on_loop<server>(
+    owner.system(), owner.loop(), owner,
+    std::make_shared<const stream_options>(std::move(opts)), fd,
+    std::move(bound)));
+}
+
+} // namespace switchboard::bridges::stream
