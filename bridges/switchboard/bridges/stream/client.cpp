@@ -313,7 +313,7 @@ private:
     }
     if (auto to = node_.lookup(opt_.to, to_)) {
       // Sent without a sender: the answer goes nowhere, not to the server.
-      anon_send(caf::actor_cast<json_actor>(to), std::move(*m));
+      caf::anon_send(caf::actor_cast<json_actor>(to), std::move(*m));
       return;
     }
     node_.log(opt_.name + ": a frame nobody asked for (no \"to\"): "
@@ -342,8 +342,8 @@ private:
     ev["bridge"] = opt_.name;
     auto text = dump(ev);
     if (auto to = node_.lookup(opt_.events, events_)) {
-      anon_send(caf::actor_cast<json_actor>(to),
-                json_message::trusted(std::move(text)));
+      caf::anon_send(caf::actor_cast<json_actor>(to),
+                     json_message::trusted(std::move(text)));
       return;
     }
     node_.log(opt_.name + ": " + text);

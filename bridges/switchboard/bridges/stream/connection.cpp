@@ -21,6 +21,7 @@ namespace switchboard::bridges::stream {
 namespace {
 
 using json = nlohmann::json;
+using done_atom = caf::atom_constant<caf::atom("done")>;
 
 std::string truncated(const std::string& s, size_t n = 200) {
   return s.size() <= n ? s : s.substr(0, n) + "...";
@@ -93,8 +94,12 @@ public:
                ? "the node is stopping"
                : render(msg.reason),
              true);
+      quit(msg.reason);
     });
     return {
+      // `finish` runs in channel callbacks too, outside the behaviour,
+      // where quitting would not take effect until the next message.
+      [this](done_atom) { quit(); },
       [this](push_atom, json_message& m) {
         write_message(std::move(m), false);
       },
@@ -153,23 +158,32 @@ private:
           fill(seq, text ? std::move(*text) : error_frame(text.error()));
         },
         [this, seq](caf::error& err) { fill(seq, error_frame(err)); });
-    if (slots_.size() >= opt_->max_pending && !paused_for_pending_) {
+    if (slots_.size() >= opt_->max_pending && !paused_for_pending_
+        && !closing_) {
       paused_for_pending_ = true;
       ch_->pause_reading();
     }
   }
 
+  // Reading stopped: the replies still due go out first, then the peer
+  // learns why (if it still listens) and the connection closes.
   void on_read_error(caf::error err) {
     ++stats_->errors;
-    // Tell the peer why, if it still listens.
+    end_reason_ = render(err);
+    if (!opt_->to.empty()) {
+      slots_.push_back({next_seq_++, true, error_frame(err), 0});
+      flush_slots();
+      return;
+    }
     write_frame(error_frame(err), true);
-    finish(render(err), true);
+    finish(end_reason_, true);
   }
 
   void on_eof() {
-    eof_ = true;
+    if (end_reason_.empty())
+      end_reason_ = "the peer closed the connection";
     if (slots_.empty())
-      finish("the peer closed the connection", true);
+      finish(end_reason_, true);
   }
 
   // -- replies, in order ------------------------------------------------------
@@ -193,17 +207,19 @@ private:
   }
 
   void flush_slots() {
-    while (!slots_.empty() && slots_.front().done) {
+    while (!slots_.empty() && slots_.front().done && !closing_) {
       write_frame(std::move(slots_.front().frame), true);
       slots_.pop_front();
     }
+    if (closing_)
+      return;
     if (paused_for_pending_ && slots_.size() < opt_->max_pending / 2 + 1) {
       paused_for_pending_ = false;
       if (!paused_for_queue_)
         ch_->resume_reading();
     }
-    if (eof_ && slots_.empty())
-      finish("the peer closed the connection", true);
+    if (!end_reason_.empty() && slots_.empty())
+      finish(end_reason_, true);
   }
 
   // -- outbound ---------------------------------------------------------------
@@ -260,6 +276,8 @@ private:
   }
 
   void on_drain() {
+    if (closing_)
+      return;
     entry_->queued = ch_->queued_bytes();
     if (paused_for_queue_ && ch_->queued_bytes() < opt_->max_queued / 2 + 1) {
       paused_for_queue_ = false;
@@ -295,7 +313,7 @@ private:
   }
 
   void check_timeouts() {
-    if (ch_ == nullptr)
+    if (closing_)
       return;
     auto now = uv_now(loop().native());
     if (auto t = ms(opt_->frame_timeout);
@@ -314,7 +332,7 @@ private:
       return;
     }
     auto t = ms(opt_->request_timeout);
-    while (t > 0 && !slots_.empty() && !slots_.front().done
+    while (t > 0 && !closing_ && !slots_.empty() && !slots_.front().done
            && now - slots_.front().sent >= t) {
       ++stats_->errors;
       auto& s = slots_.front();
@@ -359,7 +377,7 @@ private:
     ++stats_->closed;
     event(json{{"event", "closed"}, {"reason", reason}});
     send(server_, closed_atom::value, entry_->id);
-    quit();
+    send(this, done_atom::value);
   }
 
   void event(json ev) {
@@ -367,8 +385,8 @@ private:
     ev["conn"] = entry_->id;
     auto text = ev.dump(-1, ' ', false, json::error_handler_t::replace);
     if (auto to = node_.lookup(opt_->events, events_)) {
-      anon_send(caf::actor_cast<json_actor>(to),
-                json_message::trusted(std::move(text)));
+      caf::anon_send(caf::actor_cast<json_actor>(to),
+                     json_message::trusted(std::move(text)));
       return;
     }
     // Without an events actor, only what went wrong goes to the log.
@@ -394,7 +412,8 @@ private:
   uint64_t next_seq_ = 0;
   bool paused_for_pending_ = false;
   bool paused_for_queue_ = false;
-  bool eof_ = false;
+  // Why the connection ends once its replies are out (EOF, a read error).
+  std::string end_reason_;
   bool closing_ = false;
 };
 

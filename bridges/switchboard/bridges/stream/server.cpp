@@ -229,8 +229,8 @@ private:
     ev["bridge"] = opt_->name;
     auto text = dump(ev);
     if (auto to = node_.lookup(opt_->events, events_)) {
-      anon_send(caf::actor_cast<json_actor>(to),
-                json_message::trusted(std::move(text)));
+      caf::anon_send(caf::actor_cast<json_actor>(to),
+                     json_message::trusted(std::move(text)));
       return;
     }
     node_.log(opt_->name + ": " + text);
