@@ -12,6 +12,7 @@ packages=(
   libsimdjson-dev                           # fast JSON validation
   libjemalloc-dev                           # the programs' allocator
   catch2                                    # tests
+  netcat-openbsd socat                      # plain socket peers (README, tests)
 )
 # Node.js runs the benchmarks' peers (and Node children in later tests).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -177,9 +177,12 @@ TEST_CASE("the default config runs and answers echo and calculations") {
   auto ctl = dir.path() + "/default.sock";
   child node{{cli, "run",
               std::string{SWITCHBOARD_SOURCE_DIR} + "/conf/default.conf",
-              "--node.control=" + ctl}};
+              "--node.control=" + ctl,
+              // Any free port, so a node the user runs does not collide.
+              "--bridges.tcp.listen=127.0.0.1:0"}};
   REQUIRE(node.wait_for_stderr("ready", ms{10000}));
   CHECK(node.err().find("started calc (worker-thread)") != std::string::npos);
+  CHECK(node.err().find("started tcp (tcp)") != std::string::npos);
   auto r = run({cli, "send", "--control", ctl, "echo", R"({"a":1})"});
   CHECK(r.out == "{\"a\":1}\n");
   r = run({cli, "send", "--control", ctl, "api",
