@@ -134,11 +134,13 @@ void channel::set_callbacks(channel_callbacks callbacks) {
   cb_ = std::move(callbacks);
 }
 
-void channel::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto ch = static_cast<channel*>(h->data);
-  if (!ch->read_buf_)
-    ch->read_buf_.reset(new char[read_buffer_size]);
-  *buf = uv_buf_init(ch->read_buf_.get(), read_buffer_size);
+void channel::on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+  // One buffer for every channel of the loop thread: a read is decoded
+  // (and what a frame keeps, copied) before the next read begins, so an
+  // idle connection holds no read buffer at all.
+  static thread_local std::unique_ptr<char[]> shared{
+    new char[read_buffer_size]};
+  *buf = uv_buf_init(shared.get(), read_buffer_size);
 }
 
 void channel::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {

@@ -177,7 +177,6 @@ private:
   frame_decoder decoder_;
   uint64_t last_read_ = 0;
   uint64_t partial_since_ = 0;
-  std::unique_ptr<char[]> read_buf_;
   // Frames the fd has not taken yet, oldest first; `offset_` bytes of the
   // first one are written.
   std::deque<std::string> queue_;

@@ -162,6 +162,12 @@ private:
       auto i = conns_.find(cmd["conn"].get<uint64_t>());
       return i != conns_.end() ? i->second : nullptr;
     };
+    auto no_conn = [&] {
+      return make_error(
+        errc::unknown_actor,
+        opt_->name + ": no connection "
+          + (cmd.contains("conn") ? cmd["conn"].dump() : std::string{"given"}));
+    };
     if (op == "list") {
       auto now = uv_now(loop().native());
       json xs = json::array();
@@ -181,10 +187,7 @@ private:
       if (op == "send") {
         auto e = conn();
         if (!e)
-          return make_error(errc::unknown_actor,
-                            opt_->name + ": no connection "
-                              + (cmd.contains("conn") ? cmd["conn"].dump()
-                                                      : std::string{"given"}));
+          return no_conn();
         send(e->handle, push_atom::value, std::move(data));
         return json_message::trusted("{\"sent\":1}");
       }
@@ -202,10 +205,7 @@ private:
     if (op == "close") {
       auto e = conn();
       if (!e)
-        return make_error(errc::unknown_actor,
-                          opt_->name + ": no connection "
-                            + (cmd.contains("conn") ? cmd["conn"].dump()
-                                                    : std::string{"given"}));
+        return no_conn();
       send(e->handle, close_atom::value);
       return json_message::trusted("{\"closed\":1}");
     }
