@@ -30,13 +30,17 @@ int pidfd_open(pid_t pid) {
 
 } // namespace
 
-child::child(const std::vector<std::string>& argv) {
+child::child(const std::vector<std::string>& argv, bool piped_stdin) {
+  int in[2] = {-1, -1};
   int out[2];
   int err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0
+      || (piped_stdin && pipe2(in, O_CLOEXEC) != 0))
     throw std::runtime_error("pipe2 failed");
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
+  if (piped_stdin)
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   std::vector<char*> args;
@@ -47,6 +51,10 @@ child::child(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_destroy(&fa);
   close(out[1]);
   close(err[1]);
+  if (piped_stdin) {
+    close(in[0]);
+    in_fd_ = in[1];
+  }
   out_fd_ = out[0];
   err_fd_ = err[0];
   if (rc != 0)
@@ -61,7 +69,7 @@ child::~child() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
-  for (int fd : {pidfd_, out_fd_, err_fd_})
+  for (int fd : {pidfd_, in_fd_, out_fd_, err_fd_})
     if (fd >= 0)
       close(fd);
 }
@@ -111,6 +119,36 @@ bool child::wait_for_stderr(const std::string& needle, ms timeout) {
       return err_.find(needle) != std::string::npos;
   }
   return true;
+}
+
+bool child::wait_for_stdout(const std::string& needle, ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (out_.find(needle) == std::string::npos) {
+    auto left = std::chrono::duration_cast<ms>(
+      deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || (!pump(left) && out_fd_ < 0))
+      return out_.find(needle) != std::string::npos;
+  }
+  return true;
+}
+
+bool child::write_stdin(const std::string& data) {
+  // A child that exited must fail the write, not kill the test.
+  ::signal(SIGPIPE, SIG_IGN);
+  size_t off = 0;
+  while (in_fd_ >= 0 && off < data.size()) {
+    auto n = ::write(in_fd_, data.data() + off, data.size() - off);
+    if (n <= 0)
+      return false;
+    off += static_cast<size_t>(n);
+  }
+  return in_fd_ >= 0;
+}
+
+void child::close_stdin() {
+  if (in_fd_ >= 0)
+    close(in_fd_);
+  in_fd_ = -1;
 }
 
 std::optional<int> child::wait(ms timeout) {

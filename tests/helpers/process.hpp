@@ -23,8 +23,10 @@ using ms = std::chrono::milliseconds;
 /// it still runs.
 class child {
 public:
-  /// Starts `argv[0]` with `argv`.
-  explicit child(const std::vector<std::string>& argv);
+  /// Starts `argv[0]` with `argv`. With `piped_stdin` its stdin is a pipe
+  /// that `write_stdin` feeds; otherwise it inherits the test's.
+  explicit child(const std::vector<std::string>& argv,
+                 bool piped_stdin = false);
   ~child();
 
   child(const child&) = delete;
@@ -37,6 +39,17 @@ public:
   /// Reads stderr until it contains `needle` or `timeout` passes; returns
   /// whether it was seen. All stderr read so far is in `err()`.
   bool wait_for_stderr(const std::string& needle, ms timeout);
+
+  /// Reads stdout until it contains `needle` or `timeout` passes; returns
+  /// whether it was seen. All stdout read so far is in `out()`.
+  bool wait_for_stdout(const std::string& needle, ms timeout);
+
+  /// Writes `data` to the child's stdin (`piped_stdin` only); returns
+  /// whether all of it was written.
+  bool write_stdin(const std::string& data);
+
+  /// Closes the child's stdin: it reads EOF.
+  void close_stdin();
 
   /// Waits for the exit; returns the exit status (or 128 + signal), or
   /// nothing on timeout. Drains both pipes meanwhile.
@@ -60,6 +73,7 @@ private:
 
   pid_t pid_ = -1;
   int pidfd_ = -1;
+  int in_fd_ = -1;
   int out_fd_ = -1;
   int err_fd_ = -1;
   std::optional<int> status_;

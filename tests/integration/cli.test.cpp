@@ -179,10 +179,12 @@ TEST_CASE("the default config runs and answers echo and calculations") {
               std::string{SWITCHBOARD_SOURCE_DIR} + "/conf/default.conf",
               "--node.control=" + ctl,
               // Any free port, so a node the user runs does not collide.
-              "--bridges.tcp.listen=127.0.0.1:0"}};
+              "--bridges.tcp.listen=127.0.0.1:0",
+              "--bridges.udp.bind=127.0.0.1:0"}};
   REQUIRE(node.wait_for_stderr("ready", ms{10000}));
   CHECK(node.err().find("started calc (worker-thread)") != std::string::npos);
   CHECK(node.err().find("started tcp (tcp)") != std::string::npos);
+  CHECK(node.err().find("started udp (udp)") != std::string::npos);
   auto r = run({cli, "send", "--control", ctl, "echo", R"({"a":1})"});
   CHECK(r.out == "{\"a\":1}\n");
   r = run({cli, "send", "--control", ctl, "api",
@@ -193,6 +195,23 @@ TEST_CASE("the default config runs and answers echo and calculations") {
            R"({"type":"calculate","operation":"divide","operands":[1,0]})"});
   CHECK(r.status == 1);
   CHECK(r.err.find("division by zero") != std::string::npos);
+  // The tcp and udp bridges in front of the router, with nc as the client.
+  auto port_of = [&](const std::string& bridge, const std::string& key) {
+    auto st = run({cli, "status", "--control", ctl, bridge}).out;
+    auto at = st.find("\"" + key + "\": \"127.0.0.1:");
+    REQUIRE(at != std::string::npos);
+    auto from = st.find(':', at + key.size() + 3) + 1;
+    return st.substr(from, st.find('"', from) - from);
+  };
+  {
+    child tcp{{"nc", "127.0.0.1", port_of("tcp", "listen")}, true};
+    REQUIRE(tcp.write_stdin(R"({"type":"echo","x":1})" "\n"));
+    CHECK(tcp.wait_for_stdout(R"({"type":"echo","x":1})" "\n", ms{10000}));
+    child udp{{"nc", "-u", "127.0.0.1", port_of("udp", "bind")}, true};
+    REQUIRE(udp.write_stdin(
+      R"({"type":"calculate","operation":"add","operands":[2,3]})"));
+    CHECK(udp.wait_for_stdout(R"({"result":5})", ms{10000}));
+  }
   node.signal(SIGTERM);
   CHECK(node.wait(ms{2000}) == 0);
 }

@@ -23,7 +23,7 @@ caf::error add_builtin_kinds(kind_registry& kinds,
     if (auto err = kinds.add(make()))
       return err;
   for (auto make : {bridges::parent_kind, bridges::stream::tcp_kind,
-                    bridges::stream::uds_kind})
+                    bridges::stream::uds_kind, bridges::stream::udp_kind})
     if (auto err = kinds.add(make()))
       return err;
   if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))

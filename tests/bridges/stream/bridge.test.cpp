@@ -358,6 +358,50 @@ a = { kind = "uds", listen = ")"
   CHECK(::stat(path.c_str(), &st) != 0);
 }
 
+TEST_CASE("plain socat and nc peers against the tcp and uds bridges") {
+  temp_dir dir;
+  auto path = dir.path() + "/echo.sock";
+  auto chat = dir.path() + "/chat.sock";
+  node_fixture f{R"(
+[actors]
+echo = { kind = "echo" }
+lobby = { kind = "room" }
+[bridges]
+t = { kind = "tcp", listen = "127.0.0.1:0", to = "echo" }
+u = { kind = "uds", listen = ")"
+                 + path + R"(", to = "echo" }
+c = { kind = "uds", listen = ")"
+                 + chat + R"(", room = "lobby", format = "text" }
+)"};
+  auto tcp = "127.0.0.1:" + std::to_string(port_of(f, "t"));
+  auto port = std::to_string(port_of(f, "t"));
+  std::vector<std::vector<std::string>> clients = {
+    {"socat", "-", "TCP:" + tcp},
+    {"nc", "127.0.0.1", port},
+    {"socat", "-", "UNIX-CONNECT:" + path},
+    {"nc", "-U", path},
+  };
+  for (auto& argv : clients) {
+    INFO(argv[0] << " " << argv.back());
+    test::child c{argv, true};
+    REQUIRE(c.write_stdin("{\"n\":1}\n{\"n\":2}\n"));
+    CHECK(c.wait_for_stdout("{\"n\":1}\n{\"n\":2}\n", 10s));
+  }
+  // The seeds' chat with two nc clients: a line reaches the other, once.
+  {
+    test::child alice{{"nc", "-U", chat}, true};
+    test::child bob{{"nc", "-U", chat}, true};
+    REQUIRE(eventually([&] { return status_of(f, "c")["connections"] == 2; }));
+    REQUIRE(alice.write_stdin("hi bob\n"));
+    CHECK(bob.wait_for_stdout("hi bob\n", 10s));
+    REQUIRE(bob.write_stdin("hi alice\n"));
+    CHECK(alice.wait_for_stdout("hi alice\n", 10s));
+    CHECK(alice.out() == "hi alice\n");
+  }
+  CHECK(eventually([&] { return status_of(f, "t")["closed"] == 2; }));
+  f.stop_and_check();
+}
+
 TEST_CASE("uds: a stale socket file is replaced, a live one is not stolen, "
           "another file is left alone") {
   temp_dir dir;

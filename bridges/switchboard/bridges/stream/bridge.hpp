@@ -12,6 +12,7 @@
 //                 room = "lobby", framing = "json-stream" }
 // upstream    = { kind = "tcp", mode = "client",
 //                 connect = "127.0.0.1:7001", to = "handler" }
+//   datagrams   = { kind = "udp", bind = "127.0.0.1:7002", to = "echo" }
 // ~~~
 
 #pragma once
@@ -30,6 +31,9 @@ kind_spec tcp_kind();
 
 /// The `uds` kind.
 kind_spec uds_kind();
+
+/// The `udp` kind (udp.cpp): one socket, each datagram a message.
+kind_spec udp_kind();
 
 /// Binds `opts.address` (on the calling thread, so a bind error is the
 /// spawn's error) and spawns the server on the node's loop.
