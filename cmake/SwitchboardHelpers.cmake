@@ -8,6 +8,12 @@ target_compile_options(switchboard_internal INTERFACE
   # Libraries and programs share one precompiled header, which GCC uses
   # only when both compile with the same code model.
   -fPIC)
+if(SWITCHBOARD_FUZZ)
+  # Coverage for libFuzzer in every library; undefined behaviour is a
+  # finding, not a warning.
+  target_compile_options(switchboard_internal INTERFACE
+    -fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined)
+endif()
 if(SWITCHBOARD_SANITIZERS)
   target_compile_options(switchboard_internal INTERFACE
     -fsanitize=${SWITCHBOARD_SANITIZERS} -fno-omit-frame-pointer)

@@ -13,6 +13,7 @@ packages=(
   libjemalloc-dev                           # the programs' allocator
   catch2                                    # tests
   netcat-openbsd socat                      # plain socket peers (README, tests)
+  clang-14 libclang-rt-14-dev               # libFuzzer: the decoders' fuzz targets
 )
 # Node.js runs the benchmarks' peers (and Node children in later tests).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -169,14 +169,17 @@ private:
       skip_string();
       return true;
     }
-    // A number, boolean, duration or bare word: up to a delimiter.
+    // A number, boolean, duration or bare word: up to a delimiter. No
+    // value at all is text the scanner does not follow: it stops (lines
+    // are then missing from messages, nothing worse).
+    auto start = pos_;
     while (pos_ < text_.size()) {
       c = text_[pos_];
       if (c == ',' || c == '\n' || c == '}' || c == ']' || c == ';')
         break;
       ++pos_;
     }
-    return true;
+    return pos_ > start;
   }
 
   void skip_string() {
@@ -349,7 +352,7 @@ private:
 
   void collect_names() {
     for (auto section : {"actors", "bridges"}) {
-      auto xs = caf::get_if<caf::settings>(&cfg_.content(), section);
+      auto xs = caf::get_if<caf::settings>(&cfg_.content(), std::string{section});
       if (!xs)
         continue;
       for (auto& [name, entry] : *xs) {
@@ -376,8 +379,9 @@ private:
       if (key == skip)
         continue;
       auto path = prefix + "." + key;
-      auto i = std::find_if(keys.begin(), keys.end(),
-                            [&](const key_spec& k) { return k.name == key; });
+      auto i = std::find_if(keys.begin(), keys.end(), [&key = key](const key_spec& k) {
+        return k.name == key;
+      });
       if (i == keys.end()) {
         auto hint = suggest(key, known);
         add(errc::config_unknown_key, path,
@@ -695,6 +699,17 @@ caf::expected<node_config> node_config::from_string(std::string text,
                                                     std::string name) {
   node_config result;
   result.file_ = std::move(name);
+  // CAF's parser stops at a NUL byte as if the file ended there, and would
+  // pass whatever follows unread.
+  if (auto nul = text.find('\0'); nul != std::string::npos) {
+    config_error err;
+    err.file = result.file_;
+    err.line = 1 + static_cast<int>(std::count(text.begin(),
+                                               text.begin() + nul, '\n'));
+    err.expected = "text";
+    err.found = "a NUL byte (is this a config file?)";
+    return make_error(errc::config_syntax, err.to_string());
+  }
   std::istringstream in{text};
   auto parsed = caf::actor_system_config::parse_config(in);
   if (!parsed)
@@ -732,7 +747,7 @@ int node_config::line_of(const std::string& dotted_key) const {
 }
 
 std::string node_config::node_name() const {
-  return caf::get_or(content_, "node.name", defaults::node_name);
+  return caf::get_or(content_, "node.name", std::string{defaults::node_name});
 }
 
 std::string node_config::control_path() const {

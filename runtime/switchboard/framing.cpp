@@ -2,6 +2,7 @@
 
 #include "switchboard/framing.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "switchboard/errc.hpp"
@@ -29,6 +30,23 @@ std::string printable(char c) {
   char buf[8];
   std::snprintf(buf, sizeof(buf), "0x%02x", u);
   return buf;
+}
+
+// Appends to a frame's buffer, whose capacity then grows as a string's
+// would but never past max-frame (the callers check that the frame fits):
+// a decoder allocates no more than one frame may hold.
+void append_bounded(std::string& buf, const char* data, size_t n,
+                    size_t max_frame) {
+  auto need = buf.size() + n;
+  if (need > buf.capacity()) {
+    // Into a new string: libstdc++'s reserve doubles a string's capacity
+    // whatever it is asked for.
+    std::string bigger;
+    bigger.reserve(std::min(std::max(need, 2 * buf.capacity()), max_frame));
+    bigger.append(buf);
+    buf.swap(bigger);
+  }
+  buf.append(data, n);
 }
 
 } // namespace
@@ -136,14 +154,14 @@ caf::error frame_decoder::feed_lines(const char* data, size_t n, sink& out) {
     if (buf_.size() + len > max_frame_)
       return too_large();
     if (nl == nullptr) {
-      buf_.append(data, n);
+      append_bounded(buf_, data, n, max_frame_);
       return caf::none;
     }
     std::string line;
     if (buf_.empty()) {
       line.assign(data, len);
     } else {
-      buf_.append(data, len);
+      append_bounded(buf_, data, len, max_frame_);
       line.swap(buf_);
     }
     if (!line.empty() && line.back() == '\r')
@@ -222,7 +240,7 @@ caf::error frame_decoder::feed_json(const char* data, size_t n, sink& out) {
   auto keep = [&](size_t end) -> caf::error {
     if (buf_.size() + (end - run) > max_frame_)
       return too_large();
-    buf_.append(data + run, end - run);
+    append_bounded(buf_, data + run, end - run, max_frame_);
     run = end;
     return caf::none;
   };
@@ -309,6 +327,10 @@ caf::error frame_decoder::feed_json(const char* data, size_t n, sink& out) {
           return make_error(errc::bad_message,
                             "json-stream: " + printable(c)
                               + " after a value at the top level");
+        // Checked byte by byte, so the first fault in the stream is the
+        // one reported, however the stream is cut into reads.
+        if (buf_.size() + (i - run) + 1 > max_frame_)
+          return too_large();
         ++i;
         break;
     }

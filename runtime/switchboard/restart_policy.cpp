@@ -70,7 +70,7 @@ std::vector<key_spec> restart_policy::keys(const std::string& what,
 caf::expected<restart_policy> restart_policy::from(const caf::settings& args,
                                                    const std::string& name,
                                                    restart_policy result) {
-  auto mode = caf::get_or(args, "restart", mode_name(result.mode));
+  auto mode = caf::get_or(args, "restart", std::string{mode_name(result.mode)});
   result.mode = mode == "never"    ? restart_mode::never
                 : mode == "always" ? restart_mode::always
                                    : restart_mode::on_failure;

@@ -55,6 +55,17 @@ TEST_CASE("a syntax error names the file and line") {
   CHECK(text.find("bad.conf:2") != std::string::npos);
 }
 
+TEST_CASE("a NUL byte is an error with its line (CAF's parser would stop "
+          "there and pass the rest unread)") {
+  std::string text{"[node]\nname = \"x\"\n\0\n[actors]\nx = [}\n", 36};
+  auto cfg = node_config::from_string(text, "nul.conf");
+  REQUIRE(!cfg);
+  auto why = render(cfg.error());
+  INFO(why);
+  CHECK(why.find("nul.conf:3") != std::string::npos);
+  CHECK(why.find("NUL") != std::string::npos);
+}
+
 TEST_CASE("a '#' comment is a syntax error that says to use ';'") {
   auto cfg = node_config::from_string("[node]\n# hi\nname = \"x\"\n", "c.conf");
   REQUIRE(!cfg);

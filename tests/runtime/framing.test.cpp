@@ -187,6 +187,20 @@ TEST_CASE("decoders refuse garbage and frames over the maximum") {
   }
 }
 
+TEST_CASE("json-stream reports the first fault in the stream however it is "
+          "cut into reads (found by fuzzing)") {
+  std::string stream = "12345}";
+  for (size_t step : {size_t{1}, size_t{2}, stream.size()}) {
+    frame_decoder dec{framing::json_stream, 3};
+    caf::error err;
+    for (size_t off = 0; off < stream.size() && !err; off += step)
+      err = dec.feed(stream.data() + off, std::min(step, stream.size() - off),
+                     [](std::string&&) { return true; });
+    INFO(step);
+    CHECK(is(err, errc::frame_too_large));
+  }
+}
+
 TEST_CASE("a consumer stops the decoder by returning false") {
   frame_decoder dec{framing::lines, 100};
   int n = 0;

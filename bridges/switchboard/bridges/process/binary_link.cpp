@@ -212,29 +212,42 @@ void binary_link::reply(uint64_t id, caf::message msg) {
   ch_->write(std::move(*frame));
 }
 
-void binary_link::on_frame(const std::string& payload) {
-  if (payload.size() < header_size || payload[0] > 2) {
-    ++bad_frames_;
-    hooks_.log(name_ + ": a binary frame that is not a message ("
-               + std::to_string(payload.size()) + " bytes)");
-    return;
-  }
-  auto kind = static_cast<link_kind>(payload[0]);
-  auto id = get_id(payload);
-  bounded_source source{self_->system(), payload.data() + header_size,
+caf::error decode_frame(caf::actor_system& sys, const std::string& payload,
+                        inbound& out) {
+  auto kind = payload.empty() ? 0xff : static_cast<unsigned char>(payload[0]);
+  if (payload.size() < header_size || kind > 2)
+    return make_error(errc::bad_message,
+                      "a binary frame that is not a message ("
+                        + std::to_string(payload.size()) + " bytes)");
+  out.has_header = true;
+  out.kind = static_cast<link_kind>(kind);
+  out.id = get_id(payload);
+  bounded_source source{sys, payload.data() + header_size,
                         payload.size() - header_size};
-  caf::message msg;
-  if (auto err = msg.load(source)) {
+  if (auto err = out.msg.load(source))
+    return make_error(errc::bad_message,
+                      "cannot decode a message from the binary channel: "
+                        + sys.render(err));
+  return caf::none;
+}
+
+void binary_link::on_frame(const std::string& payload) {
+  inbound in;
+  if (auto err = decode_frame(self_->system(), payload, in)) {
     ++bad_frames_;
-    auto why = make_error(errc::bad_message,
-                          name_
-                            + ": cannot decode a message from the binary "
-                              "channel: "
-                            + self_->system().render(err));
-    switch (kind) {
-      case link_kind::request: reply(id, caf::make_message(why)); break;
+    // decode_frame's errors carry one string: the reason.
+    auto what = err.context().match_elements<std::string>()
+                  ? err.context().get_as<std::string>(0)
+                  : render(err);
+    if (!in.has_header) {
+      hooks_.log(name_ + ": " + what);
+      return;
+    }
+    auto why = make_error(errc::bad_message, name_ + ": " + what);
+    switch (in.kind) {
+      case link_kind::request: reply(in.id, caf::make_message(why)); break;
       case link_kind::reply: {
-        auto i = pending_.find(id);
+        auto i = pending_.find(in.id);
         if (i != pending_.end()) {
           auto rp = std::move(i->second);
           pending_.erase(i);
@@ -247,7 +260,9 @@ void binary_link::on_frame(const std::string& payload) {
     }
     return;
   }
-  switch (kind) {
+  auto id = in.id;
+  auto& msg = in.msg;
+  switch (in.kind) {
     case link_kind::send: {
       auto target = hooks_.target();
       if (!target) {

@@ -67,6 +67,21 @@ struct link_hooks {
   std::function<void(const std::string&)> log;
 };
 
+/// One frame from the other side, decoded.
+struct inbound {
+  /// Whether the frame had a valid header (then `kind` and `id` are set,
+  /// even when the message did not decode).
+  bool has_header = false;
+  link_kind kind = link_kind::send;
+  uint64_t id = 0;
+  caf::message msg;
+};
+
+/// Decodes a frame's payload into `out`: `bad_message` with the reason if
+/// it is not a message. Allocates no more than the payload could hold.
+caf::error decode_frame(caf::actor_system& sys, const std::string& payload,
+                        inbound& out);
+
 class binary_link {
 public:
   /// `self` owns the link; `name` names it in errors; frames over

@@ -37,12 +37,14 @@ caf::expected<std::string> json_line(std::string text, const std::string& who,
                                      bool node_peer) {
   bool multi_line = text.find('\n') != std::string::npos;
   bool maybe_internal = node_peer && text.find("NODE_") != std::string::npos;
-  if (!multi_line && !maybe_internal && is_json(text))
-    return text;
-  auto parsed = json::parse(text, nullptr, false);
-  if (parsed.is_discarded())
+  // is_json decides, not nlohmann/json: that takes a NUL byte for the end
+  // of its input, and the Node peer would die on what follows it.
+  if (!is_json(text))
     return make_error(errc::invalid_json,
                       who + ": not JSON: " + truncated(text));
+  if (!multi_line && !maybe_internal)
+    return text;
+  auto parsed = json::parse(text, nullptr, false);
   if (maybe_internal && internal_cmd(parsed))
     return make_error(errc::bad_message,
                       who
@@ -54,7 +56,7 @@ caf::expected<std::string> json_line(std::string text, const std::string& who,
 }
 
 bool is_node_internal(const std::string& frame) {
-  if (frame.find("NODE_") == std::string::npos)
+  if (frame.find("NODE_") == std::string::npos || !is_json(frame))
     return false;
   return internal_cmd(json::parse(frame, nullptr, false));
 }

@@ -29,7 +29,7 @@ inline caf::expected<std::string> node_channel_line(std::string text,
   return json_line(std::move(text), who, true);
 }
 
-/// Whether `frame` (valid JSON) is one of Node's internal messages.
+/// Whether `frame` is valid JSON and one of Node's internal messages.
 bool is_node_internal(const std::string& frame);
 
 /// The IPC channel to the process that started this one.

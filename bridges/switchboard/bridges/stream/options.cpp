@@ -148,10 +148,12 @@ caf::expected<stream_options> read_stream_options(const caf::settings& a,
   auto bad = [&](const std::string& why) {
     return make_error(errc::config_bad_value, o.name + ": " + why);
   };
-  o.address = caf::get_or(a, o.server ? "listen" : "connect", "");
+  std::string own = o.server ? "listen" : "connect";
+  std::string other = o.server ? "connect" : "listen";
+  o.address = caf::get_or(a, own, "");
   if (o.address.empty())
     return bad(o.server ? "a server needs listen" : "a client needs connect");
-  if (caf::get_if<std::string>(&a, o.server ? "connect" : "listen"))
+  if (caf::get_if<std::string>(&a, other))
     return bad(o.server ? "connect is for mode = \"client\""
                         : "listen is for mode = \"server\"");
   o.how = framing_from_string(caf::get_or(a, "framing", "lines"))
