@@ -27,10 +27,12 @@ const programs = [
   ['workers peer (Atomics)', process.execPath, [path.join(__dirname, 'peers', 'atomics.js')]],
   ['children', path.join(build, 'bench', 'bench_children'), []],
   ['children peer (fork, spawn)', process.execPath, [path.join(__dirname, 'peers', 'fork.js')]],
+  // Starts its peers itself (a raw C server, peers/net.js) to share one client.
+  ['sockets', path.join(build, 'bench', 'bench_sockets'), [path.join(__dirname, 'peers')]],
 ];
 
 // For these units a smaller value is better.
-const lowerIsBetter = new Set(['us', '% of a core']);
+const lowerIsBetter = new Set(['us', '% of a core', 'bytes']);
 
 const figures = [];
 for (const [label, cmd, args] of programs) {

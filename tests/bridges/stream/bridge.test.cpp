@@ -5,6 +5,7 @@
 
 #include <switchboard/bridges/stream/bridge.hpp>
 
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -218,6 +219,16 @@ json status_of(node_fixture& f, const std::string& name) {
 int port_of(node_fixture& f, const std::string& name) {
   auto listen = status_of(f, name)["listen"].get<std::string>();
   return std::stoi(listen.substr(listen.rfind(':') + 1));
+}
+
+// This process's resident memory (the node runs in it).
+size_t rss_bytes() {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stoul(line.substr(6)) * 1024;
+  return 0;
 }
 
 std::string encode(framing how, const std::vector<std::string>& xs) {
@@ -600,6 +611,16 @@ i = { kind = "tcp", listen = "127.0.0.1:0", to = "echo", idle-timeout = 200ms, e
     CHECK(c.closed_by_node());
     CHECK(reason_of(0).find("frame-timeout") != std::string::npos);
   }
+  SECTION("a half-open peer: it stops sending, its replies still arrive, "
+          "then the connection closes") {
+    auto c = peer::tcp(port_of(f, "i"));
+    c.write("1\n2\n");
+    ::shutdown(c.fd(), SHUT_WR);
+    std::string rest;
+    CHECK(c.closed_by_node(&rest));
+    CHECK(rest == "1\n2\n");
+    CHECK(reason_of(0).find("the peer closed") != std::string::npos);
+  }
   SECTION("a silent peer, with idle-timeout") {
     auto c = peer::tcp(port_of(f, "i"));
     c.write("1\n");
@@ -651,6 +672,7 @@ d = { kind = "tcp", listen = "127.0.0.1:0", to = "echo", max-queued = 65536, ove
   SECTION("pause: the node stops reading, its queue stays near the mark") {
     auto c = peer::tcp(port_of(f, "p"));
     ::fcntl(c.fd(), F_SETFL, O_NONBLOCK);
+    auto rss_before = rss_bytes();
     // Flood for at most 2 s or 200 MB, whichever comes first; writes stop
     // being taken once the node pauses.
     std::string chunk;
@@ -672,6 +694,8 @@ d = { kind = "tcp", listen = "127.0.0.1:0", to = "echo", max-queued = 65536, ove
     CHECK(st["queued"].get<size_t>() < 65536 + 1024 * 1002);
     CHECK(sent < (64u << 20));
     CHECK(st["connections"] == 1);
+    // The node (this process) did not take the flood into memory.
+    CHECK(rss_bytes() < rss_before + (32u << 20));
   }
   SECTION("disconnect: the connection closes with the reason") {
     auto c = peer::tcp(port_of(f, "d"));
