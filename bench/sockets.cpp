@@ -192,22 +192,45 @@ long rss_kib(pid_t pid) {
 }
 
 // Bytes of RSS per idle connection that `pid` holds once `n` are open.
+// The connections come from a child process, so the server's process
+// needs descriptors only for its own ends.
 double idle_rss(const address& a, pid_t pid, size_t n) {
   auto before = rss_kib(pid);
-  std::vector<int> fds;
-  fds.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    fds.push_back(dial(a));
-    // An echo every 256 connections: the server has accepted them all, so
-    // the listen backlog never overflows (a dropped SYN waits a second).
-    if (fds.size() % 256 == 0 || fds.size() == n) {
-      write_all(fds.back(), message.data(), message.size());
-      read_lines(fds.back(), 1);
+  int ready[2];
+  int hold[2];
+  if (pipe(ready) != 0 || pipe(hold) != 0)
+    std::exit(1);
+  auto child = fork();
+  if (child == 0) {
+    ::close(ready[0]);
+    ::close(hold[1]);
+    std::vector<int> fds;
+    fds.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      fds.push_back(dial(a));
+      // An echo every 256 connections: the server has accepted them all,
+      // so the listen backlog never overflows (a dropped SYN waits 1 s).
+      if (fds.size() % 256 == 0 || fds.size() == n) {
+        write_all(fds.back(), message.data(), message.size());
+        read_lines(fds.back(), 1);
+      }
     }
+    write_all(ready[1], "r", 1);
+    char c;
+    (void) !::read(hold[0], &c, 1); // until the parent has measured
+    _exit(0);
+  }
+  ::close(ready[1]);
+  ::close(hold[0]);
+  char c;
+  if (::read(ready[0], &c, 1) != 1) {
+    std::fprintf(stderr, "the idle clients failed\n");
+    std::exit(1);
   }
   auto after = rss_kib(pid);
-  for (auto fd : fds)
-    ::close(fd);
+  ::close(hold[1]);
+  ::close(ready[0]);
+  ::waitpid(child, nullptr, 0);
   return static_cast<double>(after - before) * 1024.0 / static_cast<double>(n);
 }
 
@@ -427,7 +450,7 @@ int main(int argc, char** argv) {
   auto n_rt = scaled(20000);
   auto n_win = scaled(400000);
   auto n_churn = scaled(1000);
-  auto n_idle = std::min<size_t>(10000, lim.rlim_cur / 2 - 100);
+  auto n_idle = std::min<size_t>(10000, lim.rlim_cur - 100);
   if (wanted("window1") || wanted("window64")) {
     // Server side on core 0 (every thread of the node, the raw server's
     // thread, the Node process), the client on core 1.
