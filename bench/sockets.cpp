@@ -236,11 +236,11 @@ double idle_rss(const address& a, pid_t pid, size_t n) {
 
 // -- the servers --------------------------------------------------------------
 
-// A raw blocking echo server on its own thread (core 0): one connection at a
-// time, bytes back as they come. The OS limit for window 1.
+// A raw blocking echo server on its own thread (on core 0 with `pin`): one
+// connection at a time, bytes back as they come. The OS limit.
 class raw_server {
 public:
-  explicit raw_server(bool unix_socket, const std::string& path) {
+  raw_server(bool unix_socket, const std::string& path, bool pin = true) {
     addr_.unix_socket = unix_socket;
     if (unix_socket) {
       fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -261,8 +261,9 @@ public:
       addr_.port = ntohs(sa.sin_port);
     }
     ::listen(fd_, 16);
-    thread_ = std::thread{[this] {
-      pin_to_cpu(0);
+    thread_ = std::thread{[this, pin] {
+      if (pin)
+        pin_to_cpu(0);
       for (;;) {
         int c = ::accept(fd_, nullptr, nullptr);
         if (c < 0)
@@ -361,12 +362,15 @@ private:
   address addr_;
 };
 
-// A node with `echo` behind a tcp and a uds bridge.
+// A node with `echo` behind a tcp and a uds bridge; with `on_loop`, echo
+// runs on the io loop beside the bridges (run-on = "loop").
 class sb_server {
 public:
-  explicit sb_server(const std::string& path) {
+  explicit sb_server(const std::string& path, bool on_loop = false) {
     auto cfg = node_config::from_string(
-      "[node]\ncontrol = \"none\"\n[actors]\necho = { kind = \"echo\" }\n"
+      std::string{"[node]\ncontrol = \"none\"\n[actors]\necho = { kind = "
+                  "\"echo\", run-on = \""}
+      + (on_loop ? "loop" : "scheduler") + "\" }\n"
       "[bridges]\n"
       "t = { kind = \"tcp\", listen = \"127.0.0.1:0\", to = \"echo\", "
       "max-connections = 20000 }\n"
@@ -451,48 +455,70 @@ int main(int argc, char** argv) {
   auto n_win = scaled(400000);
   auto n_churn = scaled(1000);
   auto n_idle = std::min<size_t>(10000, lim.rlim_cur - 100);
-  if (wanted("window1") || wanted("window64")) {
-    // Server side on core 0 (every thread of the node, the raw server's
-    // thread, the Node process), the client on core 1.
+  if (wanted("window1")) {
+    // A round trip: the server side on core 0 (every thread of the node,
+    // the raw server's thread, the Node process), the client on core 1, as
+    // in children.cpp.
     pin_to_cpu(0);
     sb_server sb{dir + "/sb.sock"};
+    sb_server sb_loop{dir + "/sb-loop.sock", true};
     raw_server raw_tcp{false, ""};
     raw_server raw_uds{true, dir + "/raw.sock"};
     node_server node_tcp{peers, false, "", true};
     node_server node_uds{peers, true, dir + "/node.sock", true};
     unpin();
-    if (wanted("window1")) {
-      for (bool uds : {false, true}) {
-        std::vector<double> ours, raw, nd;
-        auto& sb_addr = uds ? sb.uds() : sb.tcp();
-        auto& raw_addr = uds ? raw_uds.addr() : raw_tcp.addr();
-        auto& node_addr = uds ? node_uds.addr() : node_tcp.addr();
-        on_core_1([&] { return echo(sb_addr, n_rt / 10, 1); }); // warm-up
-        on_core_1([&] { return echo(node_addr, n_rt / 10, 1); });
-        for (size_t r = 0; r < rounds; ++r) {
-          raw.push_back(on_core_1([&] { return echo(raw_addr, n_rt, 1); }));
-          ours.push_back(on_core_1([&] { return echo(sb_addr, n_rt, 1); }));
-          nd.push_back(on_core_1([&] { return echo(node_addr, n_rt, 1); }));
-        }
-        std::string what = uds ? "UDS echo, window 1" : "TCP echo, window 1";
-        report(what, "switchboard", median(ours), "msg/s");
-        report(what, "raw blocking C ping-pong", median(raw), "msg/s");
-        report(what, "Node net", median(nd), "msg/s");
+    for (bool uds : {false, true}) {
+      std::vector<double> ours, on_loop, raw, nd;
+      auto& sb_addr = uds ? sb.uds() : sb.tcp();
+      auto& loop_addr = uds ? sb_loop.uds() : sb_loop.tcp();
+      auto& raw_addr = uds ? raw_uds.addr() : raw_tcp.addr();
+      auto& node_addr = uds ? node_uds.addr() : node_tcp.addr();
+      on_core_1([&] { return echo(sb_addr, n_rt / 10, 1); }); // warm-up
+      on_core_1([&] { return echo(loop_addr, n_rt / 10, 1); });
+      on_core_1([&] { return echo(node_addr, n_rt / 10, 1); });
+      for (size_t r = 0; r < rounds; ++r) {
+        raw.push_back(on_core_1([&] { return echo(raw_addr, n_rt, 1); }));
+        ours.push_back(on_core_1([&] { return echo(sb_addr, n_rt, 1); }));
+        on_loop.push_back(on_core_1([&] { return echo(loop_addr, n_rt, 1); }));
+        nd.push_back(on_core_1([&] { return echo(node_addr, n_rt, 1); }));
       }
+      std::string what = uds ? "UDS echo, window 1" : "TCP echo, window 1";
+      report(what, "switchboard", median(ours), "msg/s");
+      report(what, "switchboard, echo with run-on = loop", median(on_loop),
+             "msg/s");
+      report(what, "raw blocking C ping-pong", median(raw), "msg/s");
+      report(what, "Node net", median(nd), "msg/s");
     }
-    if (wanted("window64")) {
-      for (bool uds : {false, true}) {
-        std::vector<double> ours, nd;
-        auto& sb_addr = uds ? sb.uds() : sb.tcp();
-        auto& node_addr = uds ? node_uds.addr() : node_tcp.addr();
-        for (size_t r = 0; r < rounds; ++r) {
-          ours.push_back(on_core_1([&] { return echo(sb_addr, n_win, 64); }));
-          nd.push_back(on_core_1([&] { return echo(node_addr, n_win, 64); }));
-        }
-        std::string what = uds ? "UDS echo, window 64" : "TCP echo, window 64";
-        report(what, "switchboard", median(ours), "msg/s");
-        report(what, "Node net", median(nd), "msg/s");
+  }
+  if (wanted("window64")) {
+    // Throughput, unpinned as children.cpp's one-way figures: each side
+    // may use both cores.
+    sb_server sb{dir + "/sb.sock"};
+    sb_server sb_loop{dir + "/sb-loop.sock", true};
+    raw_server raw_tcp{false, "", false};
+    raw_server raw_uds{true, dir + "/raw.sock", false};
+    node_server node_tcp{peers, false, "", false};
+    node_server node_uds{peers, true, dir + "/node.sock", false};
+    for (bool uds : {false, true}) {
+      std::vector<double> ours, on_loop, raw, nd;
+      auto& sb_addr = uds ? sb.uds() : sb.tcp();
+      auto& loop_addr = uds ? sb_loop.uds() : sb_loop.tcp();
+      auto& raw_addr = uds ? raw_uds.addr() : raw_tcp.addr();
+      auto& node_addr = uds ? node_uds.addr() : node_tcp.addr();
+      for (size_t r = 0; r < rounds; ++r) {
+        ours.push_back(echo(sb_addr, n_win, 64));
+        on_loop.push_back(echo(loop_addr, n_win, 64));
+        raw.push_back(echo(raw_addr, n_win, 64));
+        nd.push_back(echo(node_addr, n_win, 64));
       }
+      report(uds ? "UDS echo, window 64" : "TCP echo, window 64",
+             "raw blocking C echo (bytes back as read, no framing)",
+             median(raw), "msg/s");
+      std::string what = uds ? "UDS echo, window 64" : "TCP echo, window 64";
+      report(what, "switchboard", median(ours), "msg/s");
+      report(what, "switchboard, echo with run-on = loop", median(on_loop),
+             "msg/s");
+      report(what, "Node net", median(nd), "msg/s");
     }
   }
   if (wanted("churn")) {

@@ -45,4 +45,17 @@ const kind_spec* kind_registry::find(const std::string& name) const {
   return i == kinds_.end() ? nullptr : &i->second;
 }
 
+key_spec run_on_key() {
+  return {"run-on",
+          value_type::string,
+          false,
+          "\"scheduler\" (default: CAF's threads) or \"loop\" (the io loop, "
+          "beside the bridges: no thread hop between a bridge and it)",
+          {"scheduler", "loop"}};
+}
+
+bool runs_on_loop(const caf::settings& args) {
+  return caf::get_or(args, "run-on", "scheduler") == "loop";
+}
+
 } // namespace switchboard

@@ -122,6 +122,15 @@ struct kind_spec {
   bool forwards = false;
 };
 
+/// The `run-on` key of kinds that can run on either thread: `"scheduler"`
+/// (CAF's threads, the default) or `"loop"` (the node's io loop, beside
+/// the bridges: a bridge's request then reaches it with no thread hop, and
+/// it shares the loop's one thread with them).
+key_spec run_on_key();
+
+/// Whether `args` say `run-on = "loop"`.
+bool runs_on_loop(const caf::settings& args);
+
 /// The kinds a node can instantiate, by name. Built-ins and the kinds an
 /// embedding service adds are registered the same way, before the node
 /// starts. Not thread-safe: fill it, then only read it.

@@ -88,3 +88,32 @@ TEST_CASE("a route to an actor that is gone is an error reply") {
   CHECK(is(r.error(), errc::unknown_actor));
   f.stop_and_check();
 }
+
+TEST_CASE("a router with run-on = loop routes the same, from the io loop") {
+  node_fixture f{R"(
+[node]
+control = "none"
+[actors]
+calc = { kind = "tag" }
+other = { kind = "tag" }
+r = { kind = "router", run-on = "loop", default = "other",
+      routes = { calculate = "calc" } }
+)",
+                 add_tag_kind};
+  auto r1 = f.ask("r", R"({"type":"calculate"})");
+  REQUIRE(r1);
+  CHECK(r1->text == R"({"from":"calc"})");
+  auto r2 = f.ask("r", R"({"type":"else"})");
+  REQUIRE(r2);
+  CHECK(r2->text == R"({"from":"other"})");
+  // Forwarded twice, as a router on the scheduler counts.
+  caf::scoped_actor self{f.node().system()};
+  self
+    ->request(caf::actor_cast<status_actor>(f.node().lookup("r")),
+              std::chrono::seconds(5), status_atom::value)
+    .receive(
+      [](json_message& st) {
+        CHECK(st.text.find("\"forwarded\":2") != std::string::npos);
+      },
+      [](caf::error& e) { FAIL(caf::to_string(e)); });
+}

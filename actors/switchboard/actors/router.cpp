@@ -3,11 +3,13 @@
 #include "switchboard/actors/router.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <switchboard/errc.hpp>
+#include <switchboard/loop_actor.hpp>
 #include <switchboard/node.hpp>
 #include <switchboard/registry.hpp>
 #include <switchboard/status.hpp>
@@ -33,11 +35,9 @@ std::string route_list(const router_config& cfg) {
   return result;
 }
 
-router_actor::behavior_type
-router(router_actor::stateful_pointer<router_state> self, router_config cfg,
-       switchboard::registry* names) {
-  self->state.cfg = std::move(cfg);
-  self->state.names = names;
+// The behaviour, for a router on the scheduler or on the loop.
+template<class Self>
+router_actor::behavior_type router_behavior(Self* self) {
   return {
     [self](json_message& msg) -> caf::result<json_message> {
       auto& st = self->state;
@@ -47,7 +47,7 @@ router(router_actor::stateful_pointer<router_state> self, router_config cfg,
       if (doc.is_object()) {
         auto i = doc.find(st.cfg.field);
         if (i != doc.end() && i->is_string()) {
-          auto r = st.cfg.routes.find(i->get<std::string>());
+          auto r = st.cfg.routes.find(i->template get<std::string>());
           if (r != st.cfg.routes.end())
             target = r->second;
         }
@@ -86,6 +86,30 @@ router(router_actor::stateful_pointer<router_state> self, router_config cfg,
   };
 }
 
+router_actor::behavior_type
+router(router_actor::stateful_pointer<router_state> self, router_config cfg,
+       switchboard::registry* names) {
+  self->state.cfg = std::move(cfg);
+  self->state.names = names;
+  return router_behavior(self);
+}
+
+// A router on the io loop (run-on = "loop").
+class loop_router
+  : public caf::stateful_actor<router_state, loop_actor<router_actor::base>> {
+public:
+  loop_router(caf::actor_config& cfg, io_loop& loop, router_config rc,
+              switchboard::registry* names)
+      : stateful_actor(cfg, loop) {
+    state.cfg = std::move(rc);
+    state.names = names;
+  }
+
+  behavior_type make_behavior() override {
+    return router_behavior(this);
+  }
+};
+
 } // namespace
 
 kind_spec router_kind() {
@@ -100,6 +124,7 @@ kind_spec router_kind() {
      "the field whose value picks the route (default \"type\")"},
     {"default", value_type::actor_ref, false,
      "where messages without a matching route go (default: error reply)"},
+    run_on_key(),
   };
   result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
     router_config cfg;
@@ -108,6 +133,10 @@ kind_spec router_kind() {
     if (auto routes = caf::get_if<caf::settings>(&ctx.args, "routes"))
       for (auto& [key, value] : *routes)
         cfg.routes.emplace(key, caf::get<std::string>(value));
+    if (runs_on_loop(ctx.args))
+      return caf::actor_cast<caf::actor>(
+        spawn_on_loop<loop_router>(ctx.node.system(), ctx.node.loop(),
+                                   std::move(cfg), &ctx.node.registry()));
     auto h =
       ctx.node.system().spawn(router, std::move(cfg), &ctx.node.registry());
     return caf::actor_cast<caf::actor>(h);
