@@ -2,6 +2,7 @@
 
 #include "switchboard/channel.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -335,6 +336,13 @@ size_t channel::queued_bytes() const noexcept {
 
 size_t channel::pending_bytes() const noexcept {
   return decoder_.pending();
+}
+
+bool channel::keepalive(std::chrono::seconds idle) {
+  if (!tcp_)
+    return false;
+  auto secs = static_cast<unsigned>(std::max<int64_t>(1, idle.count()));
+  return uv_tcp_keepalive(&h_.tcp, 1, secs) == 0;
 }
 
 std::string channel::peer() const {

@@ -23,6 +23,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -111,6 +112,11 @@ public:
   /// The peer's address: `HOST:PORT` (`[::1]:PORT` for IPv6) for TCP; the
   /// socket path or "unix" for a Unix socket; empty for pipes.
   std::string peer() const;
+
+  /// TCP only: probes an idle connection after `idle` (whole seconds, at
+  /// least 1), so a peer that vanished without closing (a crash, a pulled
+  /// cable) is found and the read fails. Returns false on a pipe.
+  bool keepalive(std::chrono::seconds idle);
 
   /// Ends the writing side (the reader sees EOF) once queued frames are
   /// written; reading goes on. On a pipe's write end this closes it.

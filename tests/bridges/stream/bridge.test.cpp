@@ -7,11 +7,13 @@
 
 #include <fstream>
 #include <mutex>
+#include <tuple>
 #include <thread>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -874,5 +876,58 @@ c = { kind = "tcp", mode = "client", connect = "127.0.0.1:)"
   CHECK(!events().of("restarting").empty());
   CHECK(status_of(f, "c")["state"] == "up");
   conn = peer{};
+  f.stop_and_check();
+}
+
+namespace {
+
+// The node's end of the connection from `client` (the node runs in this
+// process): the socket whose peer is the client's local address.
+int node_end_of(const peer& client) {
+  sockaddr_in mine{};
+  socklen_t len = sizeof(mine);
+  ::getsockname(client.fd(), reinterpret_cast<sockaddr*>(&mine), &len);
+  for (int fd = 3; fd < 4096; ++fd) {
+    sockaddr_in other{};
+    len = sizeof(other);
+    if (fd == client.fd()
+        || ::getpeername(fd, reinterpret_cast<sockaddr*>(&other), &len) != 0
+        || other.sin_family != AF_INET)
+      continue;
+    if (other.sin_port == mine.sin_port)
+      return fd;
+  }
+  return -1;
+}
+
+} // namespace
+
+TEST_CASE("tcp keepalive finds a vanished peer: on after 60s by default, "
+          "set by keepalive, off with 0s") {
+  node_fixture f{R"(
+[actors]
+echo = { kind = "echo" }
+[bridges]
+d = { kind = "tcp", listen = "127.0.0.1:0", to = "echo" }
+k = { kind = "tcp", listen = "127.0.0.1:0", to = "echo", keepalive = 5s }
+o = { kind = "tcp", listen = "127.0.0.1:0", to = "echo", keepalive = 0s }
+)"};
+  for (auto [name, on, idle] : {std::tuple{"d", 1, 60}, std::tuple{"k", 1, 5},
+                                std::tuple{"o", 0, 0}}) {
+    INFO(name);
+    auto c = peer::tcp(port_of(f, name));
+    c.write("1\n");
+    REQUIRE(c.line() == "1"); // accepted and served
+    auto fd = node_end_of(c);
+    REQUIRE(fd >= 0);
+    int value = -1;
+    socklen_t len = sizeof(value);
+    REQUIRE(::getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &value, &len) == 0);
+    CHECK(value == on);
+    if (on) {
+      REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &value, &len) == 0);
+      CHECK(value == idle);
+    }
+  }
   f.stop_and_check();
 }

@@ -127,6 +127,11 @@ std::vector<key_spec> stream_keys(bool unix_socket) {
      {},
      0},
   };
+  if (!unix_socket)
+    keys.push_back({"keepalive", value_type::timespan, false,
+                    "TCP keepalive: probe a connection silent this long, so "
+                    "a peer that vanished without closing is found (default "
+                    "60s; 0s: off)"});
   if (unix_socket)
     keys.push_back({"file-mode", value_type::string, false,
                     "server: the socket file's permissions, octal (default "
@@ -182,6 +187,7 @@ caf::expected<stream_options> read_stream_options(const caf::settings& a,
                                           : overflow_policy::pause;
   o.max_pending = static_cast<size_t>(
     caf::get_or(a, "max-pending", static_cast<int64_t>(o.max_pending)));
+  o.keepalive = caf::get_or(a, "keepalive", o.keepalive);
   o.max_held = static_cast<size_t>(
     caf::get_or(a, "max-held", static_cast<int64_t>(o.max_held)));
   if (unix_socket) {

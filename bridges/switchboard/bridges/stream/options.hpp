@@ -61,6 +61,8 @@ struct stream_options {
   overflow_policy overflow = overflow_policy::pause;
   /// Requests in flight per connection before reading pauses.
   size_t max_pending = 1024;
+  /// TCP keepalive probes after this much silence; 0: off.
+  caf::timespan keepalive{std::chrono::seconds(60)};
   /// Unix socket file permissions.
   unsigned file_mode = 0600;
   /// Client: messages held while disconnected.

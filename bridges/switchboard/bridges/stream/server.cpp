@@ -122,6 +122,9 @@ private:
       node_.log(opt_->name + ": " + render(err));
       return;
     }
+    if (opt_->keepalive.count() > 0)
+      ch->keepalive(
+        std::chrono::duration_cast<std::chrono::seconds>(opt_->keepalive));
     auto peer = ch->peer();
     if (static_cast<int64_t>(conns_.size()) >= opt_->max_connections) {
       ++stats_->refused;
