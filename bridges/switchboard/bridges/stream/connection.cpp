@@ -46,13 +46,11 @@ struct guard {
 
 class connection : public loop_actor<caf::event_based_actor> {
 public:
-  connection(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
-             channel* ch, std::shared_ptr<const stream_options> opts,
-             std::shared_ptr<conn_entry> entry,
-             std::shared_ptr<server_stats> stats, caf::actor server)
-      : loop_actor(cfg, loop), node_(owner), ch_(ch), opt_(std::move(opts)),
-        entry_(std::move(entry)), stats_(std::move(stats)),
-        server_(std::move(server)) {}
+  connection(caf::actor_config& cfg, io_loop& loop,
+             std::shared_ptr<conn_shared> shared, channel* ch,
+             std::shared_ptr<conn_entry> entry, caf::actor server)
+      : loop_actor(cfg, loop), shared_(std::move(shared)), ch_(ch),
+        entry_(std::move(entry)), server_(std::move(server)) {}
 
   caf::behavior make_behavior() override {
     guard_ = std::make_shared<guard<connection>>(guard<connection>{this});
@@ -80,11 +78,11 @@ public:
     };
     ch_->set_callbacks(std::move(cb));
     ch_->resume_reading();
-    if (!opt_->room.empty()) {
-      if (auto room = node_.lookup(opt_->room))
+    if (!shared_->opt->room.empty()) {
+      if (auto room = shared_->node.lookup(shared_->opt->room))
         send(room, join_atom::value, caf::actor_cast<sink_actor>(this));
       else
-        node_.log(opt_->name + ": no room named '" + opt_->room + "'");
+        shared_->node.log(shared_->opt->name + ": no room named '" + shared_->opt->room + "'");
     }
     event(json{{"event", "opened"}, {"peer", entry_->peer}});
     start_timer();
@@ -120,11 +118,11 @@ private:
 
   void on_frame(std::string frame) {
     ++entry_->frames_in;
-    ++stats_->frames_in;
-    auto m = frame_to_message(std::move(frame), opt_->text);
+    ++shared_->stats.frames_in;
+    auto m = frame_to_message(std::move(frame), shared_->opt->text);
     if (!m) {
-      ++stats_->errors;
-      if (!opt_->to.empty()) {
+      ++shared_->stats.errors;
+      if (!shared_->opt->to.empty()) {
         // An answer in its place, so later replies stay in order.
         slots_.push_back({next_seq_++, true, error_frame(m.error()), 0});
         flush_slots();
@@ -133,16 +131,16 @@ private:
       }
       return;
     }
-    if (!opt_->room.empty()) {
-      if (auto room = node_.lookup(opt_->room, room_))
+    if (!shared_->opt->room.empty()) {
+      if (auto room = shared_->node.lookup(shared_->opt->room, shared_->room))
         send(room, push_atom::value, std::move(*m));
       return;
     }
-    auto to = node_.lookup(opt_->to, to_);
+    auto to = shared_->node.lookup(shared_->opt->to, shared_->to);
     if (!to) {
-      ++stats_->errors;
+      ++shared_->stats.errors;
       write_frame(error_frame(make_error(errc::unknown_actor,
-                                         "no actor named '" + opt_->to + "'")),
+                                         "no actor named '" + shared_->opt->to + "'")),
                   true);
       return;
     }
@@ -153,11 +151,11 @@ private:
     request(caf::actor_cast<json_actor>(to), caf::infinite, std::move(*m))
       .then(
         [this, seq](json_message& reply) {
-          auto text = message_to_frame(std::move(reply), opt_->text, opt_->how);
+          auto text = message_to_frame(std::move(reply), shared_->opt->text, shared_->opt->how);
           fill(seq, text ? std::move(*text) : error_frame(text.error()));
         },
         [this, seq](caf::error& err) { fill(seq, error_frame(err)); });
-    if (slots_.size() >= opt_->max_pending && !paused_for_pending_
+    if (slots_.size() >= shared_->opt->max_pending && !paused_for_pending_
         && !closing_) {
       paused_for_pending_ = true;
       ch_->pause_reading();
@@ -167,9 +165,9 @@ private:
   // Reading stopped: the replies still due go out first, then the peer
   // learns why (if it still listens) and the connection closes.
   void on_read_error(caf::error err) {
-    ++stats_->errors;
+    ++shared_->stats.errors;
     end_reason_ = render(err);
-    if (!opt_->to.empty()) {
+    if (!shared_->opt->to.empty()) {
       slots_.push_back({next_seq_++, true, error_frame(err), 0});
       flush_slots();
       return;
@@ -254,7 +252,7 @@ private:
     }
     if (closing_)
       return;
-    if (paused_for_pending_ && slots_.size() < opt_->max_pending / 2 + 1) {
+    if (paused_for_pending_ && slots_.size() < shared_->opt->max_pending / 2 + 1) {
       paused_for_pending_ = false;
       if (!paused_for_queue_)
         ch_->resume_reading();
@@ -266,11 +264,11 @@ private:
   // -- outbound ---------------------------------------------------------------
 
   void write_message(json_message m, bool is_reply) {
-    auto frame = message_to_frame(std::move(m), opt_->text, opt_->how);
+    auto frame = message_to_frame(std::move(m), shared_->opt->text, shared_->opt->how);
     if (!frame) {
-      node_.log(opt_->name + ": conn " + std::to_string(entry_->id) + ": "
+      shared_->node.log(shared_->opt->name + ": conn " + std::to_string(entry_->id) + ": "
                 + render(frame.error()));
-      ++stats_->errors;
+      ++shared_->stats.errors;
       return;
     }
     write_frame(std::move(*frame), is_reply);
@@ -282,35 +280,35 @@ private:
   void write_frame(std::string frame, bool is_reply) {
     if (ch_ == nullptr || closing_)
       return;
-    if (ch_->queued_bytes() >= opt_->max_queued) {
-      switch (opt_->overflow) {
+    if (ch_->queued_bytes() >= shared_->opt->max_queued) {
+      switch (shared_->opt->overflow) {
         case overflow_policy::disconnect:
-          ++stats_->errors;
+          ++shared_->stats.errors;
           finish("overflow: " + std::to_string(ch_->queued_bytes())
                    + " bytes queued (max-queued)",
                  false);
           return;
-        case overflow_policy::drop: ++stats_->drops; return;
+        case overflow_policy::drop: ++shared_->stats.drops; return;
         case overflow_policy::pause:
           if (!is_reply) {
-            ++stats_->drops;
+            ++shared_->stats.drops;
             return;
           }
           break;
       }
     }
     if (!ch_->write(frame)) {
-      ++stats_->errors;
-      node_.log(opt_->name + ": conn " + std::to_string(entry_->id)
+      ++shared_->stats.errors;
+      shared_->node.log(shared_->opt->name + ": conn " + std::to_string(entry_->id)
                 + ": a frame of " + std::to_string(frame.size())
                 + " bytes does not fit the framing");
       return;
     }
     ++entry_->frames_out;
-    ++stats_->frames_out;
+    ++shared_->stats.frames_out;
     entry_->queued = ch_->queued_bytes();
-    if (opt_->overflow == overflow_policy::pause && !paused_for_queue_
-        && ch_->queued_bytes() >= opt_->max_queued) {
+    if (shared_->opt->overflow == overflow_policy::pause && !paused_for_queue_
+        && ch_->queued_bytes() >= shared_->opt->max_queued) {
       paused_for_queue_ = true;
       ch_->pause_reading();
     }
@@ -320,7 +318,7 @@ private:
     if (closing_)
       return;
     entry_->queued = ch_->queued_bytes();
-    if (paused_for_queue_ && ch_->queued_bytes() < opt_->max_queued / 2 + 1) {
+    if (paused_for_queue_ && ch_->queued_bytes() < shared_->opt->max_queued / 2 + 1) {
       paused_for_queue_ = false;
       if (!paused_for_pending_)
         ch_->resume_reading();
@@ -331,10 +329,10 @@ private:
 
   void start_timer() {
     uint64_t period = 0;
-    for (auto t : {opt_->idle_timeout, opt_->frame_timeout})
+    for (auto t : {shared_->opt->idle_timeout, shared_->opt->frame_timeout})
       if (auto x = ms(t); x > 0)
         period = period == 0 ? x : std::min(period, x);
-    if (auto x = ms(opt_->request_timeout); x > 0)
+    if (auto x = ms(shared_->opt->request_timeout); x > 0)
       period = period == 0 ? x : std::min(period, x);
     if (period == 0)
       return;
@@ -357,29 +355,29 @@ private:
     if (closing_)
       return;
     auto now = uv_now(loop().native());
-    if (auto t = ms(opt_->frame_timeout);
+    if (auto t = ms(shared_->opt->frame_timeout);
         t > 0 && ch_->partial_since() != 0 && now - ch_->partial_since() >= t) {
-      ++stats_->errors;
+      ++shared_->stats.errors;
       finish("frame-timeout: a frame stayed incomplete for "
                + std::to_string(now - ch_->partial_since()) + " ms",
              false);
       return;
     }
-    if (auto t = ms(opt_->idle_timeout);
+    if (auto t = ms(shared_->opt->idle_timeout);
         t > 0 && now - ch_->last_read() >= t && slots_.empty()) {
       finish("idle-timeout: nothing received for "
                + std::to_string(now - ch_->last_read()) + " ms",
              true);
       return;
     }
-    auto t = ms(opt_->request_timeout);
+    auto t = ms(shared_->opt->request_timeout);
     while (t > 0 && !closing_ && !slots_.empty() && !slots_.front().done
            && now - slots_.front().sent >= t) {
-      ++stats_->errors;
+      ++shared_->stats.errors;
       auto& s = slots_.front();
       s.done = true;
       s.frame = error_frame(make_error(
-        errc::timeout, opt_->to + " did not answer within " + std::to_string(t)
+        errc::timeout, shared_->opt->to + " did not answer within " + std::to_string(t)
                          + " ms (request-timeout)"));
       flush_slots();
     }
@@ -415,17 +413,17 @@ private:
       return;
     closing_ = true;
     release(graceful);
-    ++stats_->closed;
+    ++shared_->stats.closed;
     event(json{{"event", "closed"}, {"reason", reason}});
     send(server_, closed_atom::value, entry_->id);
     send(this, done_atom::value);
   }
 
   void event(json ev) {
-    ev["bridge"] = opt_->name;
+    ev["bridge"] = shared_->opt->name;
     ev["conn"] = entry_->id;
     auto text = ev.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (auto to = node_.lookup(opt_->events, events_)) {
+    if (auto to = shared_->node.lookup(shared_->opt->events, shared_->events)) {
       caf::anon_send(caf::actor_cast<json_actor>(to),
                      json_message::trusted(std::move(text)));
       return;
@@ -435,20 +433,15 @@ private:
     auto reason = ev.value("reason", "");
     if (kind == "closed" && reason != "the peer closed the connection"
         && reason != "the node is stopping" && reason != "closed by command")
-      node_.log(opt_->name + ": " + text);
+      shared_->node.log(shared_->opt->name + ": " + text);
   }
 
-  switchboard::node& node_;
+  std::shared_ptr<conn_shared> shared_;
   channel* ch_;
-  std::shared_ptr<const stream_options> opt_;
   std::shared_ptr<conn_entry> entry_;
-  std::shared_ptr<server_stats> stats_;
   caf::actor server_;
   std::shared_ptr<guard<connection>> guard_;
   uv_timer_t* timer_ = nullptr;
-  caf::actor to_;
-  caf::actor room_;
-  caf::actor events_;
   slot_queue slots_;
   uint64_t next_seq_ = 0;
   bool paused_for_pending_ = false;
@@ -460,14 +453,13 @@ private:
 
 } // namespace
 
-caf::actor spawn_connection(switchboard::node& owner, channel* ch,
-                            std::shared_ptr<const stream_options> opts,
+caf::actor spawn_connection(std::shared_ptr<conn_shared> shared, channel* ch,
                             std::shared_ptr<conn_entry> entry,
-                            std::shared_ptr<server_stats> stats,
                             caf::actor server) {
-  return caf::actor_cast<caf::actor>(spawn_on_loop<connection>(
-    owner.system(), owner.loop(), owner, ch, std::move(opts), std::move(entry),
-    std::move(stats), std::move(server)));
+  auto& owner = shared->node;
+  return caf::actor_cast<caf::actor>(
+    spawn_on_loop<connection>(owner.system(), owner.loop(), std::move(shared),
+                              ch, std::move(entry), std::move(server)));
 }
 
 caf::expected<json_message> frame_to_message(std::string frame, bool text) {

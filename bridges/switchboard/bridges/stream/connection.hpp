@@ -64,11 +64,26 @@ struct conn_entry {
   uint64_t opened = 0;
 };
 
+/// What all connections of one server share (loop thread only). Each
+/// connection holds one pointer to it rather than a copy of each field:
+/// an idle connection is mostly its actor, and the actor's size decides
+/// its allocation class.
+struct conn_shared {
+  conn_shared(switchboard::node& owner,
+              std::shared_ptr<const stream_options> opts)
+      : node(owner), opt(std::move(opts)) {}
+  switchboard::node& node;
+  std::shared_ptr<const stream_options> opt;
+  server_stats stats;
+  /// `node.lookup` caches for opt->to, opt->room and opt->events.
+  caf::actor to;
+  caf::actor room;
+  caf::actor events;
+};
+
 /// Spawns the actor for an accepted channel (loop thread only).
-caf::actor spawn_connection(switchboard::node& owner, channel* ch,
-                            std::shared_ptr<const stream_options> opts,
+caf::actor spawn_connection(std::shared_ptr<conn_shared> shared, channel* ch,
                             std::shared_ptr<conn_entry> entry,
-                            std::shared_ptr<server_stats> stats,
                             caf::actor server);
 
 /// An inbound frame as a message: JSON as it is (`invalid_json` if it is

@@ -39,7 +39,8 @@ public:
   server(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
          std::shared_ptr<const stream_options> opts, int fd, std::string bound)
       : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)), fd_(fd),
-        bound_(std::move(bound)), stats_(std::make_shared<server_stats>()) {}
+        bound_(std::move(bound)),
+        shared_(std::make_shared<conn_shared>(owner, opt_)) {}
 
   caf::behavior make_behavior() override {
     listener_ = new listener;
@@ -76,7 +77,7 @@ public:
         size_t queued = 0;
         for (auto& kvp : conns_)
           queued += kvp.second->queued;
-        auto& s = *stats_;
+        auto& s = shared_->stats;
         return status_reply(this, opt_->unix_socket ? "uds" : "tcp",
                             {{"mode", "\"server\""},
                              {"listen", dump(bound_)},
@@ -127,7 +128,7 @@ private:
         std::chrono::duration_cast<std::chrono::seconds>(opt_->keepalive));
     auto peer = ch->peer();
     if (static_cast<int64_t>(conns_.size()) >= opt_->max_connections) {
-      ++stats_->refused;
+      ++shared_->stats.refused;
       auto why = "refused: " + std::to_string(conns_.size())
                  + " connections open (max-connections)";
       ch->write(dump(json{{"error", why}}));
@@ -135,12 +136,12 @@ private:
       event(json{{"event", "refused"}, {"peer", peer}, {"reason", why}});
       return;
     }
-    ++stats_->accepted;
+    ++shared_->stats.accepted;
     auto entry = std::make_shared<conn_entry>();
     entry->id = next_id_++;
     entry->peer = std::move(peer);
     entry->opened = uv_now(loop().native());
-    entry->handle = spawn_connection(node_, ch, opt_, entry, stats_,
+    entry->handle = spawn_connection(shared_, ch, entry,
                                      caf::actor_cast<caf::actor>(this));
     conns_.emplace(entry->id, entry);
   }
@@ -243,7 +244,7 @@ private:
   std::shared_ptr<const stream_options> opt_;
   int fd_;
   std::string bound_;
-  std::shared_ptr<server_stats> stats_;
+  std::shared_ptr<conn_shared> shared_;
   listener* listener_ = nullptr;
   std::map<uint64_t, std::shared_ptr<conn_entry>> conns_;
   uint64_t next_id_ = 1;
