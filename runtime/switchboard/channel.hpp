@@ -26,7 +26,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,6 +35,7 @@
 
 #include <uv.h>
 
+#include "switchboard/fifo.hpp"
 #include "switchboard/framing.hpp"
 
 namespace switchboard {
@@ -185,7 +185,7 @@ private:
   uint64_t partial_since_ = 0;
   // Frames the fd has not taken yet, oldest first; `offset_` bytes of the
   // first one are written.
-  std::deque<std::string> queue_;
+  fifo<std::string> queue_;
   size_t offset_ = 0;
   size_t queued_ = 0;
   bool writing_ = false; // a uv_write is in flight

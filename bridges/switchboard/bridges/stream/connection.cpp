@@ -10,6 +10,7 @@
 
 #include <switchboard/channel.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/fifo.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -192,47 +193,6 @@ private:
     uint64_t sent; // loop time (ms) of the request
   };
 
-  // The requests in flight, oldest first. Not a std::deque: libstdc++'s
-  // allocates 576 bytes on construction, before any request. Nothing is
-  // allocated here until a request comes, and a burst's memory is given
-  // back once it is answered.
-  class slot_queue {
-  public:
-    bool empty() const noexcept {
-      return head_ == xs_.size();
-    }
-    size_t size() const noexcept {
-      return xs_.size() - head_;
-    }
-    slot& front() {
-      return xs_[head_];
-    }
-    slot& operator[](size_t i) {
-      return xs_[head_ + i];
-    }
-    void push_back(slot x) {
-      xs_.push_back(std::move(x));
-    }
-    void pop_front() {
-      if (++head_ < xs_.size()) {
-        // Keep the dead prefix under half the storage.
-        if (head_ >= 32 && head_ * 2 >= xs_.size()) {
-          xs_.erase(xs_.begin(), xs_.begin() + static_cast<ptrdiff_t>(head_));
-          head_ = 0;
-        }
-        return;
-      }
-      head_ = 0;
-      if (xs_.capacity() > 16)
-        std::vector<slot>{}.swap(xs_);
-      else
-        xs_.clear();
-    }
-
-  private:
-    std::vector<slot> xs_;
-    size_t head_ = 0;
-  };
 
   void fill(uint64_t seq, std::string frame) {
     if (slots_.empty() || seq < slots_.front().seq)
@@ -442,7 +402,8 @@ private:
   caf::actor server_;
   std::shared_ptr<guard<connection>> guard_;
   uv_timer_t* timer_ = nullptr;
-  slot_queue slots_;
+  // The requests in flight, oldest first.
+  fifo<slot> slots_;
   uint64_t next_seq_ = 0;
   bool paused_for_pending_ = false;
   bool paused_for_queue_ = false;
