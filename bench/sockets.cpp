@@ -3,7 +3,8 @@
 // The tcp and uds bridges, serving `echo` (each line a JSON request, the
 // reply a line), against the same blocking C client:
 // - echo, 64-byte messages, one at a time (window 1), over TCP and a Unix
-//   socket, next to a raw blocking C echo server (the OS limit) and Node's
+//   socket, next to a raw blocking C echo server (a plain C server: it
+//   sleeps in read between messages) and Node's
 //   `net` (peers/net.js: lines, JSON.parse, JSON.stringify); the server
 //   side on core 0, the client on core 1, as in children.cpp;
 // - echo with 64 messages in flight, next to Node;
@@ -21,6 +22,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -237,7 +239,8 @@ double idle_rss(const address& a, pid_t pid, size_t n) {
 // -- the servers --------------------------------------------------------------
 
 // A raw blocking echo server on its own thread (on core 0 with `pin`): one
-// connection at a time, bytes back as they come. The OS limit.
+// connection at a time, bytes back as they come: what a plain C server
+// reaches (it sleeps in read between messages; a polling loop can beat it).
 class raw_server {
 public:
   raw_server(bool unix_socket, const std::string& path, bool pin = true) {
@@ -317,8 +320,12 @@ public:
     }
     if (pin)
       args.push_back("pin");
+    if (unix_socket)
+      ::unlink(path.c_str()); // a previous peer's, if it was killed
     pid_ = fork();
     if (pid_ == 0) {
+      // It goes with this program, however this program ends.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
       dup2(out[1], 1);
       std::vector<char*> argv;
       for (auto& s : args)

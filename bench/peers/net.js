@@ -36,5 +36,7 @@ const ready = () => {
   const a = server.address();
   console.log(`listening ${typeof a === 'string' ? a : a.port}`);
 };
+// Closing the server removes its socket file; a signal alone would not.
+process.on('SIGTERM', () => { server.close(); process.exit(0); });
 if (kind === 'uds') server.listen(where, 511, ready);
 else server.listen(0, '127.0.0.1', 511, ready);

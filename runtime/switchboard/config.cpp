@@ -582,7 +582,18 @@ private:
             "one of: " + join(kind_names), found);
         continue;
       }
+      auto before = errors_.size();
       check_map(path, entry, spec->keys, "kind");
+      if (spec->check && errors_.size() == before) {
+        if (auto err = spec->check(name, *dict)) {
+          // The kind's reason, without the "NAME: " the factory adds.
+          auto why = reason_of(err);
+          if (why.compare(0, name.size() + 2, name + ": ") == 0)
+            why.erase(0, name.size() + 2);
+          add(errc::config_bad_value, path, "an entry its kind can start",
+              why, cfg_.line_of(path));
+        }
+      }
       if (spec->forwards)
         note_edges(name, path, *dict, *spec);
     }

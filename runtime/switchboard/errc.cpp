@@ -103,4 +103,11 @@ std::string render(const caf::error& err) {
   return caf::actor_system_config::render(err);
 }
 
+std::string reason_of(const caf::error& err) {
+  auto& ctx = err.context();
+  if (err.category() == errc_category && ctx.match_elements<std::string>())
+    return ctx.get_as<std::string>(0);
+  return render(err);
+}
+
 } // namespace switchboard

@@ -86,6 +86,11 @@ inline bool is(const caf::error& err, errc x) {
 /// text for people: `unknown_actor: no actor named 'x'`.
 std::string render(const caf::error& err);
 
+/// The text of an error made with `make_error(code, text)`, without the
+/// code's name (`render` for any other error): for a message that wraps
+/// another one's reason.
+std::string reason_of(const caf::error& err);
+
 /// Teaches `render` (and every node's actor system) the code names of
 /// another error category, e.g. a library's own `errc`. Thread-safe; call
 /// it before nodes start (a static initializer is a good place).

@@ -114,6 +114,12 @@ struct kind_spec {
   std::vector<key_spec> keys;
   /// Builds an instance.
   kind_factory factory;
+  /// Optional: checks an entry beyond its keys' types, as the factory would
+  /// (a port out of range, keys that need each other), without side
+  /// effects. `switchboard check` runs it on entries whose keys passed, so
+  /// what `run` would refuse, `check` refuses first. `name` is the entry's.
+  std::function<caf::error(const std::string& name, const caf::settings& args)>
+    check = {};
   /// Whether instances answer `json_message` requests (`switchboard send`).
   bool accepts_json = true;
   /// Whether instances pass requests on to the actors their keys name (a

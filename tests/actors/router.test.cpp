@@ -114,6 +114,7 @@ r = { kind = "router", run-on = "loop", default = "other",
     .receive(
       [](json_message& st) {
         CHECK(st.text.find("\"forwarded\":2") != std::string::npos);
+        CHECK(st.text.find("\"run_on\":\"loop\"") != std::string::npos);
       },
       [](caf::error& e) { FAIL(caf::to_string(e)); });
 }

@@ -2,6 +2,9 @@
 
 #include "switchboard/actors/router.hpp"
 
+#include <type_traits>
+#include <vector>
+
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -79,9 +82,15 @@ router_actor::behavior_type router_behavior(Self* self) {
     },
     [self](status_atom) {
       auto& st = self->state;
-      return status_reply(self, "router",
-                          {{"forwarded", std::to_string(st.forwarded)},
-                           {"unrouted", std::to_string(st.unrouted)}});
+      std::vector<std::pair<std::string, std::string>> fields{
+        {"forwarded", std::to_string(st.forwarded)},
+        {"unrouted", std::to_string(st.unrouted)}};
+      // On the loop, as echo does: where the handler runs, seen from it.
+      if constexpr (std::is_base_of_v<loop_actor<router_actor::base>, Self>)
+        fields.emplace_back("run_on", self->loop().in_loop_thread()
+                                        ? "\"loop\""
+                                        : "\"not the loop\"");
+      return status_reply(self, "router", std::move(fields));
     },
   };
 }

@@ -372,3 +372,32 @@ u = { kind = "udp", bind = "127.0.0.1:x" }
   REQUIRE(err);
   CHECK(render(err).find("bind") != std::string::npos);
 }
+
+TEST_CASE("check refuses the udp and tcp entries that run would refuse") {
+  auto cfg = node_config::from_string(R"(
+[bridges]
+u = { kind = "udp", format = "text" }
+m = { kind = "udp", bind = "127.0.0.1:0", max-frame = 70000 }
+t = { kind = "tcp", listen = "127.0.0.1:99999", room = "r" }
+p = { kind = "udp", peer = "nohost:1" }
+ok = { kind = "udp", bind = "127.0.0.1:0" }
+[actors]
+r = { kind = "room" }
+)",
+                                      "c.conf");
+  REQUIRE(cfg);
+  kind_registry kinds;
+  REQUIRE(!actors::add_builtin_kinds(kinds));
+  auto errors = validate(*cfg, kinds);
+  std::string all;
+  for (auto& e : errors)
+    all += e.to_string() + "\n";
+  INFO(all);
+  REQUIRE(errors.size() == 4);
+  CHECK(errors[0].key == "bridges.u");
+  CHECK(errors[0].found.find("needs bind") != std::string::npos);
+  CHECK(errors[1].found.find("65507") != std::string::npos);
+  CHECK(errors[2].found.find("0 to 65535") != std::string::npos);
+  CHECK(errors[3].found.find("numeric") != std::string::npos);
+  CHECK(errors[0].line == 3);
+}

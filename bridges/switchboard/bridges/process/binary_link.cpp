@@ -235,10 +235,7 @@ void binary_link::on_frame(const std::string& payload) {
   inbound in;
   if (auto err = decode_frame(self_->system(), payload, in)) {
     ++bad_frames_;
-    // decode_frame's errors carry one string: the reason.
-    auto what = err.context().match_elements<std::string>()
-                  ? err.context().get_as<std::string>(0)
-                  : render(err);
+    auto what = reason_of(err);
     if (!in.has_header) {
       hooks_.log(name_ + ": " + what);
       return;

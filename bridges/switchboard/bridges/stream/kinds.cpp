@@ -17,6 +17,12 @@ kind_spec stream_kind(bool unix_socket) {
                              "actor";
   result.section = kind_section::bridges;
   result.keys = stream_keys(unix_socket);
+  result.check = [unix_socket](const std::string& name,
+                               const caf::settings& args) -> caf::error {
+    auto opts =
+      read_stream_options(args, name, unix_socket, std::chrono::seconds(5));
+    return opts ? caf::error{} : std::move(opts.error());
+  };
   result.factory =
     [unix_socket](const spawn_context& ctx) -> caf::expected<caf::actor> {
     auto opts = read_stream_options(ctx.args, ctx.name, unix_socket,

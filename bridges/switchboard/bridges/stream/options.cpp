@@ -199,7 +199,7 @@ caf::expected<stream_options> read_stream_options(const caf::settings& a,
                  + mode + "\"");
     o.file_mode = static_cast<unsigned>(bits);
   } else if (auto addr = parse_tcp_address(o.address); !addr) {
-    return bad(render(addr.error()));
+    return bad(reason_of(addr.error()));
   }
   if (o.server
       && (caf::get_if(&a, "restart") != nullptr

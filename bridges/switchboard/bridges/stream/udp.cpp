@@ -142,13 +142,13 @@ caf::expected<udp_options> read_udp_options(const caf::settings& a,
   if (!o.peer.empty()) {
     auto p = parse_tcp_address(o.peer);
     if (!p)
-      return bad("peer: " + render(p.error()));
+      return bad("peer: " + reason_of(p.error()));
     o.peer_addr = *p;
   }
   if (!o.bind.empty()) {
     auto b = parse_tcp_address(o.bind);
     if (!b)
-      return bad("bind: " + render(b.error()));
+      return bad("bind: " + reason_of(b.error()));
     o.bind_addr = *b;
   } else {
     o.bind_addr.ss_family = o.peer_addr->ss_family;
@@ -292,7 +292,7 @@ private:
         rp.deliver(std::move(*m));
       else
         rp.deliver(
-          make_error(errc::invalid_json, opt_.name + ": " + render(m.error())));
+          make_error(errc::invalid_json, opt_.name + ": " + reason_of(m.error())));
       return;
     }
     auto m = frame_to_message(std::move(payload), opt_.text);
@@ -345,7 +345,7 @@ private:
         return bad("\"peer\" must be \"HOST:PORT\"");
       auto addr = parse_tcp_address(doc["peer"].get<std::string>());
       if (!addr)
-        return bad(render(addr.error()));
+        return bad(reason_of(addr.error()));
       dest = *addr;
       m = json_message::trusted(dump(doc["data"]));
     } else if (opt_.peer_addr) {
@@ -359,7 +359,7 @@ private:
                  + " (another address family)");
     auto payload = message_to_frame(std::move(m), opt_.text, framing::raw);
     if (!payload)
-      return bad(render(payload.error()));
+      return bad(reason_of(payload.error()));
     if (payload->size() > opt_.max_frame)
       return make_error(errc::frame_too_large,
                         opt_.name + ": a datagram of "
@@ -543,6 +543,11 @@ kind_spec udp_kind() {
   result.doc = "a UDP socket: each datagram a message, replies to its sender";
   result.section = kind_section::bridges;
   result.keys = udp_keys();
+  result.check = [](const std::string& name,
+                    const caf::settings& args) -> caf::error {
+    auto opts = read_udp_options(args, name, std::chrono::seconds(5));
+    return opts ? caf::error{} : std::move(opts.error());
+  };
   result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
     auto opts =
       read_udp_options(ctx.args, ctx.name, ctx.node.request_timeout());
