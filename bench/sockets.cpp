@@ -219,7 +219,7 @@ double idle_rss(const address& a, pid_t pid, size_t n) {
     }
     write_all(ready[1], "r", 1);
     char c;
-    (void) !::read(hold[0], &c, 1); // until the parent has measured
+    (void)!::read(hold[0], &c, 1); // until the parent has measured
     _exit(0);
   }
   ::close(ready[1]);
@@ -377,11 +377,12 @@ public:
     auto cfg = node_config::from_string(
       std::string{"[node]\ncontrol = \"none\"\n[actors]\necho = { kind = "
                   "\"echo\", run-on = \""}
-      + (on_loop ? "loop" : "scheduler") + "\" }\n"
-      "[bridges]\n"
-      "t = { kind = \"tcp\", listen = \"127.0.0.1:0\", to = \"echo\", "
-      "max-connections = 20000 }\n"
-      "u = { kind = \"uds\", listen = \""
+      + (on_loop ? "loop" : "scheduler")
+      + "\" }\n"
+        "[bridges]\n"
+        "t = { kind = \"tcp\", listen = \"127.0.0.1:0\", to = \"echo\", "
+        "max-connections = 20000 }\n"
+        "u = { kind = \"uds\", listen = \""
       + path + "\", to = \"echo\", max-connections = 20000 }\n");
     if (!cfg) {
       std::fprintf(stderr, "%s\n", render(cfg.error()).c_str());
@@ -554,8 +555,9 @@ int main(int argc, char** argv) {
       node_server node_tcp{peers, false, "", false};
       nd = idle_rss(node_tcp.addr(), node_tcp.pid(), n_idle);
     }
-    auto what = std::to_string(n_idle) + " idle TCP connections, RSS per "
-                                          "connection";
+    auto what = std::to_string(n_idle)
+                + " idle TCP connections, RSS per "
+                  "connection";
     report(what, "switchboard", ours, "bytes");
     report(what, "Node net", nd, "bytes");
   }

@@ -35,7 +35,7 @@ struct watch {
       __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
       return true;
     }();
-    (void) installed;
+    (void)installed;
     largest = 0;
     watching = true;
   }

@@ -352,7 +352,8 @@ private:
 
   void collect_names() {
     for (auto section : {"actors", "bridges"}) {
-      auto xs = caf::get_if<caf::settings>(&cfg_.content(), std::string{section});
+      auto xs =
+        caf::get_if<caf::settings>(&cfg_.content(), std::string{section});
       if (!xs)
         continue;
       for (auto& [name, entry] : *xs) {
@@ -379,9 +380,9 @@ private:
       if (key == skip)
         continue;
       auto path = prefix + "." + key;
-      auto i = std::find_if(keys.begin(), keys.end(), [&key = key](const key_spec& k) {
-        return k.name == key;
-      });
+      auto i =
+        std::find_if(keys.begin(), keys.end(),
+                     [&key = key](const key_spec& k) { return k.name == key; });
       if (i == keys.end()) {
         auto hint = suggest(key, known);
         add(errc::config_unknown_key, path,
@@ -590,8 +591,8 @@ private:
           auto why = reason_of(err);
           if (why.compare(0, name.size() + 2, name + ": ") == 0)
             why.erase(0, name.size() + 2);
-          add(errc::config_bad_value, path, "an entry its kind can start",
-              why, cfg_.line_of(path));
+          add(errc::config_bad_value, path, "an entry its kind can start", why,
+              cfg_.line_of(path));
         }
       }
       if (spec->forwards)
@@ -715,8 +716,8 @@ caf::expected<node_config> node_config::from_string(std::string text,
   if (auto nul = text.find('\0'); nul != std::string::npos) {
     config_error err;
     err.file = result.file_;
-    err.line = 1 + static_cast<int>(std::count(text.begin(),
-                                               text.begin() + nul, '\n'));
+    err.line =
+      1 + static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n'));
     err.expected = "text";
     err.found = "a NUL byte (is this a config file?)";
     return make_error(errc::config_syntax, err.to_string());

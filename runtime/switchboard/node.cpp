@@ -178,7 +178,8 @@ caf::error node::start() {
   log("starting with " + d.cfg_.file() + " ("
       + describe_scheduler(d.sys_->config()) + ")");
   for (auto section : {"actors", "bridges"}) {
-    auto xs = caf::get_if<caf::settings>(&d.cfg_.content(), std::string{section});
+    auto xs =
+      caf::get_if<caf::settings>(&d.cfg_.content(), std::string{section});
     if (!xs)
       continue;
     for (auto& name : start_order(*xs, d.kinds_)) {

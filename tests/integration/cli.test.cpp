@@ -175,12 +175,11 @@ TEST_CASE("check reports a syntax error as FILE:LINE") {
 TEST_CASE("the default config runs and answers echo and calculations") {
   temp_dir dir;
   auto ctl = dir.path() + "/default.sock";
-  child node{{cli, "run",
-              std::string{SWITCHBOARD_SOURCE_DIR} + "/conf/default.conf",
-              "--node.control=" + ctl,
-              // Any free port, so a node the user runs does not collide.
-              "--bridges.tcp.listen=127.0.0.1:0",
-              "--bridges.udp.bind=127.0.0.1:0"}};
+  child node{
+    {cli, "run", std::string{SWITCHBOARD_SOURCE_DIR} + "/conf/default.conf",
+     "--node.control=" + ctl,
+     // Any free port, so a node the user runs does not collide.
+     "--bridges.tcp.listen=127.0.0.1:0", "--bridges.udp.bind=127.0.0.1:0"}};
   REQUIRE(node.wait_for_stderr("ready", ms{10000}));
   CHECK(node.err().find("started calc (worker-thread)") != std::string::npos);
   CHECK(node.err().find("started tcp (tcp)") != std::string::npos);
@@ -205,8 +204,11 @@ TEST_CASE("the default config runs and answers echo and calculations") {
   };
   {
     child tcp{{"nc", "127.0.0.1", port_of("tcp", "listen")}, true};
-    REQUIRE(tcp.write_stdin(R"({"type":"echo","x":1})" "\n"));
-    CHECK(tcp.wait_for_stdout(R"({"type":"echo","x":1})" "\n", ms{10000}));
+    REQUIRE(tcp.write_stdin(R"({"type":"echo","x":1})"
+                            "\n"));
+    CHECK(tcp.wait_for_stdout(R"({"type":"echo","x":1})"
+                              "\n",
+                              ms{10000}));
     child udp{{"nc", "-u", "127.0.0.1", port_of("udp", "bind")}, true};
     REQUIRE(udp.write_stdin(
       R"({"type":"calculate","operation":"add","operands":[2,3]})"));

@@ -1162,7 +1162,8 @@ kind_spec child_process_kind() {
     o.ipc = caf::get_or(a, "ipc", "none");
     bool ipc = o.ipc != "none";
     o.in_mode = caf::get_or(a, "stdin", std::string{ipc ? "none" : "lines"});
-    o.out_mode = caf::get_or(a, "stdout", std::string{ipc ? "inherit" : "lines"});
+    o.out_mode =
+      caf::get_or(a, "stdout", std::string{ipc ? "inherit" : "lines"});
     o.err_mode = caf::get_or(a, "stderr", "log");
     o.text = caf::get_or(a, "format", "json") == "text";
     o.to = caf::get_or(a, "to", "");

@@ -30,10 +30,10 @@ public:
       [](json_message& x) { return std::move(x); },
       [this](status_atom) {
         // Where the handler runs, as seen from inside it.
-        return status_reply(this, "echo",
-                            {{"run_on", loop().in_loop_thread()
-                                          ? "\"loop\""
-                                          : "\"not the loop\""}});
+        return status_reply(
+          this, "echo",
+          {{"run_on",
+            loop().in_loop_thread() ? "\"loop\"" : "\"not the loop\""}});
       },
     };
   }

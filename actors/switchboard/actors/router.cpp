@@ -105,7 +105,7 @@ router(router_actor::stateful_pointer<router_state> self, router_config cfg,
 
 // A router on the io loop (run-on = "loop").
 class loop_router
-  : public caf::stateful_actor<router_state, loop_actor<router_actor::base>> {
+    : public caf::stateful_actor<router_state, loop_actor<router_actor::base>> {
 public:
   loop_router(caf::actor_config& cfg, io_loop& loop, router_config rc,
               switchboard::registry* names)

@@ -912,8 +912,8 @@ d = { kind = "tcp", listen = "127.0.0.1:0", to = "echo" }
 k = { kind = "tcp", listen = "127.0.0.1:0", to = "echo", keepalive = 5s }
 o = { kind = "tcp", listen = "127.0.0.1:0", to = "echo", keepalive = 0s }
 )"};
-  for (auto [name, on, idle] : {std::tuple{"d", 1, 60}, std::tuple{"k", 1, 5},
-                                std::tuple{"o", 0, 0}}) {
+  for (auto [name, on, idle] :
+       {std::tuple{"d", 1, 60}, std::tuple{"k", 1, 5}, std::tuple{"o", 0, 0}}) {
     INFO(name);
     auto c = peer::tcp(port_of(f, name));
     c.write("1\n");

@@ -67,8 +67,8 @@ public:
   }
 
   // The next datagram within `timeout`, with the sender's port.
-  std::optional<std::pair<std::string, int>> receive(
-    std::chrono::milliseconds timeout = 10s) {
+  std::optional<std::pair<std::string, int>>
+  receive(std::chrono::milliseconds timeout = 10s) {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0)
       return std::nullopt;
@@ -242,7 +242,8 @@ u = { kind = "udp", bind = "127.0.0.1:0", to = "echo", max-frame = 100, events =
   r = c.receive();
   REQUIRE(r);
   auto reply = json::parse(r->first);
-  CHECK(reply["error"].get<std::string>().find("not JSON") != std::string::npos);
+  CHECK(reply["error"].get<std::string>().find("not JSON")
+        != std::string::npos);
   CHECK(status_of(f, "u")["errors"] == 1);
   REQUIRE(c.send(port, "[1,2]"));
   r = c.receive();
@@ -259,7 +260,7 @@ TEST_CASE("udp out: messages go to the default peer or to the {peer, data} "
   node_fixture f{R"(
 [bridges]
 u = { kind = "udp", peer = ")"
-                   + server.where() + R"(", request-timeout = 300ms }
+                 + server.where() + R"(", request-timeout = 300ms }
 )"};
   auto u = caf::actor_cast<json_actor>(f.node().lookup("u"));
   {
@@ -334,9 +335,8 @@ echo = { kind = "echo" }
 u = { kind = "udp", bind = "127.0.0.1:0", to = "echo", format = "text" }
 )"};
   {
-    test::child socat{{"socat", "-", "UDP:127.0.0.1:"
-                                        + std::to_string(port_of(f, "u"))},
-                      true};
+    test::child socat{
+      {"socat", "-", "UDP:127.0.0.1:" + std::to_string(port_of(f, "u"))}, true};
     REQUIRE(socat.write_stdin("hello over udp\n"));
     CHECK(socat.wait_for_stdout("hello over udp\n", 10s));
     REQUIRE(socat.write_stdin("second datagram\n"));

@@ -83,7 +83,8 @@ public:
       if (auto room = shared_->node.lookup(shared_->opt->room))
         send(room, join_atom::value, caf::actor_cast<sink_actor>(this));
       else
-        shared_->node.log(shared_->opt->name + ": no room named '" + shared_->opt->room + "'");
+        shared_->node.log(shared_->opt->name + ": no room named '"
+                          + shared_->opt->room + "'");
     }
     event(json{{"event", "opened"}, {"peer", entry_->peer}});
     start_timer();
@@ -140,9 +141,10 @@ private:
     auto to = shared_->node.lookup(shared_->opt->to, shared_->to);
     if (!to) {
       ++shared_->stats.errors;
-      write_frame(error_frame(make_error(errc::unknown_actor,
-                                         "no actor named '" + shared_->opt->to + "'")),
-                  true);
+      write_frame(
+        error_frame(make_error(errc::unknown_actor,
+                               "no actor named '" + shared_->opt->to + "'")),
+        true);
       return;
     }
     auto seq = next_seq_++;
@@ -152,7 +154,8 @@ private:
     request(caf::actor_cast<json_actor>(to), caf::infinite, std::move(*m))
       .then(
         [this, seq](json_message& reply) {
-          auto text = message_to_frame(std::move(reply), shared_->opt->text, shared_->opt->how);
+          auto text = message_to_frame(std::move(reply), shared_->opt->text,
+                                       shared_->opt->how);
           fill(seq, text ? std::move(*text) : error_frame(text.error()));
         },
         [this, seq](caf::error& err) { fill(seq, error_frame(err)); });
@@ -193,7 +196,6 @@ private:
     uint64_t sent; // loop time (ms) of the request
   };
 
-
   void fill(uint64_t seq, std::string frame) {
     if (slots_.empty() || seq < slots_.front().seq)
       return; // answered by the timeout already
@@ -212,7 +214,8 @@ private:
     }
     if (closing_)
       return;
-    if (paused_for_pending_ && slots_.size() < shared_->opt->max_pending / 2 + 1) {
+    if (paused_for_pending_
+        && slots_.size() < shared_->opt->max_pending / 2 + 1) {
       paused_for_pending_ = false;
       if (!paused_for_queue_)
         ch_->resume_reading();
@@ -224,10 +227,12 @@ private:
   // -- outbound ---------------------------------------------------------------
 
   void write_message(json_message m, bool is_reply) {
-    auto frame = message_to_frame(std::move(m), shared_->opt->text, shared_->opt->how);
+    auto frame =
+      message_to_frame(std::move(m), shared_->opt->text, shared_->opt->how);
     if (!frame) {
-      shared_->node.log(shared_->opt->name + ": conn " + std::to_string(entry_->id) + ": "
-                + render(frame.error()));
+      shared_->node.log(shared_->opt->name + ": conn "
+                        + std::to_string(entry_->id) + ": "
+                        + render(frame.error()));
       ++shared_->stats.errors;
       return;
     }
@@ -259,9 +264,10 @@ private:
     }
     if (!ch_->write(frame)) {
       ++shared_->stats.errors;
-      shared_->node.log(shared_->opt->name + ": conn " + std::to_string(entry_->id)
-                + ": a frame of " + std::to_string(frame.size())
-                + " bytes does not fit the framing");
+      shared_->node.log(shared_->opt->name + ": conn "
+                        + std::to_string(entry_->id) + ": a frame of "
+                        + std::to_string(frame.size())
+                        + " bytes does not fit the framing");
       return;
     }
     ++entry_->frames_out;
@@ -278,7 +284,8 @@ private:
     if (closing_)
       return;
     entry_->queued = ch_->queued_bytes();
-    if (paused_for_queue_ && ch_->queued_bytes() < shared_->opt->max_queued / 2 + 1) {
+    if (paused_for_queue_
+        && ch_->queued_bytes() < shared_->opt->max_queued / 2 + 1) {
       paused_for_queue_ = false;
       if (!paused_for_pending_)
         ch_->resume_reading();
@@ -337,8 +344,8 @@ private:
       auto& s = slots_.front();
       s.done = true;
       s.frame = error_frame(make_error(
-        errc::timeout, shared_->opt->to + " did not answer within " + std::to_string(t)
-                         + " ms (request-timeout)"));
+        errc::timeout, shared_->opt->to + " did not answer within "
+                         + std::to_string(t) + " ms (request-timeout)"));
       flush_slots();
     }
   }

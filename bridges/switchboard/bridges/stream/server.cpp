@@ -141,8 +141,8 @@ private:
     entry->id = next_id_++;
     entry->peer = std::move(peer);
     entry->opened = uv_now(loop().native());
-    entry->handle = spawn_connection(shared_, ch, entry,
-                                     caf::actor_cast<caf::actor>(this));
+    entry->handle =
+      spawn_connection(shared_, ch, entry, caf::actor_cast<caf::actor>(this));
     conns_.emplace(entry->id, entry);
   }
 

@@ -273,7 +273,8 @@ private:
                 from->sa_family == AF_INET6 ? sizeof(sockaddr_in6)
                                             : sizeof(sockaddr_in));
     auto who = to_string(peer);
-    if ((flags & UV_UDP_PARTIAL) != 0 || static_cast<size_t>(n) > opt_.max_frame) {
+    if ((flags & UV_UDP_PARTIAL) != 0
+        || static_cast<size_t>(n) > opt_.max_frame) {
       ++oversize_;
       report("dropped a datagram from " + who + " over max-frame ("
              + std::to_string(opt_.max_frame) + " bytes)");
@@ -291,8 +292,8 @@ private:
       if (m)
         rp.deliver(std::move(*m));
       else
-        rp.deliver(
-          make_error(errc::invalid_json, opt_.name + ": " + reason_of(m.error())));
+        rp.deliver(make_error(errc::invalid_json,
+                              opt_.name + ": " + reason_of(m.error())));
       return;
     }
     auto m = frame_to_message(std::move(payload), opt_.text);
@@ -309,8 +310,7 @@ private:
       ++errors_;
       report(opt_.to.empty()
                ? "a datagram from " + who + " nobody asked for (no \"to\")"
-               : "no actor named '" + opt_.to + "' for a datagram from "
-                   + who);
+               : "no actor named '" + opt_.to + "' for a datagram from " + who);
       return;
     }
     if (opt_.envelope) {
@@ -384,8 +384,8 @@ private:
       for (auto j = q.begin(); j != q.end(); ++j)
         if (j->id == id) {
           j->rp.deliver(make_error(errc::timeout,
-                                   opt_.name + ": no datagram from "
-                                     + i->first + " within request-timeout"));
+                                   opt_.name + ": no datagram from " + i->first
+                                     + " within request-timeout"));
           q.erase(j);
           if (q.empty())
             waiting_.erase(i);
@@ -400,7 +400,8 @@ private:
     if (sock_ == nullptr)
       return make_error(errc::not_running, opt_.name + " is stopping");
     auto addr = reinterpret_cast<const sockaddr*>(&dest);
-    auto buf = uv_buf_init(payload.data(), static_cast<unsigned>(payload.size()));
+    auto buf =
+      uv_buf_init(payload.data(), static_cast<unsigned>(payload.size()));
     int rc = uv_udp_try_send(&sock_->udp, &buf, 1, addr);
     if (rc >= 0) {
       ++out_;
@@ -410,11 +411,11 @@ private:
       return send_failed(dest, rc);
     if (uv_udp_get_send_queue_size(&sock_->udp) >= opt_.max_queued) {
       ++drops_;
-      return make_error(errc::queue_full,
-                        opt_.name + ": "
-                          + std::to_string(
-                            uv_udp_get_send_queue_size(&sock_->udp))
-                          + " bytes queued (max-queued); dropped");
+      return make_error(
+        errc::queue_full,
+        opt_.name + ": "
+          + std::to_string(uv_udp_get_send_queue_size(&sock_->udp))
+          + " bytes queued (max-queued); dropped");
     }
     auto req = new send_req;
     req->payload = std::move(payload);
@@ -445,9 +446,8 @@ private:
 
   caf::error send_failed(const sockaddr_storage& dest, int rc) {
     ++errors_;
-    return make_error(errc::io_error, opt_.name + ": send to "
-                                        + to_string(dest) + ": "
-                                        + uv_strerror(rc));
+    return make_error(errc::io_error, opt_.name + ": send to " + to_string(dest)
+                                        + ": " + uv_strerror(rc));
   }
 
   // -- reports ----------------------------------------------------------------
@@ -515,8 +515,8 @@ private:
 caf::expected<caf::actor> spawn_udp(switchboard::node& owner,
                                     udp_options opts) {
   auto& addr = opts.bind_addr;
-  int fd = ::socket(addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+  int fd =
+    ::socket(addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return make_error(errc::io_error,
                       opts.name + ": socket: " + std::strerror(errno));
@@ -530,9 +530,8 @@ caf::expected<caf::actor> spawn_udp(switchboard::node& owner,
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  return caf::actor_cast<caf::actor>(
-    spawn_on_loop<udp_bridge>(owner.system(), owner.loop(), owner,
-                              std::move(opts), fd, to_string(ss)));
+  return caf::actor_cast<caf::actor>(spawn_on_loop<udp_bridge>(
+    owner.system(), owner.loop(), owner, std::move(opts), fd, to_string(ss)));
 }
 
 } // namespace
