@@ -21,6 +21,7 @@
 #include <caf/mailbox_element.hpp>
 #include <caf/message_id.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
 #include <uv.h>
@@ -274,6 +275,16 @@ caf::actor node::lookup(const std::string& name, caf::actor& cache) const {
   if (!cache || cache->getf(caf::abstract_actor::is_terminated_flag))
     cache = lookup(name);
   return cache;
+}
+
+bool node::send_event(const std::string& events, caf::actor& cache,
+                      std::string text) const {
+  auto to = lookup(events, cache);
+  if (!to)
+    return false;
+  caf::anon_send(caf::actor_cast<json_actor>(to),
+                 json_message::trusted(std::move(text)));
+  return true;
 }
 
 void node::stop() {

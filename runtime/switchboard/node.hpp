@@ -101,6 +101,13 @@ public:
   /// looked up again (and kept in `cache`). An empty name is no actor.
   caf::actor lookup(const std::string& name, caf::actor& cache) const;
 
+  /// Sends `text` (one JSON object) without a sender to the actor named
+  /// `events` (looked up through `cache`), as the kinds with an `events` key
+  /// report what happens; false if there is no such actor (the caller then
+  /// logs what matters).
+  bool send_event(const std::string& events, caf::actor& cache,
+                  std::string text) const;
+
   // -- properties -------------------------------------------------------------
 
   /// The kinds this node can spawn. Add your own before `start`.

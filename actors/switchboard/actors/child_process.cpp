@@ -545,11 +545,8 @@ private:
   void event(json ev) {
     ev["child"] = opt_.name;
     auto text = dump(ev);
-    if (auto to = target(opt_.events, events_)) {
-      caf::anon_send(caf::actor_cast<json_actor>(to),
-                     json_message::trusted(std::move(text)));
+    if (node_.send_event(opt_.events, events_, text))
       return;
-    }
     auto kind = ev.value("event", "");
     // Without an events actor, what matters goes to the log.
     if (kind != "started")

@@ -344,12 +344,8 @@ private:
   void event(json ev) {
     ev["bridge"] = opt_.name;
     auto text = dump(ev);
-    if (auto to = node_.lookup(opt_.events, events_)) {
-      caf::anon_send(caf::actor_cast<json_actor>(to),
-                     json_message::trusted(std::move(text)));
-      return;
-    }
-    node_.log(opt_.name + ": " + text);
+    if (!node_.send_event(opt_.events, events_, text))
+      node_.log(opt_.name + ": " + text);
   }
 
   switchboard::node& node_;

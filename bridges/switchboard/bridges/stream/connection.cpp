@@ -390,11 +390,8 @@ private:
     ev["bridge"] = shared_->opt->name;
     ev["conn"] = entry_->id;
     auto text = ev.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (auto to = shared_->node.lookup(shared_->opt->events, shared_->events)) {
-      caf::anon_send(caf::actor_cast<json_actor>(to),
-                     json_message::trusted(std::move(text)));
+    if (shared_->node.send_event(shared_->opt->events, shared_->events, text))
       return;
-    }
     // Without an events actor, only what went wrong goes to the log.
     auto kind = ev.value("event", "");
     auto reason = ev.value("reason", "");

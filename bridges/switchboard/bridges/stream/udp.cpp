@@ -465,12 +465,8 @@ private:
       ev["more"] = unreported_;
     unreported_ = 0;
     auto text = dump(ev);
-    if (auto to = node_.lookup(opt_.events, events_)) {
-      caf::anon_send(caf::actor_cast<json_actor>(to),
-                     json_message::trusted(std::move(text)));
-      return;
-    }
-    node_.log(opt_.name + ": " + text);
+    if (!node_.send_event(opt_.events, events_, text))
+      node_.log(opt_.name + ": " + text);
   }
 
   void shut_down() {
