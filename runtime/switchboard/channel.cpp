@@ -32,6 +32,40 @@ struct connect_req {
   std::function<void(caf::error)> done;
 };
 
+// channel_callbacks as a handler, owned by the channel.
+class callback_handler final : public channel_handler {
+public:
+  explicit callback_handler(channel_callbacks cb) : cb_(std::move(cb)) {}
+
+  void on_frame(std::string frame) override {
+    if (cb_.on_frame)
+      cb_.on_frame(std::move(frame));
+  }
+
+  void on_error(caf::error err) override {
+    if (cb_.on_error)
+      cb_.on_error(std::move(err));
+  }
+
+  void on_eof() override {
+    if (cb_.on_eof)
+      cb_.on_eof();
+  }
+
+  void on_drain() override {
+    if (cb_.on_drain)
+      cb_.on_drain();
+  }
+
+  void on_write_error(caf::error err) override {
+    if (cb_.on_write_error)
+      cb_.on_write_error(std::move(err));
+  }
+
+private:
+  channel_callbacks cb_;
+};
+
 caf::error uv_error(const char* what, int rc) {
   return make_error(errc::io_error, std::string{what} + ": " + uv_err_name(rc)
                                       + " (" + uv_strerror(rc) + ")");
@@ -39,8 +73,12 @@ caf::error uv_error(const char* what, int rc) {
 
 } // namespace
 
-channel::channel(framing how, size_t max_frame, channel_callbacks callbacks)
-    : how_(how), cb_(std::move(callbacks)), decoder_(how, max_frame) {}
+channel::channel(framing how, size_t max_frame)
+    : decoder_(how, max_frame), how_(how) {}
+
+channel::~channel() {
+  set_handler(nullptr);
+}
 
 void channel::init_handles(uv_loop_s* loop, bool tcp) {
   tcp_ = tcp;
@@ -49,29 +87,28 @@ void channel::init_handles(uv_loop_s* loop, bool tcp) {
   else
     uv_pipe_init(loop, &h_.pipe, 0);
   h_.handle.data = this;
-  uv_check_init(loop, &check_);
-  check_.data = this;
-  open_handles_ = 2;
+  open_handles_ = 1;
   last_read_ = uv_now(loop);
 }
 
 channel* channel::open(uv_loop_s* loop, int fd, framing how, size_t max_frame,
                        channel_callbacks callbacks) {
-  auto ch = new channel(how, max_frame, std::move(callbacks));
+  auto ch = new channel(how, max_frame);
+  ch->set_callbacks(std::move(callbacks));
   ch->init_handles(loop, false);
   if (uv_pipe_open(&ch->h_.pipe, fd) != 0) {
     ::close(fd);
     ch->close();
     return nullptr;
   }
-  if (ch->cb_.on_frame)
+  if (ch->reads_)
     ch->resume_reading();
   return ch;
 }
 
 channel* channel::accept(uv_stream_t* server, framing how, size_t max_frame,
                          caf::error* err) {
-  auto ch = new channel(how, max_frame, {});
+  auto ch = new channel(how, max_frame);
   bool tcp = server->type == UV_TCP;
   ch->init_handles(server->loop, tcp);
   if (auto rc = uv_accept(server, &ch->h_.stream); rc != 0) {
@@ -88,7 +125,8 @@ channel* channel::accept(uv_stream_t* server, framing how, size_t max_frame,
 channel* channel::connect(uv_loop_s* loop, const sockaddr* addr, framing how,
                           size_t max_frame, channel_callbacks callbacks,
                           std::function<void(caf::error)> on_connect) {
-  auto ch = new channel(how, max_frame, std::move(callbacks));
+  auto ch = new channel(how, max_frame);
+  ch->set_callbacks(std::move(callbacks));
   ch->init_handles(loop, true);
   ch->connected_ = false;
   uv_tcp_nodelay(&ch->h_.tcp, 1);
@@ -113,7 +151,7 @@ channel* channel::connect(uv_loop_s* loop, const sockaddr* addr, framing how,
       }
       ch->connected_ = true;
       ch->last_read_ = uv_now(ch->h_.handle.loop);
-      if (ch->cb_.on_frame)
+      if (ch->reads_)
         ch->resume_reading();
       req->done(caf::none);
       if (!ch->closed_)
@@ -132,7 +170,19 @@ channel* channel::connect(uv_loop_s* loop, const sockaddr* addr, framing how,
 }
 
 void channel::set_callbacks(channel_callbacks callbacks) {
-  cb_ = std::move(callbacks);
+  bool reads = static_cast<bool>(callbacks.on_frame);
+  set_handler(new callback_handler(std::move(callbacks)));
+  owns_handler_ = true;
+  reads_ = reads;
+}
+
+void channel::set_handler(channel_handler* h) {
+  if (owns_handler_)
+    delete static_cast<callback_handler*>(handler_);
+  owns_handler_ = false;
+  handler_ = h;
+  if (h != nullptr)
+    reads_ = true;
 }
 
 void channel::on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
@@ -153,17 +203,17 @@ void channel::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
     uv_read_stop(s);
     ch->reading_ = false;
     auto err = ch->decoder_.finish([ch](std::string&& frame) {
-      if (!ch->closed_ && ch->cb_.on_frame)
-        ch->cb_.on_frame(std::move(frame));
+      if (!ch->closed_ && ch->handler_ != nullptr)
+        ch->handler_->on_frame(std::move(frame));
       return !ch->closed_;
     });
     if (err) {
-      if (!ch->closed_ && ch->cb_.on_error)
-        ch->cb_.on_error(std::move(err));
+      if (!ch->closed_ && ch->handler_ != nullptr)
+        ch->handler_->on_error(std::move(err));
       return;
     }
-    if (!ch->closed_ && ch->cb_.on_eof)
-      ch->cb_.on_eof();
+    if (!ch->closed_ && ch->handler_ != nullptr)
+      ch->handler_->on_eof();
     return;
   }
   if (n < 0) {
@@ -175,9 +225,9 @@ void channel::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
 
 void channel::feed(const char* data, size_t n) {
   auto err = decoder_.feed(data, n, [this](std::string&& frame) {
-    if (closed_ || close_when_flushed_)
+    if (closed_ || close_when_flushed_ || handler_ == nullptr)
       return false;
-    cb_.on_frame(std::move(frame));
+    handler_->on_frame(std::move(frame));
     return !closed_ && !close_when_flushed_;
   });
   if (err) {
@@ -195,8 +245,8 @@ void channel::fail(caf::error err) {
     uv_read_stop(&h_.stream);
     reading_ = false;
   }
-  if (!closed_ && cb_.on_error)
-    cb_.on_error(std::move(err));
+  if (!closed_ && handler_ != nullptr)
+    handler_->on_error(std::move(err));
 }
 
 bool channel::write(std::string_view payload) {
@@ -204,14 +254,14 @@ bool channel::write(std::string_view payload) {
     return false;
   // Frames written in one turn of the loop leave in one system call, once
   // the turn's work is done (the check phase runs right after it).
+  auto before = batch_.size();
   if (encode_frame(how_, payload, batch_))
     return false;
-  queued_ += batch_.size() - batched_;
-  batched_ = batch_.size();
-  if (turn_pending_ || check_active_)
+  queued_ += batch_.size() - before;
+  if (turn_pending_)
     return true;
-  // Inside a batch of actor mail, the write waits for the batch's end;
-  // anywhere else (a libuv callback) for the check phase of this turn.
+  // Inside a batch of actor mail, the write waits for the batch's end; in
+  // a libuv callback for the end of this turn's callbacks.
   if (io_loop::at_end_of_turn(
         [](void* self) {
           auto ch = static_cast<channel*>(self);
@@ -226,13 +276,8 @@ bool channel::write(std::string_view payload) {
     ++open_handles_;
     return true;
   }
-  check_active_ = true;
-  uv_check_start(&check_, [](uv_check_t* h) {
-    auto ch = static_cast<channel*>(h->data);
-    uv_check_stop(&ch->check_);
-    ch->check_active_ = false;
-    ch->end_of_turn();
-  });
+  // Off the loop's turn (it is stopping): now.
+  end_of_turn();
   return true;
 }
 
@@ -241,7 +286,6 @@ void channel::end_of_turn() {
     return;
   std::string data;
   data.swap(batch_);
-  batched_ = 0;
   if (queue_.empty() && !writing_) {
     // The common case: the fd takes it all at once, no request needed.
     auto buf = uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
@@ -265,12 +309,14 @@ void channel::write_failed(int status) {
   queue_.clear();
   queued_ = 0;
   batch_.clear();
-  batched_ = 0;
   offset_ = 0;
-  // Without a write-error callback the reader's EOF or error (or a
-  // child's exit) tells the owner.
-  if (!closed_ && cb_.on_write_error)
-    cb_.on_write_error(uv_error("write", status));
+  // A handler that ignores this leaves it to the reader's EOF or error (or
+  // a child's exit) to tell the owner.
+  if (!closed_ && handler_ != nullptr)
+    handler_->on_write_error(uv_error("write", status));
+  // Nothing left to flush: a channel waiting for that closes now.
+  if (!closed_ && close_when_flushed_)
+    close();
 }
 
 void channel::flush() {
@@ -298,8 +344,8 @@ void channel::flush() {
       ch->queue_.pop_front();
       ch->offset_ = 0;
       ch->flush();
-      if (!ch->writing_ && ch->cb_.on_drain)
-        ch->cb_.on_drain();
+      if (!ch->writing_ && ch->handler_ != nullptr)
+        ch->handler_->on_drain();
       if (!ch->closed_)
         ch->after_writes();
     });
@@ -320,7 +366,7 @@ void channel::after_writes() {
   if (!want_shutdown_)
     return;
   // A read-write socket gets a half-close; a pipe's write end is closed.
-  if (reading_ || cb_.on_frame) {
+  if (reading_ || reads_) {
     auto req = new uv_shutdown_t;
     if (uv_shutdown(req, &h_.stream, [](uv_shutdown_t* r, int) { delete r; })
         != 0)
@@ -401,16 +447,18 @@ void channel::close_when_flushed() {
 void channel::close() {
   if (closed_)
     return;
-  // The callbacks stay until the object goes (one of them may be running
-  // now); none is called once closed_ is set.
+  // The handler stays until the object goes (it may be running now); it
+  // is not called once closed_ is set.
   closed_ = true;
-  auto done = [](uv_handle_t* h) {
+  uv_close(&h_.handle, [](uv_handle_t* h) {
     auto ch = static_cast<channel*>(h->data);
     if (--ch->open_handles_ == 0)
       delete ch;
-  };
-  uv_close(&h_.handle, done);
-  uv_close(reinterpret_cast<uv_handle_t*>(&check_), done);
+  });
+}
+
+void channel::write_now() {
+  end_of_turn();
 }
 
 void channel::pause_reading() {

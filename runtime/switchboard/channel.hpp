@@ -40,22 +40,39 @@
 
 namespace switchboard {
 
-/// What a channel tells its owner. Each may be empty.
-struct channel_callbacks {
+/// What a channel tells its owner, as an object the owner is (a
+/// connection actor) or holds. Everything is called on the loop thread; none
+/// of it once the channel is closed or the owner detached (`set_handler(
+/// nullptr)`).
+class channel_handler {
+public:
   /// One inbound frame, without its framing.
-  std::function<void(std::string)> on_frame = {};
+  virtual void on_frame(std::string frame) = 0;
   /// Reading failed (a frame over the maximum, bytes that break the
   /// framing, an I/O error); reading stopped, writing may go on.
-  std::function<void(caf::error)> on_error = {};
+  virtual void on_error(caf::error) {}
   /// The other side closed its end for writing. A last line without a
   /// final `\n` comes before this as a frame.
-  std::function<void()> on_eof = {};
+  virtual void on_eof() {}
   /// Everything queued has been written, after the fd had stopped taking
   /// bytes (the moment to resume a paused producer).
-  std::function<void()> on_drain = {};
+  virtual void on_drain() {}
   /// A write failed (the peer reset the connection, ...): queued frames
-  /// are dropped. Without this callback the read side's error or EOF is
-  /// left to tell the owner.
+  /// are dropped. By default the read side's error or EOF is left to tell
+  /// the owner.
+  virtual void on_write_error(caf::error) {}
+
+protected:
+  ~channel_handler() = default;
+};
+
+/// The same as functions, for owners that are not a handler themselves.
+/// Each may be empty; without `on_frame` the channel does not read.
+struct channel_callbacks {
+  std::function<void(std::string)> on_frame = {};
+  std::function<void(caf::error)> on_error = {};
+  std::function<void()> on_eof = {};
+  std::function<void()> on_drain = {};
   std::function<void(caf::error)> on_write_error = {};
 };
 
@@ -85,6 +102,10 @@ public:
   /// Replaces the callbacks (an accepted channel gets them once its
   /// owner exists).
   void set_callbacks(channel_callbacks callbacks);
+
+  /// Makes `h` the channel's handler (not owned; null detaches the owner,
+  /// after which nothing is called).
+  void set_handler(channel_handler* h);
 
   /// Frames `payload` and writes it (now, or queued behind earlier
   /// writes). Returns false if the channel is closed or the framing
@@ -130,6 +151,11 @@ public:
   /// object deletes itself when libuv is done with it.
   void close();
 
+  /// Writes this turn's frames now rather than at the end of the turn (what
+  /// the fd does not take is queued): before a `close` that must not wait
+  /// for a peer, what it can still take reaches it.
+  void write_now();
+
   /// Stops reading (and calling `on_frame`) until `resume_reading`
   /// (backpressure).
   void pause_reading();
@@ -149,8 +175,8 @@ public:
   channel& operator=(const channel&) = delete;
 
 private:
-  channel(framing how, size_t max_frame, channel_callbacks callbacks);
-  ~channel() = default;
+  channel(framing how, size_t max_frame);
+  ~channel();
 
   static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf);
   static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
@@ -168,18 +194,12 @@ private:
     uv_pipe_t pipe;
     uv_tcp_t tcp;
   };
+  // An idle connection is mostly this object: keep it in jemalloc's
+  // 448-byte class (`bench_sockets idle`).
   handle h_;
-  bool tcp_ = false;
-  uv_check_t check_;
-  int open_handles_ = 0;
   // Frames of this turn of the loop, written together at its end.
   std::string batch_;
-  size_t batched_ = 0;
-  bool check_active_ = false;
-  // Registered with io_loop::at_end_of_turn.
-  bool turn_pending_ = false;
-  framing how_;
-  channel_callbacks cb_;
+  channel_handler* handler_ = nullptr;
   frame_decoder decoder_;
   uint64_t last_read_ = 0;
   uint64_t partial_since_ = 0;
@@ -188,6 +208,16 @@ private:
   fifo<std::string> queue_;
   size_t offset_ = 0;
   size_t queued_ = 0;
+  int open_handles_ = 0;
+  framing how_;
+  bool tcp_ = false;
+  // Registered with io_loop::at_end_of_turn.
+  bool turn_pending_ = false;
+  // handler_ is a channel_callbacks adapter the channel owns.
+  bool owns_handler_ = false;
+  // The owner reads (a handler, or callbacks with on_frame): shutting the
+  // write side down is then a half-close, not a close.
+  bool reads_ = false;
   bool writing_ = false; // a uv_write is in flight
   bool connected_ = true;
   bool want_shutdown_ = false;

@@ -194,7 +194,7 @@ caf::error frame_decoder::feed_prefixed(const char* data, size_t n, sink& out) {
                           "a frame of " + std::to_string(len)
                             + " bytes exceeds " + std::to_string(max_frame_));
       in_header_ = false;
-      need_ = len;
+      need_ = static_cast<uint32_t>(len); // the header holds at most 32 bits
       if (len == 0) {
         in_header_ = true;
         if (!out.fn(out.self, std::string{}))
@@ -214,11 +214,11 @@ caf::error frame_decoder::feed_prefixed(const char* data, size_t n, sink& out) {
       }
       buf_.reserve(len);
     }
-    auto take = std::min(need_, n);
+    auto take = std::min<size_t>(need_, n);
     buf_.append(data, take);
     data += take;
     n -= take;
-    need_ -= take;
+    need_ -= static_cast<uint32_t>(take);
     if (need_ == 0) {
       in_header_ = true;
       std::string frame;

@@ -128,13 +128,8 @@ private:
   caf::error feed_json(const char* data, size_t n, sink& out);
   caf::error too_large() const;
 
+  // Laid out small: every connection holds one.
   framing how_;
-  size_t max_frame_;
-  caf::error failed_;
-  // The frame being assembled.
-  std::string buf_;
-  // length-prefixed: bytes still needed (of the header, then the payload).
-  size_t need_ = 0;
   bool in_header_ = true;
   // json-stream: where the value is (see feed_json).
   enum class json_state : uint8_t {
@@ -145,6 +140,12 @@ private:
     scalar,    // a top-level number or literal
   };
   json_state state_ = json_state::between;
+  // length-prefixed: bytes still needed (of the header, then the payload).
+  uint32_t need_ = 0;
+  size_t max_frame_;
+  caf::error failed_;
+  // The frame being assembled.
+  std::string buf_;
   size_t depth_ = 0;
 };
 

@@ -41,6 +41,9 @@ struct turn_end_fn {
 // While a loop thread drains its queues: what runs once it is done.
 thread_local std::vector<turn_end_fn>* turn_end = nullptr;
 
+// The loop a thread runs, while it runs it.
+thread_local io_loop::impl* this_loop = nullptr;
+
 } // namespace
 
 class io_loop::impl : public caf::execution_unit {
@@ -51,6 +54,8 @@ public:
     wake_.data = this;
     SWITCHBOARD_ASSERT(uv_idle_init(&loop_, &spin_) == 0);
     spin_.data = this;
+    SWITCHBOARD_ASSERT(uv_check_init(&loop_, &turn_check_) == 0);
+    turn_check_.data = this;
   }
 
   ~impl() override {
@@ -59,9 +64,28 @@ public:
       // Never started: close the async handle and the loop here.
       uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&spin_), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&turn_check_), nullptr);
       uv_run(&loop_, UV_RUN_DEFAULT);
       close_result_ = uv_loop_close(&loop_);
     }
+  }
+
+  // Outside a drain, on the loop thread (a libuv callback): `fn(arg)` runs
+  // in this turn's check phase, right after the callbacks of the poll.
+  bool after_poll(void (*fn)(void*), void* arg) {
+    if (turn_check_closed_)
+      return false;
+    after_poll_.push_back({fn, arg});
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&turn_check_)))
+      uv_check_start(&turn_check_, [](uv_check_t* h) {
+        auto self = static_cast<impl*>(h->data);
+        uv_check_stop(h);
+        std::swap(self->after_poll_, self->local_after_poll_);
+        for (auto& x : self->local_after_poll_)
+          x.fn(x.arg);
+        self->local_after_poll_.clear();
+      });
+    return true;
   }
 
   void attach(caf::actor_system& sys) {
@@ -147,14 +171,23 @@ public:
     thread_.join();
   }
 
-  void track(const caf::actor_addr& actor) {
+  void track(tracked& actor) {
     std::lock_guard<std::mutex> guard{mtx_};
-    actors_.emplace(actor.id(), actor);
+    actor.prev = nullptr;
+    actor.next = actors_;
+    if (actors_ != nullptr)
+      actors_->prev = &actor;
+    actors_ = &actor;
   }
 
-  void untrack(const caf::actor_addr& actor) {
+  void untrack(tracked& actor) {
     std::lock_guard<std::mutex> guard{mtx_};
-    actors_.erase(actor.id());
+    if (actor.prev == nullptr && actors_ != &actor)
+      return; // not tracked
+    (actor.prev != nullptr ? actor.prev->next : actors_) = actor.next;
+    if (actor.next != nullptr)
+      actor.next->prev = actor.prev;
+    actor.prev = actor.next = nullptr;
   }
 
   bool in_loop_thread() const noexcept {
@@ -180,12 +213,14 @@ public:
 private:
   void run() {
     tid_ = std::this_thread::get_id();
+    this_loop = this;
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Nothing can be queued any more (accepting_ is false): release the loop
     // actors that got mail between the last drain and the close.
     stopped_ = true;
     drain();
     close_result_ = uv_loop_close(&loop_);
+    this_loop = nullptr;
     tid_ = std::thread::id{};
   }
 
@@ -311,15 +346,18 @@ private:
   void begin_stop() {
     stopping_ = true;
     uv_idle_stop(&spin_);
-    std::vector<caf::actor_addr> alive;
+    std::vector<caf::weak_actor_ptr> alive;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       spinning_ = false;
-      for (auto& kvp : actors_)
-        alive.push_back(kvp.second);
+      // A weak reference first: an actor whose last strong one is being
+      // dropped on another thread waits for this lock to untrack itself,
+      // so its control block is still there; the upgrade below then fails.
+      for (auto t = actors_; t != nullptr; t = t->next)
+        alive.emplace_back(t->ctrl);
     }
-    for (auto& addr : alive)
-      if (auto h = caf::actor_cast<caf::strong_actor_ptr>(addr))
+    for (auto& weak : alive)
+      if (auto h = weak.lock())
         h->enqueue(nullptr, caf::make_message_id(caf::message_priority::high),
                    caf::make_message(
                      caf::exit_msg{caf::actor_addr{}, caf::exit_reason::kill}),
@@ -337,6 +375,13 @@ private:
     for (auto& fn : stop_hooks_)
       fn();
     stop_hooks_.clear();
+    // What is still due after the poll runs now; nothing is queued after.
+    uv_check_stop(&turn_check_);
+    turn_check_closed_ = true;
+    std::swap(after_poll_, local_after_poll_);
+    for (auto& x : local_after_poll_)
+      x.fn(x.arg);
+    local_after_poll_.clear();
     // Whatever is still open was not closed by its owner: close it so that
     // uv_loop_close succeeds, and count it.
     uv_walk(
@@ -345,6 +390,7 @@ private:
         auto self = static_cast<impl*>(arg);
         if (h == reinterpret_cast<uv_handle_t*>(&self->wake_)
             || h == reinterpret_cast<uv_handle_t*>(&self->spin_)
+            || h == reinterpret_cast<uv_handle_t*>(&self->turn_check_)
             || uv_is_closing(h))
           return;
         ++self->forced_;
@@ -358,6 +404,7 @@ private:
     wake_closed_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&spin_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&turn_check_), nullptr);
   }
 
   // How many messages a loop actor handles before others get a turn.
@@ -379,6 +426,10 @@ private:
   bool wake_closed_ = false;          // loop thread only
   std::vector<turn_end_fn> turn_end_; // loop thread only
   std::vector<turn_end_fn> local_turn_end_;
+  uv_check_t turn_check_;                     // runs after_poll_
+  bool turn_check_closed_ = false;            // loop thread only
+  std::vector<turn_end_fn> after_poll_;       // loop thread only
+  std::vector<turn_end_fn> local_after_poll_; // loop thread only
   std::thread thread_;
   std::atomic<std::thread::id> tid_{};
   std::atomic<bool> running_{false};
@@ -395,7 +446,8 @@ private:
   // The loop thread is running queued work and checks the queues again
   // before it sleeps.
   bool draining_ = false;
-  std::map<caf::actor_id, caf::actor_addr> actors_;
+  // Loop actors that have not exited, newest first.
+  tracked* actors_ = nullptr;
   std::vector<std::function<void()>> tasks_;
   std::vector<caf::resumable*> jobs_;
 
@@ -449,11 +501,11 @@ int io_loop::forced_closes() const noexcept {
   return impl_->forced_closes();
 }
 
-void io_loop::track(const caf::actor_addr& actor) {
+void io_loop::track(tracked& actor) {
   impl_->track(actor);
 }
 
-void io_loop::untrack(const caf::actor_addr& actor) {
+void io_loop::untrack(tracked& actor) {
   impl_->untrack(actor);
 }
 
@@ -464,10 +516,11 @@ void io_loop::attach(caf::actor_system& sys) {
 bool io_loop::at_end_of_turn(void (*fn)(void*), void* arg) {
   // `arg` must live until `fn` has run: a channel counts the callback as one
   // of its handles, so that closing it meanwhile does not free it.
-  if (turn_end == nullptr)
-    return false;
-  turn_end->push_back({fn, arg});
-  return true;
+  if (turn_end != nullptr) {
+    turn_end->push_back({fn, arg});
+    return true;
+  }
+  return this_loop != nullptr && this_loop->after_poll(fn, arg);
 }
 
 caf::execution_unit* io_loop::executor() noexcept {

@@ -78,20 +78,30 @@ public:
   /// closed by force: each one is a bridge that forgot to close its own.
   int forced_closes() const noexcept;
 
+  /// A loop actor's entry in its loop's list of live actors: intrusive, so
+  /// tracking allocates nothing (`loop_actor` holds one).
+  struct tracked {
+    tracked* prev = nullptr;
+    tracked* next = nullptr;
+    caf::actor_control_block* ctrl = nullptr;
+  };
+
   /// Loop actors announce themselves here (`loop_actor` does it) so that
   /// `stop` can end any that still run: each gets an urgent kill, handled on
   /// the loop before its handles close. Thread-safe.
-  void track(const caf::actor_addr& actor);
+  void track(tracked& actor);
 
-  /// Forgets an actor that has exited. Thread-safe.
-  void untrack(const caf::actor_addr& actor);
+  /// Forgets an actor that has exited; it must do so before it is gone.
+  /// Thread-safe.
+  void untrack(tracked& actor);
 
   /// On a loop thread, while it runs loop actors' mail or posted tasks:
   /// queues `fn(arg)` to run once that work is all done, before the loop
-  /// polls again, and returns true. Anywhere else returns false and does
-  /// nothing (the caller then uses a `uv_check_t`, which runs after the
-  /// next poll). Bridges use it to write what a batch of messages produced
-  /// with one system call, as soon as the batch is done.
+  /// polls again, and returns true. In a libuv callback on a loop thread
+  /// (a read, a timer), `fn(arg)` runs once this turn's callbacks are done
+  /// (the loop's check phase). Anywhere else, or once the loop is stopping,
+  /// returns false and does nothing. Bridges use it to write what a batch
+  /// of messages or of reads produced with one system call.
   static bool at_end_of_turn(void (*fn)(void*), void* arg);
 
   /// Binds the loop to an actor system: needed before `executor` is used.

@@ -44,10 +44,15 @@ public:
 
   void launch(caf::execution_unit*, bool lazy, bool hide) override {
     // The loop ends actors that still run when it stops.
-    loop_.track(this->address());
-    this->attach_functor(
-      [&loop = loop_, addr = this->address()] { loop.untrack(addr); });
+    tracked_.ctrl = this->ctrl();
+    loop_.track(tracked_);
     Base::launch(loop_.executor(), lazy, hide);
+  }
+
+  // Runs once, however the actor ends (and before it is destroyed).
+  void on_cleanup(const caf::error& reason) override {
+    loop_.untrack(tracked_);
+    Base::on_cleanup(reason);
   }
 
   caf::resumable::subtype_t subtype() const override {
@@ -61,6 +66,7 @@ public:
 
 private:
   io_loop& loop_;
+  io_loop::tracked tracked_;
 };
 
 /// Spawns `Impl` (a `loop_actor`) on `loop`.

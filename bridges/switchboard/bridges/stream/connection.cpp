@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,6 @@ namespace switchboard::bridges::stream {
 namespace {
 
 using json = nlohmann::json;
-using done_atom = caf::atom_constant<caf::atom("done")>;
 
 std::string truncated(const std::string& s, size_t n = 200) {
   return s.size() <= n ? s : s.substr(0, n) + "...";
@@ -37,47 +37,21 @@ uint64_t ms(caf::timespan x) {
     std::chrono::duration_cast<std::chrono::milliseconds>(x).count());
 }
 
-// Channel callbacks outlive the actor by a little (a channel closes
-// asynchronously); they reach the actor through this, which the actor
-// clears when it goes.
-template<class T>
-struct guard {
-  T* self;
-};
-
-class connection : public loop_actor<caf::event_based_actor> {
+class connection final : public loop_actor<caf::event_based_actor>,
+                         public channel_handler,
+                         public conn_state {
 public:
   connection(caf::actor_config& cfg, io_loop& loop,
-             std::shared_ptr<conn_shared> shared, channel* ch,
-             std::shared_ptr<conn_entry> entry, caf::actor server)
-      : loop_actor(cfg, loop), shared_(std::move(shared)), ch_(ch),
-        entry_(std::move(entry)), server_(std::move(server)) {}
+             std::shared_ptr<conn_shared> shared, channel* ch, uint64_t id,
+             std::string address)
+      : loop_actor(cfg, loop), shared_(std::move(shared)), ch_(ch) {
+    conn = id;
+    peer = std::move(address);
+    opened = uv_now(loop.native());
+  }
 
   caf::behavior make_behavior() override {
-    guard_ = std::make_shared<guard<connection>>(guard<connection>{this});
-    auto g = guard_;
-    channel_callbacks cb;
-    cb.on_frame = [g](std::string frame) {
-      if (g->self != nullptr)
-        g->self->on_frame(std::move(frame));
-    };
-    cb.on_error = [g](caf::error err) {
-      if (g->self != nullptr)
-        g->self->on_read_error(std::move(err));
-    };
-    cb.on_eof = [g] {
-      if (g->self != nullptr)
-        g->self->on_eof();
-    };
-    cb.on_drain = [g] {
-      if (g->self != nullptr)
-        g->self->on_drain();
-    };
-    cb.on_write_error = [g](caf::error err) {
-      if (g->self != nullptr)
-        g->self->finish("write failed: " + render(err), false);
-    };
-    ch_->set_callbacks(std::move(cb));
+    ch_->set_handler(this);
     ch_->resume_reading();
     if (!shared_->opt->room.empty()) {
       if (auto room = shared_->node.lookup(shared_->opt->room))
@@ -86,40 +60,73 @@ public:
         shared_->node.log(shared_->opt->name + ": no room named '"
                           + shared_->opt->room + "'");
     }
-    event(json{{"event", "opened"}, {"peer", entry_->peer}});
-    start_timer();
+    event(json{{"event", "opened"}, {"peer", peer}});
     set_exit_handler([this](caf::exit_msg& msg) {
+      // The node is stopping: what the peer's socket takes now is
+      // written, the rest dropped, so a peer that does not read cannot
+      // hold up the stop.
       finish(msg.reason == caf::exit_reason::user_shutdown
                ? "the node is stopping"
                : render(msg.reason),
-             true);
+             false);
       quit(msg.reason);
     });
     return {
-      // `finish` runs in channel callbacks too, outside the behaviour,
-      // where quitting would not take effect until the next message.
-      [this](done_atom) { quit(); },
       [this](push_atom, json_message& m) {
         write_message(std::move(m), false);
       },
       [this](close_atom) { finish("closed by command", true); },
       [this](status_atom) {
-        return status_reply(
-          this, "connection",
-          {{"conn", std::to_string(entry_->id)},
-           {"peer", json(entry_->peer).dump()},
-           {"queued", std::to_string(ch_ != nullptr ? ch_->queued_bytes() : 0)},
-           {"in", std::to_string(entry_->frames_in)},
-           {"out", std::to_string(entry_->frames_out)}});
+        return status_reply(this, "connection",
+                            {{"conn", std::to_string(conn)},
+                             {"peer", json(peer).dump()},
+                             {"queued", std::to_string(queued())},
+                             {"in", std::to_string(frames_in)},
+                             {"out", std::to_string(frames_out)}});
       },
     };
+  }
+
+  size_t queued() const override {
+    return ch_ != nullptr ? ch_->queued_bytes() : 0;
+  }
+
+  void check_timeouts(uint64_t now) override {
+    if (closing_ || ch_ == nullptr)
+      return;
+    if (auto t = ms(shared_->opt->frame_timeout);
+        t > 0 && ch_->partial_since() != 0 && now - ch_->partial_since() >= t) {
+      ++shared_->stats.errors;
+      finish("frame-timeout: a frame stayed incomplete for "
+               + std::to_string(now - ch_->partial_since()) + " ms",
+             false);
+      return;
+    }
+    if (auto t = ms(shared_->opt->idle_timeout);
+        t > 0 && now - ch_->last_read() >= t && slots_.empty()) {
+      finish("idle-timeout: nothing received for "
+               + std::to_string(now - ch_->last_read()) + " ms",
+             true);
+      return;
+    }
+    auto t = ms(shared_->opt->request_timeout);
+    while (t > 0 && !closing_ && !slots_.empty() && !slots_.front().done
+           && now - slots_.front().sent >= t) {
+      ++shared_->stats.errors;
+      auto& s = slots_.front();
+      s.done = true;
+      s.frame = error_frame(make_error(
+        errc::timeout, shared_->opt->to + " did not answer within "
+                         + std::to_string(t) + " ms (request-timeout)"));
+      flush_slots();
+    }
   }
 
 private:
   // -- inbound ----------------------------------------------------------------
 
-  void on_frame(std::string frame) {
-    ++entry_->frames_in;
+  void on_frame(std::string frame) override {
+    ++frames_in;
     ++shared_->stats.frames_in;
     auto m = frame_to_message(std::move(frame), shared_->opt->text);
     if (!m) {
@@ -168,23 +175,32 @@ private:
 
   // Reading stopped: the replies still due go out first, then the peer
   // learns why (if it still listens) and the connection closes.
-  void on_read_error(caf::error err) {
+  void on_error(caf::error err) override {
     ++shared_->stats.errors;
-    end_reason_ = render(err);
+    ended_ = true;
+    end_error_ = err;
     if (!shared_->opt->to.empty()) {
       slots_.push_back({next_seq_++, true, error_frame(err), 0});
       flush_slots();
       return;
     }
     write_frame(error_frame(err), true);
-    finish(end_reason_, true);
+    finish(end_reason(), true);
   }
 
-  void on_eof() {
-    if (end_reason_.empty())
-      end_reason_ = "the peer closed the connection";
+  void on_eof() override {
+    ended_ = true;
     if (slots_.empty())
-      finish(end_reason_, true);
+      finish(end_reason(), true);
+  }
+
+  void on_write_error(caf::error err) override {
+    finish("write failed: " + render(err), false);
+  }
+
+  // Why the connection ends once its replies are out.
+  std::string end_reason() const {
+    return end_error_ ? render(end_error_) : "the peer closed the connection";
   }
 
   // -- replies, in order ------------------------------------------------------
@@ -220,8 +236,8 @@ private:
       if (!paused_for_queue_)
         ch_->resume_reading();
     }
-    if (!end_reason_.empty() && slots_.empty())
-      finish(end_reason_, true);
+    if (ended_ && slots_.empty())
+      finish(end_reason(), true);
   }
 
   // -- outbound ---------------------------------------------------------------
@@ -230,9 +246,8 @@ private:
     auto frame =
       message_to_frame(std::move(m), shared_->opt->text, shared_->opt->how);
     if (!frame) {
-      shared_->node.log(shared_->opt->name + ": conn "
-                        + std::to_string(entry_->id) + ": "
-                        + render(frame.error()));
+      shared_->node.log(shared_->opt->name + ": conn " + std::to_string(conn)
+                        + ": " + render(frame.error()));
       ++shared_->stats.errors;
       return;
     }
@@ -264,15 +279,13 @@ private:
     }
     if (!ch_->write(frame)) {
       ++shared_->stats.errors;
-      shared_->node.log(shared_->opt->name + ": conn "
-                        + std::to_string(entry_->id) + ": a frame of "
-                        + std::to_string(frame.size())
+      shared_->node.log(shared_->opt->name + ": conn " + std::to_string(conn)
+                        + ": a frame of " + std::to_string(frame.size())
                         + " bytes does not fit the framing");
       return;
     }
-    ++entry_->frames_out;
+    ++frames_out;
     ++shared_->stats.frames_out;
-    entry_->queued = ch_->queued_bytes();
     if (shared_->opt->overflow == overflow_policy::pause && !paused_for_queue_
         && ch_->queued_bytes() >= shared_->opt->max_queued) {
       paused_for_queue_ = true;
@@ -280,73 +293,14 @@ private:
     }
   }
 
-  void on_drain() {
+  void on_drain() override {
     if (closing_)
       return;
-    entry_->queued = ch_->queued_bytes();
     if (paused_for_queue_
         && ch_->queued_bytes() < shared_->opt->max_queued / 2 + 1) {
       paused_for_queue_ = false;
       if (!paused_for_pending_)
         ch_->resume_reading();
-    }
-  }
-
-  // -- timeouts ---------------------------------------------------------------
-
-  void start_timer() {
-    uint64_t period = 0;
-    for (auto t : {shared_->opt->idle_timeout, shared_->opt->frame_timeout})
-      if (auto x = ms(t); x > 0)
-        period = period == 0 ? x : std::min(period, x);
-    if (auto x = ms(shared_->opt->request_timeout); x > 0)
-      period = period == 0 ? x : std::min(period, x);
-    if (period == 0)
-      return;
-    period = std::clamp<uint64_t>(period / 4, 10, 1000);
-    timer_ = new uv_timer_t;
-    uv_timer_init(loop().native(), timer_);
-    timer_->data = guard_.get();
-    // The guard outlives the timer: the close callback frees only the timer.
-    uv_timer_start(
-      timer_,
-      [](uv_timer_t* t) {
-        auto g = static_cast<guard<connection>*>(t->data);
-        if (g->self != nullptr)
-          g->self->check_timeouts();
-      },
-      period, period);
-  }
-
-  void check_timeouts() {
-    if (closing_)
-      return;
-    auto now = uv_now(loop().native());
-    if (auto t = ms(shared_->opt->frame_timeout);
-        t > 0 && ch_->partial_since() != 0 && now - ch_->partial_since() >= t) {
-      ++shared_->stats.errors;
-      finish("frame-timeout: a frame stayed incomplete for "
-               + std::to_string(now - ch_->partial_since()) + " ms",
-             false);
-      return;
-    }
-    if (auto t = ms(shared_->opt->idle_timeout);
-        t > 0 && now - ch_->last_read() >= t && slots_.empty()) {
-      finish("idle-timeout: nothing received for "
-               + std::to_string(now - ch_->last_read()) + " ms",
-             true);
-      return;
-    }
-    auto t = ms(shared_->opt->request_timeout);
-    while (t > 0 && !closing_ && !slots_.empty() && !slots_.front().done
-           && now - slots_.front().sent >= t) {
-      ++shared_->stats.errors;
-      auto& s = slots_.front();
-      s.done = true;
-      s.frame = error_frame(make_error(
-        errc::timeout, shared_->opt->to + " did not answer within "
-                         + std::to_string(t) + " ms (request-timeout)"));
-      flush_slots();
     }
   }
 
@@ -359,19 +313,22 @@ private:
   }
 
   void release(bool graceful) {
-    if (guard_ != nullptr)
-      guard_->self = nullptr;
     if (ch_ != nullptr) {
-      if (graceful)
+      ch_->set_handler(nullptr);
+      if (graceful) {
         ch_->close_when_flushed();
-      else
+      } else {
+        // What the peer's socket takes now still reaches it.
+        ch_->write_now();
         ch_->close();
+      }
       ch_ = nullptr;
     }
-    if (timer_ != nullptr) {
-      uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-      timer_ = nullptr;
+    // The server lets go of the actor once it knows.
+    if (!told_server_) {
+      told_server_ = true;
+      if (auto server = caf::actor_cast<caf::actor>(shared_->server))
+        caf::anon_send(server, closed_atom::value, conn);
     }
   }
 
@@ -382,13 +339,15 @@ private:
     release(graceful);
     ++shared_->stats.closed;
     event(json{{"event", "closed"}, {"reason", reason}});
-    send(server_, closed_atom::value, entry_->id);
-    send(this, done_atom::value);
+    // `finish` runs in channel callbacks too, outside the behaviour, where
+    // quitting would not take effect until the next message: this is it
+    // (the exit handler quits).
+    send_exit(this, caf::exit_reason::normal);
   }
 
   void event(json ev) {
     ev["bridge"] = shared_->opt->name;
-    ev["conn"] = entry_->id;
+    ev["conn"] = conn;
     auto text = ev.dump(-1, ' ', false, json::error_handler_t::replace);
     if (shared_->node.send_event(shared_->opt->events, shared_->events, text))
       return;
@@ -400,31 +359,42 @@ private:
       shared_->node.log(shared_->opt->name + ": " + text);
   }
 
+  // An idle connection is mostly this object: with CAF's actor (1,088
+  // bytes with its control block) it fits jemalloc's 1280-byte class.
   std::shared_ptr<conn_shared> shared_;
   channel* ch_;
-  std::shared_ptr<conn_entry> entry_;
-  caf::actor server_;
-  std::shared_ptr<guard<connection>> guard_;
-  uv_timer_t* timer_ = nullptr;
   // The requests in flight, oldest first.
   fifo<slot> slots_;
   uint64_t next_seq_ = 0;
+  // Why reading ended (none: the peer closed); the connection ends once
+  // its replies are out.
+  caf::error end_error_;
+  bool ended_ = false;
   bool paused_for_pending_ = false;
   bool paused_for_queue_ = false;
-  // Why the connection ends once its replies are out (EOF, a read error).
-  std::string end_reason_;
   bool closing_ = false;
+  bool told_server_ = false;
 };
 
 } // namespace
 
 caf::actor spawn_connection(std::shared_ptr<conn_shared> shared, channel* ch,
-                            std::shared_ptr<conn_entry> entry,
-                            caf::actor server) {
+                            uint64_t id, std::string peer, conn_state*& state) {
   auto& owner = shared->node;
-  return caf::actor_cast<caf::actor>(
-    spawn_on_loop<connection>(owner.system(), owner.loop(), std::move(shared),
-                              ch, std::move(entry), std::move(server)));
+  auto handle = spawn_on_loop<connection>(
+    owner.system(), owner.loop(), std::move(shared), ch, id, std::move(peer));
+  state =
+    static_cast<connection*>(caf::actor_cast<caf::abstract_actor*>(handle));
+  return caf::actor_cast<caf::actor>(std::move(handle));
+}
+
+uint64_t timeout_period(const stream_options& opt) {
+  uint64_t period = 0;
+  for (auto t : {opt.idle_timeout, opt.frame_timeout, opt.request_timeout})
+    if (auto x = ms(t); x > 0)
+      period = period == 0 ? x : std::min(period, x);
+  // A time-out is seen within a quarter of itself (at most a second late).
+  return period == 0 ? 0 : std::clamp<uint64_t>(period / 4, 10, 1000);
 }
 
 caf::expected<json_message> frame_to_message(std::string frame, bool text) {

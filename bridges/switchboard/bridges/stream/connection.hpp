@@ -18,6 +18,7 @@
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/atom.hpp>
 #include <caf/expected.hpp>
 
@@ -51,17 +52,27 @@ struct server_stats {
   uint64_t errors = 0;
 };
 
-/// What the server knows of one connection, kept current by the
-/// connection (loop thread only).
-struct conn_entry {
-  uint64_t id = 0;
+/// A connection as its server sees it (loop thread only). The connection
+/// actor is one; the server's handle to the actor keeps it alive.
+class conn_state {
+public:
+  uint64_t conn = 0;
   std::string peer;
-  caf::actor handle;
-  size_t queued = 0;
   uint64_t frames_in = 0;
   uint64_t frames_out = 0;
   /// Loop time (ms) of the accept.
   uint64_t opened = 0;
+
+  /// Bytes queued for the peer.
+  virtual size_t queued() const = 0;
+
+  /// Closes the connection if one of its time-outs has passed: the
+  /// server's timer calls this for every connection (one timer per server,
+  /// not one per connection). `now` is the loop time in ms.
+  virtual void check_timeouts(uint64_t now) = 0;
+
+protected:
+  ~conn_state() = default;
 };
 
 /// What all connections of one server share (loop thread only). Each
@@ -74,6 +85,8 @@ struct conn_shared {
       : node(owner), opt(std::move(opts)) {}
   switchboard::node& node;
   std::shared_ptr<const stream_options> opt;
+  /// The server (weak: the server holds this).
+  caf::actor_addr server;
   server_stats stats;
   /// `node.lookup` caches for opt->to, opt->room and opt->events.
   caf::actor to;
@@ -81,10 +94,13 @@ struct conn_shared {
   caf::actor events;
 };
 
-/// Spawns the actor for an accepted channel (loop thread only).
+/// Spawns the actor for an accepted channel (loop thread only); `state`
+/// gets what the server sees of it.
 caf::actor spawn_connection(std::shared_ptr<conn_shared> shared, channel* ch,
-                            std::shared_ptr<conn_entry> entry,
-                            caf::actor server);
+                            uint64_t id, std::string peer, conn_state*& state);
+
+/// How often a server checks its connections' time-outs (ms; 0: never).
+uint64_t timeout_period(const stream_options& opt);
 
 /// An inbound frame as a message: JSON as it is (`invalid_json` if it is
 /// not), or with `text` a JSON string.

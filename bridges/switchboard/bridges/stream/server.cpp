@@ -40,7 +40,9 @@ public:
          std::shared_ptr<const stream_options> opts, int fd, std::string bound)
       : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)), fd_(fd),
         bound_(std::move(bound)),
-        shared_(std::make_shared<conn_shared>(owner, opt_)) {}
+        shared_(std::make_shared<conn_shared>(owner, opt_)) {
+    shared_->server = this->address();
+  }
 
   caf::behavior make_behavior() override {
     listener_ = new listener;
@@ -64,6 +66,15 @@ public:
                      });
     if (rc != 0)
       node_.log(opt_->name + ": listen: " + uv_strerror(rc));
+    if (auto period = timeout_period(*opt_); period > 0) {
+      sweep_ = new uv_timer_t;
+      uv_timer_init(uv, sweep_);
+      sweep_->data = this;
+      uv_timer_start(
+        sweep_,
+        [](uv_timer_t* t) { static_cast<server*>(t->data)->check_timeouts(); },
+        period, period);
+    }
     set_exit_handler([this](caf::exit_msg& msg) {
       shut_down();
       quit(msg.reason);
@@ -76,7 +87,7 @@ public:
       [this](status_atom) {
         size_t queued = 0;
         for (auto& kvp : conns_)
-          queued += kvp.second->queued;
+          queued += kvp.second.state->queued();
         auto& s = shared_->stats;
         return status_reply(this, opt_->unix_socket ? "uds" : "tcp",
                             {{"mode", "\"server\""},
@@ -137,13 +148,18 @@ private:
       return;
     }
     ++shared_->stats.accepted;
-    auto entry = std::make_shared<conn_entry>();
-    entry->id = next_id_++;
-    entry->peer = std::move(peer);
-    entry->opened = uv_now(loop().native());
-    entry->handle =
-      spawn_connection(shared_, ch, entry, caf::actor_cast<caf::actor>(this));
-    conns_.emplace(entry->id, entry);
+    auto id = next_id_++;
+    conn_ref ref;
+    ref.handle = spawn_connection(shared_, ch, id, std::move(peer), ref.state);
+    conns_.emplace(id, std::move(ref));
+  }
+
+  void check_timeouts() {
+    auto now = uv_now(loop().native());
+    // A connection that times out tells the server by a message: erasing
+    // waits until then, so the iteration is safe.
+    for (auto& kvp : conns_)
+      kvp.second.state->check_timeouts(now);
   }
 
   caf::result<json_message> command(const json_message& m) {
@@ -160,11 +176,11 @@ private:
     if (!cmd.is_object() || !cmd.contains("op") || !cmd["op"].is_string())
       return bad("expected a command object with \"op\"");
     auto op = cmd["op"].get<std::string>();
-    auto conn = [&]() -> std::shared_ptr<conn_entry> {
+    auto conn = [&]() -> conn_ref* {
       if (!cmd.contains("conn") || !cmd["conn"].is_number_unsigned())
         return nullptr;
       auto i = conns_.find(cmd["conn"].get<uint64_t>());
-      return i != conns_.end() ? i->second : nullptr;
+      return i != conns_.end() ? &i->second : nullptr;
     };
     auto no_conn = [&] {
       return make_error(
@@ -175,13 +191,13 @@ private:
     if (op == "list") {
       auto now = uv_now(loop().native());
       json xs = json::array();
-      for (auto& [id, e] : conns_)
+      for (auto& [id, c] : conns_)
         xs.push_back({{"conn", id},
-                      {"peer", e->peer},
-                      {"queued", e->queued},
-                      {"in", e->frames_in},
-                      {"out", e->frames_out},
-                      {"age_ms", now - e->opened}});
+                      {"peer", c.state->peer},
+                      {"queued", c.state->queued()},
+                      {"in", c.state->frames_in},
+                      {"out", c.state->frames_out},
+                      {"age_ms", now - c.state->opened}});
       return json_message::trusted(dump(json{{"connections", xs}}));
     }
     if (op == "send" || op == "broadcast") {
@@ -190,7 +206,7 @@ private:
       auto data = json_message::trusted(dump(cmd["data"]));
       if (op == "send") {
         auto e = conn();
-        if (!e)
+        if (e == nullptr)
           return no_conn();
         send(e->handle, push_atom::value, std::move(data));
         return json_message::trusted("{\"sent\":1}");
@@ -199,16 +215,16 @@ private:
       if (cmd.contains("except") && cmd["except"].is_number_unsigned())
         except = cmd["except"].get<uint64_t>();
       size_t n = 0;
-      for (auto& [id, e] : conns_)
+      for (auto& [id, c] : conns_)
         if (id != except) {
-          send(e->handle, push_atom::value, data);
+          send(c.handle, push_atom::value, data);
           ++n;
         }
       return json_message::trusted("{\"sent\":" + std::to_string(n) + "}");
     }
     if (op == "close") {
       auto e = conn();
-      if (!e)
+      if (e == nullptr)
         return no_conn();
       send(e->handle, close_atom::value);
       return json_message::trusted("{\"closed\":1}");
@@ -224,8 +240,13 @@ private:
     uv_close(&listener_->h.handle,
              [](uv_handle_t* h) { delete static_cast<listener*>(h->data); });
     listener_ = nullptr;
+    if (sweep_ != nullptr) {
+      uv_close(reinterpret_cast<uv_handle_t*>(sweep_),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      sweep_ = nullptr;
+    }
     for (auto& kvp : conns_)
-      send_exit(kvp.second->handle, caf::exit_reason::user_shutdown);
+      send_exit(kvp.second.handle, caf::exit_reason::user_shutdown);
     conns_.clear();
   }
 
@@ -242,7 +263,14 @@ private:
   std::string bound_;
   std::shared_ptr<conn_shared> shared_;
   listener* listener_ = nullptr;
-  std::map<uint64_t, std::shared_ptr<conn_entry>> conns_;
+  // Checks every connection's time-outs.
+  uv_timer_t* sweep_ = nullptr;
+  struct conn_ref {
+    caf::actor handle;
+    // Valid while `handle` holds the actor.
+    conn_state* state = nullptr;
+  };
+  std::map<uint64_t, conn_ref> conns_;
   uint64_t next_id_ = 1;
   caf::actor events_;
 };
