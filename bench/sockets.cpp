@@ -22,6 +22,8 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -304,6 +306,86 @@ private:
 };
 
 // Node's net server (peers/net.js) in a child process.
+// The raw OS limit for churn: one thread, epoll, non-blocking accept, read,
+// write back what was read, close on EOF. No framing, no allocation per
+// connection.
+class raw_epoll_server {
+public:
+  raw_epoll_server() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+    socklen_t len = sizeof(sa);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+    addr_.port = ntohs(sa.sin_port);
+    ::listen(fd_, 511);
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    stop_ = ::eventfd(0, EFD_CLOEXEC);
+    add(fd_);
+    add(stop_);
+    thread_ = std::thread{[this] { run(); }};
+  }
+
+  ~raw_epoll_server() {
+    uint64_t one = 1;
+    (void)!::write(stop_, &one, sizeof(one));
+    thread_.join();
+    ::close(ep_);
+    ::close(stop_);
+    ::close(fd_);
+  }
+
+  const address& addr() const {
+    return addr_;
+  }
+
+private:
+  void add(int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  void run() {
+    epoll_event evs[64];
+    char buf[65536];
+    for (;;) {
+      int n = ::epoll_wait(ep_, evs, 64, -1);
+      for (int i = 0; i < n; ++i) {
+        int fd = evs[i].data.fd;
+        if (fd == stop_)
+          return;
+        if (fd == fd_) {
+          int c;
+          while (
+            (c = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC))
+            >= 0) {
+            int one = 1;
+            setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            add(c);
+          }
+          continue;
+        }
+        auto k = ::read(fd, buf, sizeof(buf));
+        if (k > 0) {
+          write_all(fd, buf, static_cast<size_t>(k));
+        } else if (k == 0 || errno != EAGAIN) {
+          ::close(fd); // leaves the epoll set with it
+        }
+      }
+    }
+  }
+
+  int fd_;
+  int ep_;
+  int stop_;
+  address addr_;
+  std::thread thread_;
+};
+
 class node_server {
 public:
   node_server(const std::string& peers, bool unix_socket,
@@ -536,18 +618,30 @@ int main(int argc, char** argv) {
   if (wanted("churn")) {
     // Unpinned: 8 clients and the server share both cores.
     sb_server sb{dir + "/sb.sock"};
+    sb_server sb_loop{dir + "/sb-loop.sock", true};
+    raw_server raw{false, "", false};
+    raw_epoll_server raw_ep;
     node_server node_tcp{peers, false, "", false};
-    std::vector<double> ours, nd;
+    std::vector<double> ours, on_loop, rw, rep, nd;
     churn(sb.tcp(), 8, n_churn / 10);
     churn(node_tcp.addr(), 8, n_churn / 10);
     for (size_t r = 0; r < rounds; ++r) {
       ours.push_back(churn(sb.tcp(), 8, n_churn));
+      on_loop.push_back(churn(sb_loop.tcp(), 8, n_churn));
+      rw.push_back(churn(raw.addr(), 8, n_churn));
+      rep.push_back(churn(raw_ep.addr(), 8, n_churn));
       nd.push_back(churn(node_tcp.addr(), 8, n_churn));
     }
-    report("TCP churn, 8 clients (connect, echo, close)", "switchboard",
-           median(ours), "conn/s");
-    report("TCP churn, 8 clients (connect, echo, close)", "Node net",
-           median(nd), "conn/s");
+    std::string what = "TCP churn, 8 clients (connect, echo, close)";
+    for (auto [fig, value] :
+         {std::pair{what, median(ours)},
+          std::pair{what + ", echo run-on = loop", median(on_loop)}}) {
+      report(fig, "switchboard", value, "conn/s");
+      report(fig, "raw blocking C echo (one connection at a time)", median(rw),
+             "conn/s");
+      report(fig, "raw epoll C echo", median(rep), "conn/s");
+      report(fig, "Node net", median(nd), "conn/s");
+    }
   }
   if (wanted("idle")) {
     double ours, nd;

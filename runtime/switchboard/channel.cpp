@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -117,8 +118,6 @@ channel* channel::accept(uv_stream_t* server, framing how, size_t max_frame,
     ch->close();
     return nullptr;
   }
-  if (tcp)
-    uv_tcp_nodelay(&ch->h_.tcp, 1);
   return ch;
 }
 
@@ -384,11 +383,30 @@ size_t channel::pending_bytes() const noexcept {
   return decoder_.pending();
 }
 
+bool set_tcp_options(int fd, std::chrono::seconds keepalive) {
+  int one = 1;
+  bool ok = ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0;
+  if (keepalive.count() <= 0)
+    return ok;
+  int idle = static_cast<int>(std::clamp<int64_t>(keepalive.count(), 1, 32767));
+  int interval = 1;
+  int probes = 10;
+  return ok
+         && ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) == 0
+         && ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle))
+              == 0
+         && ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval,
+                         sizeof(interval))
+              == 0
+         && ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes))
+              == 0;
+}
+
 bool channel::keepalive(std::chrono::seconds idle) {
-  if (!tcp_)
+  uv_os_fd_t fd;
+  if (!tcp_ || uv_fileno(&h_.handle, &fd) != 0)
     return false;
-  auto secs = static_cast<unsigned>(std::max<int64_t>(1, idle.count()));
-  return uv_tcp_keepalive(&h_.tcp, 1, secs) == 0;
+  return set_tcp_options(fd, std::max(idle, std::chrono::seconds{1}));
 }
 
 std::string channel::peer() const {

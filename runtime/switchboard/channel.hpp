@@ -76,6 +76,14 @@ struct channel_callbacks {
   std::function<void(caf::error)> on_write_error = {};
 };
 
+/// Sets TCP_NODELAY on a TCP socket and, unless `keepalive` is zero, TCP
+/// keepalive: the first probe after `keepalive` of silence (whole seconds,
+/// at least 1), then 10 probes 1 s apart (what libuv and so Node's
+/// setKeepAlive use), so a peer that vanished without closing (a crash, a
+/// pulled cable) is found about 10 s after `keepalive` and reads fail.
+/// Returns false if the socket refused one of them.
+bool set_tcp_options(int fd, std::chrono::seconds keepalive);
+
 class channel {
 public:
   /// Opens a channel on `fd` (a pipe, socketpair end or connected Unix
@@ -85,8 +93,11 @@ public:
                        channel_callbacks callbacks);
 
   /// Accepts a pending connection of `server` (a listening TCP or pipe
-  /// handle). The channel does not read until `set_callbacks` and
-  /// `resume_reading`. Returns null on error (with the reason in `err`).
+  /// handle). The channel does not read until `set_handler` (or
+  /// `set_callbacks`) and `resume_reading`. Returns null on error (with the
+  /// reason in `err`). On Linux an accepted TCP socket inherits TCP_NODELAY
+  /// and keepalive from the listener: set them there once
+  /// (`set_tcp_options`), not on every connection.
   static channel* accept(uv_stream_t* server, framing how, size_t max_frame,
                          caf::error* err = nullptr);
 
@@ -134,9 +145,8 @@ public:
   /// socket path or "unix" for a Unix socket; empty for pipes.
   std::string peer() const;
 
-  /// TCP only: probes an idle connection after `idle` (whole seconds, at
-  /// least 1), so a peer that vanished without closing (a crash, a pulled
-  /// cable) is found and the read fails. Returns false on a pipe.
+  /// TCP only: keepalive as `set_tcp_options` sets it. Returns false on a
+  /// pipe.
   bool keepalive(std::chrono::seconds idle);
 
   /// Ends the writing side (the reader sees EOF) once queued frames are

@@ -903,7 +903,7 @@ int node_end_of(const peer& client) {
 } // namespace
 
 TEST_CASE("tcp keepalive finds a vanished peer: on after 60s by default, "
-          "set by keepalive, off with 0s") {
+          "set by keepalive, off with 0s; no delay on every connection") {
   node_fixture f{R"(
 [actors]
 echo = { kind = "echo" }
@@ -927,7 +927,15 @@ o = { kind = "tcp", listen = "127.0.0.1:0", to = "echo", keepalive = 0s }
     if (on) {
       REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &value, &len) == 0);
       CHECK(value == idle);
+      // Then 10 probes 1 s apart: a dead peer is found ~10 s after `idle`.
+      REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &value, &len) == 0);
+      CHECK(value == 1);
+      REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &value, &len) == 0);
+      CHECK(value == 10);
     }
+    // Set on the listener once, inherited by every accepted socket.
+    REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &len) == 0);
+    CHECK(value == 1);
   }
   f.stop_and_check();
 }

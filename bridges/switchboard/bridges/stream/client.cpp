@@ -169,9 +169,8 @@ private:
 
   void connected() {
     state_ = state::up;
-    if (opt_.keepalive.count() > 0)
-      ch_->keepalive(
-        std::chrono::duration_cast<std::chrono::seconds>(opt_.keepalive));
+    if (auto secs = opt_.keepalive_seconds(); secs.count() > 0)
+      ch_->keepalive(secs);
     up_since_ = clock::now();
     event(json{{"event", "up"}, {"down_ms", ms_since(down_since_)}});
     flush_held();

@@ -42,11 +42,9 @@ class connection final : public loop_actor<caf::event_based_actor>,
                          public conn_state {
 public:
   connection(caf::actor_config& cfg, io_loop& loop,
-             std::shared_ptr<conn_shared> shared, channel* ch, uint64_t id,
-             std::string address)
+             std::shared_ptr<conn_shared> shared, channel* ch, uint64_t id)
       : loop_actor(cfg, loop), shared_(std::move(shared)), ch_(ch) {
     conn = id;
-    peer = std::move(address);
     opened = uv_now(loop.native());
   }
 
@@ -60,7 +58,8 @@ public:
         shared_->node.log(shared_->opt->name + ": no room named '"
                           + shared_->opt->room + "'");
     }
-    event(json{{"event", "opened"}, {"peer", peer}});
+    if (has_events())
+      event(json{{"event", "opened"}, {"peer", peer()}});
     set_exit_handler([this](caf::exit_msg& msg) {
       // The node is stopping: what the peer's socket takes now is
       // written, the rest dropped, so a peer that does not read cannot
@@ -79,12 +78,18 @@ public:
       [this](status_atom) {
         return status_reply(this, "connection",
                             {{"conn", std::to_string(conn)},
-                             {"peer", json(peer).dump()},
+                             {"peer", json(peer()).dump()},
                              {"queued", std::to_string(queued())},
                              {"in", std::to_string(frames_in)},
                              {"out", std::to_string(frames_out)}});
       },
     };
+  }
+
+  const std::string& peer() override {
+    if (peer_.empty() && ch_ != nullptr)
+      peer_ = ch_->peer();
+    return peer_;
   }
 
   size_t queued() const override {
@@ -338,24 +343,28 @@ private:
     closing_ = true;
     release(graceful);
     ++shared_->stats.closed;
-    event(json{{"event", "closed"}, {"reason", reason}});
+    // Without an events actor, only what went wrong goes to the log.
+    if (has_events()
+        || (reason != "the peer closed the connection"
+            && reason != "the node is stopping"
+            && reason != "closed by command"))
+      event(json{{"event", "closed"}, {"reason", reason}});
     // `finish` runs in channel callbacks too, outside the behaviour, where
     // quitting would not take effect until the next message: this is it
     // (the exit handler quits).
     send_exit(this, caf::exit_reason::normal);
   }
 
+  bool has_events() {
+    return shared_->node.lookup(shared_->opt->events, shared_->events)
+           != nullptr;
+  }
+
   void event(json ev) {
     ev["bridge"] = shared_->opt->name;
     ev["conn"] = conn;
     auto text = ev.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (shared_->node.send_event(shared_->opt->events, shared_->events, text))
-      return;
-    // Without an events actor, only what went wrong goes to the log.
-    auto kind = ev.value("event", "");
-    auto reason = ev.value("reason", "");
-    if (kind == "closed" && reason != "the peer closed the connection"
-        && reason != "the node is stopping" && reason != "closed by command")
+    if (!shared_->node.send_event(shared_->opt->events, shared_->events, text))
       shared_->node.log(shared_->opt->name + ": " + text);
   }
 
@@ -363,6 +372,7 @@ private:
   // bytes with its control block) it fits jemalloc's 1280-byte class.
   std::shared_ptr<conn_shared> shared_;
   channel* ch_;
+  std::string peer_;
   // The requests in flight, oldest first.
   fifo<slot> slots_;
   uint64_t next_seq_ = 0;
@@ -379,10 +389,10 @@ private:
 } // namespace
 
 caf::actor spawn_connection(std::shared_ptr<conn_shared> shared, channel* ch,
-                            uint64_t id, std::string peer, conn_state*& state) {
+                            uint64_t id, conn_state*& state) {
   auto& owner = shared->node;
-  auto handle = spawn_on_loop<connection>(
-    owner.system(), owner.loop(), std::move(shared), ch, id, std::move(peer));
+  auto handle = spawn_on_loop<connection>(owner.system(), owner.loop(),
+                                          std::move(shared), ch, id);
   state =
     static_cast<connection*>(caf::actor_cast<caf::abstract_actor*>(handle));
   return caf::actor_cast<caf::actor>(std::move(handle));

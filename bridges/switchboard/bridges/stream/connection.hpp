@@ -57,11 +57,14 @@ struct server_stats {
 class conn_state {
 public:
   uint64_t conn = 0;
-  std::string peer;
   uint64_t frames_in = 0;
   uint64_t frames_out = 0;
   /// Loop time (ms) of the accept.
   uint64_t opened = 0;
+
+  /// The peer's address (asked of the socket when first needed: most
+  /// connections never need it).
+  virtual const std::string& peer() = 0;
 
   /// Bytes queued for the peer.
   virtual size_t queued() const = 0;
@@ -97,7 +100,7 @@ struct conn_shared {
 /// Spawns the actor for an accepted channel (loop thread only); `state`
 /// gets what the server sees of it.
 caf::actor spawn_connection(std::shared_ptr<conn_shared> shared, channel* ch,
-                            uint64_t id, std::string peer, conn_state*& state);
+                            uint64_t id, conn_state*& state);
 
 /// How often a server checks its connections' time-outs (ms; 0: never).
 uint64_t timeout_period(const stream_options& opt);

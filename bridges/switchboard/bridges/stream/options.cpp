@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <switchboard/channel.hpp>
 #include <switchboard/errc.hpp>
 
 namespace switchboard::bridges::stream {
@@ -261,7 +262,8 @@ std::string to_string(const sockaddr_storage& ss) {
   return std::string{host} + ":" + std::to_string(ntohs(a->sin_port));
 }
 
-caf::expected<int> listen_tcp(const sockaddr_storage& addr, int backlog) {
+caf::expected<int> listen_tcp(const sockaddr_storage& addr, int backlog,
+                              std::chrono::seconds keepalive) {
   int fd =
     ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
@@ -279,6 +281,13 @@ caf::expected<int> listen_tcp(const sockaddr_storage& addr, int backlog) {
   }
   if (::listen(fd, backlog) != 0) {
     auto err = os_error("listen " + to_string(addr));
+    ::close(fd);
+    return err;
+  }
+  // Set once here rather than on every accepted socket: five system calls
+  // less per connection.
+  if (!set_tcp_options(fd, keepalive)) {
+    auto err = os_error("setsockopt " + to_string(addr));
     ::close(fd);
     return err;
   }

@@ -6,6 +6,7 @@
 
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +64,13 @@ struct stream_options {
   size_t max_pending = 1024;
   /// TCP keepalive probes after this much silence; 0: off.
   caf::timespan keepalive{std::chrono::seconds(60)};
+  /// `keepalive` in whole seconds, at least 1 unless off (0).
+  std::chrono::seconds keepalive_seconds() const {
+    if (keepalive.count() <= 0)
+      return std::chrono::seconds{0};
+    return std::max(std::chrono::seconds{1},
+                    std::chrono::ceil<std::chrono::seconds>(keepalive));
+  }
   /// Unix socket file permissions.
   unsigned file_mode = 0600;
   /// Client: messages held while disconnected.
@@ -94,8 +102,11 @@ caf::expected<sockaddr_storage> parse_tcp_address(const std::string& text);
 /// `HOST:PORT` of a socket address (`[::1]:PORT` for IPv6).
 std::string to_string(const sockaddr_storage& addr);
 
-/// A listening TCP socket (non-blocking, close-on-exec, SO_REUSEADDR).
-caf::expected<int> listen_tcp(const sockaddr_storage& addr, int backlog);
+/// A listening TCP socket (non-blocking, close-on-exec, SO_REUSEADDR) with
+/// TCP_NODELAY and `keepalive` set (`set_tcp_options`), which the sockets it
+/// accepts inherit.
+caf::expected<int> listen_tcp(const sockaddr_storage& addr, int backlog,
+                              std::chrono::seconds keepalive);
 
 /// A listening Unix socket at `path` (`@name`: Linux's abstract names).
 /// A file already at `path` is replaced only if it is a socket nobody

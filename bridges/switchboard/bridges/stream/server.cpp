@@ -134,11 +134,8 @@ private:
       node_.log(opt_->name + ": " + render(err));
       return;
     }
-    if (opt_->keepalive.count() > 0)
-      ch->keepalive(
-        std::chrono::duration_cast<std::chrono::seconds>(opt_->keepalive));
-    auto peer = ch->peer();
     if (static_cast<int64_t>(conns_.size()) >= opt_->max_connections) {
+      auto peer = ch->peer();
       ++shared_->stats.refused;
       auto why = "refused: " + std::to_string(conns_.size())
                  + " connections open (max-connections)";
@@ -150,7 +147,7 @@ private:
     ++shared_->stats.accepted;
     auto id = next_id_++;
     conn_ref ref;
-    ref.handle = spawn_connection(shared_, ch, id, std::move(peer), ref.state);
+    ref.handle = spawn_connection(shared_, ch, id, ref.state);
     conns_.emplace(id, std::move(ref));
   }
 
@@ -193,7 +190,7 @@ private:
       json xs = json::array();
       for (auto& [id, c] : conns_)
         xs.push_back({{"conn", id},
-                      {"peer", c.state->peer},
+                      {"peer", c.state->peer()},
                       {"queued", c.state->queued()},
                       {"in", c.state->frames_in},
                       {"out", c.state->frames_out},
@@ -292,7 +289,7 @@ caf::expected<caf::actor> spawn_server(switchboard::node& owner,
     if (!addr)
       return make_error(errc::config_bad_value,
                         opts.name + ": " + render(addr.error()));
-    auto l = listen_tcp(*addr, opts.backlog);
+    auto l = listen_tcp(*addr, opts.backlog, opts.keepalive_seconds());
     if (!l)
       return make_error(errc::io_error, opts.name + ": " + render(l.error()));
     fd = *l;
