@@ -240,6 +240,19 @@ double idle_rss(const address& a, pid_t pid, size_t n) {
 
 // -- the servers --------------------------------------------------------------
 
+// A TCP socket bound to a free port on 127.0.0.1, which `a` gets.
+int bind_loopback(int flags, address& a) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  socklen_t len = sizeof(sa);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  a.port = ntohs(sa.sin_port);
+  return fd;
+}
+
 // A raw blocking echo server on its own thread (on core 0 with `pin`): one
 // connection at a time, bytes back as they come: what a plain C server
 // reaches (it sleeps in read between messages; a polling loop can beat it).
@@ -256,14 +269,7 @@ public:
       ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
       addr_.path = path;
     } else {
-      fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in sa{};
-      sa.sin_family = AF_INET;
-      inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-      ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-      socklen_t len = sizeof(sa);
-      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-      addr_.port = ntohs(sa.sin_port);
+      fd_ = bind_loopback(0, addr_);
     }
     ::listen(fd_, 16);
     thread_ = std::thread{[this, pin] {
@@ -312,14 +318,7 @@ private:
 class raw_epoll_server {
 public:
   raw_epoll_server() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-    socklen_t len = sizeof(sa);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    addr_.port = ntohs(sa.sin_port);
+    fd_ = bind_loopback(SOCK_NONBLOCK, addr_);
     ::listen(fd_, 511);
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     stop_ = ::eventfd(0, EFD_CLOEXEC);

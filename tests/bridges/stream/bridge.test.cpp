@@ -27,11 +27,15 @@
 #include <switchboard/status.hpp>
 
 #include "node_fixture.hpp"
+#include "stream_helpers.hpp"
 
 using namespace switchboard;
 using namespace std::chrono_literals;
+using switchboard::test::add_collector;
+using switchboard::test::events;
 using switchboard::test::eventually;
 using switchboard::test::node_fixture;
+using switchboard::test::status_of;
 using switchboard::test::temp_dir;
 using json = nlohmann::json;
 
@@ -173,54 +177,8 @@ private:
   std::string buf_;
 };
 
-// Events the bridges report, kept by a `collector` actor.
-struct event_log {
-  std::mutex mx;
-  std::vector<json> events;
-
-  std::vector<json> of(const std::string& kind) {
-    std::lock_guard<std::mutex> guard{mx};
-    std::vector<json> out;
-    for (auto& e : events)
-      if (e.value("event", "") == kind)
-        out.push_back(e);
-    return out;
-  }
-};
-
-event_log& events() {
-  static event_log log;
-  return log;
-}
-
-void add_collector(kind_registry& kinds) {
-  {
-    std::lock_guard<std::mutex> guard{events().mx};
-    events().events.clear();
-  }
-  REQUIRE(!kinds.add(
-    test::reply_kind("collector", [](const json_message& m, const std::string&,
-                                     const caf::settings&) {
-      std::lock_guard<std::mutex> guard{events().mx};
-      events().events.push_back(json::parse(m.text));
-      return json_message::trusted("null");
-    })));
-}
-
-json status_of(node_fixture& f, const std::string& name) {
-  caf::scoped_actor self{f.node().system()};
-  json result;
-  self
-    ->request(caf::actor_cast<status_actor>(f.node().lookup(name)), 5s,
-              status_atom::value)
-    .receive([&](json_message& m) { result = json::parse(m.text); },
-             [&](caf::error& e) { FAIL(render(e)); });
-  return result;
-}
-
 int port_of(node_fixture& f, const std::string& name) {
-  auto listen = status_of(f, name)["listen"].get<std::string>();
-  return std::stoi(listen.substr(listen.rfind(':') + 1));
+  return test::port_in_status(f, name, "listen");
 }
 
 // This process's resident memory (the node runs in it).

@@ -21,11 +21,15 @@
 #include <switchboard/status.hpp>
 
 #include "node_fixture.hpp"
+#include "stream_helpers.hpp"
 
 using namespace switchboard;
 using namespace std::chrono_literals;
+using switchboard::test::add_collector;
+using switchboard::test::events;
 using switchboard::test::eventually;
 using switchboard::test::node_fixture;
+using switchboard::test::status_of;
 using json = nlohmann::json;
 
 namespace {
@@ -111,52 +115,8 @@ private:
   int port_ = 0;
 };
 
-struct event_log {
-  std::mutex mx;
-  std::vector<json> events;
-
-  size_t count(const std::string& kind) {
-    std::lock_guard<std::mutex> guard{mx};
-    size_t n = 0;
-    for (auto& e : events)
-      n += e.value("event", "") == kind ? 1 : 0;
-    return n;
-  }
-};
-
-event_log& events() {
-  static event_log log;
-  return log;
-}
-
-void add_collector(kind_registry& kinds) {
-  {
-    std::lock_guard<std::mutex> guard{events().mx};
-    events().events.clear();
-  }
-  REQUIRE(!kinds.add(
-    test::reply_kind("collector", [](const json_message& m, const std::string&,
-                                     const caf::settings&) {
-      std::lock_guard<std::mutex> guard{events().mx};
-      events().events.push_back(json::parse(m.text));
-      return json_message::trusted("null");
-    })));
-}
-
-json status_of(node_fixture& f, const std::string& name) {
-  caf::scoped_actor self{f.node().system()};
-  json result;
-  self
-    ->request(caf::actor_cast<status_actor>(f.node().lookup(name)), 5s,
-              status_atom::value)
-    .receive([&](json_message& m) { result = json::parse(m.text); },
-             [&](caf::error& e) { FAIL(render(e)); });
-  return result;
-}
-
 int port_of(node_fixture& f, const std::string& name) {
-  auto bind = status_of(f, name)["bind"].get<std::string>();
-  return std::stoi(bind.substr(bind.rfind(':') + 1));
+  return test::port_in_status(f, name, "bind");
 }
 
 caf::error start_error(const std::string& config) {
