@@ -25,6 +25,7 @@
 #include <caf/resumable.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
+#include <pthread.h>
 #include <uv.h>
 
 #include "switchboard/assert.hpp"
@@ -212,6 +213,8 @@ public:
 
 private:
   void run() {
+    // Named as CAF names its threads (caf.clock, ...), for top and perf.
+    pthread_setname_np(pthread_self(), "switchboard.io");
     tid_ = std::this_thread::get_id();
     this_loop = this;
     uv_run(&loop_, UV_RUN_DEFAULT);
