@@ -14,6 +14,9 @@ packages=(
   catch2                                    # tests
   netcat-openbsd socat                      # plain socket peers (README, tests)
   clang-14 libclang-rt-14-dev               # libFuzzer: the decoders' fuzz targets
+  libcpp-httplib-dev libssl-dev             # the http-client kind (HTTPS)
+  libwebsockets-dev libwebsockets-evlib-uv  # HTTP and WebSocket servers (lws on the io loop)
+  openssl curl wrk                          # test certificates, an HTTP client, HTTP load
 )
 # Node.js runs the benchmarks' peers (and Node children in later tests).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -79,11 +79,16 @@ public:
     return result;
   }
 
-  void stop_and_check() {
+  /// `then` runs once the node has stopped, before descriptors are
+  /// counted: a peer server of the test's own goes there (its connections
+  /// from the node are closed by then).
+  void stop_and_check(const std::function<void()>& then = {}) {
     node_->stop();
     CHECK(node_->loop().close_result() == 0);
     CHECK(node_->loop().forced_closes() == 0);
     node_.reset();
+    if (then)
+      then();
     CHECK(open_fds() == fds_before_);
   }
 

@@ -11,6 +11,7 @@
 
 #include <caf/actor_system_config.hpp>
 
+#include <switchboard/bridges/http/client.hpp>
 #include <switchboard/bridges/process/parent.hpp>
 #include <switchboard/bridges/stream/bridge.hpp>
 
@@ -23,7 +24,8 @@ caf::error add_builtin_kinds(kind_registry& kinds,
     if (auto err = kinds.add(make()))
       return err;
   for (auto make : {bridges::parent_kind, bridges::stream::tcp_kind,
-                    bridges::stream::uds_kind, bridges::stream::udp_kind})
+                    bridges::stream::uds_kind, bridges::stream::udp_kind,
+                    bridges::http::http_client_kind})
     if (auto err = kinds.add(make()))
       return err;
   if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))
