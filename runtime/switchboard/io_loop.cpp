@@ -162,6 +162,16 @@ public:
     stop_hooks_.push_back(std::move(fn));
   }
 
+  void hold() {
+    SWITCHBOARD_ASSERT(in_loop_thread());
+    ++holds_;
+  }
+
+  void release() {
+    SWITCHBOARD_ASSERT(in_loop_thread() && holds_ > 0);
+    --holds_;
+  }
+
   void stop() {
     SWITCHBOARD_ASSERT(!in_loop_thread());
     // Held throughout, so a second caller returns only once it is done.
@@ -378,6 +388,31 @@ private:
     for (auto& fn : stop_hooks_)
       fn();
     stop_hooks_.clear();
+    if (holds_ > 0) {
+      // A teardown still needs the loop: look again every few ms.
+      uv_timer_init(&loop_, &linger_);
+      linger_.data = this;
+      linger_until_ = uv_now(&loop_) + 1000;
+      uv_timer_start(&linger_, on_linger, 2, 2);
+      return;
+    }
+    close_all();
+  }
+
+  static void on_linger(uv_timer_t* t) {
+    auto self = static_cast<impl*>(t->data);
+    if (self->holds_ > 0 && uv_now(&self->loop_) < self->linger_until_)
+      return;
+    if (self->holds_ > 0)
+      std::fprintf(stderr,
+                   "switchboard: io loop stopped with %d teardown(s) "
+                   "unfinished after 1 s\n",
+                   self->holds_);
+    uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+    self->close_all();
+  }
+
+  void close_all() {
     // What is still due after the poll runs now; nothing is queued after.
     uv_check_stop(&turn_check_);
     turn_check_closed_ = true;
@@ -392,6 +427,7 @@ private:
       [](uv_handle_t* h, void* arg) {
         auto self = static_cast<impl*>(arg);
         if (h == reinterpret_cast<uv_handle_t*>(&self->wake_)
+            || h == reinterpret_cast<uv_handle_t*>(&self->linger_)
             || h == reinterpret_cast<uv_handle_t*>(&self->spin_)
             || h == reinterpret_cast<uv_handle_t*>(&self->turn_check_)
             || uv_is_closing(h))
@@ -458,6 +494,11 @@ private:
   std::vector<std::function<void()>> local_tasks_;
   std::vector<caf::resumable*> local_jobs_;
   std::vector<std::function<void()>> stop_hooks_;
+  // Teardowns that still need the loop (`hold`), and the timer that waits
+  // for them at stop.
+  int holds_ = 0;
+  uv_timer_t linger_;
+  uint64_t linger_until_ = 0;
 };
 
 io_loop::io_loop() : impl_(std::make_unique<impl>()) {}
@@ -478,6 +519,14 @@ void io_loop::set_spin(std::chrono::nanoseconds duration) {
 
 void io_loop::on_stop(std::function<void()> fn) {
   impl_->on_stop(std::move(fn));
+}
+
+void io_loop::hold() {
+  impl_->hold();
+}
+
+void io_loop::release() {
+  impl_->release();
 }
 
 void io_loop::stop() {

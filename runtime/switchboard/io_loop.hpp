@@ -55,6 +55,17 @@ public:
   /// Loop thread only.
   void on_stop(std::function<void()> fn);
 
+  /// For a teardown that needs more turns of the loop than the stop hooks
+  /// get (libwebsockets frees a context only after its handles' close
+  /// callbacks have run): while holds are taken, `stop` keeps the loop
+  /// turning after the stop hooks, for at most a second, before it closes
+  /// the handles left open. Each `hold` needs one `release`. Loop thread
+  /// only.
+  void hold();
+
+  /// Gives back one `hold`. Loop thread only.
+  void release();
+
   /// Stops the loop: ends loop actors that still run, runs what was posted
   /// before, then the stop hooks, closes every remaining handle, ends the
   /// thread and closes the loop. Thread-safe and idempotent: every caller

@@ -2,7 +2,15 @@
 
 #include "switchboard/status.hpp"
 
+#include <algorithm>
+#include <memory>
+
+#include <caf/event_based_actor.hpp>
+
 #include <nlohmann/json.hpp>
+
+#include "switchboard/errc.hpp"
+#include "switchboard/messages.hpp"
 
 namespace switchboard {
 
@@ -15,6 +23,58 @@ status_reply(caf::scheduled_actor* self, const char* kind,
     text += "," + nlohmann::json(key).dump() + ":" + value;
   text += "}";
   return json_message::trusted(std::move(text));
+}
+
+void collect_status(caf::event_based_actor* self, const std::string& node_name,
+                    std::vector<registry_entry> entries, caf::timespan timeout,
+                    std::function<void(std::string)> done) {
+  using json = nlohmann::json;
+  struct pending {
+    json actors = json::array();
+    size_t left = 0;
+    std::string node;
+    std::function<void(std::string)> done;
+  };
+  auto p = std::make_shared<pending>();
+  p->left = entries.size();
+  p->node = node_name;
+  p->done = std::move(done);
+  auto finish = [p] {
+    if (p->left > 0 && --p->left > 0)
+      return;
+    auto& xs = p->actors;
+    std::sort(xs.begin(), xs.end(), [](const json& x, const json& y) {
+      return x["name"].get<std::string>() < y["name"].get<std::string>();
+    });
+    p->done(json{{"node", p->node}, {"actors", std::move(xs)}}.dump(
+      -1, ' ', false, json::error_handler_t::replace));
+  };
+  if (entries.empty()) {
+    finish();
+    return;
+  }
+  for (auto& e : entries) {
+    json row{
+      {"name", e.name},
+      {"kind", e.kind},
+      {"section", e.section == kind_section::actors ? "actors" : "bridges"},
+      {"id", e.handle.id()}};
+    self->request(e.handle, timeout, status_atom::value)
+      .then(
+        [p, row, finish](json_message& st) mutable {
+          auto parsed = json::parse(st.text, nullptr, false);
+          if (parsed.is_discarded())
+            parsed = {{"error", "status is not JSON"}, {"text", st.text}};
+          row["status"] = std::move(parsed);
+          p->actors.push_back(std::move(row));
+          finish();
+        },
+        [p, row, finish](caf::error& err) mutable {
+          row["status"] = {{"error", render(err)}};
+          p->actors.push_back(std::move(row));
+          finish();
+        });
+  }
 }
 
 } // namespace switchboard

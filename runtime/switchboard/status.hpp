@@ -2,13 +2,17 @@
 
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <caf/fwd.hpp>
 #include <caf/scheduled_actor.hpp>
+#include <caf/timespan.hpp>
 
 #include "switchboard/json_message.hpp"
+#include "switchboard/registry.hpp"
 
 namespace switchboard {
 
@@ -18,5 +22,15 @@ namespace switchboard {
 json_message
 status_reply(caf::scheduled_actor* self, const char* kind,
              std::vector<std::pair<std::string, std::string>> fields);
+
+/// Asks every actor in `entries` for its status (on behalf of `self`, which
+/// may be one of them) and calls `done` with
+/// `{"node": NAME, "actors": [{"name", "kind", "section", "id", "status"}]}`
+/// sorted by name, once all have answered or `timeout` has passed (an actor
+/// that did not answer shows `"status": {"error": ...}`). What the control
+/// socket's `status` and the http bridge's `/status` print.
+void collect_status(caf::event_based_actor* self, const std::string& node_name,
+                    std::vector<registry_entry> entries, caf::timespan timeout,
+                    std::function<void(std::string)> done);
 
 } // namespace switchboard

@@ -12,6 +12,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include <switchboard/bridges/http/client.hpp>
+#include <switchboard/bridges/http/server.hpp>
 #include <switchboard/bridges/process/parent.hpp>
 #include <switchboard/bridges/stream/bridge.hpp>
 
@@ -25,7 +26,8 @@ caf::error add_builtin_kinds(kind_registry& kinds,
       return err;
   for (auto make : {bridges::parent_kind, bridges::stream::tcp_kind,
                     bridges::stream::uds_kind, bridges::stream::udp_kind,
-                    bridges::http::http_client_kind})
+                    bridges::http::http_client_kind,
+                    bridges::http::http_server_kind})
     if (auto err = kinds.add(make()))
       return err;
   if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))

@@ -41,6 +41,7 @@
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
 #include <switchboard/registry.hpp>
+#include <switchboard/status.hpp>
 
 namespace switchboard::bridges::control {
 
@@ -549,53 +550,12 @@ private:
     } else {
       return;
     }
-    struct pending {
-      json actors = json::array();
-      size_t left = 0;
-    };
-    auto p = std::make_shared<pending>();
-    p->left = entries.size();
-    auto finish = [this, conn, id, p] {
-      if (--p->left > 0)
-        return;
-      reply(conn, id,
-            json{{"ok", true}, {"node", node_.name()}, {"actors", p->actors}});
-    };
-    if (entries.empty()) {
-      ++p->left;
-      finish();
-      return;
-    }
-    for (auto& e : entries) {
-      json row{
-        {"name", e.name},
-        {"kind", e.kind},
-        {"section", e.section == kind_section::actors ? "actors" : "bridges"},
-        {"id", e.handle.id()}};
-      if (e.handle == caf::actor_cast<caf::actor>(this)) {
-        row["status"] = {{"kind", "control"},
-                         {"path", shared_->path},
-                         {"connections", shared_->connections.size()}};
-        p->actors.push_back(std::move(row));
-        finish();
-        continue;
-      }
-      request(e.handle, timeout, status_atom::value)
-        .then(
-          [p, row, finish](json_message& st) mutable {
-            auto parsed = json::parse(st.text, nullptr, false);
-            if (parsed.is_discarded())
-              parsed = {{"error", "status is not JSON"}, {"text", st.text}};
-            row["status"] = std::move(parsed);
-            p->actors.push_back(std::move(row));
-            finish();
-          },
-          [p, row, finish](caf::error& err) mutable {
-            row["status"] = {{"error", render(err)}};
-            p->actors.push_back(std::move(row));
-            finish();
-          });
-    }
+    collect_status(this, node_.name(), std::move(entries), timeout,
+                   [this, conn, id](std::string text) {
+                     auto body = json::parse(text);
+                     body["ok"] = true;
+                     reply(conn, id, std::move(body));
+                   });
   }
 
   switchboard::node& node_;
