@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <switchboard/actors/builtins.hpp>
 #include <switchboard/errc.hpp>
@@ -103,5 +104,24 @@ private:
   int fds_before_;
   std::unique_ptr<switchboard::node> node_;
 };
+
+/// The status of the actor `name` of the fixture's node.
+inline nlohmann::json status_of(node_fixture& f, const std::string& name) {
+  caf::scoped_actor self{f.node().system()};
+  nlohmann::json result;
+  self
+    ->request(caf::actor_cast<status_actor>(f.node().lookup(name)),
+              std::chrono::seconds(5), status_atom::value)
+    .receive([&](json_message& m) { result = nlohmann::json::parse(m.text); },
+             [&](caf::error& e) { FAIL(render(e)); });
+  return result;
+}
+
+/// The port of the `HOST:PORT` in status field `key` of `name`.
+inline int port_in_status(node_fixture& f, const std::string& name,
+                          const std::string& key) {
+  auto where = status_of(f, name)[key].get<std::string>();
+  return std::stoi(where.substr(where.rfind(':') + 1));
+}
 
 } // namespace switchboard::test

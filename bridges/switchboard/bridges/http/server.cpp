@@ -42,6 +42,7 @@ namespace {
 
 using json = nlohmann::json;
 using gone_atom = caf::atom_constant<caf::atom("httpgone")>;
+using drained_atom = caf::atom_constant<caf::atom("httpdrain")>;
 
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -209,6 +210,7 @@ public:
     });
     return {
       [this](gone_atom) { quit(exit_reason_); },
+      [this](drained_atom) { maybe_finish(); },
       [this](status_atom) {
         return status_reply(
           this, "http",
@@ -414,10 +416,10 @@ private:
   }
 
   void set_idle(conn& c) {
-    if (is_busy(c.state)) {
-      --busy_;
-      maybe_finish();
-    }
+    if (is_busy(c.state) && --busy_ == 0 && stopping_)
+      // Not from here: the caller (an lws callback, a write) still uses
+      // the connection that tearing the context down would free.
+      send(this, drained_atom::value);
     c.state = conn_state::idle;
   }
 
