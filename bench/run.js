@@ -29,6 +29,8 @@ const programs = [
   ['children peer (fork, spawn)', process.execPath, [path.join(__dirname, 'peers', 'fork.js')]],
   // Starts its peers itself (a raw C server, peers/net.js) to share one client.
   ['sockets', path.join(build, 'bench', 'bench_sockets'), [path.join(__dirname, 'peers')]],
+  // A node with an http bridge and Node's http server, both under wrk.
+  ['http', process.execPath, [path.join(__dirname, 'http.js'), build]],
 ];
 
 // For these units a smaller value is better.
