@@ -179,7 +179,8 @@ TEST_CASE("the default config runs and answers echo and calculations") {
     {cli, "run", std::string{SWITCHBOARD_SOURCE_DIR} + "/conf/default.conf",
      "--node.control=" + ctl,
      // Any free port, so a node the user runs does not collide.
-     "--bridges.tcp.listen=127.0.0.1:0", "--bridges.udp.bind=127.0.0.1:0"}};
+     "--bridges.tcp.listen=127.0.0.1:0", "--bridges.udp.bind=127.0.0.1:0",
+     "--bridges.http.listen=127.0.0.1:0"}};
   REQUIRE(node.wait_for_stderr("ready", ms{10000}));
   CHECK(node.err().find("started calc (worker-thread)") != std::string::npos);
   CHECK(node.err().find("started tcp (tcp)") != std::string::npos);
@@ -213,6 +214,12 @@ TEST_CASE("the default config runs and answers echo and calculations") {
     REQUIRE(udp.write_stdin(
       R"({"type":"calculate","operation":"add","operands":[2,3]})"));
     CHECK(udp.wait_for_stdout(R"({"result":5})", ms{10000}));
+    // The http bridge, with curl.
+    auto http =
+      run({"curl", "-s", "--max-time", "10", "-d",
+           R"({"operation":"add","operands":[3,4]})",
+           "http://127.0.0.1:" + port_of("http", "listen") + "/calculate"});
+    CHECK(http.out == R"({"result":7})");
   }
   node.signal(SIGTERM);
   CHECK(node.wait(ms{2000}) == 0);
