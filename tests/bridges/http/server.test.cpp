@@ -164,6 +164,12 @@ void add_test_kinds(kind_registry& kinds) {
                                        const caf::settings&) {
       return json_message::trusted(R"({"status":200,"body":"plain words"})");
     })));
+  REQUIRE(!kinds.add(
+    reply_kind("injector", [](const json_message&, const std::string&,
+                              const caf::settings&) {
+      return json_message::trusted(
+        R"({"status":200,"headers":{"x-a":"1\r\nset-cookie: evil=1"}})");
+    })));
 }
 
 const char* routes_conf = R"(
@@ -173,6 +179,7 @@ broken = { kind = "broken" }
 silent = { kind = "silent" }
 created = { kind = "created" }
 texter = { kind = "texter" }
+injector = { kind = "injector" }
 [bridges]
 api = { kind = "http", listen = "127.0.0.1:0", max-body = 1000,
         routes = [{ method = "POST", path = "/echo", to = "echo" },
@@ -190,6 +197,7 @@ api = { kind = "http", listen = "127.0.0.1:0", max-body = 1000,
                     timeout = 30s },
                   { method = "GET", path = "/created", to = "created" },
                   { method = "GET", path = "/text", to = "texter" },
+                  { method = "GET", path = "/inject", to = "injector" },
                   { method = "GET", path = "/ghost", to = "nobody" }] }
 )";
 
@@ -361,6 +369,12 @@ TEST_CASE("http: errors are JSON bodies with the usual statuses") {
                                             "300 ms"));
     CHECK(took >= 300ms);
   }
+  SECTION("500: a reply whose header would split the response") {
+    auto r = curl({url + "/inject"});
+    CHECK(r.status == 500);
+    CHECK(r.headers.find("set-cookie") == std::string::npos);
+    CHECK_THAT(error_of(r), Catch::Contains("not a valid HTTP header"));
+  }
   SECTION("503: the route's actor is not running") {
     auto r = curl({url + "/ghost"});
     CHECK(r.status == 503);
@@ -426,6 +440,13 @@ locked = { kind = "http", listen = "127.0.0.1:0", token = "s3cret",
     }
     r = curl({url + "/missing.css"});
     CHECK(r.status == 404);
+    // HEAD, then a request on the same connection: nothing stays in flight.
+    auto both = test::run(
+      {"curl", "-s", "-I", url + "/app.js", "--next", "-d", "5", url + "/echo"},
+      15s);
+    CHECK_THAT(both.out, Catch::Contains("content-length: 10"));
+    CHECK_THAT(both.out, Catch::EndsWith("5"));
+    CHECK(status_of(f, "api")["in_flight"] == 0);
   }
   SECTION("CORS: a preflight from an allowed origin, headers on replies") {
     auto r =

@@ -112,8 +112,12 @@ void lws_host::start() {
   poll_ = new uv_poll_t;
   uv_poll_init(loop_.native(), poll_, cfg_.listen_fd);
   poll_->data = this;
+  start_polling();
+}
+
+void lws_host::start_polling() {
   uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* p, int status, int) {
-    if (status == 0)
+    if (status == 0 && p->data != nullptr)
       static_cast<lws_host*>(p->data)->on_readable();
   });
 }
@@ -145,6 +149,11 @@ void lws_host::on_readable() {
 }
 
 void lws_host::stop_listening() {
+  if (pause_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(pause_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    pause_ = nullptr;
+  }
   if (poll_ == nullptr)
     return;
   poll_->data = nullptr;

@@ -96,6 +96,8 @@ private:
 
   void on_readable();
 
+  void start_polling();
+
   io_loop& loop_;
   lws_host_config cfg_;
   lws_context* ctx_ = nullptr;
@@ -103,6 +105,8 @@ private:
   lws_context* ctx_alive_ = nullptr;
   lws_vhost* vh_ = nullptr;
   uv_poll_t* poll_ = nullptr;
+  // Re-arms `poll_` after the process ran out of descriptors.
+  uv_timer_t* pause_ = nullptr;
   // Teardown.
   uv_timer_t* timer_ = nullptr;
   int ticks_ = 0;

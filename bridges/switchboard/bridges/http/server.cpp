@@ -112,6 +112,8 @@ struct conn {
   std::string wire;
   size_t sent = 0;
   bool close = false;
+  // Close at the next writeable callback (decided outside a callback).
+  bool kill = false;
   // Decided before the body was read (a 404 to a POST, say).
   bool has_early = false;
   http_response early;
@@ -281,6 +283,8 @@ public:
 
   // LWS_CALLBACK_HTTP: a request line and headers are in.
   int on_request(conn& c) {
+    if (is_busy(c.state))
+      set_idle(c); // lws moved on from a request without telling
     ++requests_;
     ++c.tx;
     c.found = nullptr;
@@ -391,6 +395,8 @@ public:
   }
 
   int on_writeable(conn& c) {
+    if (c.kill)
+      return -1;
     if (c.state != conn_state::writing)
       return 0;
     return write_some(c);
@@ -558,25 +564,33 @@ private:
   // `respond` outside an lws callback (an actor's reply), where closing
   // cannot be a return value.
   void respond_later(conn& c, http_response r) {
-    if (respond(c, std::move(r)) != 0)
-      lws_set_timeout(c.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    // lws checks a timeout only on its own schedule: close from the next
+    // writeable callback instead.
+    if (respond(c, std::move(r)) != 0) {
+      c.kill = true;
+      lws_callback_on_writable(c.wsi);
+    }
   }
 
   int write_some(conn& c) {
     // Up to the protocol's tx_packet_size per call: lws would copy what
     // one send() leaves over.
     constexpr size_t chunk = 64 * 1024;
-    auto left = c.wire.size() - c.sent;
-    auto n = std::min(chunk, left);
-    bool last = n == left;
-    // lws_write may use LWS_PRE bytes before the data: the first chunk has
-    // them reserved, later ones reuse bytes already sent.
-    auto data = reinterpret_cast<unsigned char*>(c.wire.data()) + c.sent;
-    if (lws_write(c.wsi, data, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
-        != static_cast<int>(n))
-      return -1;
-    c.sent += n;
-    if (!last) {
+    if (auto left = c.wire.size() - c.sent; left > 0) {
+      auto n = std::min(chunk, left);
+      bool last = n == left;
+      // lws_write may use LWS_PRE bytes before the data: the first chunk
+      // has them reserved, later ones reuse bytes already sent.
+      auto data = reinterpret_cast<unsigned char*>(c.wire.data()) + c.sent;
+      if (lws_write(c.wsi, data, n,
+                    last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
+          != static_cast<int>(n))
+        return -1;
+      c.sent += n;
+    }
+    // Done only once lws has sent what it holds too: a stopping node tears
+    // the connection down as soon as nothing is busy.
+    if (c.sent < c.wire.size() || lws_partial_buffered(c.wsi)) {
       lws_callback_on_writable(c.wsi);
       return 0;
     }
@@ -741,6 +755,17 @@ private:
     return i->second;
   }
 
+  // A header an actor may set: a token for a name; no line breaks or NUL
+  // in the value (they would split the response).
+  static bool valid_header(const std::string& name, const std::string& value) {
+    if (name.empty())
+      return false;
+    for (unsigned char ch : name)
+      if (!(std::isalnum(ch) || std::strchr("!#$%&'*+-.^_`|~", ch) != nullptr))
+        return false;
+    return value.find_first_of(std::string{"\r\n\0", 3}) == std::string::npos;
+  }
+
   // An actor's reply: a JSON value (200) or {status, headers, body}.
   static http_response to_response(const json_message& reply) {
     auto& text = reply.text;
@@ -754,13 +779,15 @@ private:
             envelope = false;
       if (envelope) {
         auto status = j["status"].get<int64_t>();
-        if (status < 100 || status > 599)
+        if (status < 200 || status > 599)
           return error_response(500, "the reply's status "
                                        + std::to_string(status)
-                                       + " is not an HTTP status");
+                                       + " is not a final HTTP status "
+                                         "(200-599)");
         http_response r;
         r.status = static_cast<int>(status);
-        if (j.contains("body")) {
+        // These have no body by definition.
+        if (j.contains("body") && status != 204 && status != 304) {
           auto& body = j["body"];
           if (body.is_string()) {
             r.content_type = "text/plain; charset=utf-8";
@@ -775,6 +802,9 @@ private:
             std::transform(key.begin(), key.end(), key.begin(),
                            [](unsigned char ch) { return std::tolower(ch); });
             auto value = v.is_string() ? v.get<std::string>() : dump(v);
+            if (!valid_header(key, value))
+              return error_response(500, "the reply's header \"" + k
+                                           + "\" is not a valid HTTP header");
             if (key == "content-type")
               r.content_type = value;
             else if (key != "content-length" && key != "connection"
@@ -835,6 +865,10 @@ private:
     }
     if (n > 0) // served already
       return on_file_done(c);
+    if (c.method == "HEAD")
+      // lws has sent the headers and completed the transaction itself: no
+      // file completion follows.
+      set_idle(c);
     return 0;
   }
 
