@@ -10,7 +10,10 @@
 #include <fstream>
 #include <stdexcept>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -217,6 +220,30 @@ std::string temp_dir::write(const std::string& name,
   auto full = path_ + "/" + name;
   std::ofstream{full} << text;
   return full;
+}
+
+int closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
+    throw std::runtime_error("closed_port: bind failed");
+  socklen_t len = sizeof(sa);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+cert_files self_signed_cert(const temp_dir& dir) {
+  cert_files result{dir.path() + "/cert.pem", dir.path() + "/key.pem"};
+  auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
+             "/CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
+             "-keyout "
+             + result.key + " -out " + result.cert + " 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0)
+    throw std::runtime_error("self_signed_cert: openssl failed");
+  return result;
 }
 
 } // namespace switchboard::test

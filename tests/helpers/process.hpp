@@ -138,4 +138,16 @@ private:
   std::string path_;
 };
 
+/// A port of 127.0.0.1 that nothing listens on (bound, then let go): for a
+/// config written before its server starts, or a connection to be refused.
+int closed_port();
+
+/// A self-signed certificate for localhost and 127.0.0.1 and its key, made
+/// by the openssl command in `dir`.
+struct cert_files {
+  std::string cert;
+  std::string key;
+};
+cert_files self_signed_cert(const temp_dir& dir);
+
 } // namespace switchboard::test

@@ -85,19 +85,6 @@ private:
   std::thread thread_;
 };
 
-// A port of 127.0.0.1 that nothing listens on (bound, then let go).
-int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
-  socklen_t len = sizeof(sa);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
 json ask_json(node_fixture& f, const std::string& name, const json& request) {
   auto r = f.ask(name, request.dump(), 10s);
   INFO(request.dump());
@@ -121,7 +108,7 @@ std::string ask_error(node_fixture& f, const std::string& name,
 
 TEST_CASE("http-client: GET and POST, JSON and text bodies, headers, "
           "statuses, base-url") {
-  auto port = closed_port(); // the server takes it below
+  auto port = test::closed_port(); // the server takes it below
   node_fixture f{R"(
 [bridges]
 web = { kind = "http-client" }
@@ -227,7 +214,8 @@ web = { kind = "http-client", max-body = 1000 }
           .find("timeout must be")
         != std::string::npos);
   auto refused = ask_error(
-    f, "web", {{"url", "http://127.0.0.1:" + std::to_string(closed_port())}});
+    f, "web",
+    {{"url", "http://127.0.0.1:" + std::to_string(test::closed_port())}});
   CHECK(refused.find("io_error") != std::string::npos);
   auto t0 = std::chrono::steady_clock::now();
   auto late = ask_error(f, "web", {{"url", base + "/slow"}, {"timeout", 200}});
@@ -253,13 +241,7 @@ web = { kind = "http-client", max-body = 1000 }
 TEST_CASE("http-client: HTTPS against a certificate from ca-file; an "
           "unknown certificate is refused") {
   temp_dir dir;
-  auto cert = dir.path() + "/cert.pem";
-  auto key = dir.path() + "/key.pem";
-  auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
-             "/CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
-             "-keyout "
-             + key + " -out " + cert + " 2>/dev/null";
-  REQUIRE(std::system(cmd.c_str()) == 0);
+  auto [cert, key] = test::self_signed_cert(dir);
   node_fixture f{R"(
 [bridges]
 trusting = { kind = "http-client", ca-file = ")"

@@ -490,13 +490,7 @@ locked = { kind = "http", listen = "127.0.0.1:0", token = "s3cret",
 TEST_CASE("http: HTTPS with a certificate and key; curl checks it against "
           "its CA") {
   temp_dir dir;
-  auto cert = dir.path() + "/cert.pem";
-  auto key = dir.path() + "/key.pem";
-  auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
-             "/CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
-             "-keyout "
-             + key + " -out " + cert + " 2>/dev/null";
-  REQUIRE(std::system(cmd.c_str()) == 0);
+  auto [cert, key] = test::self_signed_cert(dir);
   node_fixture f{R"(
 [actors]
 echo = { kind = "echo" }
@@ -639,27 +633,10 @@ TEST_CASE("http: a stopping node finishes requests in flight and answers "
 
 TEST_CASE("http-client against the node's own http bridge, plain and TLS") {
   temp_dir dir;
-  auto cert = dir.path() + "/cert.pem";
-  auto key = dir.path() + "/key.pem";
-  auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
-             "/CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
-             "-keyout "
-             + key + " -out " + cert + " 2>/dev/null";
-  REQUIRE(std::system(cmd.c_str()) == 0);
-  // Ports picked before the config is written: bound, then let go.
-  auto free_port = [] {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
-    socklen_t len = sizeof(sa);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-    ::close(fd);
-    return std::to_string(ntohs(sa.sin_port));
-  };
-  auto plain = free_port();
-  auto tls = free_port();
+  auto [cert, key] = test::self_signed_cert(dir);
+  // Ports picked before the config is written.
+  auto plain = std::to_string(test::closed_port());
+  auto tls = std::to_string(test::closed_port());
   node_fixture f{R"(
 [actors]
 echo = { kind = "echo" }

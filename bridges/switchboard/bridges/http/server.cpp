@@ -601,23 +601,24 @@ private:
     return lws_http_transaction_completed(c.wsi) ? -1 : 0;
   }
 
+  static json params_of(const conn& c) {
+    json params = json::object();
+    for (auto& [k, v] : c.params)
+      params[k] = v;
+    return params;
+  }
+
   // The message a route's actor gets.
   caf::expected<json_message> make_message(conn& c) {
     auto& r = *c.found;
     if (!r.deliver_request) {
       if (c.body.empty()) {
-        json params = json::object();
-        for (auto& [k, v] : c.params)
-          params[k] = v;
-        return json_message::trusted(dump(params));
+        return json_message::trusted(dump(params_of(c)));
       }
       return json_message::parse(std::move(c.body));
     }
     json req{{"method", c.method}, {"path", c.path}};
-    json params = json::object();
-    for (auto& [k, v] : c.params)
-      params[k] = v;
-    req["params"] = std::move(params);
+    req["params"] = params_of(c);
     json query = json::object();
     char buf[4096];
     for (int i = 0;; ++i) {
