@@ -16,6 +16,7 @@ packages=(
   clang-14 libclang-rt-14-dev               # libFuzzer: the decoders' fuzz targets
   libcpp-httplib-dev libssl-dev             # the http-client kind (HTTPS)
   libwebsockets-dev libwebsockets-evlib-uv  # HTTP and WebSocket servers (lws on the io loop)
+  node-ws                                   # the WebSocket client tests and benches use
   openssl curl wrk                          # test certificates, an HTTP client, HTTP load
 )
 # Node.js runs the benchmarks' peers (and Node children in later tests).

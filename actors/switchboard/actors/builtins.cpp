@@ -27,7 +27,8 @@ caf::error add_builtin_kinds(kind_registry& kinds,
   for (auto make : {bridges::parent_kind, bridges::stream::tcp_kind,
                     bridges::stream::uds_kind, bridges::stream::udp_kind,
                     bridges::http::http_client_kind,
-                    bridges::http::http_server_kind})
+                    bridges::http::http_server_kind,
+                    bridges::http::websocket_kind})
     if (auto err = kinds.add(make()))
       return err;
   if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))

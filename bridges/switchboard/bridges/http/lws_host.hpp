@@ -49,6 +49,13 @@ struct lws_host_config {
   /// What `lws_context_user` returns in callbacks, kept alive as long as
   /// the context (which outlives its bridge when the bridge is killed).
   std::shared_ptr<void> user;
+  /// Kept alive with the context too (what `protocols` names point into).
+  std::shared_ptr<const void> keep;
+  /// WebSocket keep-alive: a ping after `secs_since_valid_ping` of silence,
+  /// a close after `secs_since_valid_hangup`; zero: lws's default.
+  lws_retry_bo_t retry{};
+  /// WebSocket extensions (permessage-deflate), or null.
+  const lws_extension* extensions = nullptr;
   /// Asked for each accepted socket: false closes it unserved (the bridge
   /// has written its refusal).
   std::function<bool(int fd)> admit;

@@ -35,6 +35,7 @@
 
 #include "switchboard/bridges/http/lws_host.hpp"
 #include "switchboard/bridges/http/routes.hpp"
+#include "switchboard/bridges/http/websocket.hpp"
 
 namespace switchboard::bridges::http {
 
@@ -66,6 +67,8 @@ struct server_options {
   std::string cert_file;
   std::string key_file;
   std::string events;
+  // The `websocket` kind's WebSocket side; null for `http`.
+  std::shared_ptr<const ws_options> ws;
 };
 
 // -- one connection -------------------------------------------------------
@@ -117,6 +120,8 @@ struct conn {
   // Decided before the body was read (a 404 to a POST, say).
   bool has_early = false;
   http_response early;
+  // Once upgraded: the WebSocket connection (the service's).
+  ws_conn* ws = nullptr;
 };
 
 class server;
@@ -196,6 +201,8 @@ public:
 
   caf::behavior make_behavior() override {
     hub_->owner = this;
+    if (opt_->ws != nullptr)
+      ws_ = std::make_unique<ws_service>(node_, opt_->ws, opt_->token);
     host_->start();
     timer_ = new uv_timer_t;
     uv_timer_init(loop().native(), timer_);
@@ -208,15 +215,27 @@ public:
       // No new connections; requests in flight finish (with `connection:
       // close`), new ones on open connections get 503.
       host_->stop_listening();
+      if (ws_ != nullptr)
+        ws_->stop([this] {
+          ws_stopped_ = true;
+          maybe_finish();
+        });
       maybe_finish();
     });
     return {
       [this](gone_atom) { quit(exit_reason_); },
       [this](drained_atom) { maybe_finish(); },
+      [this](json_message& m) -> caf::result<json_message> {
+        if (ws_ == nullptr)
+          return make_error(errc::bad_message,
+                            opt_->name
+                              + ": an http bridge takes no messages (its "
+                                "routes send to actors)");
+        return ws_->command(m);
+      },
       [this](status_atom) {
-        return status_reply(
-          this, "http",
-          {{"listen", dump(bound_)},
+        std::vector<std::pair<std::string, std::string>> fields{
+          {"listen", dump(bound_)},
            {"tls", opt_->cert_file.empty() ? "false" : "true"},
            {"routes", std::to_string(opt_->routes.size())},
            {"connections", std::to_string(conns_.size())},
@@ -226,14 +245,19 @@ public:
                                    {"3xx", by_class_[3]},
                                    {"4xx", by_class_[4]},
                                    {"5xx", by_class_[5]}})},
-           {"refused", std::to_string(refused_)},
-           {"late_replies", std::to_string(late_)}});
+          {"refused", std::to_string(refused_)},
+          {"late_replies", std::to_string(late_)}};
+        if (ws_ != nullptr)
+          fields.emplace_back("websocket", ws_->status_json());
+        return status_reply(this, ws_ != nullptr ? "websocket" : "http",
+                            std::move(fields));
       },
     };
   }
 
   void on_exit() override {
     hub_->owner = nullptr;
+    ws_.reset();
     if (timer_ != nullptr) {
       uv_close(reinterpret_cast<uv_handle_t*>(timer_),
                [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -276,6 +300,8 @@ public:
   }
 
   void destroyed(conn* c) {
+    if (ws_ != nullptr)
+      ws_->forget(c->ws);
     if (is_busy(c->state))
       set_idle(*c);
     conns_.erase(c->id);
@@ -373,6 +399,37 @@ public:
       return serve_file(c);
     return answer(
       error_response(404, "no route for " + c.method + " " + c.path));
+  }
+
+  // LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the request upgrade.
+  int on_upgrade(conn& c, const char* to) {
+    if (ws_ == nullptr || to == nullptr || strcasecmp(to, "websocket") != 0)
+      return -1;
+    ++requests_;
+    ++c.tx;
+    char* uri = nullptr;
+    int uri_len = 0;
+    if (lws_http_get_uri_and_method(c.wsi, &uri, &uri_len) < 0)
+      return -1;
+    c.method = "GET";
+    c.path.assign(uri != nullptr ? uri : "", static_cast<size_t>(uri_len));
+    c.origin.clear();
+    std::string why;
+    auto status = ws_->check_upgrade(c.wsi, c.path, why);
+    if (status == 0)
+      return 0;
+    auto r = error_response(status, why);
+    r.close = true;
+    respond(c, std::move(r));
+    // Hang up whether or not all of it went out: it is small.
+    return -1;
+  }
+
+  // A WebSocket callback.
+  int on_ws(conn& c, lws_callback_reasons reason, void* in, size_t len) {
+    if (ws_ == nullptr)
+      return -1;
+    return ws_->on_callback(c.wsi, reason, c.ws, in, len);
   }
 
   int on_body(conn& c, const char* data, size_t len) {
@@ -874,7 +931,8 @@ private:
   }
 
   void maybe_finish() {
-    if (!stopping_ || busy_ > 0 || host_ == nullptr)
+    if (!stopping_ || busy_ > 0 || host_ == nullptr
+        || (ws_ != nullptr && !ws_stopped_))
       return;
     caf::actor_addr self = address();
     lws_host::destroy(std::move(host_), [self] {
@@ -894,6 +952,8 @@ private:
   std::shared_ptr<const server_options> opt_;
   std::unique_ptr<lws_host> host_;
   std::shared_ptr<hub> hub_;
+  std::unique_ptr<ws_service> ws_;
+  bool ws_stopped_ = false;
   std::string bound_;
   // Each route's actor, looked up once while it lives.
   std::vector<caf::actor> targets_;
@@ -968,8 +1028,19 @@ int on_lws(lws* wsi, lws_callback_reasons reason, void* user, void* in,
         return -1;
       return srv->on_file_done(*c);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-      // Neither WebSocket (yet) nor h2c.
-      return -1;
+      // WebSocket where the bridge has a WebSocket side; never h2c.
+      if (srv == nullptr || c == nullptr)
+        return -1;
+      return srv->on_upgrade(*c, static_cast<const char*>(in));
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_RECEIVE_PONG:
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    case LWS_CALLBACK_CLOSED:
+      if (srv == nullptr || c == nullptr)
+        return reason == LWS_CALLBACK_CLOSED ? 0 : -1;
+      return srv->on_ws(*c, reason, in, len);
     default: return lws_callback_http_dummy(wsi, reason, user, in, len);
   }
 }
@@ -978,7 +1049,8 @@ int on_lws(lws* wsi, lws_callback_reasons reason, void* user, void* in,
 
 caf::expected<server_options> read_options(const caf::settings& args,
                                            const std::string& name,
-                                           caf::timespan default_timeout) {
+                                           caf::timespan default_timeout,
+                                           bool websocket) {
   server_options o;
   o.name = name;
   o.timeout = default_timeout;
@@ -1004,7 +1076,8 @@ caf::expected<server_options> read_options(const caf::settings& args,
     return bad("max-body must be 0 or more");
   o.max_body = static_cast<size_t>(max_body);
   o.health = caf::get_or(args, "health", true);
-  o.status = caf::get_or(args, "status", true);
+  // A WebSocket port is often public; the node's status is opt-in there.
+  o.status = caf::get_or(args, "status", !websocket);
   if (auto dir = caf::get_if<std::string>(&args, "static")) {
     char resolved[PATH_MAX];
     struct stat st {};
@@ -1028,6 +1101,12 @@ caf::expected<server_options> read_options(const caf::settings& args,
   if (o.cert_file.empty() != o.key_file.empty())
     return bad("HTTPS needs both cert-file and key-file");
   o.events = caf::get_or(args, "events", std::string{});
+  if (websocket) {
+    auto ws = read_ws_options(args, name, o.timeout);
+    if (!ws)
+      return std::move(ws.error());
+    o.ws = std::make_shared<const ws_options>(std::move(*ws));
+  }
   return o;
 }
 
@@ -1084,7 +1163,32 @@ caf::expected<caf::actor> spawn_server(switchboard::node& owner,
   http.callback = on_lws;
   // Each send() may carry this much; lws copies what a send leaves over.
   http.tx_packet_size = 64 * 1024;
-  cfg.protocols = {http, lws_protocols{}};
+  cfg.protocols = {http};
+  if (auto& ws = opts.ws) {
+    // A client that names no subprotocol lands on `http` (index 0); one
+    // that names one of these gets it.
+    for (auto& p : ws->protocols) {
+      auto x = http;
+      x.name = p.c_str();
+      cfg.protocols.push_back(x);
+    }
+    cfg.keep = ws;
+    auto secs = [](caf::timespan t) {
+      return static_cast<uint16_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(t).count());
+    };
+    if (ws->ping_interval.count() > 0) {
+      cfg.retry.secs_since_valid_ping = secs(ws->ping_interval);
+      cfg.retry.secs_since_valid_hangup =
+        secs(ws->ping_interval + ws->ping_timeout);
+    } else {
+      cfg.retry.secs_since_valid_ping = 65534;
+      cfg.retry.secs_since_valid_hangup = 65535;
+    }
+    if (ws->compress)
+      cfg.extensions = ws_extensions();
+  }
+  cfg.protocols.push_back(lws_protocols{});
   cfg.keepalive_timeout = static_cast<int>(
     std::chrono::duration_cast<std::chrono::seconds>(opts.idle_timeout)
       .count());
@@ -1103,15 +1207,8 @@ caf::expected<caf::actor> spawn_server(switchboard::node& owner,
     std::move(h), std::move(bound)));
 }
 
-} // namespace
-
-kind_spec http_server_kind() {
-  kind_spec result;
-  result.name = "http";
-  result.doc = "an HTTP(S) server: routes send requests to actors; their "
-               "replies are the responses";
-  result.section = kind_section::bridges;
-  result.keys = {
+std::vector<key_spec> http_keys() {
+  return {
     {"listen", value_type::string, false,
      "HOST:PORT (default 127.0.0.1:8080; port 0 picks a free one)"},
     {"routes", value_type::list, false,
@@ -1151,20 +1248,59 @@ kind_spec http_server_kind() {
     {"events", value_type::actor_ref, false,
      "gets {event: \"refused\"} when max-connections turns one away"},
   };
-  result.check = [](const std::string& name,
-                    const caf::settings& args) -> caf::error {
-    auto o = read_options(args, name, std::chrono::seconds(5));
+}
+
+kind_spec make_kind(bool websocket) {
+  kind_spec result;
+  result.name = websocket ? "websocket" : "http";
+  result.doc =
+    websocket ? "a WebSocket server (and HTTP on the same port): each "
+                "connection an actor, messages to `to` or a `room`"
+              : "an HTTP(S) server: routes send requests to actors; their "
+                "replies are the responses";
+  result.section = kind_section::bridges;
+  result.keys = http_keys();
+  if (websocket) {
+    for (auto& k : result.keys) {
+      if (k.name == "status")
+        k.doc = "answer GET /status with the node's status (default false "
+                "here)";
+      else if (k.name == "events")
+        k.doc = "gets {event: \"opened\"|\"closed\"|\"refused\"} for "
+                "connections";
+      else if (k.name == "token")
+        k.doc = "upgrades and requests need `Authorization: Bearer TOKEN` "
+                "(or ?token=TOKEN for an upgrade); else 401";
+    }
+    for (auto& k : ws_keys())
+      result.keys.push_back(std::move(k));
+  }
+  result.check = [websocket](const std::string& name,
+                             const caf::settings& args) -> caf::error {
+    auto o = read_options(args, name, std::chrono::seconds(5), websocket);
     if (!o)
       return std::move(o.error());
     return check_tls(*o);
   };
-  result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
-    auto o = read_options(ctx.args, ctx.name, ctx.node.request_timeout());
+  result.factory =
+    [websocket](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    auto o = read_options(ctx.args, ctx.name, ctx.node.request_timeout(),
+                          websocket);
     if (!o)
       return std::move(o.error());
     return spawn_server(ctx.node, std::move(*o));
   };
   return result;
+}
+
+} // namespace
+
+kind_spec http_server_kind() {
+  return make_kind(false);
+}
+
+kind_spec websocket_kind() {
+  return make_kind(true);
 }
 
 } // namespace switchboard::bridges::http

@@ -25,4 +25,8 @@ namespace switchboard::bridges::http {
 /// The `http` kind.
 kind_spec http_server_kind();
 
+/// The `websocket` kind: the `http` kind plus WebSocket upgrades
+/// (websocket.hpp).
+kind_spec websocket_kind();
+
 } // namespace switchboard::bridges::http

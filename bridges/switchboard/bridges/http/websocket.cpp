@@ -1,0 +1,1058 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/bridges/http/websocket.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <sys/socket.h>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <switchboard/errc.hpp>
+#include <switchboard/fifo.hpp>
+#include <switchboard/loop_actor.hpp>
+#include <switchboard/messages.hpp>
+#include <switchboard/node.hpp>
+#include <switchboard/sockets.hpp>
+#include <switchboard/status.hpp>
+
+namespace switchboard::bridges::http {
+
+namespace {
+
+using json = nlohmann::json;
+
+/// Closes a connection (1000, once its queue is written).
+using ws_close_atom = caf::atom_constant<caf::atom("wsclose")>;
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+uint64_t ms(caf::timespan x) {
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(x).count());
+}
+
+std::string truncated(const std::string& s, size_t n = 200) {
+  return s.size() <= n ? s : s.substr(0, n) + "...";
+}
+
+std::string error_text(const caf::error& err) {
+  return dump(json{{"error", render(err)}});
+}
+
+// A server's frame (not masked) in front of its payload.
+void append_frame(std::string& out, bool binary, const std::string& payload) {
+  unsigned char h[10];
+  size_t n;
+  auto len = payload.size();
+  h[0] = static_cast<unsigned char>(0x80 | (binary ? 0x2 : 0x1));
+  if (len < 126) {
+    h[1] = static_cast<unsigned char>(len);
+    n = 2;
+  } else if (len < 65536) {
+    h[1] = 126;
+    h[2] = static_cast<unsigned char>(len >> 8);
+    h[3] = static_cast<unsigned char>(len);
+    n = 4;
+  } else {
+    h[1] = 127;
+    for (int i = 0; i < 8; ++i)
+      h[2 + i] = static_cast<unsigned char>(len >> (56 - 8 * i));
+    n = 10;
+  }
+  out.append(reinterpret_cast<const char*>(h), n);
+  out += payload;
+}
+
+std::string base64(const std::string& bytes) {
+  std::string out(bytes.size() * 4 / 3 + 8, '\0');
+  auto n = lws_b64_encode_string(bytes.data(), static_cast<int>(bytes.size()),
+                                 out.data(), static_cast<int>(out.size()));
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+caf::expected<std::string> unbase64(const std::string& text) {
+  std::string out(text.size() * 3 / 4 + 4, '\0');
+  auto n = lws_b64_decode_string_len(text.data(), static_cast<int>(text.size()),
+                                     out.data(), static_cast<int>(out.size()));
+  if (n < 0)
+    return make_error(errc::bad_message, "not base64: " + truncated(text));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+// Each send() may carry this much; lws copies what a send leaves over.
+constexpr size_t write_chunk = 64 * 1024;
+
+} // namespace
+
+// -- one connection -----------------------------------------------------------
+
+class ws_conn final : public loop_actor<caf::event_based_actor> {
+public:
+  // (lws is an incomplete type, which CAF's spawn cannot forward.)
+  struct wsi_ref {
+    lws* wsi;
+  };
+
+  ws_conn(caf::actor_config& cfg, io_loop& loop, ws_service* svc, wsi_ref w,
+          uint64_t id, std::string protocol)
+      : loop_actor(cfg, loop), id(id), svc_(svc), wsi_(w.wsi),
+        protocol_(std::move(protocol)) {
+    opened_ = uv_now(loop.native());
+    valid_at_ = opened_;
+  }
+
+  uint64_t id;
+  // Waits in the service's list of connections to write.
+  bool dirty = false;
+
+  caf::behavior make_behavior() override {
+    auto& o = svc_->opt();
+    if (!o.room.empty()) {
+      if (auto room = svc_->node().lookup(o.room, svc_->room_cache))
+        send(room, join_atom::value, caf::actor_cast<sink_actor>(this));
+      else
+        svc_->node().log(o.name + ": no room named '" + o.room + "'");
+    }
+    if (has_events()) {
+      json ev{{"event", "opened"}, {"peer", peer()}};
+      if (!protocol_.empty())
+        ev["protocol"] = protocol_;
+      event(std::move(ev));
+    }
+    set_exit_handler([this](caf::exit_msg& msg) {
+      if (wsi_ != nullptr && !closing_)
+        close(1001,
+              msg.reason == caf::exit_reason::user_shutdown
+                ? "the node is stopping"
+                : render(msg.reason),
+              false);
+      quit(msg.reason);
+    });
+    return {
+      [this](push_atom, json_message& m) { write_message(m, false); },
+      [this](ws_close_atom) { close(1000, "closed by command", false); },
+      [this](status_atom) {
+        return status_reply(this, "websocket-connection",
+                            {{"conn", std::to_string(id)},
+                             {"peer", dump(peer())},
+                             {"queued", std::to_string(queued())},
+                             {"in", std::to_string(in_)},
+                             {"out", std::to_string(out_count_)}});
+      },
+    };
+  }
+
+  // -- what the service and its commands see ------------------------------
+
+  const std::string& peer() {
+    if (peer_.empty() && wsi_ != nullptr) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      if (::getpeername(lws_get_socket_fd(wsi_),
+                        reinterpret_cast<sockaddr*>(&ss), &len)
+          == 0)
+        peer_ = to_string(ss);
+    }
+    return peer_;
+  }
+
+  size_t queued() const {
+    return out_.size() + lws_queued_;
+  }
+
+  json describe(uint64_t now) {
+    json x{{"conn", id},     {"peer", peer()},    {"queued", queued()},
+           {"in", in_},      {"out", out_count_}, {"age_ms", now - opened_}};
+    if (!protocol_.empty())
+      x["protocol"] = protocol_;
+    return x;
+  }
+
+  // Writes under the overflow policy. A reply to the connection's own
+  // message always queues (its reading pauses instead); a push past the
+  // mark is what the policy is for.
+  void write_message(const json_message& m, bool is_reply) {
+    auto& o = svc_->opt();
+    std::string payload;
+    bool binary = false;
+    if (o.format == ws_format::json) {
+      payload = m.text;
+    } else {
+      auto parsed = json::parse(m.text, nullptr, false);
+      if (!parsed.is_string()) {
+        ++svc_->stats().errors;
+        auto why = std::string{"format = \""}
+                   + (o.format == ws_format::text ? "text" : "binary")
+                   + "\" takes JSON strings, got " + truncated(m.text);
+        if (is_reply)
+          write_frame(dump(json{{"error", why}}), false, true);
+        else
+          svc_->node().log(o.name + ": conn " + std::to_string(id) + ": "
+                           + why);
+        return;
+      }
+      payload = parsed.get<std::string>();
+      if (o.format == ws_format::binary) {
+        auto bytes = unbase64(payload);
+        if (!bytes) {
+          ++svc_->stats().errors;
+          if (is_reply)
+            write_frame(error_text(bytes.error()), false, true);
+          return;
+        }
+        payload = std::move(*bytes);
+        binary = true;
+      }
+    }
+    write_frame(payload, binary, is_reply);
+  }
+
+  void write_frame(const std::string& payload, bool binary, bool is_reply) {
+    if (wsi_ == nullptr || closing_)
+      return;
+    auto& o = svc_->opt();
+    if (queued() >= o.max_queued) {
+      if (o.disconnect) {
+        ++svc_->stats().errors;
+        close(1008,
+              "overflow: " + std::to_string(queued())
+                + " bytes queued (max-queued)",
+              true);
+        return;
+      }
+      if (!is_reply) {
+        ++svc_->stats().drops;
+        return;
+      }
+    }
+    if (o.compress) {
+      std::string f(LWS_PRE, '\0');
+      f += payload;
+      lws_queued_ += payload.size();
+      frames_.push_back({std::move(f), binary});
+      lws_callback_on_writable(wsi_);
+    } else {
+      append_frame(out_, binary, payload);
+      svc_->mark_dirty(this);
+    }
+    ++out_count_;
+    ++svc_->stats().out;
+    if (is_reply && !paused_for_queue_ && queued() >= o.max_queued) {
+      paused_for_queue_ = true;
+      update_rx();
+    }
+  }
+
+  // Closes with `code`: after the queue is written (`abort` false), or at
+  // once (the peer does not read: nothing more would reach it).
+  void close(int code, std::string reason, bool abort) {
+    if (wsi_ == nullptr || closing_)
+      return;
+    closing_ = true;
+    close_code_ = code;
+    close_reason_ = std::move(reason);
+    if (abort) {
+      out_.clear();
+      frames_.clear();
+      lws_queued_ = 0;
+      // lws sees the end at its next poll and closes; no callback here.
+      ::shutdown(lws_get_socket_fd(wsi_), SHUT_RDWR);
+      return;
+    }
+    lws_callback_on_writable(wsi_);
+  }
+
+  // -- lws callbacks ------------------------------------------------------
+
+  int on_receive(const void* in, size_t len) {
+    if (closing_)
+      return 0;
+    auto& o = svc_->opt();
+    if (rx_.size() + len > o.max_message) {
+      ++svc_->stats().errors;
+      auto why = "max-message: a message of more than "
+                 + std::to_string(o.max_message) + " bytes";
+      closing_ = true;
+      close_code_ = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+      close_reason_ = why;
+      lws_close_reason(wsi_, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                       reinterpret_cast<unsigned char*>(why.data()),
+                       std::min<size_t>(why.size(), 120));
+      return -1;
+    }
+    rx_.append(static_cast<const char*>(in), len);
+    if (!lws_is_final_fragment(wsi_) || lws_remaining_packet_payload(wsi_) > 0)
+      return 0;
+    bool binary = lws_frame_is_binary(wsi_) != 0;
+    std::string msg;
+    msg.swap(rx_);
+    on_message(std::move(msg), binary);
+    return 0;
+  }
+
+  int on_writeable() {
+    if (wsi_ == nullptr)
+      return -1;
+    if (svc_->opt().compress) {
+      if (!frames_.empty()) {
+        auto& f = frames_.front();
+        auto n = f.data.size() - LWS_PRE;
+        auto data = reinterpret_cast<unsigned char*>(f.data.data()) + LWS_PRE;
+        if (lws_write(wsi_, data, n,
+                      f.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT)
+            < 0)
+          return -1;
+        lws_queued_ -= n;
+        frames_.pop_front();
+      }
+      if (!frames_.empty()) {
+        lws_callback_on_writable(wsi_);
+        return 0;
+      }
+    } else if (flush() < 0) {
+      return -1;
+    }
+    drained();
+    if (closing_ && queued() == 0 && !lws_partial_buffered(wsi_)) {
+      lws_close_reason(
+        wsi_, static_cast<lws_close_status>(close_code_),
+        reinterpret_cast<unsigned char*>(close_reason_.data()),
+        std::min<size_t>(close_reason_.size(), 120));
+      return -1;
+    }
+    return 0;
+  }
+
+  // Writes what is queued (as much as the socket takes); -1: the
+  // connection failed.
+  int flush() {
+    if (wsi_ == nullptr || out_.empty())
+      return 0;
+    if (lws_partial_buffered(wsi_)) {
+      lws_callback_on_writable(wsi_);
+      return 0;
+    }
+    auto n = std::min(out_.size(), write_chunk);
+    // Raw bytes: the frames are built already. lws keeps what the socket
+    // does not take and sends it before anything else.
+    if (lws_write(wsi_, reinterpret_cast<unsigned char*>(out_.data()), n,
+                  LWS_WRITE_HTTP)
+        < 0) {
+      close(1006, "write failed", true);
+      return -1;
+    }
+    out_.erase(0, n);
+    if (out_.capacity() > 4 * write_chunk && out_.size() < write_chunk)
+      out_.shrink_to_fit();
+    if (!out_.empty() || lws_partial_buffered(wsi_))
+      lws_callback_on_writable(wsi_);
+    return 0;
+  }
+
+  void on_pong() {
+    valid_at_ = uv_now(loop().native());
+  }
+
+  void on_peer_close(const void* in, size_t len) {
+    auto p = static_cast<const unsigned char*>(in);
+    peer_code_ = len >= 2 ? (p[0] << 8) | p[1] : 1005;
+    if (len > 2)
+      peer_reason_.assign(reinterpret_cast<const char*>(p) + 2, len - 2);
+    peer_closed_ = true;
+  }
+
+  // The wsi is gone: the actor ends.
+  void on_closed() {
+    if (wsi_ == nullptr)
+      return;
+    wsi_ = nullptr;
+    auto now = uv_now(loop().native());
+    auto& o = svc_->opt();
+    std::string reason;
+    int code = 1006;
+    if (peer_closed_) {
+      code = peer_code_;
+      reason = "the peer closed the connection (" + std::to_string(code)
+               + (peer_reason_.empty() ? "" : " " + peer_reason_) + ")";
+    } else if (closing_) {
+      code = close_code_;
+      reason = close_reason_;
+    } else if (o.ping_interval.count() > 0
+               && now - valid_at_ + 500
+                    >= ms(o.ping_interval) + ms(o.ping_timeout)) {
+      ++svc_->stats().errors;
+      reason = "ping-timeout: no pong for " + std::to_string(now - valid_at_)
+               + " ms";
+    } else {
+      reason = "the connection was lost";
+    }
+    out_.clear();
+    frames_.clear();
+    lws_queued_ = 0;
+    bool normal = reason == "the node is stopping"
+                  || reason == "closed by command" || peer_closed_;
+    if (has_events() || !normal)
+      event(json{{"event", "closed"}, {"code", code}, {"reason", reason}});
+    send_exit(this, caf::exit_reason::normal);
+  }
+
+  // The service is going away.
+  void detach_service() {
+    wsi_ = nullptr;
+    send_exit(this, caf::exit_reason::user_shutdown);
+  }
+
+  // Answers the request that has waited longer than `timeout`.
+  void check_timeouts(uint64_t now) {
+    auto t = ms(svc_->opt().timeout);
+    while (t > 0 && !slots_.empty() && !slots_.front().done
+           && now - slots_.front().sent >= t) {
+      ++svc_->stats().errors;
+      auto& s = slots_.front();
+      s.done = true;
+      s.reply = json_message::trusted(error_text(make_error(
+        errc::timeout, svc_->opt().to + " did not answer within "
+                         + std::to_string(t) + " ms (timeout)")));
+      s.is_error = true;
+      flush_slots();
+    }
+  }
+
+private:
+  void on_message(std::string data, bool binary) {
+    ++in_;
+    ++svc_->stats().in;
+    auto& o = svc_->opt();
+    caf::expected<json_message> m{caf::error{}};
+    switch (o.format) {
+      case ws_format::json:
+        if (is_json(data))
+          m = json_message::trusted(std::move(data));
+        else
+          m = make_error(errc::invalid_json,
+                         std::string{"not JSON: "} + truncated(data));
+        break;
+      case ws_format::text:
+        m = json_message::trusted(dump(json(std::move(data))));
+        break;
+      case ws_format::binary:
+        m = json_message::trusted(dump(json(base64(data))));
+        break;
+    }
+    (void) binary;
+    if (!m) {
+      ++svc_->stats().errors;
+      if (!o.to.empty()) {
+        // An answer in its place, so later replies stay in order.
+        ++next_seq_;
+        slots_.push_back(
+          {true, true, json_message::trusted(error_text(m.error())), 0});
+        flush_slots();
+      } else {
+        write_frame(error_text(m.error()), false, true);
+      }
+      return;
+    }
+    if (!o.room.empty()) {
+      if (auto room = svc_->node().lookup(o.room, svc_->room_cache))
+        send(room, push_atom::value, std::move(*m));
+      return;
+    }
+    auto to = svc_->node().lookup(o.to, svc_->to_cache);
+    if (!to) {
+      ++svc_->stats().errors;
+      write_frame(error_text(make_error(errc::unknown_actor,
+                                        "no actor named '" + o.to + "'")),
+                  false, true);
+      return;
+    }
+    auto seq = next_seq_++;
+    slots_.push_back({false, false, {}, uv_now(loop().native())});
+    // No CAF timeout: the service's timer answers a request that takes too
+    // long (CAF's would wake its clock thread for every message).
+    request(caf::actor_cast<json_actor>(to), caf::infinite, std::move(*m))
+      .then([this, seq](json_message& reply) { fill(seq, reply, false); },
+            [this, seq](caf::error& err) {
+              fill(seq, json_message::trusted(error_text(err)), true);
+            });
+    if (slots_.size() >= o.max_pending && !paused_for_pending_) {
+      paused_for_pending_ = true;
+      update_rx();
+    }
+  }
+
+  struct slot {
+    bool done;
+    bool is_error;
+    json_message reply;
+    uint64_t sent; // loop time (ms) of the request
+  };
+
+  void fill(uint64_t seq, const json_message& reply, bool is_error) {
+    // Slots leave from the front; the front's sequence number is
+    // `next_seq_ - slots_.size()` counting only request slots, so errors
+    // in place take sequence numbers too.
+    auto first = next_seq_ - slots_.size();
+    if (slots_.empty() || seq < first)
+      return; // answered by the timeout already
+    auto& s = slots_[seq - first];
+    if (s.done)
+      return;
+    s.done = true;
+    s.is_error = is_error;
+    s.reply = reply;
+    flush_slots();
+  }
+
+  void flush_slots() {
+    while (!slots_.empty() && slots_.front().done) {
+      auto s = std::move(slots_.front());
+      slots_.pop_front();
+      if (s.is_error)
+        write_frame(s.reply.text, false, true);
+      else
+        write_message(s.reply, true);
+    }
+    auto& o = svc_->opt();
+    if (paused_for_pending_ && slots_.size() < o.max_pending / 2 + 1) {
+      paused_for_pending_ = false;
+      update_rx();
+    }
+  }
+
+  void drained() {
+    if (paused_for_queue_ && queued() < svc_->opt().max_queued / 2 + 1) {
+      paused_for_queue_ = false;
+      update_rx();
+    }
+  }
+
+  void update_rx() {
+    if (wsi_ != nullptr)
+      lws_rx_flow_control(wsi_,
+                          paused_for_pending_ || paused_for_queue_ ? 0 : 1);
+  }
+
+  void on_exit() override {
+    // Killed while lws still has the connection: it closes at the next
+    // writeable callback.
+    if (wsi_ != nullptr && !closing_)
+      close(1001, "the connection's actor ended", false);
+    loop_actor::on_exit();
+  }
+
+  bool has_events() {
+    return svc_->node().lookup(svc_->opt().events, svc_->events_cache)
+           != nullptr;
+  }
+
+  void event(json ev) {
+    ev["bridge"] = svc_->opt().name;
+    ev["conn"] = id;
+    svc_->event(dump(ev));
+  }
+
+  ws_service* svc_;
+  lws* wsi_;
+  std::string protocol_;
+  std::string peer_;
+  uint64_t opened_ = 0;
+  // Loop time of the last proof of life (open, pong).
+  uint64_t valid_at_ = 0;
+  // A message being received, fragment by fragment.
+  std::string rx_;
+  // Frames ready to send (built here: no compression).
+  std::string out_;
+  // Messages for lws to frame (compression).
+  struct frame {
+    std::string data; // LWS_PRE bytes, then the payload
+    bool binary;
+  };
+  fifo<frame> frames_;
+  size_t lws_queued_ = 0;
+  // Requests in flight, oldest first; sequence numbers run on.
+  fifo<slot> slots_;
+  uint64_t next_seq_ = 0;
+  uint64_t in_ = 0;
+  uint64_t out_count_ = 0;
+  bool paused_for_pending_ = false;
+  bool paused_for_queue_ = false;
+  bool closing_ = false;
+  int close_code_ = 1000;
+  std::string close_reason_;
+  bool peer_closed_ = false;
+  int peer_code_ = 1005;
+  std::string peer_reason_;
+};
+
+// -- the service ----------------------------------------------------------------
+
+ws_service::ws_service(switchboard::node& owner,
+                       std::shared_ptr<const ws_options> opts,
+                       std::string token)
+    : node_(owner), opt_(std::move(opts)), token_(std::move(token)) {
+  auto uv = node_.loop().native();
+  check_ = new uv_check_t;
+  uv_check_init(uv, check_);
+  check_->data = this;
+  if (auto t = ms(opt_->timeout); t > 0) {
+    sweep_ = new uv_timer_t;
+    uv_timer_init(uv, sweep_);
+    sweep_->data = this;
+    // A time-out is seen within a quarter of itself (at most a second
+    // late).
+    auto period = std::clamp<uint64_t>(t / 4, 10, 1000);
+    uv_timer_start(
+      sweep_, [](uv_timer_t* h) { static_cast<ws_service*>(h->data)->sweep(); },
+      period, period);
+  }
+}
+
+ws_service::~ws_service() {
+  for (auto& [id, e] : conns_)
+    e.c->detach_service();
+  conns_.clear();
+  dirty_.clear();
+  auto close_handle = [](auto*& h) {
+    if (h == nullptr)
+      return;
+    uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) {
+      delete reinterpret_cast<std::remove_reference_t<decltype(h)>>(x);
+    });
+    h = nullptr;
+  };
+  close_handle(check_);
+  close_handle(sweep_);
+  close_handle(stop_timer_);
+}
+
+int ws_service::check_upgrade(lws* wsi, const std::string& path,
+                              std::string& why) {
+  auto& o = *opt_;
+  auto refuse = [&](int status, std::string text) {
+    ++stats_.refused;
+    why = std::move(text);
+    return status;
+  };
+  if (stopping_)
+    return refuse(503, "the node is stopping");
+  bool prefix = o.path.size() >= 2
+                && o.path.compare(o.path.size() - 2, 2, "/*") == 0;
+  auto base = prefix ? o.path.substr(0, o.path.size() - 1) : o.path;
+  if (prefix ? path.compare(0, base.size(), base) != 0
+                 && path + "/" != base
+             : path != o.path)
+    return refuse(404, "no WebSocket at " + path + " (path is " + o.path
+                         + ")");
+  if (!o.origins.empty()) {
+    auto n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+    if (n > 0) {
+      std::string origin(static_cast<size_t>(n) + 1, '\0');
+      lws_hdr_copy(wsi, origin.data(), n + 1, WSI_TOKEN_ORIGIN);
+      origin.resize(static_cast<size_t>(n));
+      if (std::find(o.origins.begin(), o.origins.end(), origin)
+          == o.origins.end())
+        return refuse(403, "origin " + origin + " is not allowed");
+    }
+  }
+  if (!token_.empty()) {
+    std::string given;
+    char buf[512];
+    auto n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION);
+    static const char prefix_text[] = "Bearer ";
+    if (n > 7 && strncasecmp(buf, prefix_text, 7) == 0)
+      given.assign(buf + 7, static_cast<size_t>(n - 7));
+    else if (auto v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf)))
+      given = v;
+    unsigned char diff = given.size() == token_.size() ? 0 : 1;
+    for (size_t i = 0; i < token_.size() && i < given.size(); ++i)
+      diff |= static_cast<unsigned char>(given[i] ^ token_[i]);
+    if (diff != 0)
+      return refuse(401, "a bearer token is required (Authorization: Bearer "
+                         "TOKEN, or ?token=TOKEN)");
+  }
+  return 0;
+}
+
+int ws_service::on_callback(lws* wsi, lws_callback_reasons reason,
+                            ws_conn*& slot, void* in, size_t len) {
+  switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED: {
+      if (stopping_)
+        return -1;
+      auto id = next_id_++;
+      std::string protocol;
+      if (auto p = lws_get_protocol(wsi); p != nullptr && p->name != nullptr
+                                          && std::strcmp(p->name, "http") != 0)
+        protocol = p->name;
+      auto handle =
+        spawn_on_loop<ws_conn>(node_.system(), node_.loop(), this,
+                               ws_conn::wsi_ref{wsi}, id, std::move(protocol));
+      auto c = static_cast<ws_conn*>(
+        caf::actor_cast<caf::abstract_actor*>(handle));
+      slot = c;
+      conns_.emplace(id, entry{caf::actor_cast<caf::actor>(handle), c});
+      ++stats_.accepted;
+      return 0;
+    }
+    case LWS_CALLBACK_RECEIVE:
+      return slot != nullptr ? slot->on_receive(in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      return slot != nullptr ? slot->on_writeable() : -1;
+    case LWS_CALLBACK_RECEIVE_PONG:
+      if (slot != nullptr)
+        slot->on_pong();
+      return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+      if (slot != nullptr)
+        slot->on_peer_close(in, len);
+      return 0;
+    case LWS_CALLBACK_CLOSED:
+      forget(slot);
+      return 0;
+    default: return 0;
+  }
+}
+
+void ws_service::forget(ws_conn*& slot) {
+  if (slot == nullptr)
+    return;
+  auto c = slot;
+  slot = nullptr;
+  closed(c);
+}
+
+void ws_service::closed(ws_conn* c) {
+  auto i = conns_.find(c->id);
+  if (i == conns_.end())
+    return;
+  // Holds the actor until its exit message is queued.
+  auto handle = std::move(i->second.handle);
+  conns_.erase(i);
+  if (c->dirty) {
+    c->dirty = false;
+    dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), c), dirty_.end());
+  }
+  ++stats_.closed;
+  c->on_closed();
+  if (stopping_ && conns_.empty())
+    finish_stop();
+}
+
+void ws_service::mark_dirty(ws_conn* c) {
+  if (c->dirty)
+    return;
+  c->dirty = true;
+  dirty_.push_back(c);
+  if (!check_on_) {
+    check_on_ = true;
+    uv_check_start(check_, [](uv_check_t* h) {
+      static_cast<ws_service*>(h->data)->flush_dirty();
+    });
+  }
+}
+
+void ws_service::flush_dirty() {
+  // A flush that fails closes its connection, which takes it off the list:
+  // work on a copy.
+  auto xs = std::move(dirty_);
+  dirty_.clear();
+  for (auto c : xs)
+    c->dirty = false;
+  for (auto c : xs)
+    if (conns_.count(c->id) != 0)
+      c->flush();
+  if (dirty_.empty()) {
+    check_on_ = false;
+    uv_check_stop(check_);
+  }
+}
+
+void ws_service::sweep() {
+  auto now = uv_now(node_.loop().native());
+  for (auto& [id, e] : conns_)
+    e.c->check_timeouts(now);
+}
+
+caf::expected<json_message> ws_service::command(const json_message& m) {
+  auto bad = [&](const std::string& why) {
+    return make_error(errc::bad_message,
+                      opt_->name + ": " + why
+                        + "; commands: {\"op\":\"send\",\"conn\":ID,"
+                          "\"data\":...}, {\"op\":\"broadcast\","
+                          "\"data\":...[,\"except\":ID]}, "
+                          "{\"op\":\"close\",\"conn\":ID}, "
+                          "{\"op\":\"list\"}");
+  };
+  auto cmd = json::parse(m.text, nullptr, false);
+  if (!cmd.is_object() || !cmd.contains("op") || !cmd["op"].is_string())
+    return bad("expected a command object with \"op\"");
+  auto op = cmd["op"].get<std::string>();
+  auto conn = [&]() -> ws_conn* {
+    if (!cmd.contains("conn") || !cmd["conn"].is_number_unsigned())
+      return nullptr;
+    auto i = conns_.find(cmd["conn"].get<uint64_t>());
+    return i != conns_.end() ? i->second.c : nullptr;
+  };
+  auto no_conn = [&] {
+    return make_error(
+      errc::unknown_actor,
+      opt_->name + ": no connection "
+        + (cmd.contains("conn") ? cmd["conn"].dump() : std::string{"given"}));
+  };
+  if (op == "list") {
+    auto now = uv_now(node_.loop().native());
+    json xs = json::array();
+    for (auto& [id, e] : conns_)
+      xs.push_back(e.c->describe(now));
+    return json_message::trusted(dump(json{{"connections", xs}}));
+  }
+  if (op == "send" || op == "broadcast") {
+    if (!cmd.contains("data"))
+      return bad("\"" + op + "\" needs \"data\"");
+    auto data = json_message::trusted(dump(cmd["data"]));
+    if (op == "send") {
+      auto c = conn();
+      if (c == nullptr)
+        return no_conn();
+      c->write_message(data, false);
+      return json_message::trusted("{\"sent\":1}");
+    }
+    uint64_t except = 0;
+    if (cmd.contains("except") && cmd["except"].is_number_unsigned())
+      except = cmd["except"].get<uint64_t>();
+    size_t n = 0;
+    // A write may close a connection (overflow), which erases it: collect
+    // first.
+    std::vector<ws_conn*> xs;
+    xs.reserve(conns_.size());
+    for (auto& [id, e] : conns_)
+      if (id != except)
+        xs.push_back(e.c);
+    for (auto c : xs) {
+      c->write_message(data, false);
+      ++n;
+    }
+    return json_message::trusted("{\"sent\":" + std::to_string(n) + "}");
+  }
+  if (op == "close") {
+    auto c = conn();
+    if (c == nullptr)
+      return no_conn();
+    c->close(1000, "closed by command", false);
+    return json_message::trusted("{\"closed\":1}");
+  }
+  return bad("unknown op \"" + op + "\"");
+}
+
+std::string ws_service::status_json() const {
+  size_t queued = 0;
+  for (auto& [id, e] : conns_)
+    queued += e.c->queued();
+  return dump(json{{"path", opt_->path},
+                   {"connections", conns_.size()},
+                   {"accepted", stats_.accepted},
+                   {"refused", stats_.refused},
+                   {"closed", stats_.closed},
+                   {"in", stats_.in},
+                   {"out", stats_.out},
+                   {"queued", queued},
+                   {"drops", stats_.drops},
+                   {"errors", stats_.errors}});
+}
+
+void ws_service::stop(std::function<void()> done) {
+  if (stopping_)
+    return;
+  stopping_ = true;
+  stopped_ = std::move(done);
+  if (conns_.empty()) {
+    finish_stop();
+    return;
+  }
+  std::vector<ws_conn*> xs;
+  for (auto& [id, e] : conns_)
+    xs.push_back(e.c);
+  for (auto c : xs)
+    c->close(1001, "the node is stopping", false);
+  // A peer that does not read cannot hold the stop: after a while its
+  // connection is cut, and after a while more the bridge goes on anyway.
+  stop_timer_ = new uv_timer_t;
+  uv_timer_init(node_.loop().native(), stop_timer_);
+  stop_timer_->data = this;
+  uv_timer_start(
+    stop_timer_,
+    [](uv_timer_t* t) {
+      auto self = static_cast<ws_service*>(t->data);
+      if (++self->stop_ticks_ == 1) {
+        std::vector<ws_conn*> xs;
+        for (auto& [id, e] : self->conns_)
+          xs.push_back(e.c);
+        for (auto c : xs)
+          c->close(1001, "the node is stopping", true);
+      } else {
+        self->finish_stop();
+      }
+    },
+    250, 250);
+}
+
+void ws_service::finish_stop() {
+  if (stop_timer_ != nullptr)
+    uv_timer_stop(stop_timer_);
+  if (auto f = std::move(stopped_)) {
+    stopped_ = nullptr;
+    f();
+  }
+}
+
+void ws_service::event(const std::string& text) {
+  if (!node_.send_event(opt_->events, events_cache, text))
+    node_.log(opt_->name + ": " + text);
+}
+
+// -- config ---------------------------------------------------------------------
+
+const lws_extension* ws_extensions() {
+  static const lws_extension exts[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_no_context_takeover; "
+     "client_max_window_bits"},
+    {nullptr, nullptr, nullptr},
+  };
+  return exts;
+}
+
+std::vector<key_spec> ws_keys() {
+  return {
+    {"path", value_type::string, false,
+     "where WebSocket clients connect (default \"/\"; \"/chat/*\" takes "
+     "a prefix)"},
+    {"protocols", value_type::string_list, false,
+     "subprotocols a client may ask for (Sec-WebSocket-Protocol)"},
+    {"to", value_type::actor_ref, false,
+     "each message is a request to this actor; the reply goes back on the "
+     "connection, in order"},
+    {"room", value_type::actor_ref, false,
+     "each connection joins this room; a message goes to every other "
+     "member"},
+    {"format",
+     value_type::string,
+     false,
+     "\"json\" (default), \"text\" (messages are JSON strings) or "
+     "\"binary\" (base64 strings; binary frames)",
+     {"json", "text", "binary"}},
+    {"max-message",
+     value_type::integer,
+     false,
+     "the largest inbound message, in bytes (default 1 MiB); more closes "
+     "with 1009",
+     {},
+     1},
+    {"max-queued",
+     value_type::integer,
+     false,
+     "bytes waiting for a slow client before `overflow` applies (default 1 "
+     "MiB)",
+     {},
+     1},
+    {"overflow",
+     value_type::string,
+     false,
+     "past max-queued: \"drop\" the message (default, counted) or "
+     "\"disconnect\" the client (1008)",
+     {"drop", "disconnect"}},
+    {"max-pending",
+     value_type::integer,
+     false,
+     "requests in flight per connection before its reading pauses "
+     "(default 1024)",
+     {},
+     1},
+    {"origins", value_type::string_list, false,
+     "browser origins allowed to connect (default: any); a request "
+     "without Origin is not a browser's and passes"},
+    {"ping-interval", value_type::timespan, false,
+     "a ping after this much silence (default 30s; 0s: none)"},
+    {"ping-timeout", value_type::timespan, false,
+     "no pong this long after the ping closes the connection (default "
+     "10s)"},
+    {"compress", value_type::boolean, false,
+     "permessage-deflate when the client offers it (default false)"},
+  };
+}
+
+caf::expected<ws_options> read_ws_options(const caf::settings& args,
+                                          const std::string& name,
+                                          caf::timespan timeout) {
+  ws_options o;
+  o.name = name;
+  o.timeout = caf::get_or(args, "timeout", timeout);
+  auto bad = [&](const std::string& why) {
+    return make_error(errc::config_bad_value, name + ": " + why);
+  };
+  o.path = caf::get_or(args, "path", o.path);
+  if (o.path.empty() || o.path[0] != '/')
+    return bad("path must start with '/'");
+  o.protocols = caf::get_or(args, "protocols", std::vector<std::string>{});
+  for (auto& p : o.protocols) {
+    if (p.empty() || p == "http"
+        || p.find_first_of(" ,;\t\"") != std::string::npos)
+      return bad("protocols: '" + p + "' is not a subprotocol name");
+  }
+  o.to = caf::get_or(args, "to", std::string{});
+  o.room = caf::get_or(args, "room", std::string{});
+  if (o.to.empty() == o.room.empty())
+    return bad("a websocket bridge needs either `to` or `room`");
+  o.events = caf::get_or(args, "events", std::string{});
+  auto format = caf::get_or(args, "format", std::string{"json"});
+  if (format == "text")
+    o.format = ws_format::text;
+  else if (format == "binary")
+    o.format = ws_format::binary;
+  else if (format != "json")
+    return bad("format must be \"json\", \"text\" or \"binary\"");
+  auto positive = [&](const char* key, size_t& x) -> caf::error {
+    auto v = caf::get_or(args, std::string{key}, static_cast<int64_t>(x));
+    if (v < 1)
+      return bad(std::string{key} + " must be at least 1");
+    x = static_cast<size_t>(v);
+    return {};
+  };
+  if (auto err = positive("max-message", o.max_message))
+    return err;
+  if (auto err = positive("max-queued", o.max_queued))
+    return err;
+  if (auto err = positive("max-pending", o.max_pending))
+    return err;
+  auto overflow = caf::get_or(args, "overflow", std::string{"drop"});
+  if (overflow == "disconnect")
+    o.disconnect = true;
+  else if (overflow != "drop")
+    return bad("overflow must be \"drop\" or \"disconnect\"");
+  o.origins = caf::get_or(args, "origins", std::vector<std::string>{});
+  o.ping_interval = caf::get_or(args, "ping-interval", o.ping_interval);
+  o.ping_timeout = caf::get_or(args, "ping-timeout", o.ping_timeout);
+  if (o.ping_interval.count() < 0 || o.ping_timeout.count() < 0)
+    return bad("ping-interval and ping-timeout must not be negative");
+  if (o.ping_interval.count() > 0
+      && (o.ping_interval < std::chrono::seconds(1)
+          || o.ping_timeout < std::chrono::seconds(1)))
+    return bad("ping-interval and ping-timeout are whole seconds, at least "
+               "1s (0s turns pings off)");
+  if (o.ping_interval + o.ping_timeout > std::chrono::seconds(65535))
+    return bad("ping-interval plus ping-timeout must stay under 18 hours");
+  o.compress = caf::get_or(args, "compress", false);
+  return o;
+}
+
+} // namespace switchboard::bridges::http
