@@ -236,15 +236,15 @@ public:
       [this](status_atom) {
         std::vector<std::pair<std::string, std::string>> fields{
           {"listen", dump(bound_)},
-           {"tls", opt_->cert_file.empty() ? "false" : "true"},
-           {"routes", std::to_string(opt_->routes.size())},
-           {"connections", std::to_string(conns_.size())},
-           {"requests", std::to_string(requests_)},
-           {"in_flight", std::to_string(busy_)},
-           {"responses", dump(json{{"2xx", by_class_[2]},
-                                   {"3xx", by_class_[3]},
-                                   {"4xx", by_class_[4]},
-                                   {"5xx", by_class_[5]}})},
+          {"tls", opt_->cert_file.empty() ? "false" : "true"},
+          {"routes", std::to_string(opt_->routes.size())},
+          {"connections", std::to_string(conns_.size())},
+          {"requests", std::to_string(requests_)},
+          {"in_flight", std::to_string(busy_)},
+          {"responses", dump(json{{"2xx", by_class_[2]},
+                                  {"3xx", by_class_[3]},
+                                  {"4xx", by_class_[4]},
+                                  {"5xx", by_class_[5]}})},
           {"refused", std::to_string(refused_)},
           {"late_replies", std::to_string(late_)}};
         if (ws_ != nullptr)
@@ -1253,11 +1253,11 @@ std::vector<key_spec> http_keys() {
 kind_spec make_kind(bool websocket) {
   kind_spec result;
   result.name = websocket ? "websocket" : "http";
-  result.doc =
-    websocket ? "a WebSocket server (and HTTP on the same port): each "
-                "connection an actor, messages to `to` or a `room`"
-              : "an HTTP(S) server: routes send requests to actors; their "
-                "replies are the responses";
+  result.doc = websocket
+                 ? "a WebSocket server (and HTTP on the same port): each "
+                   "connection an actor, messages to `to` or a `room`"
+                 : "an HTTP(S) server: routes send requests to actors; their "
+                   "replies are the responses";
   result.section = kind_section::bridges;
   result.keys = http_keys();
   if (websocket) {
@@ -1284,8 +1284,8 @@ kind_spec make_kind(bool websocket) {
   };
   result.factory =
     [websocket](const spawn_context& ctx) -> caf::expected<caf::actor> {
-    auto o = read_options(ctx.args, ctx.name, ctx.node.request_timeout(),
-                          websocket);
+    auto o =
+      read_options(ctx.args, ctx.name, ctx.node.request_timeout(), websocket);
     if (!o)
       return std::move(o.error());
     return spawn_server(ctx.node, std::move(*o));

@@ -46,12 +46,17 @@ std::string error_text(const caf::error& err) {
   return dump(json{{"error", render(err)}});
 }
 
-// A server's frame (not masked) in front of its payload.
-void append_frame(std::string& out, bool binary, const std::string& payload) {
+constexpr unsigned char op_text = 0x1;
+constexpr unsigned char op_binary = 0x2;
+constexpr unsigned char op_close = 0x8;
+
+// A server's frame (final, not masked) in front of its payload.
+void append_frame(std::string& out, unsigned char opcode,
+                  const std::string& payload) {
   unsigned char h[10];
   size_t n;
   auto len = payload.size();
-  h[0] = static_cast<unsigned char>(0x80 | (binary ? 0x2 : 0x1));
+  h[0] = static_cast<unsigned char>(0x80 | opcode);
   if (len < 126) {
     h[1] = static_cast<unsigned char>(len);
     n = 2;
@@ -170,8 +175,8 @@ public:
   }
 
   json describe(uint64_t now) {
-    json x{{"conn", id},     {"peer", peer()},    {"queued", queued()},
-           {"in", in_},      {"out", out_count_}, {"age_ms", now - opened_}};
+    json x{{"conn", id}, {"peer", peer()},    {"queued", queued()},
+           {"in", in_},  {"out", out_count_}, {"age_ms", now - opened_}};
     if (!protocol_.empty())
       x["protocol"] = protocol_;
     return x;
@@ -241,7 +246,7 @@ public:
       frames_.push_back({std::move(f), binary});
       lws_callback_on_writable(wsi_);
     } else {
-      append_frame(out_, binary, payload);
+      append_frame(out_, binary ? op_binary : op_text, payload);
       svc_->mark_dirty(this);
     }
     ++out_count_;
@@ -290,8 +295,15 @@ public:
       return -1;
     }
     rx_.append(static_cast<const char*>(in), len);
-    if (!lws_is_final_fragment(wsi_) || lws_remaining_packet_payload(wsi_) > 0)
+    if (!lws_is_final_fragment(wsi_)
+        || lws_remaining_packet_payload(wsi_) > 0) {
+      // lws 4.1 inflates a compressed message a piece per turn of its
+      // service, but its libuv glue forces one more turn only after a
+      // socket event: a writeable callback is one (nothing is written).
+      if (o.compress)
+        lws_callback_on_writable(wsi_);
       return 0;
+    }
     bool binary = lws_frame_is_binary(wsi_) != 0;
     std::string msg;
     msg.swap(rx_);
@@ -322,13 +334,32 @@ public:
       return -1;
     }
     drained();
-    if (closing_ && queued() == 0 && !lws_partial_buffered(wsi_)) {
-      lws_close_reason(
-        wsi_, static_cast<lws_close_status>(close_code_),
-        reinterpret_cast<unsigned char*>(close_reason_.data()),
-        std::min<size_t>(close_reason_.size(), 120));
+    if (closing_ && !close_sent_ && queued() == 0
+        && !lws_partial_buffered(wsi_))
+      return send_close();
+    return 0;
+  }
+
+  // The close frame, once the queue is out. lws sends one by itself only
+  // when a receive callback fails; a failed writeable callback drops the
+  // socket. The peer's answering close ends the connection (see
+  // `on_peer_close`), or lws's timer does.
+  int send_close() {
+    close_sent_ = true;
+    std::string payload;
+    payload += static_cast<char>((close_code_ >> 8) & 0xff);
+    payload += static_cast<char>(close_code_ & 0xff);
+    // A control frame carries 125 bytes at most.
+    payload += close_reason_.substr(0, 123);
+    // Built here and written raw (lws has no public way to write a close),
+    // between whole frames, so compression state is not touched.
+    std::string frame;
+    append_frame(frame, op_close, payload);
+    if (lws_write(wsi_, reinterpret_cast<unsigned char*>(frame.data()),
+                  frame.size(), LWS_WRITE_HTTP)
+        < 0)
       return -1;
-    }
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_ACK, 5);
     return 0;
   }
 
@@ -362,12 +393,17 @@ public:
     valid_at_ = uv_now(loop().native());
   }
 
-  void on_peer_close(const void* in, size_t len) {
+  // Returns what the callback returns: -1 ends the connection without the
+  // answering close lws would send (this side sent its close first).
+  int on_peer_close(const void* in, size_t len) {
+    if (close_sent_)
+      return -1;
     auto p = static_cast<const unsigned char*>(in);
     peer_code_ = len >= 2 ? (p[0] << 8) | p[1] : 1005;
     if (len > 2)
       peer_reason_.assign(reinterpret_cast<const char*>(p) + 2, len - 2);
     peer_closed_ = true;
+    return 0;
   }
 
   // The wsi is gone: the actor ends.
@@ -390,8 +426,8 @@ public:
                && now - valid_at_ + 500
                     >= ms(o.ping_interval) + ms(o.ping_timeout)) {
       ++svc_->stats().errors;
-      reason = "ping-timeout: no pong for " + std::to_string(now - valid_at_)
-               + " ms";
+      reason =
+        "ping-timeout: no pong for " + std::to_string(now - valid_at_) + " ms";
     } else {
       reason = "the connection was lost";
     }
@@ -419,9 +455,9 @@ public:
       ++svc_->stats().errors;
       auto& s = slots_.front();
       s.done = true;
-      s.reply = json_message::trusted(error_text(make_error(
-        errc::timeout, svc_->opt().to + " did not answer within "
-                         + std::to_string(t) + " ms (timeout)")));
+      s.reply = json_message::trusted(error_text(
+        make_error(errc::timeout, svc_->opt().to + " did not answer within "
+                                    + std::to_string(t) + " ms (timeout)")));
       s.is_error = true;
       flush_slots();
     }
@@ -448,7 +484,7 @@ private:
         m = json_message::trusted(dump(json(base64(data))));
         break;
     }
-    (void) binary;
+    (void)binary;
     if (!m) {
       ++svc_->stats().errors;
       if (!o.to.empty()) {
@@ -587,6 +623,7 @@ private:
   bool paused_for_pending_ = false;
   bool paused_for_queue_ = false;
   bool closing_ = false;
+  bool close_sent_ = false;
   int close_code_ = 1000;
   std::string close_reason_;
   bool peer_closed_ = false;
@@ -594,7 +631,8 @@ private:
   std::string peer_reason_;
 };
 
-// -- the service ----------------------------------------------------------------
+// -- the service
+// ----------------------------------------------------------------
 
 ws_service::ws_service(switchboard::node& owner,
                        std::shared_ptr<const ws_options> opts,
@@ -645,14 +683,12 @@ int ws_service::check_upgrade(lws* wsi, const std::string& path,
   };
   if (stopping_)
     return refuse(503, "the node is stopping");
-  bool prefix = o.path.size() >= 2
-                && o.path.compare(o.path.size() - 2, 2, "/*") == 0;
+  bool prefix =
+    o.path.size() >= 2 && o.path.compare(o.path.size() - 2, 2, "/*") == 0;
   auto base = prefix ? o.path.substr(0, o.path.size() - 1) : o.path;
-  if (prefix ? path.compare(0, base.size(), base) != 0
-                 && path + "/" != base
+  if (prefix ? path.compare(0, base.size(), base) != 0 && path + "/" != base
              : path != o.path)
-    return refuse(404, "no WebSocket at " + path + " (path is " + o.path
-                         + ")");
+    return refuse(404, "no WebSocket at " + path + " (path is " + o.path + ")");
   if (!o.origins.empty()) {
     auto n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
     if (n > 0) {
@@ -697,8 +733,8 @@ int ws_service::on_callback(lws* wsi, lws_callback_reasons reason,
       auto handle =
         spawn_on_loop<ws_conn>(node_.system(), node_.loop(), this,
                                ws_conn::wsi_ref{wsi}, id, std::move(protocol));
-      auto c = static_cast<ws_conn*>(
-        caf::actor_cast<caf::abstract_actor*>(handle));
+      auto c =
+        static_cast<ws_conn*>(caf::actor_cast<caf::abstract_actor*>(handle));
       slot = c;
       conns_.emplace(id, entry{caf::actor_cast<caf::actor>(handle), c});
       ++stats_.accepted;
@@ -713,12 +749,8 @@ int ws_service::on_callback(lws* wsi, lws_callback_reasons reason,
         slot->on_pong();
       return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-      if (slot != nullptr)
-        slot->on_peer_close(in, len);
-      return 0;
-    case LWS_CALLBACK_CLOSED:
-      forget(slot);
-      return 0;
+      return slot != nullptr ? slot->on_peer_close(in, len) : 0;
+    case LWS_CALLBACK_CLOSED: forget(slot); return 0;
     default: return 0;
   }
 }
@@ -811,9 +843,14 @@ caf::expected<json_message> ws_service::command(const json_message& m) {
   };
   if (op == "list") {
     auto now = uv_now(node_.loop().native());
-    json xs = json::array();
+    std::vector<ws_conn*> cs;
     for (auto& [id, e] : conns_)
-      xs.push_back(e.c->describe(now));
+      cs.push_back(e.c);
+    std::sort(cs.begin(), cs.end(),
+              [](ws_conn* x, ws_conn* y) { return x->id < y->id; });
+    json xs = json::array();
+    for (auto c : cs)
+      xs.push_back(c->describe(now));
     return json_message::trusted(dump(json{{"connections", xs}}));
   }
   if (op == "send" || op == "broadcast") {
@@ -920,7 +957,8 @@ void ws_service::event(const std::string& text) {
     node_.log(opt_->name + ": " + text);
 }
 
-// -- config ---------------------------------------------------------------------
+// -- config
+// ---------------------------------------------------------------------
 
 const lws_extension* ws_extensions() {
   static const lws_extension exts[] = {
