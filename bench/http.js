@@ -7,38 +7,14 @@
 'use strict';
 const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
-const net = require('net');
 const os = require('os');
 const path = require('path');
+const { freePort, waitForPort } = require('./ports');
 
 const build = path.resolve(process.argv[2] || path.join(__dirname, '..', 'build'));
 const seconds = Number(process.argv[3] || 5);
 const body = JSON.stringify({ id: 1, name: 'switchboard', payload: 'a'.repeat(58) });
 if (body.length !== 100) throw new Error(`body is ${body.length} bytes`);
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-// Resolves once something accepts on `port`, within 10 s.
-function waitForPort(port) {
-  const deadline = Date.now() + 10000;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(); });
-      c.on('error', () => {
-        if (Date.now() > deadline) reject(new Error(`nothing listens on ${port}`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
 
 function wrk(port, connections, script) {
   const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency',

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include <nlohmann/json.hpp>
 
 #include <switchboard/actors/builtins.hpp>
@@ -126,6 +128,13 @@ int run(std::vector<std::string> args) {
   if (wants_help(args)) {
     std::fputs(run_help, stdout);
     return 0;
+  }
+  // A node holds a descriptor per connection: take the whole allowance
+  // (the soft limit is often 1,024 of a hard 524,288), as Node.js does.
+  if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0
+                    && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
   }
   std::string file = default_config;
   std::vector<std::string> overrides;

@@ -118,8 +118,9 @@ struct conn {
   // Close at the next writeable callback (decided outside a callback).
   bool kill = false;
   // Decided before the body was read (a 404 to a POST, say).
-  bool has_early = false;
-  http_response early;
+  // (Rare, and held apart: a connection holds this struct while it lives,
+  // WebSocket ones too.)
+  std::unique_ptr<http_response> early;
   // Once upgraded: the WebSocket connection (the service's).
   ws_conn* ws = nullptr;
 };
@@ -316,7 +317,7 @@ public:
     c.found = nullptr;
     c.params.clear();
     c.body.clear();
-    c.has_early = false;
+    c.early.reset();
     char* uri = nullptr;
     int uri_len = 0;
     static const char* methods[] = {"GET",   "POST",   "OPTIONS", "PUT",
@@ -347,8 +348,7 @@ public:
     auto answer = [&](http_response r) {
       if (content_length == 0)
         return respond(c, std::move(r));
-      c.has_early = true;
-      c.early = std::move(r);
+      c.early = std::make_unique<http_response>(std::move(r));
       c.state = conn_state::discard;
       return 0;
     };
@@ -444,9 +444,10 @@ public:
   int on_body_done(conn& c) {
     if (c.state == conn_state::body) {
       return dispatch(c);
-    } else if (c.state == conn_state::discard && c.has_early) {
-      c.has_early = false;
-      return respond(c, std::move(c.early));
+    } else if (c.state == conn_state::discard && c.early != nullptr) {
+      auto r = std::move(*c.early);
+      c.early.reset();
+      return respond(c, std::move(r));
     }
     return 0;
   }

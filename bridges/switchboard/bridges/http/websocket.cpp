@@ -7,6 +7,8 @@
 
 #include <sys/socket.h>
 
+#include <caf/actor_storage.hpp>
+#include <caf/actor_storage.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -107,10 +109,11 @@ public:
     lws* wsi;
   };
 
+  // `protocol` lives as long as the bridge's lws context.
   ws_conn(caf::actor_config& cfg, io_loop& loop, ws_service* svc, wsi_ref w,
-          uint64_t id, std::string protocol)
+          uint64_t id, const char* protocol)
       : loop_actor(cfg, loop), id(id), svc_(svc), wsi_(w.wsi),
-        protocol_(std::move(protocol)) {
+        protocol_(protocol) {
     opened_ = uv_now(loop.native());
     valid_at_ = opened_;
   }
@@ -129,7 +132,7 @@ public:
     }
     if (has_events()) {
       json ev{{"event", "opened"}, {"peer", peer()}};
-      if (!protocol_.empty())
+      if (protocol_ != nullptr)
         ev["protocol"] = protocol_;
       event(std::move(ev));
     }
@@ -158,26 +161,26 @@ public:
 
   // -- what the service and its commands see ------------------------------
 
-  const std::string& peer() {
-    if (peer_.empty() && wsi_ != nullptr) {
-      sockaddr_storage ss{};
-      socklen_t len = sizeof(ss);
-      if (::getpeername(lws_get_socket_fd(wsi_),
-                        reinterpret_cast<sockaddr*>(&ss), &len)
-          == 0)
-        peer_ = to_string(ss);
-    }
-    return peer_;
+  // Asked of the socket each time: most connections never need it.
+  std::string peer() {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    if (wsi_ != nullptr
+        && ::getpeername(lws_get_socket_fd(wsi_),
+                         reinterpret_cast<sockaddr*>(&ss), &len)
+             == 0)
+      return to_string(ss);
+    return {};
   }
 
   size_t queued() const {
-    return out_.size() + lws_queued_;
+    return out_.size() + (more_ != nullptr ? more_->lws_queued : 0);
   }
 
   json describe(uint64_t now) {
     json x{{"conn", id}, {"peer", peer()},    {"queued", queued()},
            {"in", in_},  {"out", out_count_}, {"age_ms", now - opened_}};
-    if (!protocol_.empty())
+    if (protocol_ != nullptr)
       x["protocol"] = protocol_;
     return x;
   }
@@ -242,8 +245,8 @@ public:
     if (o.compress) {
       std::string f(LWS_PRE, '\0');
       f += payload;
-      lws_queued_ += payload.size();
-      frames_.push_back({std::move(f), binary});
+      more().lws_queued += payload.size();
+      more().frames.push_back({std::move(f), binary});
       lws_callback_on_writable(wsi_);
     } else {
       append_frame(out_, binary ? op_binary : op_text, payload);
@@ -263,12 +266,12 @@ public:
     if (wsi_ == nullptr || closing_)
       return;
     closing_ = true;
-    close_code_ = code;
-    close_reason_ = std::move(reason);
+    more().close_code = code;
+    more().close_reason = std::move(reason);
     if (abort) {
       out_.clear();
-      frames_.clear();
-      lws_queued_ = 0;
+      more().frames.clear();
+      more().lws_queued = 0;
       // lws sees the end at its next poll and closes; no callback here.
       ::shutdown(lws_get_socket_fd(wsi_), SHUT_RDWR);
       return;
@@ -282,21 +285,29 @@ public:
     if (closing_)
       return 0;
     auto& o = svc_->opt();
-    if (rx_.size() + len > o.max_message) {
+    auto data = static_cast<const char*>(in);
+    size_t held = more_ != nullptr ? more_->rx.size() : 0;
+    if (held + len > o.max_message) {
       ++svc_->stats().errors;
       auto why = "max-message: a message of more than "
                  + std::to_string(o.max_message) + " bytes";
       closing_ = true;
-      close_code_ = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
-      close_reason_ = why;
+      more().close_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+      more().close_reason = why;
       lws_close_reason(wsi_, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
                        reinterpret_cast<unsigned char*>(why.data()),
                        std::min<size_t>(why.size(), 120));
       return -1;
     }
-    rx_.append(static_cast<const char*>(in), len);
-    if (!lws_is_final_fragment(wsi_)
-        || lws_remaining_packet_payload(wsi_) > 0) {
+    bool complete =
+      lws_is_final_fragment(wsi_) && lws_remaining_packet_payload(wsi_) == 0;
+    if (complete && held == 0) {
+      // Most messages come in one piece: no copy to gather them.
+      on_message(std::string{data, len});
+      return 0;
+    }
+    more().rx.append(data, len);
+    if (!complete) {
       // lws 4.1 inflates a compressed message a piece per turn of its
       // service, but its libuv glue forces one more turn only after a
       // socket event: a writeable callback is one (nothing is written).
@@ -304,29 +315,29 @@ public:
         lws_callback_on_writable(wsi_);
       return 0;
     }
-    bool binary = lws_frame_is_binary(wsi_) != 0;
     std::string msg;
-    msg.swap(rx_);
-    on_message(std::move(msg), binary);
+    msg.swap(more_->rx);
+    on_message(std::move(msg));
     return 0;
   }
 
   int on_writeable() {
     if (wsi_ == nullptr)
       return -1;
-    if (svc_->opt().compress) {
-      if (!frames_.empty()) {
-        auto& f = frames_.front();
+    if (svc_->opt().compress && more_ != nullptr) {
+      auto& frames = more_->frames;
+      if (!frames.empty()) {
+        auto& f = frames.front();
         auto n = f.data.size() - LWS_PRE;
         auto data = reinterpret_cast<unsigned char*>(f.data.data()) + LWS_PRE;
         if (lws_write(wsi_, data, n,
                       f.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT)
             < 0)
           return -1;
-        lws_queued_ -= n;
-        frames_.pop_front();
+        more_->lws_queued -= n;
+        frames.pop_front();
       }
-      if (!frames_.empty()) {
+      if (!frames.empty()) {
         lws_callback_on_writable(wsi_);
         return 0;
       }
@@ -347,10 +358,11 @@ public:
   int send_close() {
     close_sent_ = true;
     std::string payload;
-    payload += static_cast<char>((close_code_ >> 8) & 0xff);
-    payload += static_cast<char>(close_code_ & 0xff);
+    auto code = more().close_code;
+    payload += static_cast<char>((code >> 8) & 0xff);
+    payload += static_cast<char>(code & 0xff);
     // A control frame carries 125 bytes at most.
-    payload += close_reason_.substr(0, 123);
+    payload += more_->close_reason.substr(0, 123);
     // Built here and written raw (lws has no public way to write a close),
     // between whole frames, so compression state is not touched.
     std::string frame;
@@ -399,9 +411,9 @@ public:
     if (close_sent_)
       return -1;
     auto p = static_cast<const unsigned char*>(in);
-    peer_code_ = len >= 2 ? (p[0] << 8) | p[1] : 1005;
+    more().peer_code = len >= 2 ? (p[0] << 8) | p[1] : 1005;
     if (len > 2)
-      peer_reason_.assign(reinterpret_cast<const char*>(p) + 2, len - 2);
+      more_->peer_reason.assign(reinterpret_cast<const char*>(p) + 2, len - 2);
     peer_closed_ = true;
     return 0;
   }
@@ -416,12 +428,13 @@ public:
     std::string reason;
     int code = 1006;
     if (peer_closed_) {
-      code = peer_code_;
+      code = more_->peer_code;
+      auto& why = more_->peer_reason;
       reason = "the peer closed the connection (" + std::to_string(code)
-               + (peer_reason_.empty() ? "" : " " + peer_reason_) + ")";
+               + (why.empty() ? "" : " " + why) + ")";
     } else if (closing_) {
-      code = close_code_;
-      reason = close_reason_;
+      code = more_->close_code;
+      reason = more_->close_reason;
     } else if (o.ping_interval.count() > 0
                && now - valid_at_ + 500
                     >= ms(o.ping_interval) + ms(o.ping_timeout)) {
@@ -431,9 +444,8 @@ public:
     } else {
       reason = "the connection was lost";
     }
-    out_.clear();
-    frames_.clear();
-    lws_queued_ = 0;
+    out_ = std::string{};
+    more_.reset();
     bool normal = reason == "the node is stopping"
                   || reason == "closed by command" || peer_closed_;
     if (has_events() || !normal)
@@ -464,7 +476,7 @@ public:
   }
 
 private:
-  void on_message(std::string data, bool binary) {
+  void on_message(std::string data) {
     ++in_;
     ++svc_->stats().in;
     auto& o = svc_->opt();
@@ -484,7 +496,6 @@ private:
         m = json_message::trusted(dump(json(base64(data))));
         break;
     }
-    (void)binary;
     if (!m) {
       ++svc_->stats().errors;
       if (!o.to.empty()) {
@@ -597,24 +608,39 @@ private:
     svc_->event(dump(ev));
   }
 
+  // What few connections need: allocated on first use, so that an idle
+  // connection is small (its actor fits jemalloc's 1280-byte class).
+  struct rare {
+    // A message that came in pieces.
+    std::string rx;
+    // Messages for lws to frame (compression).
+    struct frame {
+      std::string data; // LWS_PRE bytes, then the payload
+      bool binary;
+    };
+    fifo<frame> frames;
+    size_t lws_queued = 0;
+    int close_code = 1000;
+    std::string close_reason;
+    int peer_code = 1005;
+    std::string peer_reason;
+  };
+
+  rare& more() {
+    if (more_ == nullptr)
+      more_ = std::make_unique<rare>();
+    return *more_;
+  }
+
   ws_service* svc_;
   lws* wsi_;
-  std::string protocol_;
-  std::string peer_;
+  const char* protocol_;
   uint64_t opened_ = 0;
   // Loop time of the last proof of life (open, pong).
   uint64_t valid_at_ = 0;
-  // A message being received, fragment by fragment.
-  std::string rx_;
   // Frames ready to send (built here: no compression).
   std::string out_;
-  // Messages for lws to frame (compression).
-  struct frame {
-    std::string data; // LWS_PRE bytes, then the payload
-    bool binary;
-  };
-  fifo<frame> frames_;
-  size_t lws_queued_ = 0;
+  std::unique_ptr<rare> more_;
   // Requests in flight, oldest first; sequence numbers run on.
   fifo<slot> slots_;
   uint64_t next_seq_ = 0;
@@ -624,12 +650,13 @@ private:
   bool paused_for_queue_ = false;
   bool closing_ = false;
   bool close_sent_ = false;
-  int close_code_ = 1000;
-  std::string close_reason_;
   bool peer_closed_ = false;
-  int peer_code_ = 1005;
-  std::string peer_reason_;
 };
+
+// An idle connection is mostly its actor: past jemalloc's 1280-byte class
+// it would cost 256 bytes more each (bench/websocket.js, idle).
+static_assert(sizeof(caf::actor_storage<ws_conn>) <= 1280,
+              "a websocket connection actor outgrew its allocation class");
 
 // -- the service
 // ----------------------------------------------------------------
@@ -726,13 +753,12 @@ int ws_service::on_callback(lws* wsi, lws_callback_reasons reason,
       if (stopping_)
         return -1;
       auto id = next_id_++;
-      std::string protocol;
+      const char* protocol = nullptr;
       if (auto p = lws_get_protocol(wsi); p != nullptr && p->name != nullptr
                                           && std::strcmp(p->name, "http") != 0)
         protocol = p->name;
-      auto handle =
-        spawn_on_loop<ws_conn>(node_.system(), node_.loop(), this,
-                               ws_conn::wsi_ref{wsi}, id, std::move(protocol));
+      auto handle = spawn_on_loop<ws_conn>(node_.system(), node_.loop(), this,
+                                           ws_conn::wsi_ref{wsi}, id, protocol);
       auto c =
         static_cast<ws_conn*>(caf::actor_cast<caf::abstract_actor*>(handle));
       slot = c;
