@@ -31,6 +31,8 @@ const programs = [
   ['sockets', path.join(build, 'bench', 'bench_sockets'), [path.join(__dirname, 'peers')]],
   // A node with an http bridge and Node's http server, both under wrk.
   ['http', process.execPath, [path.join(__dirname, 'http.js'), build]],
+  // A node's websocket bridges, Node + ws and a raw C echo, under one C++ client.
+  ['websocket', process.execPath, [path.join(__dirname, 'websocket.js'), build]],
 ];
 
 // For these units a smaller value is better.

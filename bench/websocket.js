@@ -4,7 +4,9 @@
 //   - broadcast: 50 clients in a room, one sends 40-byte JSON messages,
 //     the 49 others receive them (messages delivered per second);
 //   - echo with 1 and with 64 messages in flight on one connection
-//     (messages per second);
+//     (messages per second), also with the echo actor on the io loop
+//     (run-on = "loop") and against a blocking C echo server (the raw
+//     limit);
 //   - 10,000 idle connections: the server's resident memory per
 //     connection.
 // Prints one JSON line per figure.
@@ -57,26 +59,36 @@ function idleCost(pid, port, n) {
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-ws-'));
-  const [sbRoom, sbEcho, nodeRoom, nodeEcho] =
-    [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [sbRoom, sbEcho, sbLoopEcho, nodeRoom, nodeEcho, rawEcho] =
+    [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(),
+     await freePort()];
   const conf = path.join(dir, 'ws.conf');
   fs.writeFileSync(conf, `[node]\nname = "bench-ws"\ncontrol = "none"\n`
                    + `[actors]\necho = { kind = "echo" }\nlobby = { kind = "room" }\n`
+                   + `loop-echo = { kind = "echo", run-on = "loop" }\n`
                    + `[bridges]\n`
                    + `chat = { kind = "websocket", listen = "127.0.0.1:${sbRoom}", room = "lobby", `
                    + `max-connections = 20000 }\n`
                    + `api = { kind = "websocket", listen = "127.0.0.1:${sbEcho}", to = "echo", `
-                   + `max-connections = 20000 }\n`);
+                   + `max-connections = 20000 }\n`
+                   + `loop-api = { kind = "websocket", listen = "127.0.0.1:${sbLoopEcho}", `
+                   + `to = "loop-echo" }\n`);
   const sb = spawn(path.join(build, 'bin', 'switchboard'), ['run', conf], { stdio: 'ignore' });
   const node = spawn(process.execPath, [path.join(__dirname, 'peers', 'websocket.js'),
                                         String(nodeRoom), String(nodeEcho)],
                      { stdio: 'ignore' });
+  const raw = spawn(load, ['serve', String(rawEcho)], { stdio: 'ignore' });
   const peers = [['switchboard', sbRoom, sbEcho, sb], ['node ws', nodeRoom, nodeEcho, node]];
+  // Echo only.
+  const echoes = [['switchboard', sbEcho], ['switchboard, echo with run-on = loop', sbLoopEcho],
+                  ['node ws', nodeEcho], ['raw blocking C echo', rawEcho]];
   const emit = (bench, impl, value, unit) =>
     console.log(JSON.stringify({ bench, impl, value, unit }));
   const wanted = (bench) => bench.includes(only);
   try {
-    for (const [, room, echo] of peers) { await waitForPort(room); await waitForPort(echo); }
+    for (const [, port] of echoes) await waitForPort(port);
+    await waitForPort(sbRoom);
+    await waitForPort(nodeRoom);
     // Alternating, so that both see the machine in the same state.
     if (wanted('broadcast'))
       for (const [impl, room] of peers)
@@ -84,7 +96,7 @@ async function main() {
              'msg/s');
     for (const window of [1, 64])
       if (wanted(`echo, window ${window}`))
-        for (const [impl, , echo] of peers)
+        for (const [impl, echo] of echoes)
           emit(`websocket echo, window ${window}`, impl, run(['echo', echo, window, seconds]),
                'msg/s');
     if (wanted('idle'))
@@ -92,7 +104,7 @@ async function main() {
         emit(`websocket idle connections (${idleConnections}), RSS each`, impl,
              await idleCost(child.pid, room, idleConnections), 'bytes');
   } finally {
-    for (const [, , , child] of peers) child.kill('SIGTERM');
+    for (const child of [sb, node, raw]) child.kill('SIGTERM');
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

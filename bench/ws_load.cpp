@@ -13,6 +13,9 @@
 //       second
 //   bench_ws_load idle PORT N
 //       opens N connections, prints "ready", holds them until stdin ends
+//   bench_ws_load serve PORT
+//       the raw limit: a blocking C WebSocket echo server, a thread per
+//       connection, that knows only this client's handshake
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -59,9 +63,10 @@ conn open_ws(int port) {
     die(std::string{"connect: "} + std::strerror(errno));
   int one = 1;
   ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  std::string req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                    "Connection: Upgrade\r\nSec-WebSocket-Key: "
-                    "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  std::string req =
+    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: "
+    "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   if (::send(c.fd, req.data(), req.size(), MSG_NOSIGNAL)
       != static_cast<ssize_t>(req.size()))
     die("handshake send");
@@ -307,9 +312,96 @@ int idle(int port, int n) {
   return 0;
 }
 
+// Reads exactly `n` bytes; false at the end of the stream.
+bool read_exact(int fd, char* p, size_t n) {
+  while (n > 0) {
+    auto got = ::recv(fd, p, n, 0);
+    if (got <= 0)
+      return false;
+    p += got;
+    n -= static_cast<size_t>(got);
+  }
+  return true;
+}
+
+void serve_one(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  std::string head;
+  char ch;
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    if (::recv(fd, &ch, 1, 0) != 1) {
+      ::close(fd);
+      return;
+    }
+    head += ch;
+  }
+  // The accept value of the key every bench_ws_load client sends (RFC
+  // 6455's own example).
+  std::string ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                   "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+  send_all(fd, ok);
+  std::string payload, out;
+  for (;;) {
+    unsigned char h[2];
+    if (!read_exact(fd, reinterpret_cast<char*>(h), 2))
+      break;
+    size_t len = h[1] & 0x7f;
+    if (len == 126) {
+      unsigned char x[2];
+      if (!read_exact(fd, reinterpret_cast<char*>(x), 2))
+        break;
+      len = (static_cast<size_t>(x[0]) << 8) | x[1];
+    } else if (len == 127) {
+      break; // not sent by this client
+    }
+    char mask[4];
+    if (!read_exact(fd, mask, 4))
+      break;
+    payload.resize(len);
+    if (!read_exact(fd, payload.data(), len))
+      break;
+    for (size_t i = 0; i < len; ++i)
+      payload[i] = static_cast<char>(payload[i] ^ mask[i % 4]);
+    out.clear();
+    out += static_cast<char>(h[0]);
+    if (len < 126) {
+      out += static_cast<char>(len);
+    } else {
+      out += static_cast<char>(126);
+      out += static_cast<char>(len >> 8);
+      out += static_cast<char>(len & 0xff);
+    }
+    out += payload;
+    send_all(fd, out);
+  }
+  ::close(fd);
+}
+
+int serve(int port) {
+  int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(ls, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0
+      || ::listen(ls, 128) != 0)
+    die(std::string{"listen: "} + std::strerror(errno));
+  for (;;) {
+    int fd = ::accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0)
+      std::thread{serve_one, fd}.detach();
+  }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string{argv[1]} == "serve")
+    return serve(std::atoi(argv[2]));
   if (argc < 4)
     die("usage: bench_ws_load broadcast|echo|idle PORT N [SECONDS]");
   rlimit lim{};

@@ -131,8 +131,8 @@ int run(std::vector<std::string> args) {
   }
   // A node holds a descriptor per connection: take the whole allowance
   // (the soft limit is often 1,024 of a hard 524,288), as Node.js does.
-  if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0
-                    && lim.rlim_cur < lim.rlim_max) {
+  if (rlimit lim{};
+      getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
   }

@@ -180,7 +180,7 @@ TEST_CASE("the default config runs and answers echo and calculations") {
      "--node.control=" + ctl,
      // Any free port, so a node the user runs does not collide.
      "--bridges.tcp.listen=127.0.0.1:0", "--bridges.udp.bind=127.0.0.1:0",
-     "--bridges.http.listen=127.0.0.1:0"}};
+     "--bridges.http.listen=127.0.0.1:0", "--bridges.chat.listen=127.0.0.1:0"}};
   REQUIRE(node.wait_for_stderr("ready", ms{10000}));
   CHECK(node.err().find("started calc (worker-thread)") != std::string::npos);
   CHECK(node.err().find("started tcp (tcp)") != std::string::npos);
@@ -220,6 +220,23 @@ TEST_CASE("the default config runs and answers echo and calculations") {
            R"({"operation":"add","operands":[3,4]})",
            "http://127.0.0.1:" + port_of("http", "listen") + "/calculate"});
     CHECK(http.out == R"({"result":7})");
+    // The websocket bridge's room, with the chat example as the clients.
+    auto url = "ws://127.0.0.1:" + port_of("chat", "listen") + "/";
+    auto chat_js =
+      std::string{SWITCHBOARD_SOURCE_DIR} + "/examples/websocket/chat.js";
+    child alice{{"node", chat_js, url, "alice"}, true};
+    child bob{{"node", chat_js, url, "bob"}, true};
+    REQUIRE(alice.wait_for_stderr("connected", ms{10000}));
+    REQUIRE(bob.wait_for_stderr("connected", ms{10000}));
+    // Bob joins the room just after his handshake: alice says it until he
+    // has heard it.
+    bool heard = false;
+    for (int i = 0; i < 100 && !heard; ++i) {
+      REQUIRE(alice.write_stdin("hello bob\n"));
+      heard = bob.wait_for_stdout("alice: hello bob", ms{100});
+    }
+    CHECK(heard);
+    CHECK(alice.out().find("hello bob") == std::string::npos);
   }
   node.signal(SIGTERM);
   CHECK(node.wait(ms{2000}) == 0);
