@@ -7,9 +7,12 @@
 
 #include <switchboard/bridges/http/server.hpp>
 
+#include <caf/scoped_actor.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -552,4 +555,127 @@ chat = { kind = "websocket", listen = "127.0.0.1:0", room = "lobby" }
     a.reset();
     mute.reset();
   });
+}
+
+namespace {
+
+const std::string server_js =
+  SWITCHBOARD_SOURCE_DIR "/tests/helpers/ws_server.js";
+
+// The events and messages the collector got, of one kind ("" for the
+// messages that are not events).
+std::vector<json> collected(const std::string& kind) {
+  std::lock_guard<std::mutex> guard{events().mx};
+  std::vector<json> out;
+  for (auto& e : events().events)
+    if (e.value("event", "") == kind)
+      out.push_back(e);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("websocket-client: held while the server is away, delivered once "
+          "it is up; reconnects after it goes") {
+  auto port = std::to_string(test::closed_port());
+  node_fixture f{R"(
+[actors]
+ev = { kind = "collector" }
+[bridges]
+feed = { kind = "websocket-client", url = "ws://localhost:)"
+                   + port + R"(/", to = "ev", events = "ev", token = "t0k",
+         restart-delay = 50ms, restart-delay-max = 200ms, max-held = 3 }
+)",
+                 add_collector};
+  {
+    // (A scoped actor must be gone before the node stops.)
+    caf::scoped_actor self{f.node().system()};
+    auto feed = f.node().lookup("feed");
+    // No server yet: sends are held, up to max-held.
+    for (int i = 0; i < 3; ++i)
+      self->send(
+        feed, json_message::trusted(R"({"held":)" + std::to_string(i) + "}"));
+  }
+  REQUIRE(eventually([&] { return status_of(f, "feed")["held"] == 3; }));
+  auto r = f.ask("feed", R"({"held":3})");
+  REQUIRE(!r);
+  CHECK_THAT(render(r.error()), Catch::Contains("max-held"));
+  CHECK(eventually([&] { return !collected("restarting").empty(); }));
+  {
+    test::child server{{"node", server_js, port}, true};
+    REQUIRE(server.wait_for_stdout("listening", 10s));
+    REQUIRE(eventually([&] { return collected("up").size() == 1; }, 10s));
+    // The greeting (with the token it was sent) and the three held ones,
+    // echoed, in order, all to `to`.
+    REQUIRE(eventually([&] { return collected("").size() == 4; }));
+    auto got = collected("");
+    CHECK(got[0] == json{{"hello", 1}, {"auth", "Bearer t0k"}});
+    for (int i = 0; i < 3; ++i)
+      CHECK(got[i + 1] == json{{"held", i}});
+    // A request is answered by the server's next message.
+    r = f.ask("feed", R"({"ask":1})");
+    REQUIRE(r);
+    CHECK(r->text == R"({"ask":1})");
+  }
+  // The server is gone (killed): down, then up again with a new one.
+  REQUIRE(eventually([&] { return collected("down").size() == 1; }, 10s));
+  CHECK(status_of(f, "feed")["state"] != "up");
+  auto server = std::make_unique<test::child>(
+    std::vector<std::string>{"node", server_js, port}, true);
+  REQUIRE(server->wait_for_stdout("listening", 10s));
+  REQUIRE(eventually([&] { return collected("up").size() == 2; }, 10s));
+  {
+    // The new server's greeting first: a request takes the next message.
+    REQUIRE(eventually([&] { return collected("").size() == 5; }));
+    CHECK(collected("")[4]["hello"] == 1);
+    r = f.ask("feed", R"({"again":true})");
+    REQUIRE(r);
+    CHECK(r->text == R"({"again":true})");
+  }
+  f.stop_and_check([&] {
+    server->close_stdin();
+    CHECK(server->wait(10s) == 0);
+    server.reset();
+  });
+}
+
+TEST_CASE("websocket-client: wss:// to the node's own websocket bridge, "
+          "verified with ca-file; a token it lacks keeps it out") {
+  temp_dir dir;
+  auto cert = test::self_signed_cert(dir);
+  auto port = std::to_string(test::closed_port());
+  node_fixture f{
+    R"(
+[actors]
+echo = { kind = "echo" }
+ev = { kind = "collector" }
+[bridges]
+srv = { kind = "websocket", listen = "127.0.0.1:)"
+      + port + R"(", to = "echo", token = "t0k",
+        cert-file = ")"
+      + cert.cert + R"(", key-file = ")" + cert.key + R"(" }
+good = { kind = "websocket-client", url = "wss://localhost:)"
+      + port + R"(/", token = "t0k", ca-file = ")" + cert.cert
+      + R"(", events = "ev" }
+nokey = { kind = "websocket-client", url = "wss://127.0.0.1:)"
+      + port + R"(/", ca-file = ")" + cert.cert
+      + R"(", restart-delay = 50ms, max-restarts = 2, events = "ev" }
+)",
+    add_collector};
+  REQUIRE(eventually([&] {
+    for (auto& e : collected("up"))
+      if (e["bridge"] == "good")
+        return true;
+    return false;
+  }));
+  auto r = f.ask("good", R"({"over":"tls"})");
+  REQUIRE(r);
+  CHECK(r->text == R"({"over":"tls"})");
+  // 401 on every attempt, until the policy gives up.
+  REQUIRE(eventually([&] { return !collected("gave-up").empty(); }, 10s));
+  CHECK(collected("gave-up")[0]["bridge"] == "nokey");
+  r = f.ask("nokey", R"({"x":1})");
+  REQUIRE(!r);
+  CHECK_THAT(render(r.error()), Catch::Contains("gave up"));
+  f.stop_and_check();
 }

@@ -94,6 +94,8 @@ caf::error lws_host::init() {
   vi.timeout_secs = 10;
   // No HTTP/2: keep-alive HTTP/1.1 is what the bridge serves.
   vi.alpn = "http/1.1";
+  if (!cfg_.client_ca_file.empty())
+    vi.client_ssl_ca_filepath = cfg_.client_ca_file.c_str();
   if (!cfg_.cert_file.empty()) {
     vi.ssl_cert_filepath = cfg_.cert_file.c_str();
     vi.ssl_private_key_filepath = cfg_.key_file.c_str();

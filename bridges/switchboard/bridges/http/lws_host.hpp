@@ -36,7 +36,8 @@ namespace switchboard::bridges::http {
 struct lws_host_config {
   /// The bridge's name, for the log.
   std::string name;
-  /// A listening, non-blocking socket (the host owns it from `create`).
+  /// A listening, non-blocking socket (the host owns it from `create`);
+  /// -1 for a host of clients only (then `start` is not called).
   int listen_fd = -1;
   /// The vhost's protocols, ending with an entry whose name is null.
   /// `protocols[0]` gets every HTTP callback.
@@ -46,6 +47,9 @@ struct lws_host_config {
   /// TLS: PEM certificate chain and private key, both or neither.
   std::string cert_file;
   std::string key_file;
+  /// TLS clients: the CA bundle to verify servers with (empty: the
+  /// system's).
+  std::string client_ca_file;
   /// What `lws_context_user` returns in callbacks, kept alive as long as
   /// the context (which outlives its bridge when the bridge is killed).
   std::shared_ptr<void> user;
