@@ -457,7 +457,11 @@ x = { kind = "websocket", listen = "127.0.0.1:0", room = "lobby", max-queued = 6
     CHECK(st["drops"].get<int>() > 1500);
     CHECK(st["queued"].get<size_t>() < 65536 + 10100);
     CHECK(st["connections"] == 1);
+#if !defined(__SANITIZE_ADDRESS__) // its quarantine keeps freed memory
     CHECK(rss_bytes() < rss_before + (16u << 20));
+#else
+    (void) rss_before;
+#endif
   }
   SECTION("disconnect: the connection closes with the reason") {
     auto raw = raw_upgrade(port_in_status(f, "x", "listen"), "/", "", 4096);
