@@ -820,15 +820,18 @@ void ws_service::mark_dirty(ws_conn* c) {
 }
 
 void ws_service::flush_dirty() {
-  // A flush that fails closes its connection, which takes it off the list:
-  // work on a copy.
-  auto xs = std::move(dirty_);
-  dirty_.clear();
-  for (auto c : xs)
+  // By id: a connection that closes meanwhile is no longer in `conns_`
+  // (and its object may be gone).
+  auto& ids = flushing_;
+  ids.clear();
+  for (auto c : dirty_) {
     c->dirty = false;
-  for (auto c : xs)
-    if (conns_.count(c->id) != 0)
-      c->flush();
+    ids.push_back(c->id);
+  }
+  dirty_.clear();
+  for (auto id : ids)
+    if (auto i = conns_.find(id); i != conns_.end())
+      i->second.c->flush();
   if (dirty_.empty()) {
     check_on_ = false;
     uv_check_stop(check_);

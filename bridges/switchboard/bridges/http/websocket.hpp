@@ -195,6 +195,8 @@ private:
   std::unordered_map<uint64_t, entry> conns_;
   uint64_t next_id_ = 1;
   std::vector<ws_conn*> dirty_;
+  // The ids `flush_dirty` works through (kept for its capacity).
+  std::vector<uint64_t> flushing_;
   uv_check_t* check_ = nullptr;
   bool check_on_ = false;
   // Request time-outs.
