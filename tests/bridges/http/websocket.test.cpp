@@ -214,7 +214,14 @@ echo = { kind = "echo" }
 [bridges]
 api = { kind = "websocket", listen = "127.0.0.1:0", to = "echo", path = "/ws",
         routes = [{ method = "POST", path = "/echo", to = "echo" }] }
+tight = { kind = "websocket", listen = "127.0.0.1:0", to = "echo",
+          max-queued = 100, overflow = "disconnect" }
 )"};
+  SECTION("replies to its own messages are never dropped or cut, even "
+          "past max-queued") {
+    auto out = run_client({"echo", ws_url(f, "tight"), "100"});
+    CHECK(out["replies"].size() == 100);
+  }
   auto out = run_client({"echo", ws_url(f, "api", "/ws"), "100"});
   auto& replies = out["replies"];
   REQUIRE(replies.size() == 100);
@@ -260,6 +267,16 @@ b = { kind = "websocket", listen = "127.0.0.1:0", to = "echo", format = "binary"
     REQUIRE(c.saw("open"));
     c.say("sendb abc");
     CHECK(c.saw("msgb abc"));
+    // What is not base64 is refused, not sent as whatever lws makes of it.
+    auto r = f.ask("b", R"({"op":"broadcast","data":"hello world!"})");
+    REQUIRE(!r);
+    CHECK_THAT(render(r.error()), Catch::Contains("not base64"));
+    r = f.ask("b", R"({"op":"broadcast","data":{"not":"a string"}})");
+    REQUIRE(!r);
+    CHECK_THAT(render(r.error()), Catch::Contains("JSON strings"));
+    r = f.ask("b", R"({"op":"broadcast","data":"aGk="})");
+    REQUIRE(r);
+    CHECK(c.saw("msgb hi"));
   }
   f.stop_and_check();
 }
@@ -460,7 +477,7 @@ x = { kind = "websocket", listen = "127.0.0.1:0", room = "lobby", max-queued = 6
 #if !defined(__SANITIZE_ADDRESS__) // its quarantine keeps freed memory
     CHECK(rss_bytes() < rss_before + (16u << 20));
 #else
-    (void) rss_before;
+    (void)rss_before;
 #endif
   }
   SECTION("disconnect: the connection closes with the reason") {

@@ -88,7 +88,7 @@ caf::error lws_host::init() {
   vi.vhost_name = cfg_.name.c_str();
   vi.protocols = cfg_.protocols.data();
   vi.keepalive_timeout = cfg_.keepalive_timeout;
-  if (cfg_.retry.secs_since_valid_ping > 0)
+  if (cfg_.set_retry)
     vi.retry_and_idle_policy = &cfg_.retry;
   vi.extensions = cfg_.extensions;
   vi.timeout_secs = 10;

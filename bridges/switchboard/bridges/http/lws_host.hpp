@@ -55,8 +55,10 @@ struct lws_host_config {
   std::shared_ptr<void> user;
   /// Kept alive with the context too (what `protocols` names point into).
   std::shared_ptr<const void> keep;
-  /// WebSocket keep-alive: a ping after `secs_since_valid_ping` of silence,
-  /// a close after `secs_since_valid_hangup`; zero: lws's default.
+  /// WebSocket keep-alive, when `set_retry`: a ping `secs_since_valid_ping`
+  /// after the last pong, a close at `secs_since_valid_hangup`; both zero:
+  /// none. Without `set_retry`, lws's default (5 minutes).
+  bool set_retry = false;
   lws_retry_bo_t retry{};
   /// WebSocket extensions (permessage-deflate), or null.
   const lws_extension* extensions = nullptr;

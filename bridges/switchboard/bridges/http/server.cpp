@@ -219,7 +219,9 @@ public:
       if (ws_ != nullptr)
         ws_->stop([this] {
           ws_stopped_ = true;
-          maybe_finish();
+          // Not from here: this may run inside an lws callback (the last
+          // close), and finishing tears the context down.
+          send(this, drained_atom::value);
         });
       maybe_finish();
     });
@@ -1178,13 +1180,13 @@ caf::expected<caf::actor> spawn_server(switchboard::node& owner,
       return static_cast<uint16_t>(
         std::chrono::duration_cast<std::chrono::seconds>(t).count());
     };
+    // Without pings both stay zero: lws then keeps no validity timer (its
+    // default would ping every 5 minutes).
+    cfg.set_retry = true;
     if (ws->ping_interval.count() > 0) {
       cfg.retry.secs_since_valid_ping = secs(ws->ping_interval);
       cfg.retry.secs_since_valid_hangup =
         secs(ws->ping_interval + ws->ping_timeout);
-    } else {
-      cfg.retry.secs_since_valid_ping = 65534;
-      cfg.retry.secs_since_valid_hangup = 65535;
     }
     if (ws->compress)
       cfg.extensions = ws_extensions();

@@ -3,6 +3,7 @@
 #include "switchboard/bridges/http/websocket.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include <sys/socket.h>
@@ -77,7 +78,12 @@ void append_frame(std::string& out, unsigned char opcode,
   out += payload;
 }
 
-std::string base64(const std::string& bytes) {
+// Each send() may carry this much; lws copies what a send leaves over.
+constexpr size_t write_chunk = 64 * 1024;
+
+} // namespace
+
+std::string encode_base64(const std::string& bytes) {
   std::string out(bytes.size() * 4 / 3 + 8, '\0');
   auto n = lws_b64_encode_string(bytes.data(), static_cast<int>(bytes.size()),
                                  out.data(), static_cast<int>(out.size()));
@@ -85,20 +91,24 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
-caf::expected<std::string> unbase64(const std::string& text) {
-  std::string out(text.size() * 3 / 4 + 4, '\0');
-  auto n = lws_b64_decode_string_len(text.data(), static_cast<int>(text.size()),
-                                     out.data(), static_cast<int>(out.size()));
-  if (n < 0)
+caf::expected<std::string> decode_base64(const std::string& text) {
+  // lws skips what is not base64 rather than failing: check first.
+  auto n = text.size();
+  while (n > 0 && text[n - 1] == '=' && text.size() - n < 2)
+    --n;
+  bool ok = n % 4 != 1 && (n == text.size() || text.size() % 4 == 0);
+  for (size_t i = 0; ok && i < n; ++i) {
+    auto ch = static_cast<unsigned char>(text[i]);
+    ok = std::isalnum(ch) || ch == '+' || ch == '/';
+  }
+  if (!ok)
     return make_error(errc::bad_message, "not base64: " + truncated(text));
-  out.resize(static_cast<size_t>(n));
+  std::string out(text.size() * 3 / 4 + 4, '\0');
+  auto len = lws_b64_decode_string_len(
+    text.data(), static_cast<int>(n), out.data(), static_cast<int>(out.size()));
+  out.resize(len > 0 ? static_cast<size_t>(len) : 0);
   return out;
 }
-
-// Each send() may carry this much; lws copies what a send leaves over.
-constexpr size_t write_chunk = 64 * 1024;
-
-} // namespace
 
 // -- one connection -----------------------------------------------------------
 
@@ -123,6 +133,11 @@ public:
   bool dirty = false;
 
   caf::behavior make_behavior() override {
+    if (svc_ == nullptr) {
+      // The bridge went away before this connection first ran.
+      quit();
+      return {};
+    }
     auto& o = svc_->opt();
     if (!o.room.empty()) {
       if (auto room = svc_->node().lookup(o.room, svc_->room_cache))
@@ -146,8 +161,14 @@ public:
       quit(msg.reason);
     });
     return {
-      [this](push_atom, json_message& m) { write_message(m, false); },
-      [this](ws_close_atom) { close(1000, "closed by command", false); },
+      [this](push_atom, json_message& m) {
+        if (svc_ != nullptr)
+          write_message(m, false);
+      },
+      [this](ws_close_atom) {
+        if (svc_ != nullptr)
+          close(1000, "closed by command", false);
+      },
       [this](status_atom) {
         return status_reply(this, "websocket-connection",
                             {{"conn", std::to_string(id)},
@@ -210,7 +231,7 @@ public:
       }
       payload = parsed.get<std::string>();
       if (o.format == ws_format::binary) {
-        auto bytes = unbase64(payload);
+        auto bytes = decode_base64(payload);
         if (!bytes) {
           ++svc_->stats().errors;
           if (is_reply)
@@ -228,19 +249,17 @@ public:
     if (wsi_ == nullptr || closing_)
       return;
     auto& o = svc_->opt();
-    if (queued() >= o.max_queued) {
+    if (queued() >= o.max_queued && !is_reply) {
       if (o.disconnect) {
         ++svc_->stats().errors;
         close(1008,
               "overflow: " + std::to_string(queued())
                 + " bytes queued (max-queued)",
               true);
-        return;
-      }
-      if (!is_reply) {
+      } else {
         ++svc_->stats().drops;
-        return;
       }
+      return;
     }
     if (o.compress) {
       std::string f(LWS_PRE, '\0');
@@ -262,12 +281,16 @@ public:
 
   // Closes with `code`: after the queue is written (`abort` false), or at
   // once (the peer does not read: nothing more would reach it).
+  // An abort also cuts a connection already closing gracefully (its peer
+  // does not read its close); the first reason stays.
   void close(int code, std::string reason, bool abort) {
-    if (wsi_ == nullptr || closing_)
+    if (wsi_ == nullptr || (closing_ && !abort))
       return;
-    closing_ = true;
-    more().close_code = code;
-    more().close_reason = std::move(reason);
+    if (!closing_) {
+      closing_ = true;
+      more().close_code = code;
+      more().close_reason = std::move(reason);
+    }
     if (abort) {
       out_.clear();
       more().frames.clear();
@@ -398,6 +421,7 @@ public:
       out_.shrink_to_fit();
     if (!out_.empty() || lws_partial_buffered(wsi_))
       lws_callback_on_writable(wsi_);
+    drained();
     return 0;
   }
 
@@ -453,9 +477,11 @@ public:
     send_exit(this, caf::exit_reason::normal);
   }
 
-  // The service is going away.
+  // The service is going away: mail still queued for this actor (a room's
+  // push, an actor's reply) finds it detached.
   void detach_service() {
     wsi_ = nullptr;
+    svc_ = nullptr;
     send_exit(this, caf::exit_reason::user_shutdown);
   }
 
@@ -493,7 +519,7 @@ private:
         m = json_message::trusted(dump(json(std::move(data))));
         break;
       case ws_format::binary:
-        m = json_message::trusted(dump(json(base64(data))));
+        m = json_message::trusted(dump(json(encode_base64(data))));
         break;
     }
     if (!m) {
@@ -517,9 +543,14 @@ private:
     auto to = svc_->node().lookup(o.to, svc_->to_cache);
     if (!to) {
       ++svc_->stats().errors;
-      write_frame(error_text(make_error(errc::unknown_actor,
-                                        "no actor named '" + o.to + "'")),
-                  false, true);
+      // In its place, after the replies still due.
+      ++next_seq_;
+      slots_.push_back(
+        {true, true,
+         json_message::trusted(error_text(
+           make_error(errc::unknown_actor, "no actor named '" + o.to + "'"))),
+         0});
+      flush_slots();
       return;
     }
     auto seq = next_seq_++;
@@ -545,6 +576,8 @@ private:
   };
 
   void fill(uint64_t seq, const json_message& reply, bool is_error) {
+    if (svc_ == nullptr)
+      return;
     // Slots leave from the front; the front's sequence number is
     // `next_seq_ - slots_.size()` counting only request slots, so errors
     // in place take sequence numbers too.
@@ -885,7 +918,16 @@ caf::expected<json_message> ws_service::command(const json_message& m) {
   if (op == "send" || op == "broadcast") {
     if (!cmd.contains("data"))
       return bad("\"" + op + "\" needs \"data\"");
-    auto data = json_message::trusted(dump(cmd["data"]));
+    auto& d = cmd["data"];
+    if (opt_->format != ws_format::json && !d.is_string())
+      return bad(
+        "format = \""
+        + std::string{opt_->format == ws_format::text ? "text" : "binary"}
+        + "\" sends JSON strings");
+    if (opt_->format == ws_format::binary)
+      if (auto bytes = decode_base64(d.get<std::string>()); !bytes)
+        return bad(render(bytes.error()));
+    auto data = json_message::trusted(dump(d));
     if (op == "send") {
       auto c = conn();
       if (c == nullptr)
@@ -1003,7 +1045,7 @@ std::vector<key_spec> ws_keys() {
   return {
     {"path", value_type::string, false,
      "where WebSocket clients connect (default \"/\"; \"/chat/*\" takes "
-     "a prefix)"},
+     "/chat and every path under it)"},
     {"protocols", value_type::string_list, false,
      "subprotocols a client may ask for (Sec-WebSocket-Protocol)"},
     {"to", value_type::actor_ref, false,
@@ -1049,7 +1091,7 @@ std::vector<key_spec> ws_keys() {
      "browser origins allowed to connect (default: any); a request "
      "without Origin is not a browser's and passes"},
     {"ping-interval", value_type::timespan, false,
-     "a ping after this much silence (default 30s; 0s: none)"},
+     "a ping this long after the last pong (default 30s; 0s: no pings)"},
     {"ping-timeout", value_type::timespan, false,
      "no pong this long after the ping closes the connection (default "
      "10s)"},

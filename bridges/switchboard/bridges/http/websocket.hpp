@@ -92,6 +92,13 @@ caf::expected<ws_options> read_ws_options(const caf::settings& args,
                                           const std::string& name,
                                           caf::timespan timeout);
 
+/// Base64 (RFC 4648, with padding) for `format = "binary"`.
+std::string encode_base64(const std::string& bytes);
+
+/// Decodes base64; `bad_message` for text that is not (lws alone would
+/// skip what it does not know).
+caf::expected<std::string> decode_base64(const std::string& text);
+
 /// The permessage-deflate extension list for the vhost (compress on).
 const lws_extension* ws_extensions();
 

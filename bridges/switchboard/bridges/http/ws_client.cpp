@@ -137,12 +137,12 @@ public:
          std::unique_ptr<lws_host> host, std::shared_ptr<hub> h)
       : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)),
         host_(std::move(host)), hub_(std::move(h)), tracker_(opt_->restart) {
-    retry_.secs_since_valid_ping =
-      opt_->ping_interval.count() > 0 ? secs(opt_->ping_interval) : 65534;
-    retry_.secs_since_valid_hangup =
-      opt_->ping_interval.count() > 0
-        ? secs(opt_->ping_interval + opt_->ping_timeout)
-        : 65535;
+    // Both zero (ping-interval = 0s): lws keeps no validity timer.
+    if (opt_->ping_interval.count() > 0) {
+      retry_.secs_since_valid_ping = secs(opt_->ping_interval);
+      retry_.secs_since_valid_hangup =
+        secs(opt_->ping_interval + opt_->ping_timeout);
+    }
   }
 
   caf::behavior make_behavior() override {
@@ -437,15 +437,11 @@ private:
             + "\" takes JSON strings");
       h.payload = parsed.get<std::string>();
       if (opt_->format == ws_format::binary) {
-        std::string out(h.payload.size() * 3 / 4 + 4, '\0');
-        auto n = lws_b64_decode_string_len(
-          h.payload.data(), static_cast<int>(h.payload.size()), out.data(),
-          static_cast<int>(out.size()));
-        if (n < 0)
+        auto bytes = decode_base64(h.payload);
+        if (!bytes)
           return make_error(errc::bad_message,
-                            opt_->name + ": format = \"binary\" takes base64");
-        out.resize(static_cast<size_t>(n));
-        h.payload = std::move(out);
+                            opt_->name + ": " + render(bytes.error()));
+        h.payload = std::move(*bytes);
         h.binary = true;
       }
     }
@@ -544,15 +540,9 @@ private:
                          opt_->name + ": not JSON: " + data.substr(0, 200));
         break;
       case ws_format::text: m = json_message::trusted(dump(json(data))); break;
-      case ws_format::binary: {
-        std::string out(data.size() * 4 / 3 + 8, '\0');
-        auto n =
-          lws_b64_encode_string(data.data(), static_cast<int>(data.size()),
-                                out.data(), static_cast<int>(out.size()));
-        out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-        m = json_message::trusted(dump(json(out)));
+      case ws_format::binary:
+        m = json_message::trusted(dump(json(encode_base64(data))));
         break;
-      }
     }
     if (!fifo_.empty()) {
       auto rp = std::move(fifo_.front());
@@ -785,7 +775,7 @@ kind_spec websocket_client_kind() {
      {},
      1},
     {"ping-interval", value_type::timespan, false,
-     "a ping after this much silence (default 30s; 0s: none)"},
+     "a ping this long after the last pong (default 30s; 0s: no pings)"},
     {"ping-timeout", value_type::timespan, false,
      "no pong this long after the ping: the connection is down (default "
      "10s)"},
