@@ -71,6 +71,10 @@ struct cluster_state {
   std::vector<unsigned> generation;
   std::shared_ptr<int> listen_fd;
   bool reloading = false;
+  // Stopping: the instances not yet down, and why the cluster ends.
+  bool stopping = false;
+  size_t left = 0;
+  caf::error exit_reason;
 };
 
 using cluster_actor = caf::stateful_actor<cluster_state>;
@@ -148,6 +152,29 @@ caf::behavior cluster(cluster_actor* self, switchboard::node* owner,
     st.instances.push_back(*h);
     st.generation.push_back(0);
   }
+  // As an OTP supervisor: the instances stop first (each stops its process
+  // gracefully), and the cluster ends once all are down, so a node's stop,
+  // which waits for the cluster, waits for them too.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    auto& st = self->state;
+    if (st.stopping)
+      return;
+    st.stopping = true;
+    st.exit_reason = msg.reason;
+    for (auto& x : st.instances) {
+      self->unlink_from(x);
+      self->monitor(x);
+      self->send_exit(x, msg.reason);
+    }
+    st.left = st.instances.size();
+    if (st.left == 0)
+      self->quit(msg.reason);
+  });
+  self->set_down_handler([self](caf::down_msg&) {
+    auto& st = self->state;
+    if (st.stopping && --st.left == 0)
+      self->quit(st.exit_reason);
+  });
   return {
     // To every instance; the reply is the array of their answers.
     [self](json_message& m) -> caf::result<json_message> {
