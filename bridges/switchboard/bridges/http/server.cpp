@@ -1271,6 +1271,9 @@ kind_spec make_kind(bool websocket) {
       else if (k.name == "events")
         k.doc = "gets {event: \"opened\"|\"closed\"|\"refused\"} for "
                 "connections";
+      else if (k.name == "timeout")
+        k.doc = "how long `to` (and a route's actor) may take to answer "
+                "(default: [node] request-timeout)";
       else if (k.name == "token")
         k.doc = "upgrades and requests need `Authorization: Bearer TOKEN` "
                 "(or ?token=TOKEN for an upgrade); else 401";

@@ -139,7 +139,8 @@ public:
   int on_callback(lws* wsi, lws_callback_reasons reason, ws_conn*& slot,
                   void* in, size_t len);
 
-  /// The wsi is going away without a close callback (context teardown).
+  /// The wsi is going away (its close callback, or the context's teardown
+  /// without one); clears `slot`.
   void forget(ws_conn*& slot);
 
   /// A command to the bridge: send, broadcast, close, list.
@@ -148,8 +149,9 @@ public:
   /// The WebSocket part of the bridge's status, as JSON.
   std::string status_json() const;
 
-  /// Closes every connection with 1001 (the node is stopping); `done`
-  /// runs once all are closed.
+  /// Closes every connection with 1001 (the node is stopping) after its
+  /// queue; cuts those still open after 250 ms; `done` runs once all are
+  /// closed, or after 500 ms (lws's teardown closes the rest).
   void stop(std::function<void()> done);
 
   size_t open() const noexcept {
