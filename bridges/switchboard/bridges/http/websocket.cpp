@@ -470,8 +470,11 @@ public:
     }
     out_ = std::string{};
     more_.reset();
+    // Without an events actor only what went wrong is logged; a client
+    // that just goes away (a closed tab) is not that.
     bool normal = reason == "the node is stopping"
-                  || reason == "closed by command" || peer_closed_;
+                  || reason == "closed by command" || peer_closed_
+                  || reason == "the connection was lost";
     if (has_events() || !normal)
       event(json{{"event", "closed"}, {"code", code}, {"reason", reason}});
     send_exit(this, caf::exit_reason::normal);
