@@ -1176,18 +1176,9 @@ caf::expected<caf::actor> spawn_server(switchboard::node& owner,
       cfg.protocols.push_back(x);
     }
     cfg.keep = ws;
-    auto secs = [](caf::timespan t) {
-      return static_cast<uint16_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(t).count());
-    };
-    // Without pings both stay zero: lws then keeps no validity timer (its
-    // default would ping every 5 minutes).
+    // Set even without pings: lws's default would ping every 5 minutes.
     cfg.set_retry = true;
-    if (ws->ping_interval.count() > 0) {
-      cfg.retry.secs_since_valid_ping = secs(ws->ping_interval);
-      cfg.retry.secs_since_valid_hangup =
-        secs(ws->ping_interval + ws->ping_timeout);
-    }
+    cfg.retry = ws->retry_policy();
     if (ws->compress)
       cfg.extensions = ws_extensions();
   }

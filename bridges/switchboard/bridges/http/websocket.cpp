@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <switchboard/conn_command.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/fifo.hpp>
 #include <switchboard/loop_actor.hpp>
@@ -881,88 +882,66 @@ void ws_service::sweep() {
 }
 
 caf::expected<json_message> ws_service::command(const json_message& m) {
-  auto bad = [&](const std::string& why) {
-    return make_error(errc::bad_message,
-                      opt_->name + ": " + why
-                        + "; commands: {\"op\":\"send\",\"conn\":ID,"
-                          "\"data\":...}, {\"op\":\"broadcast\","
-                          "\"data\":...[,\"except\":ID]}, "
-                          "{\"op\":\"close\",\"conn\":ID}, "
-                          "{\"op\":\"list\"}");
-  };
-  auto cmd = json::parse(m.text, nullptr, false);
-  if (!cmd.is_object() || !cmd.contains("op") || !cmd["op"].is_string())
-    return bad("expected a command object with \"op\"");
-  auto op = cmd["op"].get<std::string>();
+  auto cmd = parse_conn_command(m, opt_->name);
+  if (!cmd)
+    return std::move(cmd.error());
+  using op = conn_command::op_type;
   auto conn = [&]() -> ws_conn* {
-    if (!cmd.contains("conn") || !cmd["conn"].is_number_unsigned())
-      return nullptr;
-    auto i = conns_.find(cmd["conn"].get<uint64_t>());
+    auto i = conns_.find(cmd->conn);
     return i != conns_.end() ? i->second.c : nullptr;
   };
-  auto no_conn = [&] {
-    return make_error(
-      errc::unknown_actor,
-      opt_->name + ": no connection "
-        + (cmd.contains("conn") ? cmd["conn"].dump() : std::string{"given"}));
-  };
-  if (op == "list") {
-    auto now = uv_now(node_.loop().native());
-    std::vector<ws_conn*> cs;
-    for (auto& [id, e] : conns_)
-      cs.push_back(e.c);
-    std::sort(cs.begin(), cs.end(),
-              [](ws_conn* x, ws_conn* y) { return x->id < y->id; });
-    json xs = json::array();
-    for (auto c : cs)
-      xs.push_back(c->describe(now));
-    return json_message::trusted(dump(json{{"connections", xs}}));
-  }
-  if (op == "send" || op == "broadcast") {
-    if (!cmd.contains("data"))
-      return bad("\"" + op + "\" needs \"data\"");
-    auto& d = cmd["data"];
-    if (opt_->format != ws_format::json && !d.is_string())
-      return bad(
-        "format = \""
-        + std::string{opt_->format == ws_format::text ? "text" : "binary"}
-        + "\" sends JSON strings");
-    if (opt_->format == ws_format::binary)
-      if (auto bytes = decode_base64(d.get<std::string>()); !bytes)
-        return bad(render(bytes.error()));
-    auto data = json_message::trusted(dump(d));
-    if (op == "send") {
+  switch (cmd->op) {
+    case op::list: {
+      auto now = uv_now(node_.loop().native());
+      std::vector<ws_conn*> cs;
+      for (auto& [id, e] : conns_)
+        cs.push_back(e.c);
+      std::sort(cs.begin(), cs.end(),
+                [](ws_conn* x, ws_conn* y) { return x->id < y->id; });
+      json xs = json::array();
+      for (auto c : cs)
+        xs.push_back(c->describe(now));
+      return json_message::trusted(dump(json{{"connections", xs}}));
+    }
+    case op::close: {
       auto c = conn();
       if (c == nullptr)
-        return no_conn();
-      c->write_message(data, false);
-      return json_message::trusted("{\"sent\":1}");
+        return no_connection(opt_->name, cmd->conn);
+      c->close(1000, "closed by command", false);
+      return json_message::trusted("{\"closed\":1}");
     }
-    uint64_t except = 0;
-    if (cmd.contains("except") && cmd["except"].is_number_unsigned())
-      except = cmd["except"].get<uint64_t>();
-    size_t n = 0;
-    // A write may close a connection (overflow), which erases it: collect
-    // first.
-    std::vector<ws_conn*> xs;
-    xs.reserve(conns_.size());
-    for (auto& [id, e] : conns_)
-      if (id != except)
-        xs.push_back(e.c);
-    for (auto c : xs) {
-      c->write_message(data, false);
-      ++n;
-    }
-    return json_message::trusted("{\"sent\":" + std::to_string(n) + "}");
+    default: break;
   }
-  if (op == "close") {
+  // send, broadcast: the data must suit the format.
+  if (opt_->format != ws_format::json) {
+    auto d = json::parse(cmd->data.text, nullptr, false);
+    if (!d.is_string())
+      return bad_conn_command(
+        opt_->name,
+        "format = \""
+          + std::string{opt_->format == ws_format::text ? "text" : "binary"}
+          + "\" sends JSON strings");
+    if (opt_->format == ws_format::binary)
+      if (auto bytes = decode_base64(d.get<std::string>()); !bytes)
+        return bad_conn_command(opt_->name, render(bytes.error()));
+  }
+  if (cmd->op == op::send) {
     auto c = conn();
     if (c == nullptr)
-      return no_conn();
-    c->close(1000, "closed by command", false);
-    return json_message::trusted("{\"closed\":1}");
+      return no_connection(opt_->name, cmd->conn);
+    c->write_message(cmd->data, false);
+    return json_message::trusted("{\"sent\":1}");
   }
-  return bad("unknown op \"" + op + "\"");
+  // A write may close a connection (overflow), which erases it: collect
+  // first.
+  std::vector<ws_conn*> xs;
+  xs.reserve(conns_.size());
+  for (auto& [id, e] : conns_)
+    if (id != cmd->except)
+      xs.push_back(e.c);
+  for (auto c : xs)
+    c->write_message(cmd->data, false);
+  return json_message::trusted("{\"sent\":" + std::to_string(xs.size()) + "}");
 }
 
 std::string ws_service::status_json() const {
@@ -1103,6 +1082,57 @@ std::vector<key_spec> ws_keys() {
   };
 }
 
+caf::error ws_common::read(const caf::settings& args, const std::string& name) {
+  auto bad = [&](const std::string& why) {
+    return make_error(errc::config_bad_value, name + ": " + why);
+  };
+  auto fmt = caf::get_or(args, "format", std::string{"json"});
+  if (fmt == "text")
+    format = ws_format::text;
+  else if (fmt == "binary")
+    format = ws_format::binary;
+  else if (fmt != "json")
+    return bad("format must be \"json\", \"text\" or \"binary\"");
+  protocols = caf::get_or(args, "protocols", std::vector<std::string>{});
+  for (auto& p : protocols)
+    // ("http" names the server's own protocol entry.)
+    if (p.empty() || p == "http"
+        || p.find_first_of(" ,;\t\"") != std::string::npos)
+      return bad("protocols: '" + p + "' is not a subprotocol name");
+  for (auto [key, x] : {std::pair{"max-message", &max_message},
+                        std::pair{"max-queued", &max_queued}}) {
+    auto v = caf::get_or(args, std::string{key}, static_cast<int64_t>(*x));
+    if (v < 1)
+      return bad(std::string{key} + " must be at least 1");
+    *x = static_cast<size_t>(v);
+  }
+  ping_interval = caf::get_or(args, "ping-interval", ping_interval);
+  ping_timeout = caf::get_or(args, "ping-timeout", ping_timeout);
+  if (ping_interval.count() < 0 || ping_timeout.count() < 0)
+    return bad("ping-interval and ping-timeout must not be negative");
+  if (ping_interval.count() > 0
+      && (ping_interval < std::chrono::seconds(1)
+          || ping_timeout < std::chrono::seconds(1)))
+    return bad("ping-interval and ping-timeout are whole seconds, at least "
+               "1s (0s turns pings off)");
+  if (ping_interval + ping_timeout > std::chrono::seconds(65535))
+    return bad("ping-interval plus ping-timeout must stay under 18 hours");
+  return {};
+}
+
+lws_retry_bo_t ws_common::retry_policy() const {
+  lws_retry_bo_t r{};
+  auto secs = [](caf::timespan t) {
+    return static_cast<uint16_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(t).count());
+  };
+  if (ping_interval.count() > 0) {
+    r.secs_since_valid_ping = secs(ping_interval);
+    r.secs_since_valid_hangup = secs(ping_interval + ping_timeout);
+  }
+  return r;
+}
+
 caf::expected<ws_options> read_ws_options(const caf::settings& args,
                                           const std::string& name,
                                           caf::timespan timeout) {
@@ -1112,57 +1142,27 @@ caf::expected<ws_options> read_ws_options(const caf::settings& args,
   auto bad = [&](const std::string& why) {
     return make_error(errc::config_bad_value, name + ": " + why);
   };
+  if (auto err = o.read(args, name))
+    return err;
   o.path = caf::get_or(args, "path", o.path);
   if (o.path.empty() || o.path[0] != '/')
     return bad("path must start with '/'");
-  o.protocols = caf::get_or(args, "protocols", std::vector<std::string>{});
-  for (auto& p : o.protocols) {
-    if (p.empty() || p == "http"
-        || p.find_first_of(" ,;\t\"") != std::string::npos)
-      return bad("protocols: '" + p + "' is not a subprotocol name");
-  }
   o.to = caf::get_or(args, "to", std::string{});
   o.room = caf::get_or(args, "room", std::string{});
   if (o.to.empty() == o.room.empty())
     return bad("a websocket bridge needs either `to` or `room`");
   o.events = caf::get_or(args, "events", std::string{});
-  auto format = caf::get_or(args, "format", std::string{"json"});
-  if (format == "text")
-    o.format = ws_format::text;
-  else if (format == "binary")
-    o.format = ws_format::binary;
-  else if (format != "json")
-    return bad("format must be \"json\", \"text\" or \"binary\"");
-  auto positive = [&](const char* key, size_t& x) -> caf::error {
-    auto v = caf::get_or(args, std::string{key}, static_cast<int64_t>(x));
-    if (v < 1)
-      return bad(std::string{key} + " must be at least 1");
-    x = static_cast<size_t>(v);
-    return {};
-  };
-  if (auto err = positive("max-message", o.max_message))
-    return err;
-  if (auto err = positive("max-queued", o.max_queued))
-    return err;
-  if (auto err = positive("max-pending", o.max_pending))
-    return err;
+  auto pending =
+    caf::get_or(args, "max-pending", static_cast<int64_t>(o.max_pending));
+  if (pending < 1)
+    return bad("max-pending must be at least 1");
+  o.max_pending = static_cast<size_t>(pending);
   auto overflow = caf::get_or(args, "overflow", std::string{"drop"});
   if (overflow == "disconnect")
     o.disconnect = true;
   else if (overflow != "drop")
     return bad("overflow must be \"drop\" or \"disconnect\"");
   o.origins = caf::get_or(args, "origins", std::vector<std::string>{});
-  o.ping_interval = caf::get_or(args, "ping-interval", o.ping_interval);
-  o.ping_timeout = caf::get_or(args, "ping-timeout", o.ping_timeout);
-  if (o.ping_interval.count() < 0 || o.ping_timeout.count() < 0)
-    return bad("ping-interval and ping-timeout must not be negative");
-  if (o.ping_interval.count() > 0
-      && (o.ping_interval < std::chrono::seconds(1)
-          || o.ping_timeout < std::chrono::seconds(1)))
-    return bad("ping-interval and ping-timeout are whole seconds, at least "
-               "1s (0s turns pings off)");
-  if (o.ping_interval + o.ping_timeout > std::chrono::seconds(65535))
-    return bad("ping-interval plus ping-timeout must stay under 18 hours");
   o.compress = caf::get_or(args, "compress", false);
   return o;
 }

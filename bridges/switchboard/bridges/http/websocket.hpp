@@ -56,28 +56,41 @@ enum class ws_format : uint8_t {
   binary,
 };
 
+/// What the server and client kinds read alike: `format`, `protocols`,
+/// `max-message`, `max-queued`, `ping-interval`, `ping-timeout`.
+struct ws_common {
+  ws_format format = ws_format::json;
+  /// Subprotocols (Sec-WebSocket-Protocol): those a client may pick, or
+  /// those a client asks for.
+  std::vector<std::string> protocols;
+  size_t max_message = 1 << 20;
+  size_t max_queued = 1 << 20;
+  caf::timespan ping_interval{std::chrono::seconds(30)};
+  caf::timespan ping_timeout{std::chrono::seconds(10)};
+
+  /// Reads and checks them from a kind's `args`; errors name `name`.
+  caf::error read(const caf::settings& args, const std::string& name);
+
+  /// lws's keep-alive policy: a ping `ping_interval` after the last pong,
+  /// a hang-up `ping_timeout` later; both zero (no pings): no timer.
+  lws_retry_bo_t retry_policy() const;
+};
+
 /// One `websocket` bridge's WebSocket settings (the HTTP ones are the
 /// `http` kind's).
-struct ws_options {
+struct ws_options : ws_common {
   std::string name;
   /// The upgrade path: exact, or a prefix when it ends in `/*`.
   std::string path = "/";
-  /// Subprotocols a client may pick (Sec-WebSocket-Protocol).
-  std::vector<std::string> protocols;
   std::string to;
   std::string room;
   std::string events;
-  ws_format format = ws_format::json;
-  size_t max_message = 1 << 20;
-  size_t max_queued = 1 << 20;
   /// Past `max_queued`: close (1008) rather than drop.
   bool disconnect = false;
   /// Requests in flight per connection before reading pauses.
   size_t max_pending = 1024;
   /// Browser origins allowed to connect; empty: any.
   std::vector<std::string> origins;
-  caf::timespan ping_interval{std::chrono::seconds(30)};
-  caf::timespan ping_timeout{std::chrono::seconds(10)};
   /// How long `to` may take to answer.
   caf::timespan timeout{std::chrono::seconds(5)};
   /// permessage-deflate, when the client offers it.

@@ -42,7 +42,7 @@ int64_t ms_since(clock::time_point t) {
     .count();
 }
 
-struct client_options {
+struct client_options : ws_common {
   std::string name;
   std::string url;
   // From the URL.
@@ -53,17 +53,12 @@ struct client_options {
   std::string to;
   std::string room;
   std::string events;
-  ws_format format = ws_format::json;
-  // Comma-separated, as Sec-WebSocket-Protocol takes them.
-  std::string protocols;
+  // `protocols` comma-separated, as Sec-WebSocket-Protocol takes them.
+  std::string protocol_list;
   std::string token;
   std::string origin;
   std::string ca_file;
   size_t max_held = 1000;
-  size_t max_message = 1 << 20;
-  size_t max_queued = 1 << 20;
-  caf::timespan ping_interval{std::chrono::seconds(30)};
-  caf::timespan ping_timeout{std::chrono::seconds(10)};
   restart_policy restart = [] {
     restart_policy p;
     p.max_delay = std::chrono::seconds(5);
@@ -136,14 +131,8 @@ public:
          std::shared_ptr<const client_options> opts,
          std::unique_ptr<lws_host> host, std::shared_ptr<hub> h)
       : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)),
-        host_(std::move(host)), hub_(std::move(h)), tracker_(opt_->restart) {
-    // Both zero (ping-interval = 0s): lws keeps no validity timer.
-    if (opt_->ping_interval.count() > 0) {
-      retry_.secs_since_valid_ping = secs(opt_->ping_interval);
-      retry_.secs_since_valid_hangup =
-        secs(opt_->ping_interval + opt_->ping_timeout);
-    }
-  }
+        host_(std::move(host)), hub_(std::move(h)), tracker_(opt_->restart),
+        retry_(opt_->retry_policy()) {}
 
   caf::behavior make_behavior() override {
     hub_->owner = this;
@@ -252,11 +241,6 @@ private:
     }
   }
 
-  static uint16_t secs(caf::timespan t) {
-    return static_cast<uint16_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(t).count());
-  }
-
   struct held {
     std::string payload;
     bool binary = false;
@@ -346,7 +330,8 @@ private:
     i.host = opt_->host.c_str();
     i.origin = opt_->origin.empty() ? opt_->host.c_str() : opt_->origin.c_str();
     i.ssl_connection = opt_->tls ? LCCSCF_USE_SSL : 0;
-    i.protocol = opt_->protocols.empty() ? nullptr : opt_->protocols.c_str();
+    i.protocol =
+      opt_->protocol_list.empty() ? nullptr : opt_->protocol_list.c_str();
     i.local_protocol_name = "switchboard-ws-client";
     i.retry_and_idle_policy = &retry_;
     i.pwsi = &wsi_;
@@ -656,45 +641,19 @@ caf::expected<client_options> read_options(const caf::settings& args,
   if (!o.to.empty() && !o.room.empty())
     return bad("to and room exclude each other");
   o.events = caf::get_or(args, "events", std::string{});
-  auto format = caf::get_or(args, "format", std::string{"json"});
-  if (format == "text")
-    o.format = ws_format::text;
-  else if (format == "binary")
-    o.format = ws_format::binary;
-  else if (format != "json")
-    return bad("format must be \"json\", \"text\" or \"binary\"");
-  for (auto& p : caf::get_or(args, "protocols", std::vector<std::string>{})) {
-    if (p.empty() || p.find_first_of(" ,;\t\"") != std::string::npos)
-      return bad("protocols: '" + p + "' is not a subprotocol name");
-    o.protocols += (o.protocols.empty() ? "" : ",") + p;
-  }
+  if (auto err = o.read(args, name))
+    return err;
+  for (auto& p : o.protocols)
+    o.protocol_list += (o.protocol_list.empty() ? "" : ",") + p;
   o.token = caf::get_or(args, "token", std::string{});
   o.origin = caf::get_or(args, "origin", std::string{});
   o.ca_file = caf::get_or(args, "ca-file", std::string{});
   if (!o.ca_file.empty() && !o.tls)
     return bad("ca-file is for wss:// URLs");
-  auto positive = [&](const char* key, size_t& x) -> caf::error {
-    auto v = caf::get_or(args, std::string{key}, static_cast<int64_t>(x));
-    if (v < 1)
-      return bad(std::string{key} + " must be at least 1");
-    x = static_cast<size_t>(v);
-    return {};
-  };
-  if (auto err = positive("max-held", o.max_held))
-    return err;
-  if (auto err = positive("max-message", o.max_message))
-    return err;
-  if (auto err = positive("max-queued", o.max_queued))
-    return err;
-  o.ping_interval = caf::get_or(args, "ping-interval", o.ping_interval);
-  o.ping_timeout = caf::get_or(args, "ping-timeout", o.ping_timeout);
-  if (o.ping_interval.count() > 0
-      && (o.ping_interval < std::chrono::seconds(1)
-          || o.ping_timeout < std::chrono::seconds(1)))
-    return bad("ping-interval and ping-timeout are whole seconds, at least "
-               "1s (0s turns pings off)");
-  if (o.ping_interval + o.ping_timeout > std::chrono::seconds(65535))
-    return bad("ping-interval plus ping-timeout must stay under 18 hours");
+  auto held = caf::get_or(args, "max-held", static_cast<int64_t>(o.max_held));
+  if (held < 1)
+    return bad("max-held must be at least 1");
+  o.max_held = static_cast<size_t>(held);
   auto restart = restart_policy::from(args, name, o.restart);
   if (!restart)
     return std::move(restart.error());

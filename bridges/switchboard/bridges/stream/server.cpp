@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <switchboard/channel.hpp>
+#include <switchboard/conn_command.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
@@ -160,73 +161,52 @@ private:
   }
 
   caf::result<json_message> command(const json_message& m) {
-    auto bad = [&](const std::string& why) {
-      return make_error(errc::bad_message,
-                        opt_->name + ": " + why
-                          + "; commands: {\"op\":\"send\",\"conn\":ID,"
-                            "\"data\":...}, {\"op\":\"broadcast\","
-                            "\"data\":...[,\"except\":ID]}, "
-                            "{\"op\":\"close\",\"conn\":ID}, "
-                            "{\"op\":\"list\"}");
-    };
-    auto cmd = json::parse(m.text, nullptr, false);
-    if (!cmd.is_object() || !cmd.contains("op") || !cmd["op"].is_string())
-      return bad("expected a command object with \"op\"");
-    auto op = cmd["op"].get<std::string>();
+    auto cmd = parse_conn_command(m, opt_->name);
+    if (!cmd)
+      return std::move(cmd.error());
+    using op = conn_command::op_type;
     auto conn = [&]() -> conn_ref* {
-      if (!cmd.contains("conn") || !cmd["conn"].is_number_unsigned())
-        return nullptr;
-      auto i = conns_.find(cmd["conn"].get<uint64_t>());
+      auto i = conns_.find(cmd->conn);
       return i != conns_.end() ? &i->second : nullptr;
     };
-    auto no_conn = [&] {
-      return make_error(
-        errc::unknown_actor,
-        opt_->name + ": no connection "
-          + (cmd.contains("conn") ? cmd["conn"].dump() : std::string{"given"}));
-    };
-    if (op == "list") {
-      auto now = uv_now(loop().native());
-      json xs = json::array();
-      for (auto& [id, c] : conns_)
-        xs.push_back({{"conn", id},
-                      {"peer", c.state->peer()},
-                      {"queued", c.state->queued()},
-                      {"in", c.state->frames_in},
-                      {"out", c.state->frames_out},
-                      {"age_ms", now - c.state->opened}});
-      return json_message::trusted(dump(json{{"connections", xs}}));
-    }
-    if (op == "send" || op == "broadcast") {
-      if (!cmd.contains("data"))
-        return bad("\"" + op + "\" needs \"data\"");
-      auto data = json_message::trusted(dump(cmd["data"]));
-      if (op == "send") {
+    switch (cmd->op) {
+      case op::list: {
+        auto now = uv_now(loop().native());
+        json xs = json::array();
+        for (auto& [id, c] : conns_)
+          xs.push_back({{"conn", id},
+                        {"peer", c.state->peer()},
+                        {"queued", c.state->queued()},
+                        {"in", c.state->frames_in},
+                        {"out", c.state->frames_out},
+                        {"age_ms", now - c.state->opened}});
+        return json_message::trusted(dump(json{{"connections", xs}}));
+      }
+      case op::send: {
         auto e = conn();
         if (e == nullptr)
-          return no_conn();
-        send(e->handle, push_atom::value, std::move(data));
+          return no_connection(opt_->name, cmd->conn);
+        send(e->handle, push_atom::value, std::move(cmd->data));
         return json_message::trusted("{\"sent\":1}");
       }
-      uint64_t except = 0;
-      if (cmd.contains("except") && cmd["except"].is_number_unsigned())
-        except = cmd["except"].get<uint64_t>();
-      size_t n = 0;
-      for (auto& [id, c] : conns_)
-        if (id != except) {
-          send(c.handle, push_atom::value, data);
-          ++n;
-        }
-      return json_message::trusted("{\"sent\":" + std::to_string(n) + "}");
+      case op::broadcast: {
+        size_t n = 0;
+        for (auto& [id, c] : conns_)
+          if (id != cmd->except) {
+            send(c.handle, push_atom::value, cmd->data);
+            ++n;
+          }
+        return json_message::trusted("{\"sent\":" + std::to_string(n) + "}");
+      }
+      case op::close: {
+        auto e = conn();
+        if (e == nullptr)
+          return no_connection(opt_->name, cmd->conn);
+        send(e->handle, close_atom::value);
+        return json_message::trusted("{\"closed\":1}");
+      }
     }
-    if (op == "close") {
-      auto e = conn();
-      if (e == nullptr)
-        return no_conn();
-      send(e->handle, close_atom::value);
-      return json_message::trusted("{\"closed\":1}");
-    }
-    return bad("unknown op \"" + op + "\"");
+    return json_message::trusted("null");
   }
 
   void shut_down() {
