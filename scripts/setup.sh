@@ -17,6 +17,7 @@ packages=(
   libcpp-httplib-dev libssl-dev             # the http-client kind (HTTPS)
   libwebsockets-dev libwebsockets-evlib-uv  # HTTP and WebSocket servers (lws on the io loop)
   node-ws                                   # the WebSocket client tests and benches use
+  libhiredis-dev redis-server redis-tools   # the redis bridges; a real Redis for tests and bench
   openssl curl wrk                          # test certificates, an HTTP client, HTTP load
 )
 # Node.js runs the benchmarks' peers (and Node children in later tests).

@@ -35,6 +35,7 @@ const char* to_string(errc x) {
     case errc::child_exited: return "child_exited";
     case errc::queue_full: return "queue_full";
     case errc::no_channel: return "no_channel";
+    case errc::remote_error: return "remote_error";
   }
   return "unknown_errc";
 }

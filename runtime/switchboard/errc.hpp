@@ -60,6 +60,9 @@ enum class errc : uint8_t {
   /// The actor has no channel to carry the message (a child without
   /// stdin or ipc, a child that is not running and will not restart).
   no_channel = 22,
+  /// The service behind a bridge answered with an error of its own (a
+  /// Redis error reply such as `WRONGTYPE ...`); the text is its message.
+  remote_error = 23,
 };
 
 /// The CAF error category of `errc`, registered with every node's system.

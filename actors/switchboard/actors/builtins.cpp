@@ -15,6 +15,7 @@
 #include <switchboard/bridges/http/server.hpp>
 #include <switchboard/bridges/http/ws_client.hpp>
 #include <switchboard/bridges/process/parent.hpp>
+#include <switchboard/bridges/redis/redis.hpp>
 #include <switchboard/bridges/stream/bridge.hpp>
 
 namespace switchboard::actors {
@@ -30,7 +31,8 @@ caf::error add_builtin_kinds(kind_registry& kinds,
                     bridges::http::http_client_kind,
                     bridges::http::http_server_kind,
                     bridges::http::websocket_kind,
-                    bridges::http::websocket_client_kind})
+                    bridges::http::websocket_client_kind,
+                    bridges::redis::redis_kind})
     if (auto err = kinds.add(make()))
       return err;
   if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))

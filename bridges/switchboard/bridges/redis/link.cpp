@@ -1,0 +1,557 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/bridges/redis/link.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <hiredis/hiredis.h>
+#include <uv.h>
+
+#include <netdb.h>
+
+#include <switchboard/channel.hpp>
+#include <switchboard/errc.hpp>
+#include <switchboard/sockets.hpp>
+
+namespace switchboard::bridges::redis {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+int64_t ms_since(clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t)
+    .count();
+}
+
+uint64_t to_ms(caf::timespan t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
+  return ms > 0 ? static_cast<uint64_t>(ms) : 0;
+}
+
+// RESP for `args`, by hiredis.
+std::string encode(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  char* out = nullptr;
+  auto n = redisFormatCommandArgv(&out, static_cast<int>(args.size()),
+                                  argv.data(), lens.data());
+  if (n < 0 || out == nullptr)
+    return {};
+  std::string wire{out, static_cast<size_t>(n)};
+  redisFreeCommand(out);
+  return wire;
+}
+
+// A pub/sub delivery: ["message", channel, payload] or ["pmessage",
+// pattern, channel, payload]. Everything else on a subscriber link answers
+// a command (subscribe confirmations, PING's ["pong", ""]).
+bool is_push(const redisReply& r) {
+  if (r.type != REDIS_REPLY_ARRAY || r.elements < 3)
+    return false;
+  for (size_t i = 0; i < r.elements; ++i)
+    if (r.element[i]->type != REDIS_REPLY_STRING)
+      return false;
+  std::string_view kind{r.element[0]->str, r.element[0]->len};
+  return (kind == "message" && r.elements == 3)
+         || (kind == "pmessage" && r.elements == 4);
+}
+
+struct resolve_req {
+  uv_getaddrinfo_t req;
+  std::shared_ptr<void> guard;
+};
+
+} // namespace
+
+const char* type_name(const redisReply& r) {
+  switch (r.type) {
+    case REDIS_REPLY_STRING: return "string";
+    case REDIS_REPLY_ARRAY: return "array";
+    case REDIS_REPLY_INTEGER: return "integer";
+    case REDIS_REPLY_NIL: return "nil";
+    case REDIS_REPLY_STATUS: return "status";
+    case REDIS_REPLY_ERROR: return "error";
+    default: return "unknown";
+  }
+}
+
+// -- construction ------------------------------------------------------------
+
+link* link::start(uv_loop_s* loop, link_options opts, handler& h) {
+  auto l = new link(loop, std::move(opts), h);
+  l->connect();
+  return l;
+}
+
+link::link(uv_loop_s* loop, link_options opts, handler& h)
+    : loop_(loop), opt_(std::move(opts)), h_(h), tracker_(opt_.restart) {
+  down_since_ = clock::now();
+  auto init = [this](uv_timer_s*& t) {
+    t = new uv_timer_t;
+    uv_timer_init(loop_, t);
+    t->data = this;
+    ++open_handles_;
+  };
+  init(watchdog_);
+  init(backoff_);
+  // Eight looks per deadline: a silent Redis is found within about
+  // down-after, and an idle link sends at most two PINGs per down-after.
+  auto every = std::max<uint64_t>(10, to_ms(opt_.down_after) / 8);
+  uv_timer_start(
+    watchdog_,
+    [](uv_timer_t* t) {
+      auto self = static_cast<link*>(t->data);
+      ++self->depth_;
+      self->tick();
+      self->leave();
+    },
+    every, every);
+}
+
+link::~link() {
+  if (reader_ != nullptr)
+    redisReaderFree(reader_);
+}
+
+uint64_t link::now() const {
+  return uv_now(loop_);
+}
+
+const char* link::state_name() const noexcept {
+  switch (state_) {
+    case state::connecting:
+    case state::handshake: return "connecting";
+    case state::up: return "up";
+    case state::waiting: return "restarting";
+    case state::gave_up: return "gave-up";
+    default: return "closed";
+  }
+}
+
+// -- connecting --------------------------------------------------------------
+
+void link::connect() {
+  state_ = state::connecting;
+  phase_since_ = now();
+  guard_ = std::make_shared<guard>(guard{this});
+  if (opt_.address.find('/') != std::string::npos) {
+    auto fd = connect_unix(opt_.address);
+    if (!fd) {
+      lost(render(fd.error()));
+      return;
+    }
+    ch_ = channel::open(loop_, *fd, framing::raw, 0, callbacks());
+    if (ch_ == nullptr) {
+      lost("cannot open the socket");
+      return;
+    }
+    connected();
+    return;
+  }
+  if (auto addr = parse_tcp_address(opt_.address)) {
+    open(reinterpret_cast<const sockaddr*>(&*addr));
+    return;
+  }
+  // A host name: resolved on libuv's thread pool, never on the loop.
+  auto colon = opt_.address.rfind(':');
+  if (colon == std::string::npos) {
+    lost("the address " + opt_.address + " is neither HOST:PORT nor a path");
+    return;
+  }
+  auto host = opt_.address.substr(0, colon);
+  auto port = opt_.address.substr(colon + 1);
+  auto r = new resolve_req;
+  r->guard = guard_;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  auto rc = uv_getaddrinfo(
+    loop_, &r->req,
+    [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+      auto r = reinterpret_cast<resolve_req*>(req);
+      auto self = static_cast<guard*>(r->guard.get())->self;
+      if (self != nullptr) {
+        ++self->depth_;
+        if (status != 0 || res == nullptr)
+          self->lost("cannot resolve " + self->opt_.address + ": "
+                     + uv_strerror(status));
+        else
+          self->open(res->ai_addr);
+        self->leave();
+      }
+      uv_freeaddrinfo(res);
+      delete r;
+    },
+    host.c_str(), port.c_str(), &hints);
+  if (rc != 0) {
+    delete r;
+    lost("cannot resolve " + opt_.address + ": " + uv_strerror(rc));
+  }
+}
+
+channel_callbacks link::callbacks() {
+  auto g = guard_;
+  channel_callbacks cb;
+  cb.on_frame = [g](std::string bytes) {
+    if (auto self = g->self) {
+      ++self->depth_;
+      self->on_bytes(bytes);
+      self->leave();
+    }
+  };
+  cb.on_error = [g](caf::error e) {
+    if (auto self = g->self) {
+      ++self->depth_;
+      self->lost(render(e));
+      self->leave();
+    }
+  };
+  cb.on_eof = [g] {
+    if (auto self = g->self) {
+      ++self->depth_;
+      self->lost("Redis closed the connection");
+      self->leave();
+    }
+  };
+  cb.on_write_error = cb.on_error;
+  return cb;
+}
+
+void link::open(const sockaddr* addr) {
+  auto g = guard_;
+  ch_ = channel::connect(loop_, addr, framing::raw, 0, callbacks(),
+                         [g](caf::error err) {
+                           auto self = g->self;
+                           if (self == nullptr)
+                             return;
+                           ++self->depth_;
+                           if (err) {
+                             self->ch_ = nullptr; // closes itself
+                             self->lost(render(err));
+                           } else {
+                             self->connected();
+                           }
+                           self->leave();
+                         });
+}
+
+void link::connected() {
+  state_ = state::handshake;
+  phase_since_ = now();
+  last_read_ = last_write_ = now();
+  reader_ = redisReaderCreate();
+  handshake();
+}
+
+// AUTH and SELECT before anything else; CLIENT SETNAME so that `CLIENT
+// LIST` shows whose connection it is (a server without it is fine).
+void link::handshake() {
+  std::vector<std::pair<std::vector<std::string>, bool>> steps;
+  if (!opt_.password.empty()) {
+    if (opt_.user.empty())
+      steps.push_back({{"AUTH", opt_.password}, true});
+    else
+      steps.push_back({{"AUTH", opt_.user, opt_.password}, true});
+  }
+  if (opt_.db != 0)
+    steps.push_back({{"SELECT", std::to_string(opt_.db)}, true});
+  std::string client_name = "switchboard:" + opt_.name + ":" + opt_.role;
+  std::replace(client_name.begin(), client_name.end(), ' ', '-');
+  steps.push_back({{"CLIENT", "SETNAME", client_name}, false});
+  auto left = std::make_shared<size_t>(steps.size());
+  for (auto& [args, must] : steps) {
+    auto what = args.front();
+    write(
+      encode(args),
+      [this, left, what, must = must](const redisReply* r, const caf::error&) {
+        if (r == nullptr || state_ != state::handshake)
+          return; // lost: already reported
+        if (must && r->type == REDIS_REPLY_ERROR) {
+          lost(what + " failed: " + std::string{r->str, r->len});
+          return;
+        }
+        if (--*left > 0)
+          return;
+        state_ = state::up;
+        up_since_ = clock::now();
+        h_.on_up(ms_since(down_since_));
+        if (state_ == state::up)
+          flush_held();
+      },
+      1, 0);
+  }
+}
+
+// -- commands ----------------------------------------------------------------
+
+link::outcome link::command(const std::vector<std::string>& args, reply_fn fn,
+                            size_t replies, caf::timespan extra) {
+  if (state_ == state::gave_up || state_ == state::closed)
+    return outcome::gave_up;
+  auto wire = encode(args);
+  if (state_ == state::up && held_.empty()
+      && pending_.size() < opt_.max_pending) {
+    write(std::move(wire), std::move(fn), replies, to_ms(extra));
+    return outcome::sent;
+  }
+  if (held_.size() >= opt_.max_held)
+    return outcome::full;
+  held_.push_back({std::move(wire), std::move(fn), replies, to_ms(extra)});
+  return outcome::held;
+}
+
+void link::write(std::string wire, reply_fn fn, size_t replies,
+                 uint64_t extra) {
+  pending p;
+  p.fn = std::move(fn);
+  p.replies = std::max<size_t>(replies, 1);
+  p.sent_at = now();
+  p.extra_ms = extra;
+  last_write_ = p.sent_at;
+  pending_.push_back(std::move(p));
+  ch_->write(wire);
+}
+
+void link::flush_held() {
+  while (state_ == state::up && !held_.empty()
+         && pending_.size() < opt_.max_pending) {
+    auto h = std::move(held_.front());
+    held_.pop_front();
+    write(std::move(h.wire), std::move(h.fn), h.replies, h.extra_ms);
+  }
+}
+
+// -- replies -----------------------------------------------------------------
+
+void link::on_bytes(std::string_view bytes) {
+  last_read_ = now();
+  if (redisReaderFeed(reader_, bytes.data(), bytes.size()) != REDIS_OK) {
+    lost("cannot buffer Redis's reply");
+    return;
+  }
+  auto self_reader = reader_;
+  // Bytes fed but not yet parsed: what a reply took is the difference.
+  auto unparsed = [this] { return reader_->len - reader_->pos; };
+  auto before = unparsed();
+  for (;;) {
+    void* r = nullptr;
+    if (redisReaderGetReply(self_reader, &r) != REDIS_OK) {
+      lost(std::string{"Redis sent bytes that are not RESP: "}
+           + self_reader->errstr);
+      return;
+    }
+    if (r == nullptr)
+      break;
+    auto reply = static_cast<redisReply*>(r);
+    auto after = unparsed();
+    dispatch(reply, before - after);
+    freeReplyObject(reply);
+    // A callback may have closed the link or lost the connection (the
+    // reader is gone then).
+    if (reader_ != self_reader)
+      return;
+    before = after;
+  }
+  // A reply that is still coming and already too large: the only way to
+  // skip it is to drop the connection.
+  if (unparsed() > opt_.max_frame) {
+    lost("a reply over max-frame (" + std::to_string(opt_.max_frame)
+         + " bytes) began");
+    return;
+  }
+  flush_held();
+}
+
+void link::dispatch(redisReply* reply, size_t size) {
+  bool too_large = size > opt_.max_frame;
+  auto oversize = [&] {
+    return make_error(errc::frame_too_large,
+                      opt_.name + ": a reply of " + std::to_string(size)
+                        + " bytes, over max-frame ("
+                        + std::to_string(opt_.max_frame) + ")");
+  };
+  if (opt_.subscriber && is_push(*reply)) {
+    if (too_large)
+      h_.on_error(reason_of(oversize()) + ", dropped");
+    else
+      h_.on_push(*reply);
+    return;
+  }
+  if (pending_.empty()) {
+    // What a server says before it closes (max clients, loading).
+    lost(reply->type == REDIS_REPLY_ERROR
+           ? std::string{reply->str, reply->len}
+           : std::string{"Redis sent a reply nobody asked for ("}
+               + type_name(*reply) + ")");
+    return;
+  }
+  auto& front = pending_.front();
+  bool last = --front.replies == 0;
+  bool first_error = reply->type == REDIS_REPLY_ERROR && !front.failed;
+  if (!last && !first_error)
+    return;
+  reply_fn fn;
+  if (last) {
+    bool failed = front.failed;
+    fn = std::move(front.fn);
+    pending_.pop_front();
+    if (failed)
+      return;
+  } else {
+    front.failed = true;
+    fn = front.fn;
+  }
+  if (!fn)
+    return;
+  if (too_large)
+    fn(nullptr, oversize());
+  else
+    fn(reply, caf::error{});
+}
+
+// -- failures ----------------------------------------------------------------
+
+void link::tick() {
+  auto t = now();
+  auto limit = to_ms(opt_.down_after);
+  switch (state_) {
+    case state::connecting:
+    case state::handshake:
+      if (t - phase_since_ > limit)
+        lost("no connection within down-after (" + std::to_string(limit)
+             + " ms)");
+      return;
+    case state::up: {
+      // Half of down-after to answer, after half of it idle: a PING.
+      auto half = limit / 2;
+      if (!pending_.empty()) {
+        auto& front = pending_.front();
+        auto since = std::max(front.sent_at, last_read_);
+        if (t - since > half + front.extra_ms)
+          lost("Redis did not answer within down-after ("
+               + std::to_string(limit) + " ms)");
+      } else if (t - std::max(last_read_, last_write_) >= half) {
+        write(encode({"PING"}), nullptr, 1, 0);
+      }
+      return;
+    }
+    default: return;
+  }
+}
+
+void link::lost(const std::string& reason) {
+  if (state_ != state::connecting && state_ != state::handshake
+      && state_ != state::up)
+    return;
+  bool was_up = state_ == state::up;
+  state_ = state::waiting; // before callbacks run: nothing is written now
+  drop_connection();
+  fail_pending(make_error(errc::no_channel,
+                          opt_.name + ": the connection to Redis was lost ("
+                            + reason + ") before it answered"));
+  if (state_ == state::closed)
+    return;
+  if (was_up) {
+    down_since_ = clock::now();
+    h_.on_down(reason);
+    if (state_ == state::closed)
+      return;
+  }
+  auto uptime = was_up ? clock::now() - up_since_ : clock::duration{0};
+  auto d = tracker_.next(
+    true, std::chrono::duration_cast<caf::timespan>(uptime), reason);
+  if (d.action == restart_decision::restart) {
+    h_.on_event(d.event());
+    if (state_ != state::waiting)
+      return;
+    uv_timer_start(
+      backoff_,
+      [](uv_timer_t* t) {
+        auto self = static_cast<link*>(t->data);
+        ++self->depth_;
+        if (self->state_ == state::waiting)
+          self->connect();
+        self->leave();
+      },
+      to_ms(d.delay), 0);
+    return;
+  }
+  state_ = state::gave_up;
+  if (d.action == restart_decision::give_up)
+    h_.on_event(d.event());
+  else
+    h_.on_event(R"({"event":"gave-up","reason":"restart = never"})");
+  fail_held(make_error(errc::no_channel, opt_.name + " gave up connecting to "
+                                           + opt_.address + " (" + reason
+                                           + ")"));
+}
+
+void link::drop_connection() {
+  if (guard_) {
+    guard_->self = nullptr;
+    guard_ = nullptr;
+  }
+  if (ch_ != nullptr) {
+    ch_->close();
+    ch_ = nullptr;
+  }
+  if (reader_ != nullptr) {
+    redisReaderFree(reader_);
+    reader_ = nullptr;
+  }
+}
+
+void link::fail_pending(const caf::error& why) {
+  auto failing = std::move(pending_);
+  pending_.clear();
+  for (auto& p : failing)
+    if (p.fn && !p.failed)
+      p.fn(nullptr, why);
+}
+
+void link::fail_held(const caf::error& why) {
+  auto failing = std::move(held_);
+  held_.clear();
+  for (auto& h : failing)
+    if (h.fn)
+      h.fn(nullptr, why);
+}
+
+void link::close(const std::string& why) {
+  if (state_ == state::closed)
+    return;
+  state_ = state::closed;
+  drop_connection();
+  ++depth_;
+  auto err = make_error(errc::not_running, why);
+  fail_pending(err);
+  fail_held(err);
+  for (auto t : {watchdog_, backoff_})
+    uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) {
+      auto self = static_cast<link*>(h->data);
+      delete reinterpret_cast<uv_timer_t*>(h);
+      --self->open_handles_;
+      self->maybe_delete();
+    });
+  leave();
+}
+
+void link::leave() {
+  --depth_;
+  maybe_delete();
+}
+
+void link::maybe_delete() {
+  if (state_ == state::closed && depth_ == 0 && open_handles_ == 0)
+    delete this;
+}
+
+} // namespace switchboard::bridges::redis

@@ -1,0 +1,443 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// The `redis` kind: one loop actor with two links, one for commands and
+// PUBLISH, one subscribed to the configured channels and patterns (only
+// when there are any). Redis refuses other commands on a subscribed
+// connection, and a slow command must not delay the messages.
+
+#include "switchboard/bridges/redis/redis.hpp"
+
+#include <chrono>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <hiredis/hiredis.h>
+#include <nlohmann/json.hpp>
+
+#include <switchboard/errc.hpp>
+#include <switchboard/loop_actor.hpp>
+#include <switchboard/messages.hpp>
+#include <switchboard/node.hpp>
+#include <switchboard/status.hpp>
+
+#include "switchboard/bridges/redis/link.hpp"
+#include "switchboard/bridges/redis/options.hpp"
+#include "switchboard/bridges/redis/reply.hpp"
+
+namespace switchboard::bridges::redis {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+struct pubsub_options {
+  link_options link;
+  std::vector<std::string> channels;
+  std::vector<std::string> patterns;
+  std::string to;
+  std::string room;
+  std::string events;
+  std::string publish;
+  bool text = false;
+  bool envelope = false;
+};
+
+caf::expected<pubsub_options> read_options(const caf::settings& a,
+                                           const std::string& name) {
+  auto l = read_link_options(a, name);
+  if (!l)
+    return std::move(l.error());
+  pubsub_options o;
+  o.link = std::move(*l);
+  auto bad = [&](const std::string& why) {
+    return make_error(errc::config_bad_value, name + ": " + why);
+  };
+  o.channels = caf::get_or(a, "subscribe", std::vector<std::string>{});
+  o.patterns = caf::get_or(a, "psubscribe", std::vector<std::string>{});
+  o.to = caf::get_or(a, "to", "");
+  o.room = caf::get_or(a, "room", "");
+  o.events = caf::get_or(a, "events", "");
+  o.publish = caf::get_or(a, "publish", "");
+  o.text = caf::get_or(a, "format", "json") == "text";
+  o.envelope = caf::get_or(a, "deliver", "payload") == "envelope";
+  bool subscribes = !o.channels.empty() || !o.patterns.empty();
+  if (subscribes && o.to.empty() && o.room.empty())
+    return bad("subscribe and psubscribe need to (or room): where the "
+               "messages go");
+  if (!o.to.empty() && !o.room.empty())
+    return bad("to and room exclude each other");
+  if (!subscribes && (!o.to.empty() || !o.room.empty()))
+    return bad(std::string{o.to.empty() ? "room" : "to"}
+               + " is where subscribed messages go, but nothing is "
+                 "subscribed (subscribe, psubscribe)");
+  for (auto& c : o.channels)
+    if (c.empty())
+      return bad("an empty channel name in subscribe");
+  for (auto& p : o.patterns)
+    if (p.empty())
+      return bad("an empty pattern in psubscribe");
+  return o;
+}
+
+class bridge : public loop_actor<caf::event_based_actor> {
+public:
+  bridge(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
+         pubsub_options opts)
+      : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)),
+        commands_events_(*this, "commands"), pubsub_events_(*this, "pubsub") {}
+
+  caf::behavior make_behavior() override {
+    auto lo = opt_.link;
+    lo.role = "commands";
+    commands_ = link::start(loop().native(), lo, commands_events_);
+    if (!opt_.channels.empty() || !opt_.patterns.empty()) {
+      lo.role = "pubsub";
+      lo.subscriber = true;
+      pubsub_ = link::start(loop().native(), lo, pubsub_events_);
+    }
+    set_exit_handler([this](caf::exit_msg& msg) {
+      release();
+      quit(msg.reason);
+    });
+    return {
+      [this](json_message& m) -> caf::result<json_message> {
+        return on_message(std::move(m));
+      },
+      [this](status_atom) { return status(); },
+    };
+  }
+
+  void on_exit() override {
+    release();
+    loop_actor::on_exit();
+  }
+
+private:
+  // Tells the bridge what one link did, naming the link.
+  struct link_events : link::handler {
+    link_events(bridge& b, const char* role) : self(b), role(role) {}
+    void on_up(int64_t down_ms) override {
+      self.link_up(role, down_ms);
+    }
+    void on_down(const std::string& reason) override {
+      if (std::string_view{role} == "pubsub")
+        self.subscribed_ = 0;
+      self.event(json{{"event", "down"}, {"link", role}, {"reason", reason}});
+    }
+    void on_event(std::string text) override {
+      auto ev = json::parse(text, nullptr, false);
+      ev["link"] = role;
+      self.event(std::move(ev));
+    }
+    void on_push(const redisReply& r) override {
+      self.on_push(r);
+    }
+    void on_error(const std::string& reason) override {
+      ++self.errors_;
+      self.event(json{{"event", "error"}, {"link", role}, {"reason", reason}});
+    }
+    bridge& self;
+    const char* role;
+  };
+
+  void release() {
+    for (auto l : {commands_, pubsub_})
+      if (l != nullptr)
+        l->close(opt_.link.name + " is stopping");
+    commands_ = pubsub_ = nullptr;
+  }
+
+  void link_up(const char* role, int64_t down_ms) {
+    event(json{{"event", "up"}, {"link", role}, {"down_ms", down_ms}});
+    if (std::string_view{role} != "pubsub")
+      return;
+    // After every reconnect: Redis forgot the subscriptions.
+    auto resubscribe = [this](const char* verb,
+                              const std::vector<std::string>& names) {
+      if (names.empty())
+        return;
+      std::vector<std::string> args{verb};
+      args.insert(args.end(), names.begin(), names.end());
+      pubsub_->command(
+        args,
+        [this, verb, n = names.size()](const redisReply* r, const caf::error&) {
+          if (r == nullptr)
+            return; // lost again: reported as down
+          if (r->type == REDIS_REPLY_ERROR) {
+            ++errors_;
+            event(json{{"event", "error"},
+                       {"reason", std::string{verb} + " failed: "
+                                    + std::string{r->str, r->len}}});
+            return;
+          }
+          subscribed_ += n;
+        },
+        names.size());
+    };
+    resubscribe("SUBSCRIBE", opt_.channels);
+    resubscribe("PSUBSCRIBE", opt_.patterns);
+  }
+
+  // -- from Redis -------------------------------------------------------------
+
+  void on_push(const redisReply& r) {
+    ++received_;
+    bool pattern = r.elements == 4;
+    std::string_view channel{r.element[pattern ? 2 : 1]->str,
+                             r.element[pattern ? 2 : 1]->len};
+    auto& last = *r.element[r.elements - 1];
+    std::string_view payload{last.str, last.len};
+    std::string body;
+    if (opt_.text) {
+      body = quote(payload);
+    } else if (is_json(payload)) {
+      body.assign(payload);
+    } else {
+      ++errors_;
+      event(json{{"event", "error"},
+                 {"channel", std::string{channel}},
+                 {"payload", std::string{payload.substr(0, 200)}},
+                 {"reason", "the payload is not JSON"}});
+      return;
+    }
+    if (opt_.envelope) {
+      std::string env = "{\"channel\":" + quote(channel) + ",\"pattern\":";
+      env += pattern ? quote({r.element[1]->str, r.element[1]->len}) : "null";
+      env += ",\"payload\":";
+      env += body;
+      env += '}';
+      body = std::move(env);
+    }
+    auto m = json_message::trusted(std::move(body));
+    if (auto room = node_.lookup(opt_.room, room_)) {
+      send(room, push_atom::value, std::move(m));
+      return;
+    }
+    if (auto to = node_.lookup(opt_.to, to_)) {
+      // Without a sender: an answer goes nowhere, not back to Redis.
+      caf::anon_send(caf::actor_cast<json_actor>(to), std::move(m));
+      return;
+    }
+    ++errors_;
+    event(json{{"event", "error"},
+               {"channel", std::string{channel}},
+               {"reason", "no actor named '"
+                            + (opt_.room.empty() ? opt_.to : opt_.room)
+                            + "' to take the message"}});
+  }
+
+  // -- to Redis ---------------------------------------------------------------
+
+  caf::result<json_message> on_message(json_message m) {
+    auto args = to_command(m);
+    if (!args)
+      return std::move(args.error());
+    bool is_request = current_message_id().is_request();
+    bool is_publish = (*args)[0] == "PUBLISH";
+    link::reply_fn fn;
+    caf::typed_response_promise<json_message> rp;
+    if (is_request) {
+      rp = make_response_promise<json_message>();
+      fn = [rp](const redisReply* r, const caf::error& why) mutable {
+        if (r == nullptr)
+          rp.deliver(why);
+        else if (r->type == REDIS_REPLY_ERROR)
+          rp.deliver(
+            make_error(errc::remote_error, std::string{r->str, r->len}));
+        else
+          rp.deliver(json_message::trusted(to_json(*r)));
+      };
+    } else {
+      // Nobody waits for the answer, but a failure is still reported.
+      fn = [this, cmd = (*args)[0]](const redisReply* r,
+                                    const caf::error& why) {
+        if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
+          ++errors_;
+          event(json{{"event", "error"},
+                     {"command", cmd},
+                     {"reason", r == nullptr ? render(why)
+                                             : std::string{r->str, r->len}}});
+        }
+      };
+    }
+    caf::error refused;
+    switch (commands_->command(*args, std::move(fn))) {
+      case link::outcome::full:
+        refused = make_error(errc::queue_full,
+                             opt_.link.name + " holds "
+                               + std::to_string(commands_->held())
+                               + " commands already (max-held) while Redis "
+                                 "is "
+                               + (commands_->up() ? "busy" : "down"));
+        break;
+      case link::outcome::gave_up:
+        refused = make_error(errc::no_channel, opt_.link.name
+                                                 + " gave up connecting to "
+                                                 + opt_.link.address);
+        break;
+      default: break;
+    }
+    if (refused) {
+      // The promise already owns the request: the answer goes through it.
+      if (is_request) {
+        rp.deliver(refused);
+        return rp;
+      }
+      ++errors_;
+      event(json{{"event", "error"},
+                 {"command", (*args)[0]},
+                 {"reason", render(refused)}});
+      return caf::delegated<json_message>{};
+    }
+    ++(is_publish ? published_ : commands_sent_);
+    if (is_request)
+      return rp;
+    return caf::delegated<json_message>{};
+  }
+
+  // {args: [...]} is a command; {channel, payload} a PUBLISH; with
+  // `publish`, the whole message is the payload.
+  caf::expected<std::vector<std::string>> to_command(const json_message& m) {
+    auto bad = [this](const std::string& why) {
+      return make_error(errc::bad_message, opt_.link.name + ": " + why);
+    };
+    if (!opt_.publish.empty())
+      return std::vector<std::string>{"PUBLISH", opt_.publish,
+                                      payload_of(m.text)};
+    auto j = json::parse(m.text, nullptr, false);
+    if (!j.is_object())
+      return bad("expected {\"args\": [\"COMMAND\", ...]} or {\"channel\": "
+                 "..., \"payload\": ...}");
+    if (auto it = j.find("args"); it != j.end()) {
+      if (!it->is_array() || it->empty())
+        return bad("args must be a non-empty array: [\"COMMAND\", ...]");
+      std::vector<std::string> args;
+      for (auto& a : *it) {
+        if (a.is_string())
+          args.push_back(a.get<std::string>());
+        else if (a.is_number())
+          args.push_back(a.dump());
+        else
+          return bad("args are strings or numbers, not " + dump(a));
+      }
+      return args;
+    }
+    auto channel = j.find("channel");
+    auto payload = j.find("payload");
+    if (channel == j.end() || !channel->is_string() || payload == j.end())
+      return bad("expected {\"args\": [\"COMMAND\", ...]} or {\"channel\": "
+                 "\"NAME\", \"payload\": ...}");
+    return std::vector<std::string>{"PUBLISH", channel->get<std::string>(),
+                                    opt_.text && payload->is_string()
+                                      ? payload->get<std::string>()
+                                      : dump(*payload)};
+  }
+
+  // What PUBLISH sends: the JSON text, or a string's characters when
+  // payloads are text.
+  std::string payload_of(const std::string& text) {
+    if (opt_.text && !text.empty() && text.front() == '"') {
+      auto j = json::parse(text, nullptr, false);
+      if (j.is_string())
+        return j.get<std::string>();
+    }
+    return text;
+  }
+
+  // -- reporting --------------------------------------------------------------
+
+  void event(json ev) {
+    ev["bridge"] = opt_.link.name;
+    auto text = dump(ev);
+    if (!node_.send_event(opt_.events, events_, text))
+      node_.log(opt_.link.name + ": " + text);
+  }
+
+  static std::string link_status(const link* l) {
+    if (l == nullptr)
+      return "null";
+    return dump(json{{"state", l->state_name()},
+                     {"in_flight", l->in_flight()},
+                     {"held", l->held()},
+                     {"restarts", l->restarts()}});
+  }
+
+  caf::result<json_message> status() {
+    return status_reply(this, "redis",
+                        {{"address", dump(opt_.link.address)},
+                         {"commands", link_status(commands_)},
+                         {"pubsub", link_status(pubsub_)},
+                         {"subscribed", std::to_string(subscribed_)},
+                         {"received", std::to_string(received_)},
+                         {"published", std::to_string(published_)},
+                         {"commands_sent", std::to_string(commands_sent_)},
+                         {"errors", std::to_string(errors_)}});
+  }
+
+  switchboard::node& node_;
+  pubsub_options opt_;
+  link_events commands_events_;
+  link_events pubsub_events_;
+  link* commands_ = nullptr;
+  link* pubsub_ = nullptr;
+  // Channels and patterns Redis confirmed on the current connection.
+  size_t subscribed_ = 0;
+  uint64_t received_ = 0;
+  uint64_t published_ = 0;
+  uint64_t commands_sent_ = 0;
+  uint64_t errors_ = 0;
+  caf::actor to_;
+  caf::actor room_;
+  caf::actor events_;
+};
+
+} // namespace
+
+kind_spec redis_kind() {
+  kind_spec result;
+  result.name = "redis";
+  result.doc = "Redis pub/sub and commands: subscribed messages to an "
+               "actor, PUBLISH and commands from actors";
+  result.section = kind_section::bridges;
+  result.keys = common_keys();
+  std::vector<key_spec> own = {
+    {"subscribe", value_type::string_list, false,
+     "channels whose messages go to `to` (or `room`)"},
+    {"psubscribe", value_type::string_list, false,
+     "patterns (news.*) whose messages go to `to` (or `room`)"},
+    {"to", value_type::actor_ref, false, "where subscribed messages go"},
+    {"room", value_type::actor_ref, false,
+     "a room the subscribed messages are pushed to (every member gets "
+     "them)"},
+    {"deliver",
+     value_type::string,
+     false,
+     "\"payload\" (default) or \"envelope\": {channel, pattern, payload}",
+     {"payload", "envelope"}},
+    {"publish", value_type::string, false,
+     "a channel every message sent to the bridge is published on (the "
+     "reply: how many received it)"},
+  };
+  result.keys.insert(result.keys.end(), own.begin(), own.end());
+  result.check = [](const std::string& name,
+                    const caf::settings& args) -> caf::error {
+    auto opts = read_options(args, name);
+    return opts ? caf::error{} : std::move(opts.error());
+  };
+  result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    auto opts = read_options(ctx.args, ctx.name);
+    if (!opts)
+      return std::move(opts.error());
+    return caf::actor_cast<caf::actor>(spawn_on_loop<bridge>(
+      ctx.node.system(), ctx.node.loop(), ctx.node, std::move(*opts)));
+  };
+  return result;
+}
+
+} // namespace switchboard::bridges::redis

@@ -1,0 +1,422 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// The `redis` bridge against a real redis-server: the shared one of the
+// CTest fixture for pub/sub and commands (over its Unix socket), and one of
+// the test's own (over TCP) where Redis must go away, freeze or ask for a
+// password.
+
+#include <switchboard/bridges/redis/redis.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include <caf/event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "node_fixture.hpp"
+#include "redis_server.hpp"
+#include "stream_helpers.hpp"
+
+using namespace switchboard;
+using namespace std::chrono_literals;
+using switchboard::test::add_collector;
+using switchboard::test::child;
+using switchboard::test::events;
+using switchboard::test::eventually;
+using switchboard::test::node_fixture;
+using switchboard::test::redis_cli;
+using switchboard::test::redis_server;
+using switchboard::test::shared_redis;
+using switchboard::test::status_of;
+using json = nlohmann::json;
+
+namespace {
+
+// The collector keeps events and deliveries in one list; deliveries are
+// envelopes (deliver = "envelope"): {channel, pattern, payload}.
+std::vector<json> on_channel(const std::string& channel) {
+  std::lock_guard<std::mutex> guard{events().mx};
+  std::vector<json> out;
+  for (auto& e : events().events)
+    if (e.is_object() && !e.contains("event")
+        && e.value("channel", "") == channel)
+      out.push_back(e);
+  return out;
+}
+
+std::string conf(const std::string& bridges) {
+  return "[node]\nname = \"t\"\ncontrol = \"none\"\n"
+         "[actors]\ninbox = { kind = \"collector\" }\n"
+         "log = { kind = \"collector\" }\n[bridges]\n"
+         + bridges;
+}
+
+std::string ask_error(node_fixture& f, const std::string& name,
+                      const std::string& text) {
+  auto r = f.ask(name, text);
+  if (r)
+    return "no error but " + r->text;
+  return render(r.error());
+}
+
+// Requests sent from an actor without waiting; their answers (or errors)
+// land in `results` by index.
+struct sender {
+  std::mutex mx;
+  std::map<size_t, std::string> results;
+
+  size_t answered() {
+    std::lock_guard<std::mutex> guard{mx};
+    return results.size();
+  }
+
+  std::string at(size_t i) {
+    std::lock_guard<std::mutex> guard{mx};
+    return results.count(i) ? results[i] : "";
+  }
+
+  void send(node_fixture& f, const std::string& to,
+            std::vector<std::string> texts, size_t first = 0) {
+    auto target = caf::actor_cast<json_actor>(f.node().lookup(to));
+    f.node().system().spawn(
+      [this, target, texts, first](caf::event_based_actor* self) {
+        for (size_t i = 0; i < texts.size(); ++i)
+          self->request(target, 30s, json_message::trusted(texts[i]))
+            .then(
+              [this, i, first](json_message& m) {
+                std::lock_guard<std::mutex> guard{mx};
+                results[first + i] = m.text;
+              },
+              [this, i, first](caf::error& e) {
+                std::lock_guard<std::mutex> guard{mx};
+                results[first + i] = "error: " + render(e);
+              });
+      });
+  }
+};
+
+} // namespace
+
+TEST_CASE("redis: PUBLISH from redis-cli reaches `to`, the bridge's publish "
+          "reaches redis-cli SUBSCRIBE, with patterns and text") {
+  auto sock = shared_redis();
+  node_fixture f{conf("r = { kind = \"redis\", address = \"" + sock
+                      + "\", subscribe = [\"t1.json\"], psubscribe = "
+                        "[\"t1.p.*\"], to = \"inbox\", deliver = \"envelope\", "
+                        "events = \"log\" }\n"
+                        "r2 = { kind = \"redis\", address = \""
+                      + sock
+                      + "\", subscribe = [\"t1.text\"], to = \"inbox\", "
+                        "format = \"text\", deliver = \"envelope\", events = "
+                        "\"log\" }\n"),
+                 add_collector};
+  REQUIRE(eventually([&] { return status_of(f, "r")["subscribed"] == 2; }));
+  REQUIRE(eventually([&] { return status_of(f, "r2")["subscribed"] == 1; }));
+  CHECK(redis_cli({"PUBLISH", "t1.json", R"({"a":1})"}).out == "1\n");
+  CHECK(redis_cli({"PUBLISH", "t1.p.x", "[1,2]"}).out == "1\n");
+  CHECK(redis_cli({"PUBLISH", "t1.text", "plain words"}).out == "1\n");
+  REQUIRE(eventually([&] { return on_channel("t1.text").size() == 1; }));
+  REQUIRE(eventually([&] { return on_channel("t1.json").size() == 1; }));
+  REQUIRE(eventually([&] { return on_channel("t1.p.x").size() == 1; }));
+  CHECK(on_channel("t1.json")[0]
+        == json{{"channel", "t1.json"},
+                {"pattern", nullptr},
+                {"payload", {{"a", 1}}}});
+  CHECK(
+    on_channel("t1.p.x")[0]
+    == json{{"channel", "t1.p.x"}, {"pattern", "t1.p.*"}, {"payload", {1, 2}}});
+  CHECK(on_channel("t1.text")[0]["payload"] == "plain words");
+  {
+    // The other way: the bridge publishes, redis-cli is subscribed.
+    child sub{{"redis-cli", "-s", sock, "SUBSCRIBE", "t1.out"}};
+    REQUIRE(sub.wait_for_stdout("t1.out\n1\n", 5s));
+    auto n = f.ask("r", R"({"channel":"t1.out","payload":{"b":2}})");
+    REQUIRE(n);
+    CHECK(n->text == "1");
+    CHECK(sub.wait_for_stdout(R"({"b":2})", 5s));
+    // Text payloads go out as their characters, not as JSON strings.
+    REQUIRE(f.ask("r2", R"({"channel":"t1.out","payload":"raw text"})"));
+    CHECK(sub.wait_for_stdout("\nraw text\n", 5s));
+    CHECK(sub.out().find("\"raw text\"") == std::string::npos);
+  }
+  auto s = status_of(f, "r");
+  CHECK(s["received"] == 2);
+  CHECK(s["published"] == 1);
+  CHECK(s["pubsub"]["state"] == "up");
+  f.stop_and_check();
+}
+
+TEST_CASE("redis: `publish = CHANNEL` publishes every message sent to the "
+          "bridge, answered with the number of receivers") {
+  auto sock = shared_redis();
+  node_fixture f{conf("out = { kind = \"redis\", address = \"" + sock
+                      + "\", publish = \"t2.all\" }\n"
+                        "in = { kind = \"redis\", address = \""
+                      + sock
+                      + "\", subscribe = [\"t2.all\"], to = \"inbox\", "
+                        "deliver = \"envelope\" }\n"),
+                 add_collector};
+  REQUIRE(eventually([&] { return status_of(f, "in")["subscribed"] == 1; }));
+  auto n = f.ask("out", R"({"any":"thing","args":["not","a","command"]})");
+  REQUIRE(n);
+  CHECK(n->text == "1");
+  REQUIRE(eventually([&] { return on_channel("t2.all").size() == 1; }));
+  CHECK(on_channel("t2.all")[0]["payload"]["any"] == "thing");
+  f.stop_and_check();
+}
+
+TEST_CASE("redis: commands get Redis's replies as JSON, in order, and error "
+          "replies are errors") {
+  auto sock = shared_redis();
+  node_fixture f{conf("r = { kind = \"redis\", address = \"" + sock
+                      + "\", events = \"log\" }\n"),
+                 add_collector};
+  auto ask = [&](const std::string& text) {
+    auto r = f.ask("r", text);
+    return r ? r->text : "error: " + render(r.error());
+  };
+  CHECK(ask(R"({"args":["DEL","t3.s","t3.h","t3.l","t3.n"]})").find("error")
+        == std::string::npos);
+  CHECK(ask(R"({"args":["SET","t3.s","v"]})") == R"("OK")");
+  CHECK(ask(R"({"args":["GET","t3.s"]})") == R"("v")");
+  CHECK(ask(R"({"args":["GET","t3.none"]})") == "null");
+  CHECK(ask(R"({"args":["HSET","t3.h","f",1.5]})") == "1");
+  CHECK(ask(R"({"args":["HGETALL","t3.h"]})") == R"(["f","1.5"])");
+  CHECK(ask(R"({"args":["RPUSH","t3.l","a","b"]})") == "2");
+  CHECK(ask(R"({"args":["LRANGE","t3.l",0,-1]})") == R"(["a","b"])");
+  CHECK(ask(R"({"args":["INCRBY","t3.n",5]})") == "5");
+  auto wrongtype = ask(R"({"args":["INCR","t3.s"]})");
+  CHECK(wrongtype.find("remote_error") != std::string::npos);
+  CHECK(wrongtype.find("ERR value is not an integer") != std::string::npos);
+  CHECK(ask(R"({"args":["NOSUCHCOMMAND"]})").find("remote_error")
+        != std::string::npos);
+  CHECK(ask_error(f, "r", "[1,2]").find("bad_message") != std::string::npos);
+  CHECK(ask_error(f, "r", R"({"args":[]})").find("non-empty")
+        != std::string::npos);
+  CHECK(ask_error(f, "r", R"({"args":["SET",{"a":1},"x"]})")
+          .find("strings or numbers")
+        != std::string::npos);
+  CHECK(ask_error(f, "r", R"({"channel":5,"payload":1})").find("bad_message")
+        != std::string::npos);
+  // 1,000 INCRs at once: pipelined on one connection (max-pending 1024),
+  // each answered with its own count.
+  REQUIRE(ask(R"({"args":["DEL","t3.count"]})").find("error")
+          == std::string::npos);
+  sender s;
+  constexpr size_t n = 1000;
+  s.send(f, "r",
+         std::vector<std::string>(n, R"({"args":["INCR","t3.count"]})"));
+  REQUIRE(eventually([&] { return s.answered() == n; }, 20s));
+  for (size_t i = 0; i < n; ++i)
+    REQUIRE(s.at(i) == std::to_string(i + 1));
+  CHECK(ask(R"({"args":["GET","t3.count"]})") == "\"1000\"");
+  // A one-way command that fails is reported, not dropped.
+  caf::anon_send(caf::actor_cast<json_actor>(f.node().lookup("r")),
+                 json_message::trusted(R"({"args":["INCR","t3.s"]})"));
+  REQUIRE(eventually([&] { return events().count("error") == 1; }));
+  CHECK(
+    events().of("error")[0]["reason"].get<std::string>().find("not an integer")
+    != std::string::npos);
+  f.stop_and_check();
+}
+
+TEST_CASE("redis: a payload that is not JSON is an error event with the "
+          "channel and the payload cut at 200 bytes, and the subscription goes "
+          "on") {
+  auto sock = shared_redis();
+  node_fixture f{conf("r = { kind = \"redis\", address = \"" + sock
+                      + "\", subscribe = [\"t4.in\"], to = \"inbox\", "
+                        "deliver = \"envelope\", events = \"log\" }\n"),
+                 add_collector};
+  REQUIRE(eventually([&] { return status_of(f, "r")["subscribed"] == 1; }));
+  CHECK(redis_cli({"PUBLISH", "t4.in", std::string(300, 'x')}).out == "1\n");
+  CHECK(redis_cli({"PUBLISH", "t4.in", "{\"ok\":true}"}).out == "1\n");
+  REQUIRE(eventually([&] { return on_channel("t4.in").size() == 1; }));
+  CHECK(on_channel("t4.in")[0]["payload"]["ok"] == true);
+  REQUIRE(events().count("error") == 1);
+  auto err = events().of("error")[0];
+  CHECK(err["channel"] == "t4.in");
+  CHECK(err["payload"] == std::string(200, 'x'));
+  CHECK(err["reason"].get<std::string>().find("not JSON") != std::string::npos);
+  CHECK(status_of(f, "r")["errors"] == 1);
+  f.stop_and_check();
+}
+
+TEST_CASE("redis: a reply over max-frame fails its request, and one that "
+          "would keep arriving drops the connection, which comes back") {
+  auto sock = shared_redis();
+  REQUIRE(redis_cli({"SET", "t5.big", std::string(5000, 'b')}).out == "OK\n");
+  // 300,000 bytes (zeros, then an h).
+  REQUIRE(redis_cli({"DEL", "t5.huge"}).status == 0);
+  REQUIRE(redis_cli({"SETRANGE", "t5.huge", "299999", "h"}).out == "300000\n");
+  node_fixture f{conf("r = { kind = \"redis\", address = \"" + sock
+                      + "\", max-frame = 1000, restart-delay = 10ms, events "
+                        "= \"log\" }\n"),
+                 add_collector};
+  // Whole in one read: refused, and the connection goes on.
+  auto err = ask_error(f, "r", R"({"args":["GET","t5.big"]})");
+  CHECK(err.find("frame_too_large") != std::string::npos);
+  CHECK(err.find("5009 bytes, over max-frame") != std::string::npos);
+  auto r = f.ask("r", R"({"args":["STRLEN","t5.big"]})");
+  REQUIRE(r);
+  CHECK(r->text == "5000");
+  CHECK(events().count("down") == 0);
+  // Still arriving past max-frame: only a new connection skips it.
+  err = ask_error(f, "r", R"({"args":["GET","t5.huge"]})");
+  CHECK(err.find("max-frame") != std::string::npos);
+  CHECK(err.find("no_channel") != std::string::npos);
+  REQUIRE(eventually([&] {
+    auto r = f.ask("r", R"({"args":["STRLEN","t5.huge"]})");
+    return r && r->text == "300000";
+  }));
+  CHECK(events().count("down") == 1);
+  f.stop_and_check();
+}
+
+TEST_CASE("redis: not there at start, the node starts anyway, commands are "
+          "held up to max-held and answered once Redis comes") {
+  int port = test::closed_port();
+  node_fixture f{
+    conf("r = { kind = \"redis\", address = \"127.0.0.1:" + std::to_string(port)
+         + "\", max-held = 2, restart-delay = 20ms, "
+           "restart-delay-max = 50ms, events = \"log\" }\n"),
+    add_collector};
+  REQUIRE(eventually([&] { return events().count("restarting") >= 1; }));
+  sender s;
+  s.send(f, "r",
+         {R"({"args":["SET","t6.k","held"]})", R"({"args":["GET","t6.k"]})"});
+  REQUIRE(
+    eventually([&] { return status_of(f, "r")["commands"]["held"] == 2; }));
+  auto full = ask_error(f, "r", R"({"args":["PING"]})");
+  CHECK(full.find("queue_full") != std::string::npos);
+  CHECK(full.find("down") != std::string::npos);
+  std::optional<redis_server> srv;
+  srv.emplace(std::vector<std::string>{}, port);
+  REQUIRE(srv->ready());
+  REQUIRE(eventually([&] { return s.answered() == 2; }, 10s));
+  CHECK(s.at(0) == R"("OK")");
+  CHECK(s.at(1) == R"("held")");
+  REQUIRE(events().count("up") == 1);
+  CHECK(events().of("up")[0]["down_ms"].get<int64_t>() > 0);
+  f.stop_and_check([&] { srv.reset(); });
+}
+
+TEST_CASE("redis: killed and started again on the same port, the bridge "
+          "reconnects and resubscribes, held publishes are all answered") {
+  redis_server srv;
+  REQUIRE(srv.ready());
+  node_fixture f{conf("r = { kind = \"redis\", address = \"" + srv.address()
+                      + "\", subscribe = [\"t7\"], to = \"inbox\", deliver = "
+                        "\"envelope\", restart-delay = 20ms, "
+                        "restart-delay-max = 100ms, events = \"log\" }\n"),
+                 add_collector};
+  REQUIRE(eventually([&] { return status_of(f, "r")["subscribed"] == 1; }));
+  CHECK(srv.cli({"PUBLISH", "t7", "\"before\""}).out == "1\n");
+  REQUIRE(eventually([&] { return on_channel("t7").size() == 1; }));
+  srv.kill();
+  REQUIRE(eventually([&] { return events().count("down") == 2; }));
+  sender s;
+  std::vector<std::string> held;
+  for (int i = 0; i < 5; ++i)
+    held.push_back(R"({"channel":"t7.held","payload":)" + std::to_string(i)
+                   + "}");
+  s.send(f, "r", held);
+  REQUIRE(
+    eventually([&] { return status_of(f, "r")["commands"]["held"] == 5; }));
+  srv.start();
+  REQUIRE(srv.ready());
+  REQUIRE(eventually([&] { return s.answered() == 5; }, 10s));
+  for (size_t i = 0; i < 5; ++i)
+    CHECK(s.at(i) == "0"); // answered by Redis: nobody listens on t7.held
+  REQUIRE(
+    eventually([&] { return status_of(f, "r")["subscribed"] == 1; }, 10s));
+  CHECK(srv.cli({"PUBLISH", "t7", "\"after\""}).out == "1\n");
+  REQUIRE(eventually([&] { return on_channel("t7").size() == 2; }));
+  CHECK(on_channel("t7")[1]["payload"] == "after");
+  auto ups = events().of("up");
+  REQUIRE(ups.size() == 4);
+  CHECK(ups[3]["down_ms"].get<int64_t>() > 0);
+  auto downs = events().of("down");
+  CHECK(downs[0]["reason"].get<std::string>().find("closed")
+        != std::string::npos);
+  f.stop_and_check();
+}
+
+TEST_CASE("redis: a frozen Redis is down within down-after, and up again "
+          "when it wakes") {
+  redis_server srv;
+  REQUIRE(srv.ready());
+  node_fixture f{conf("r = { kind = \"redis\", address = \"" + srv.address()
+                      + "\", down-after = 300ms, restart-delay = 20ms, "
+                        "restart-delay-max = 100ms, events = \"log\" }\n"),
+                 add_collector};
+  REQUIRE(eventually([&] { return events().count("up") == 1; }));
+  srv.freeze();
+  // An idle link finds out by its own PING.
+  REQUIRE(eventually([&] { return events().count("down") == 1; }, 5s));
+  CHECK(events().of("down")[0]["reason"].get<std::string>().find(
+          "did not answer within down-after")
+        != std::string::npos);
+  srv.thaw();
+  REQUIRE(eventually([&] { return events().count("up") == 2; }, 10s));
+  auto r = f.ask("r", R"({"args":["PING"]})");
+  REQUIRE(r);
+  CHECK(r->text == R"("PONG")");
+  f.stop_and_check();
+}
+
+TEST_CASE("redis: AUTH and SELECT on connect, a wrong password is reported "
+          "and retried") {
+  redis_server srv{{"--requirepass", "s3cret"}};
+  REQUIRE(srv.ready());
+  node_fixture f{conf("r = { kind = \"redis\", address = \"" + srv.address()
+                      + "\", password = \"s3cret\", db = 3 }\n"
+                        "bad = { kind = \"redis\", address = \""
+                      + srv.address()
+                      + "\", password = \"nope\", restart-delay = 50ms, "
+                        "events = \"log\" }\n"),
+                 add_collector};
+  auto r = f.ask("r", R"({"args":["SET","t9","in db 3"]})");
+  REQUIRE(r);
+  CHECK(
+    srv.cli({"-a", "s3cret", "--no-auth-warning", "-n", "3", "GET", "t9"}).out
+    == "in db 3\n");
+  CHECK(srv.cli({"-a", "s3cret", "--no-auth-warning", "GET", "t9"}).out
+        == "\n");
+  REQUIRE(eventually([&] { return events().count("restarting") >= 2; }));
+  CHECK(events().of("restarting")[0]["link"] == "commands");
+  CHECK(status_of(f, "bad")["commands"]["state"] != "up");
+  auto clients =
+    srv.cli({"-a", "s3cret", "--no-auth-warning", "CLIENT", "LIST"}).out;
+  CHECK(clients.find("name=switchboard:r:commands") != std::string::npos);
+  f.stop_and_check();
+}
+
+TEST_CASE("redis: config mistakes are named at start") {
+  auto start_error = [](const std::string& entry) {
+    auto cfg = node_config::from_string(conf(entry), "t.conf");
+    REQUIRE(cfg);
+    switchboard::node n{std::move(*cfg)};
+    REQUIRE(!actors::add_builtin_kinds(n.kinds()));
+    add_collector(n.kinds());
+    auto err = n.start();
+    return err ? render(err) : std::string{"started"};
+  };
+  CHECK(start_error("r = { kind = \"redis\", subscribe = [\"a\"] }\n")
+          .find("need to (or room)")
+        != std::string::npos);
+  CHECK(start_error("r = { kind = \"redis\", to = \"inbox\" }\n")
+          .find("nothing is subscribed")
+        != std::string::npos);
+  CHECK(start_error("r = { kind = \"redis\", address = \"localhost\" }\n")
+          .find("neither HOST:PORT nor a socket path")
+        != std::string::npos);
+  CHECK(start_error("r = { kind = \"redis\", down-after = 5ms }\n")
+          .find("at least 100ms")
+        != std::string::npos);
+  CHECK(
+    start_error("r = { kind = \"redis\", format = \"xml\" }\n").find("format")
+    != std::string::npos);
+}
