@@ -32,7 +32,8 @@ caf::error add_builtin_kinds(kind_registry& kinds,
                     bridges::http::http_server_kind,
                     bridges::http::websocket_kind,
                     bridges::http::websocket_client_kind,
-                    bridges::redis::redis_kind})
+                    bridges::redis::redis_kind,
+                    bridges::redis::redis_stream_kind})
     if (auto err = kinds.add(make()))
       return err;
   if (auto err = kinds.add(worker_thread_kind(std::move(behaviors))))

@@ -46,11 +46,11 @@ std::vector<json> on_channel(const std::string& channel) {
   return out;
 }
 
-std::string conf(const std::string& bridges) {
+std::string conf(const std::string& bridges, const std::string& actors = {}) {
   return "[node]\nname = \"t\"\ncontrol = \"none\"\n"
          "[actors]\ninbox = { kind = \"collector\" }\n"
-         "log = { kind = \"collector\" }\n[bridges]\n"
-         + bridges;
+         "log = { kind = \"collector\" }\n"
+         + actors + "[bridges]\n" + bridges;
 }
 
 std::string ask_error(node_fixture& f, const std::string& name,
@@ -419,4 +419,241 @@ TEST_CASE("redis: config mistakes are named at start") {
   CHECK(
     start_error("r = { kind = \"redis\", format = \"xml\" }\n").find("format")
     != std::string::npos);
+}
+
+// -- redis-stream -------------------------------------------------------------
+
+namespace {
+
+// What the `worker` kind saw: each message, by the worker's name.
+struct work_log {
+  std::mutex mx;
+  std::vector<std::pair<std::string, json>> seen;
+
+  size_t size() {
+    std::lock_guard<std::mutex> guard{mx};
+    return seen.size();
+  }
+
+  // How often each "n" was seen.
+  std::map<int, int> counts(const std::string& worker = {}) {
+    std::lock_guard<std::mutex> guard{mx};
+    std::map<int, int> out;
+    for (auto& [who, m] : seen)
+      if (worker.empty() || who == worker)
+        out[m.value("n", -1)]++;
+    return out;
+  }
+};
+
+work_log& work() {
+  static work_log log;
+  return log;
+}
+
+// `worker`: records every request; answers it, or fails it when the
+// message says {"fail": true}.
+void add_worker(kind_registry& kinds) {
+  add_collector(kinds);
+  {
+    std::lock_guard<std::mutex> guard{work().mx};
+    work().seen.clear();
+  }
+  kind_spec k;
+  k.name = "worker";
+  k.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    return caf::actor_cast<caf::actor>(
+      ctx.node.system().spawn([name = ctx.name]() -> json_actor::behavior_type {
+        return {[name](json_message& m) -> caf::result<json_message> {
+          auto j = json::parse(m.text);
+          {
+            std::lock_guard<std::mutex> guard{work().mx};
+            work().seen.emplace_back(name, j);
+          }
+          if (j.value("fail", false))
+            return make_error(errc::bad_message, "told to fail");
+          return json_message::trusted("true");
+        }};
+      }));
+  };
+  REQUIRE(!kinds.add(std::move(k)));
+}
+
+// The number of entries pending in `group` of `stream` (XPENDING's
+// summary).
+std::string pending(const std::string& stream, const std::string& group,
+                    const std::string& sock = shared_redis()) {
+  auto out =
+    test::run({"redis-cli", "-s", sock, "XPENDING", stream, group}).out;
+  return out.substr(0, out.find('\n'));
+}
+
+} // namespace
+
+TEST_CASE("redis-stream: a message is XADDed (the reply is its id), and a "
+          "consumer's `to` gets each entry once, acknowledged when it "
+          "answers") {
+  auto sock = shared_redis();
+  REQUIRE(redis_cli({"DEL", "s1"}).status == 0);
+  node_fixture f{conf("in = { kind = \"redis-stream\", address = \"" + sock
+                        + "\", stream = \"s1\", maxlen = 1000 }\n"
+                          "out = { kind = \"redis-stream\", address = \""
+                        + sock
+                        + "\", stream = \"s1\", group = \"g\", to = \"w\", "
+                          "events = \"log\" }\n",
+                      "w = { kind = \"worker\" }\n"),
+                 add_worker};
+  for (int i = 0; i < 20; ++i) {
+    auto id = f.ask("in", json{{"n", i}}.dump());
+    REQUIRE(id);
+    auto text = json::parse(id->text).get<std::string>();
+    CHECK(text.find('-') != std::string::npos);
+  }
+  REQUIRE(eventually([&] { return work().size() >= 20; }, 10s));
+  REQUIRE(eventually([&] { return pending("s1", "g") == "0"; }));
+  auto counts = work().counts();
+  CHECK(counts.size() == 20);
+  for (auto& [n, times] : counts)
+    CHECK(times == 1);
+  CHECK(redis_cli({"XLEN", "s1"}).out == "20\n");
+  auto s = status_of(f, "out");
+  CHECK(s["done"] == 20);
+  CHECK(s["failed"] == 0);
+  f.stop_and_check();
+}
+
+TEST_CASE("redis-stream: an entry whose `to` fails stays pending, is tried "
+          "again after claim-after, and after max-attempts goes to the "
+          "dead-letter stream with its last error") {
+  auto sock = shared_redis();
+  REQUIRE(redis_cli({"DEL", "s2", "s2:dead", "s2:g:errors"}).status == 0);
+  node_fixture f{conf("s = { kind = \"redis-stream\", address = \"" + sock
+                        + "\", stream = \"s2\", group = \"g\", to = \"w\", "
+                          "claim-after = 200ms, max-attempts = 3, events = "
+                          "\"log\" }\n",
+                      "w = { kind = \"worker\" }\n"),
+                 add_worker};
+  REQUIRE(f.ask("s", R"({"n":1,"fail":true})"));
+  REQUIRE(f.ask("s", R"({"n":2})"));
+  REQUIRE(eventually([&] { return events().count("dead-letter") == 1; }, 10s));
+  REQUIRE(eventually([&] { return pending("s2", "g") == "0"; }));
+  auto counts = work().counts();
+  CHECK(counts[1] == 3); // three deliveries, then the dead letter
+  CHECK(counts[2] == 1);
+  auto dead = events().of("dead-letter")[0];
+  CHECK(dead["deliveries"] == 3);
+  CHECK(dead["error"].get<std::string>().find("told to fail")
+        != std::string::npos);
+  auto entry = redis_cli({"XRANGE", "s2:dead", "-", "+"}).out;
+  CHECK(entry.find("told to fail") != std::string::npos);
+  CHECK(entry.find(R"({"n":1,"fail":true})") != std::string::npos);
+  CHECK(events().count("failed") == 3);
+  CHECK(redis_cli({"HLEN", "s2:g:errors"}).out == "0\n");
+  f.stop_and_check();
+}
+
+TEST_CASE("redis-stream: two consumers in a group share the work") {
+  auto sock = shared_redis();
+  REQUIRE(redis_cli({"DEL", "s3"}).status == 0);
+  auto consumer = [&](const std::string& name, const std::string& worker) {
+    return name + " = { kind = \"redis-stream\", address = \"" + sock
+           + "\", stream = \"s3\", group = \"g\", consumer = \"" + name
+           + "\", to = \"" + worker + "\", batch = 5 }\n";
+  };
+  node_fixture f{
+    conf(consumer("c1", "w1") + consumer("c2", "w2")
+           + "in = { kind = \"redis-stream\", address = \"" + sock
+           + "\", stream = \"s3\" }\n",
+         "w1 = { kind = \"worker\" }\nw2 = { kind = \"worker\" }\n"),
+    add_worker};
+  REQUIRE(eventually([&] {
+    return status_of(f, "c1")["consumer_link"]["state"] == "up"
+           && status_of(f, "c2")["consumer_link"]["state"] == "up";
+  }));
+  sender s;
+  std::vector<std::string> msgs;
+  for (int i = 0; i < 200; ++i)
+    msgs.push_back(json{{"n", i}}.dump());
+  s.send(f, "in", msgs);
+  REQUIRE(eventually([&] { return work().size() >= 200; }, 20s));
+  REQUIRE(eventually([&] { return pending("s3", "g") == "0"; }));
+  CHECK(work().counts().size() == 200);
+  CHECK(work().counts("w1").size() > 0);
+  CHECK(work().counts("w2").size() > 0);
+  CHECK(work().counts("w1").size() + work().counts("w2").size() == 200);
+  f.stop_and_check();
+}
+
+TEST_CASE("redis-stream: a consumer node killed mid-batch loses nothing: "
+          "another consumer claims its entries after claim-after") {
+  auto sock = shared_redis();
+  REQUIRE(redis_cli({"DEL", "s4"}).status == 0);
+  for (int i = 0; i < 10; ++i)
+    REQUIRE(
+      redis_cli({"XADD", "s4", "*", "payload", json{{"n", i}}.dump()}).status
+      == 0);
+  test::temp_dir dir;
+  {
+    // A node whose `to` never answers: a TCP client that cannot connect
+    // holds every request.
+    auto conf_a = dir.write(
+      "a.conf", "[node]\nname = \"a\"\ncontrol = \"none\"\n[bridges]\n"
+                "stuck = { kind = \"tcp\", mode = \"client\", connect = "
+                "\"127.0.0.1:"
+                  + std::to_string(test::closed_port())
+                  + "\", restart-delay = 10s, restart-delay-max = 10s }\n"
+                    "s = { kind = \"redis-stream\", address = \""
+                  + sock
+                  + "\", stream = \"s4\", group = \"g\", consumer = \"a\", "
+                    "to = \"stuck\", timeout = 60s }\n");
+    child a{{SWITCHBOARD_CLI, "run", conf_a}};
+    a.wait_for_stderr("ready", 10s);
+    INFO(a.err());
+    REQUIRE(eventually([&] { return pending("s4", "g") == "10"; }, 10s));
+    a.signal(SIGKILL);
+    REQUIRE(a.wait(10s));
+  }
+  node_fixture f{conf("s = { kind = \"redis-stream\", address = \"" + sock
+                        + "\", stream = \"s4\", group = \"g\", consumer = "
+                          "\"b\", to = \"w\", claim-after = 300ms }\n",
+                      "w = { kind = \"worker\" }\n"),
+                 add_worker};
+  REQUIRE(eventually([&] { return work().counts().size() == 10; }, 10s));
+  REQUIRE(eventually([&] { return pending("s4", "g") == "0"; }));
+  CHECK(status_of(f, "s")["claimed"] == 10);
+  f.stop_and_check();
+}
+
+TEST_CASE("redis-stream: Redis killed and restarted with AOF mid-stream: "
+          "every entry is processed at least once") {
+  redis_server srv{{"--appendonly", "yes", "--appendfsync", "always"}};
+  REQUIRE(srv.ready());
+  node_fixture f{conf("s = { kind = \"redis-stream\", address = \""
+                        + srv.address()
+                        + "\", stream = \"s5\", group = \"g\", to = \"w\", "
+                          "claim-after = 300ms, restart-delay = 20ms, "
+                          "restart-delay-max = 100ms, events = \"log\" }\n",
+                      "w = { kind = \"worker\" }\n"),
+                 add_worker};
+  sender s;
+  std::vector<std::string> first, second;
+  for (int i = 0; i < 30; ++i) {
+    first.push_back(json{{"n", i}}.dump());
+    second.push_back(json{{"n", 30 + i}}.dump());
+  }
+  s.send(f, "s", first);
+  REQUIRE(eventually([&] { return s.answered() == 30; }, 10s));
+  srv.kill();
+  s.send(f, "s", second, 30); // held while Redis is away
+  REQUIRE(eventually([&] { return events().count("down") >= 1; }));
+  srv.start();
+  REQUIRE(srv.ready());
+  REQUIRE(eventually([&] { return s.answered() == 60; }, 10s));
+  for (size_t i = 0; i < 60; ++i)
+    CHECK(s.at(i).find("error") == std::string::npos);
+  REQUIRE(eventually([&] { return work().counts().size() == 60; }, 15s));
+  REQUIRE(
+    eventually([&] { return pending("s5", "g", srv.socket()) == "0"; }, 10s));
+  CHECK(srv.cli({"XLEN", "s5"}).out == "60\n");
+  f.stop_and_check();
 }

@@ -1,0 +1,662 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// The `redis-stream` kind: a Redis stream as a queue that loses nothing.
+//
+// Producing: a message sent to the bridge is XADDed as the entry's
+// `payload` field; the reply is the entry id.
+//
+// Consuming (with `to`): the bridge is one consumer of a consumer group.
+// Each entry is a request to `to`; only an answer without an error XACKs
+// it, so an entry whose processing failed, timed out or died with its node
+// stays in the group's pending list. A sweep every claim-after / 2 looks
+// at the entries pending longer than claim-after (XPENDING with IDLE),
+// claims them (XCLAIM) and tries again; one delivered max-attempts times
+// moves to the dead-letter stream with its last error, kept meanwhile in a
+// hash beside the stream so that whichever consumer gives up knows it.
+// XPENDING and XCLAIM rather than XAUTOCLAIM: only XPENDING tells how often
+// an entry was delivered.
+//
+// Two links: the consumer link only blocks in XREADGROUP (a blocked
+// connection cannot do anything else); XADD, XACK, XCLAIM and the rest go
+// on the commands link.
+
+#include "switchboard/bridges/redis/redis.hpp"
+
+#include <chrono>
+#include <unordered_set>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <hiredis/hiredis.h>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <switchboard/errc.hpp>
+#include <switchboard/loop_actor.hpp>
+#include <switchboard/messages.hpp>
+#include <switchboard/node.hpp>
+#include <switchboard/status.hpp>
+
+#include "switchboard/bridges/redis/link.hpp"
+#include "switchboard/bridges/redis/options.hpp"
+#include "switchboard/bridges/redis/reply.hpp"
+
+namespace switchboard::bridges::redis {
+
+namespace {
+
+using json = nlohmann::json;
+using sweep_atom = caf::atom_constant<caf::atom("rsweep")>;
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string str(const redisReply& r) {
+  return {r.str, r.len};
+}
+
+bool is_string(const redisReply* r) {
+  return r != nullptr
+         && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+int64_t to_ms(caf::timespan t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
+}
+
+// How long a blocked XREADGROUP waits before it is sent again.
+constexpr int64_t block_ms = 2000;
+
+struct stream_options {
+  link_options link;
+  std::string stream;
+  int64_t maxlen = 0;
+  std::string to;
+  std::string events;
+  std::string group;
+  std::string consumer;
+  std::string group_start = "0";
+  int64_t batch = 10;
+  int64_t concurrency = 16;
+  caf::timespan claim_after{std::chrono::seconds(30)};
+  int64_t max_attempts = 5;
+  std::string dead_letter;
+  caf::timespan timeout{std::chrono::seconds(5)};
+  bool text = false;
+};
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0)
+    return "host";
+  return buf;
+}
+
+caf::expected<stream_options> read_options(const caf::settings& a,
+                                           const std::string& name,
+                                           const std::string& node_name,
+                                           caf::timespan timeout) {
+  auto l = read_link_options(a, name);
+  if (!l)
+    return std::move(l.error());
+  stream_options o;
+  o.link = std::move(*l);
+  auto bad = [&](const std::string& why) {
+    return make_error(errc::config_bad_value, name + ": " + why);
+  };
+  o.stream = caf::get_or(a, "stream", "");
+  if (o.stream.empty())
+    return bad("stream names the Redis stream");
+  o.maxlen = caf::get_or(a, "maxlen", int64_t{0});
+  o.to = caf::get_or(a, "to", "");
+  o.events = caf::get_or(a, "events", "");
+  o.group = caf::get_or(a, "group", name);
+  o.consumer = caf::get_or(a, "consumer", host_name() + ":" + node_name);
+  o.group_start = caf::get_or(a, "group-start", "0");
+  o.batch = caf::get_or(a, "batch", o.batch);
+  o.concurrency = caf::get_or(a, "concurrency", o.concurrency);
+  o.claim_after = caf::get_or(a, "claim-after", o.claim_after);
+  o.max_attempts = caf::get_or(a, "max-attempts", o.max_attempts);
+  o.dead_letter = caf::get_or(a, "dead-letter", o.stream + ":dead");
+  o.timeout = caf::get_or(a, "timeout", timeout);
+  o.text = caf::get_or(a, "format", "json") == "text";
+  if (o.claim_after < std::chrono::milliseconds(100))
+    return bad("claim-after must be at least 100ms");
+  if (o.to.empty())
+    for (auto key : {"group", "consumer", "batch", "concurrency", "claim-after",
+                     "max-attempts", "dead-letter", "group-start", "timeout"})
+      if (caf::get_if(&a, std::string{key}) != nullptr)
+        return bad(std::string{key} + " is for consuming, which needs to");
+  if (o.dead_letter == o.stream)
+    return bad("dead-letter must be another stream than stream");
+  return o;
+}
+
+class stream_bridge : public loop_actor<caf::event_based_actor> {
+public:
+  stream_bridge(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
+                stream_options opts)
+      : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)),
+        commands_events_(*this, "commands"),
+        consumer_events_(*this, "consumer") {}
+
+  caf::behavior make_behavior() override {
+    auto lo = opt_.link;
+    lo.role = "commands";
+    commands_ = link::start(loop().native(), lo, commands_events_);
+    if (!opt_.to.empty()) {
+      lo.role = "consumer";
+      // Only ever one blocking read on the wire.
+      lo.max_pending = 1;
+      consumer_ = link::start(loop().native(), lo, consumer_events_);
+      delayed_send(this, opt_.claim_after / 2, sweep_atom::value);
+    }
+    set_exit_handler([this](caf::exit_msg& msg) {
+      release();
+      quit(msg.reason);
+    });
+    return {
+      [this](json_message& m) -> caf::result<json_message> {
+        return produce(std::move(m));
+      },
+      [this](sweep_atom) {
+        sweep();
+        delayed_send(this, opt_.claim_after / 2, sweep_atom::value);
+      },
+      [this](status_atom) { return status(); },
+    };
+  }
+
+  void on_exit() override {
+    release();
+    loop_actor::on_exit();
+  }
+
+private:
+  struct link_events : link::handler {
+    link_events(stream_bridge& b, const char* role) : self(b), role(role) {}
+    void on_up(int64_t down_ms) override {
+      self.event(json{{"event", "up"}, {"link", role}, {"down_ms", down_ms}});
+      if (std::string_view{role} == "consumer")
+        self.consumer_up();
+    }
+    void on_down(const std::string& reason) override {
+      if (std::string_view{role} == "consumer")
+        self.reading_ = false;
+      self.event(json{{"event", "down"}, {"link", role}, {"reason", reason}});
+    }
+    void on_event(std::string text) override {
+      auto ev = json::parse(text, nullptr, false);
+      ev["link"] = role;
+      self.event(std::move(ev));
+    }
+    stream_bridge& self;
+    const char* role;
+  };
+
+  void release() {
+    for (auto l : {commands_, consumer_})
+      if (l != nullptr)
+        l->close(opt_.link.name + " is stopping");
+    commands_ = consumer_ = nullptr;
+  }
+
+  // -- producing --------------------------------------------------------------
+
+  caf::result<json_message> produce(json_message m) {
+    std::vector<std::string> args{"XADD", opt_.stream};
+    if (opt_.maxlen > 0)
+      args.insert(args.end(), {"MAXLEN", "~", std::to_string(opt_.maxlen)});
+    args.insert(args.end(), {"*", "payload", payload_of(m.text)});
+    bool is_request = current_message_id().is_request();
+    caf::typed_response_promise<json_message> rp;
+    if (is_request)
+      rp = make_response_promise<json_message>();
+    auto outcome = commands_->command(
+      args, [this, rp, is_request](const redisReply* r,
+                                   const caf::error& why) mutable {
+        caf::error err = why;
+        if (r != nullptr && r->type == REDIS_REPLY_ERROR)
+          err = make_error(errc::remote_error, str(*r));
+        if (!err)
+          ++produced_;
+        if (is_request) {
+          if (err)
+            rp.deliver(err);
+          else
+            rp.deliver(json_message::trusted(to_json(*r)));
+        } else if (err) {
+          ++errors_;
+          event(json{
+            {"event", "error"}, {"command", "XADD"}, {"reason", render(err)}});
+        }
+      });
+    caf::error refused;
+    if (outcome == link::outcome::full)
+      refused = make_error(errc::queue_full,
+                           opt_.link.name + " holds "
+                             + std::to_string(commands_->held())
+                             + " commands already (max-held) while Redis is "
+                             + (commands_->up() ? "busy" : "down"));
+    else if (outcome == link::outcome::gave_up)
+      refused =
+        make_error(errc::no_channel, opt_.link.name + " gave up connecting to "
+                                       + opt_.link.address);
+    if (refused) {
+      if (is_request) {
+        rp.deliver(refused);
+        return rp;
+      }
+      ++errors_;
+      event(json{
+        {"event", "error"}, {"command", "XADD"}, {"reason", render(refused)}});
+    }
+    if (is_request)
+      return rp;
+    return caf::delegated<json_message>{};
+  }
+
+  std::string payload_of(const std::string& text) {
+    if (opt_.text && !text.empty() && text.front() == '"') {
+      auto j = json::parse(text, nullptr, false);
+      if (j.is_string())
+        return j.get<std::string>();
+    }
+    return text;
+  }
+
+  // -- consuming --------------------------------------------------------------
+
+  void consumer_up() {
+    // Created if missing; BUSYGROUP says it exists, which is fine.
+    consumer_->command(
+      {"XGROUP", "CREATE", opt_.stream, opt_.group, opt_.group_start,
+       "MKSTREAM"},
+      [this](const redisReply* r, const caf::error&) {
+        if (r == nullptr)
+          return;
+        if (r->type == REDIS_REPLY_ERROR
+            && str(*r).rfind("BUSYGROUP", 0) != 0) {
+          ++errors_;
+          event(json{{"event", "error"},
+                     {"reason", "XGROUP CREATE failed: " + str(*r)}});
+          return;
+        }
+        // First what this consumer had before it went away, then new
+        // entries.
+        cursor_ = "0";
+        reading_ = false;
+        read_more();
+      });
+  }
+
+  void read_more() {
+    if (reading_ || consumer_ == nullptr || !consumer_->up())
+      return;
+    auto room = opt_.concurrency - static_cast<int64_t>(in_flight_.size());
+    if (room <= 0)
+      return;
+    auto count = std::to_string(std::min(room, opt_.batch));
+    std::vector<std::string> args{"XREADGROUP",  "GROUP", opt_.group,
+                                  opt_.consumer, "COUNT", count};
+    bool history = cursor_ != ">";
+    if (!history)
+      args.insert(args.end(), {"BLOCK", std::to_string(block_ms)});
+    args.insert(args.end(), {"STREAMS", opt_.stream, cursor_});
+    reading_ = true;
+    consumer_->command(
+      args,
+      [this, history](const redisReply* r, const caf::error&) {
+        reading_ = false;
+        if (r == nullptr)
+          return; // lost: the next up reads again
+        if (r->type == REDIS_REPLY_ERROR) {
+          ++errors_;
+          event(json{{"event", "error"},
+                     {"reason", "XREADGROUP failed: " + str(*r)}});
+          // NOGROUP: the stream or group was deleted; make them again.
+          if (str(*r).rfind("NOGROUP", 0) == 0)
+            consumer_up();
+          return;
+        }
+        size_t n = 0;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements > 0
+            && r->element[0]->type == REDIS_REPLY_ARRAY
+            && r->element[0]->elements == 2) {
+          auto& entries = *r->element[0]->element[1];
+          n = entries.elements;
+          for (size_t i = 0; i < entries.elements; ++i)
+            take(*entries.element[i], false);
+        }
+        // The history is read once no more of it comes back.
+        if (history && n == 0)
+          cursor_ = ">";
+        read_more();
+      },
+      1, std::chrono::milliseconds(history ? 0 : block_ms));
+  }
+
+  // One entry: [id, [field, value, ...]] (fields nil when it was deleted).
+  void take(const redisReply& e, bool claimed) {
+    if (e.type != REDIS_REPLY_ARRAY || e.elements != 2
+        || !is_string(e.element[0]))
+      return;
+    auto id = str(*e.element[0]);
+    if (!claimed && cursor_ != ">")
+      cursor_ = id;
+    if (in_flight_.count(id) > 0)
+      return; // still being worked on here
+    auto& fields = *e.element[1];
+    if (fields.type != REDIS_REPLY_ARRAY) {
+      ack(id); // deleted from the stream meanwhile: nothing to do
+      return;
+    }
+    if (claimed)
+      ++claimed_;
+    auto m = message_of(fields);
+    if (!m) {
+      ++errors_;
+      dead_letter(id, 1, render(m.error()));
+      return;
+    }
+    auto to = node_.lookup(opt_.to, to_);
+    if (!to) {
+      // Stays pending: a later sweep tries again.
+      fail(id, "no actor named '" + opt_.to + "'");
+      return;
+    }
+    in_flight_.insert(id);
+    request(caf::actor_cast<json_actor>(to), opt_.timeout, std::move(*m))
+      .then(
+        [this, id](json_message&) {
+          in_flight_.erase(id);
+          ++done_;
+          ack(id);
+          read_more();
+        },
+        [this, id](caf::error& err) {
+          in_flight_.erase(id);
+          fail(id, render(err));
+          read_more();
+        });
+  }
+
+  // The `payload` field (as the bridge writes it), or all fields as an
+  // object (entries other producers wrote).
+  caf::expected<json_message> message_of(const redisReply& fields) {
+    json object = json::object();
+    for (size_t i = 0; i + 1 < fields.elements; i += 2) {
+      if (!is_string(fields.element[i]) || !is_string(fields.element[i + 1]))
+        continue;
+      auto key = str(*fields.element[i]);
+      auto value = str(*fields.element[i + 1]);
+      if (key == "payload") {
+        if (opt_.text)
+          return json_message::trusted(quote(value));
+        if (!is_json(value))
+          return make_error(errc::invalid_json,
+                            "the payload is not JSON: " + value.substr(0, 200));
+        return json_message::trusted(std::move(value));
+      }
+      object[key] = value;
+    }
+    return json_message::trusted(dump(object));
+  }
+
+  void ack(const std::string& id) {
+    commands_->command({"XACK", opt_.stream, opt_.group, id}, nullptr);
+    commands_->command({"HDEL", errors_key(), id}, nullptr);
+  }
+
+  // Leaves the entry pending (a sweep claims it again after claim-after)
+  // and keeps its error for the dead letter.
+  void fail(const std::string& id, const std::string& why) {
+    ++failed_;
+    commands_->command({"HSET", errors_key(), id, why}, nullptr);
+    event(json{{"event", "failed"}, {"id", id}, {"reason", why}});
+  }
+
+  std::string errors_key() const {
+    return opt_.stream + ":" + opt_.group + ":errors";
+  }
+
+  // -- claiming ---------------------------------------------------------------
+
+  void sweep() {
+    if (consumer_ == nullptr || commands_ == nullptr || !commands_->up()
+        || sweeping_)
+      return;
+    sweeping_ = true;
+    commands_->command(
+      {"XPENDING", opt_.stream, opt_.group, "IDLE",
+       std::to_string(to_ms(opt_.claim_after)), "-", "+",
+       std::to_string(opt_.batch)},
+      [this](const redisReply* r, const caf::error&) {
+        sweeping_ = false;
+        if (r == nullptr || r->type != REDIS_REPLY_ARRAY)
+          return;
+        std::vector<std::string> claim{"XCLAIM", opt_.stream, opt_.group,
+                                       opt_.consumer,
+                                       std::to_string(to_ms(opt_.claim_after))};
+        auto room = opt_.concurrency - static_cast<int64_t>(in_flight_.size());
+        for (size_t i = 0; i < r->elements; ++i) {
+          auto& p = *r->element[i];
+          if (p.type != REDIS_REPLY_ARRAY || p.elements < 4
+              || !is_string(p.element[0])
+              || p.element[3]->type != REDIS_REPLY_INTEGER)
+            continue;
+          auto id = str(*p.element[0]);
+          if (in_flight_.count(id) > 0)
+            continue;
+          if (p.element[3]->integer >= opt_.max_attempts)
+            dead_letter(id, p.element[3]->integer, {});
+          else if (room-- > 0)
+            claim.push_back(id);
+        }
+        if (claim.size() == 5)
+          return;
+        commands_->command(claim,
+                           [this](const redisReply* r, const caf::error&) {
+                             if (r == nullptr || r->type != REDIS_REPLY_ARRAY)
+                               return;
+                             for (size_t i = 0; i < r->elements; ++i)
+                               take(*r->element[i], true);
+                           });
+      });
+  }
+
+  // Moves an entry to the dead-letter stream with its last error, then
+  // acknowledges it. `error` empty: the one kept in the errors hash.
+  void dead_letter(const std::string& id, int64_t deliveries,
+                   std::string error) {
+    if (!dead_.insert(id).second)
+      return; // already on its way
+    auto finish = [this, id, deliveries](std::string error,
+                                         const redisReply* entry) {
+      std::vector<std::string> args{
+        "XADD",       opt_.dead_letter,          "*", "id", id, "error", error,
+        "deliveries", std::to_string(deliveries)};
+      if (entry != nullptr && entry->type == REDIS_REPLY_ARRAY
+          && entry->elements == 1 && entry->element[0]->elements == 2) {
+        auto& fields = *entry->element[0]->element[1];
+        for (size_t i = 0; i + 1 < fields.elements; i += 2)
+          if (is_string(fields.element[i]) && is_string(fields.element[i + 1])
+              && str(*fields.element[i]) != "id")
+            args.insert(args.end(),
+                        {str(*fields.element[i]), str(*fields.element[i + 1])});
+      }
+      commands_->command(args, [this, id, deliveries,
+                                error](const redisReply* r, const caf::error&) {
+        dead_.erase(id);
+        if (r == nullptr || r->type == REDIS_REPLY_ERROR)
+          return; // still pending: the next sweep tries again
+        ++dead_lettered_;
+        ack(id);
+        event(json{{"event", "dead-letter"},
+                   {"id", id},
+                   {"deliveries", deliveries},
+                   {"error", error},
+                   {"stream", opt_.dead_letter}});
+      });
+    };
+    auto fetch = [this, id, finish](std::string error) {
+      commands_->command(
+        {"XRANGE", opt_.stream, id, id},
+        [finish, error](const redisReply* r, const caf::error&) {
+          if (r != nullptr)
+            finish(error, r);
+        });
+    };
+    if (!error.empty()) {
+      fetch(std::move(error));
+      return;
+    }
+    commands_->command(
+      {"HGET", errors_key(), id},
+      [this, id, fetch](const redisReply* r, const caf::error&) {
+        if (r == nullptr) {
+          dead_.erase(id);
+          return;
+        }
+        fetch(is_string(r) ? str(*r) : "no answer within claim-after");
+      });
+  }
+
+  // -- reporting --------------------------------------------------------------
+
+  void event(json ev) {
+    ev["bridge"] = opt_.link.name;
+    auto text = dump(ev);
+    if (!node_.send_event(opt_.events, events_, text))
+      node_.log(opt_.link.name + ": " + text);
+  }
+
+  static std::string link_status(const link* l) {
+    if (l == nullptr)
+      return "null";
+    return dump(json{{"state", l->state_name()},
+                     {"in_flight", l->in_flight()},
+                     {"held", l->held()},
+                     {"restarts", l->restarts()}});
+  }
+
+  caf::result<json_message> status() {
+    std::vector<std::pair<std::string, std::string>> fields{
+      {"address", dump(opt_.link.address)},
+      {"stream", dump(opt_.stream)},
+      {"commands", link_status(commands_)},
+      {"produced", std::to_string(produced_)},
+      {"errors", std::to_string(errors_)}};
+    if (consumer_ != nullptr) {
+      fields.insert(fields.end(),
+                    {{"group", dump(opt_.group)},
+                     {"consumer", dump(opt_.consumer)},
+                     {"consumer_link", link_status(consumer_)},
+                     {"working", std::to_string(in_flight_.size())},
+                     {"done", std::to_string(done_)},
+                     {"failed", std::to_string(failed_)},
+                     {"claimed", std::to_string(claimed_)},
+                     {"dead_lettered", std::to_string(dead_lettered_)}});
+    }
+    return status_reply(this, "redis-stream", std::move(fields));
+  }
+
+  switchboard::node& node_;
+  stream_options opt_;
+  link_events commands_events_;
+  link_events consumer_events_;
+  link* commands_ = nullptr;
+  link* consumer_ = nullptr;
+  // The id after which XREADGROUP reads this consumer's own pending
+  // entries, or ">" (new entries) once they are done.
+  std::string cursor_ = "0";
+  bool reading_ = false;
+  bool sweeping_ = false;
+  std::unordered_set<std::string> in_flight_;
+  std::unordered_set<std::string> dead_;
+  uint64_t produced_ = 0;
+  uint64_t done_ = 0;
+  uint64_t failed_ = 0;
+  uint64_t claimed_ = 0;
+  uint64_t dead_lettered_ = 0;
+  uint64_t errors_ = 0;
+  caf::actor to_;
+  caf::actor events_;
+};
+
+} // namespace
+
+kind_spec redis_stream_kind() {
+  kind_spec result;
+  result.name = "redis-stream";
+  result.doc = "a Redis stream as a queue: XADD what is sent to it; with "
+               "`to`, consume it in a consumer group, acknowledging only "
+               "what `to` answered";
+  result.section = kind_section::bridges;
+  result.keys = common_keys();
+  std::vector<key_spec> own = {
+    {"stream", value_type::string, true, "the stream's key"},
+    {"maxlen",
+     value_type::integer,
+     false,
+     "XADD trims the stream to about this many entries (MAXLEN ~)",
+     {},
+     1},
+    {"to", value_type::actor_ref, false,
+     "consume: each entry is a request to it, acknowledged once it answers "
+     "without an error"},
+    {"group", value_type::string, false,
+     "the consumer group, created if missing (default: the bridge's name)"},
+    {"consumer", value_type::string, false,
+     "this consumer's name in the group (default HOSTNAME:NODE)"},
+    {"group-start", value_type::string, false,
+     "where a group created here starts: \"0\" (default, every entry) or "
+     "\"$\" (new ones)"},
+    {"batch",
+     value_type::integer,
+     false,
+     "entries read (or claimed) at once (default 10)",
+     {},
+     1},
+    {"concurrency",
+     value_type::integer,
+     false,
+     "entries being worked on at once (default 16)",
+     {},
+     1},
+    {"claim-after", value_type::timespan, false,
+     "an entry pending this long (its consumer died, failed or is stuck) is "
+     "claimed and tried again (default 30s)"},
+    {"max-attempts",
+     value_type::integer,
+     false,
+     "deliveries before an entry goes to the dead-letter stream (default 5)",
+     {},
+     1},
+    {"dead-letter", value_type::string, false,
+     "the stream of entries that failed max-attempts times, with their "
+     "last error (default STREAM:dead)"},
+    {"timeout", value_type::timespan, false,
+     "how long `to` may take per entry (default: [node] request-timeout)"},
+  };
+  result.keys.insert(result.keys.end(), own.begin(), own.end());
+  result.check = [](const std::string& name,
+                    const caf::settings& args) -> caf::error {
+    auto opts = read_options(args, name, "node", std::chrono::seconds(5));
+    return opts ? caf::error{} : std::move(opts.error());
+  };
+  result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    auto opts = read_options(ctx.args, ctx.name, ctx.node.name(),
+                             ctx.node.request_timeout());
+    if (!opts)
+      return std::move(opts.error());
+    return caf::actor_cast<caf::actor>(spawn_on_loop<stream_bridge>(
+      ctx.node.system(), ctx.node.loop(), ctx.node, std::move(*opts)));
+  };
+  return result;
+}
+
+} // namespace switchboard::bridges::redis
