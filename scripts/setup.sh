@@ -20,16 +20,30 @@ packages=(
   libhiredis-dev redis-server redis-tools   # the redis bridges; a real Redis for tests and bench
   openssl curl wrk                          # test certificates, an HTTP client, HTTP load
 )
-# Node.js runs the benchmarks' peers (and Node children in later tests).
+# Node.js runs the benchmarks' peers and the tests' Node clients; npm
+# fetches the test-only clients Debian does not package (package.json).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$p")
 done
+
+# The Node clients of package.json (ioredis), into ./node_modules.
+node_clients() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  if [ ! -d "$root/node_modules/ioredis" ]; then
+    echo "setup: npm ci (test clients: ioredis)"
+    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all packages present"
+  node_clients
   exit 0
 fi
 
@@ -46,3 +60,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+node_clients

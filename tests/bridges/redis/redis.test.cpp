@@ -148,6 +148,39 @@ TEST_CASE("redis: PUBLISH from redis-cli reaches `to`, the bridge's publish "
   f.stop_and_check();
 }
 
+TEST_CASE("redis: a Node ioredis publisher and subscriber exchange JSON "
+          "with the bridge both ways") {
+  auto sock = shared_redis();
+  std::string peer = SWITCHBOARD_SOURCE_DIR "/tests/helpers/ioredis_peer.js";
+  node_fixture f{conf("r = { kind = \"redis\", address = \"" + sock
+                      + "\", subscribe = [\"t10.in\"], to = \"inbox\", "
+                        "deliver = \"envelope\" }\n"),
+                 add_collector};
+  REQUIRE(eventually([&] { return status_of(f, "r")["subscribed"] == 1; }));
+  {
+    child sub{{"node", peer, sock, "subscribe", "t10.out", "3"}};
+    REQUIRE(sub.wait_for_stdout("subscribed\n", 10s));
+    for (int i = 0; i < 3; ++i) {
+      auto n = f.ask("r", json{{"channel", "t10.out"},
+                               {"payload", {{"from", "switchboard"}, {"n", i}}}}
+                            .dump());
+      REQUIRE(n);
+      CHECK(n->text == "1");
+    }
+    REQUIRE(sub.wait(10s) == 0);
+    CHECK(sub.out().find(
+            R"({"channel":"t10.out","value":{"from":"switchboard","n":2}})")
+          != std::string::npos);
+    child pub{{"node", peer, sock, "publish", "t10.in", "5"}};
+    REQUIRE(pub.wait(10s) == 0);
+  }
+  REQUIRE(eventually([&] { return on_channel("t10.in").size() == 5; }));
+  for (int i = 0; i < 5; ++i)
+    CHECK(on_channel("t10.in")[i]["payload"]
+          == json{{"from", "ioredis"}, {"n", i}});
+  f.stop_and_check();
+}
+
 TEST_CASE("redis: `publish = CHANNEL` publishes every message sent to the "
           "bridge, answered with the number of receivers") {
   auto sock = shared_redis();
