@@ -33,6 +33,9 @@ const programs = [
   ['http', process.execPath, [path.join(__dirname, 'http.js'), build]],
   // A node's websocket bridges, Node + ws and a raw C echo, under one C++ client.
   ['websocket', process.execPath, [path.join(__dirname, 'websocket.js'), build]],
+  // The redis bridges, ioredis (plain and auto-pipelining) and redis-benchmark
+  // against one redis-server.
+  ['redis', process.execPath, [path.join(__dirname, 'redis.js'), build]],
 ];
 
 // For these units a smaller value is better.
