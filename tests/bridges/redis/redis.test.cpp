@@ -233,6 +233,17 @@ TEST_CASE("redis: commands get Redis's replies as JSON, in order, and error "
         != std::string::npos);
   CHECK(ask_error(f, "r", R"({"channel":5,"payload":1})").find("bad_message")
         != std::string::npos);
+  // What would break one reply per command, or hold the connection.
+  CHECK(ask_error(f, "r", R"({"args":["subscribe","x"]})")
+          .find("subscribe "
+                "key")
+        != std::string::npos);
+  CHECK(ask_error(f, "r", R"({"args":["BLPOP","t3.l2",0]})").find("blocking")
+        != std::string::npos);
+  CHECK(ask_error(f, "r", R"({"args":["XREAD","block",0,"STREAMS","s","$"]})")
+          .find("blocking")
+        != std::string::npos);
+  CHECK(ask(R"({"args":["PING"]})") == R"("PONG")");
   // 1,000 INCRs at once: pipelined on one connection (max-pending 1024),
   // each answered with its own count.
   REQUIRE(ask(R"({"args":["DEL","t3.count"]})").find("error")

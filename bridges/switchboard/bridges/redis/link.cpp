@@ -3,6 +3,7 @@
 #include "switchboard/bridges/redis/link.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include <hiredis/hiredis.h>
@@ -30,24 +31,28 @@ uint64_t to_ms(caf::timespan t) {
   return ms > 0 ? static_cast<uint64_t>(ms) : 0;
 }
 
-// RESP for `args`, by hiredis.
-std::string encode(const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
+void append_length(std::string& out, char tag, size_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+  out += tag;
+  out.append(buf, end);
+  out += "\r\n";
+}
+
+template<class Range>
+std::string encode_range(const Range& args, size_t count) {
+  size_t size = 16;
+  for (auto& a : args)
+    size += a.size() + 16;
+  std::string out;
+  out.reserve(size);
+  append_length(out, '*', count);
   for (auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
+    append_length(out, '$', a.size());
+    out.append(a.data(), a.size());
+    out += "\r\n";
   }
-  char* out = nullptr;
-  auto n = redisFormatCommandArgv(&out, static_cast<int>(args.size()),
-                                  argv.data(), lens.data());
-  if (n < 0 || out == nullptr)
-    return {};
-  std::string wire{out, static_cast<size_t>(n)};
-  redisFreeCommand(out);
-  return wire;
+  return out;
 }
 
 // A pub/sub delivery: ["message", channel, payload] or ["pmessage",
@@ -70,6 +75,14 @@ struct resolve_req {
 };
 
 } // namespace
+
+std::string encode(std::initializer_list<std::string_view> args) {
+  return encode_range(args, args.size());
+}
+
+std::string encode(const std::vector<std::string>& args) {
+  return encode_range(args, args.size());
+}
 
 const char* type_name(const redisReply& r) {
   switch (r.type) {
@@ -268,6 +281,9 @@ void link::handshake() {
   steps.push_back({{"CLIENT", "SETNAME", client_name}, false});
   auto left = std::make_shared<size_t>(steps.size());
   for (auto& [args, must] : steps) {
+    if (state_ != state::handshake)
+      return; // a write failed: lost
+
     auto what = args.front();
     write(
       encode(args),
@@ -294,9 +310,13 @@ void link::handshake() {
 
 link::outcome link::command(const std::vector<std::string>& args, reply_fn fn,
                             size_t replies, caf::timespan extra) {
+  return command_encoded(encode(args), std::move(fn), replies, extra);
+}
+
+link::outcome link::command_encoded(std::string wire, reply_fn fn,
+                                    size_t replies, caf::timespan extra) {
   if (state_ == state::gave_up || state_ == state::closed)
     return outcome::gave_up;
-  auto wire = encode(args);
   if (state_ == state::up && held_.empty()
       && pending_.size() < opt_.max_pending) {
     write(std::move(wire), std::move(fn), replies, to_ms(extra));
@@ -310,6 +330,12 @@ link::outcome link::command(const std::vector<std::string>& args, reply_fn fn,
 
 void link::write(std::string wire, reply_fn fn, size_t replies,
                  uint64_t extra) {
+  if (ch_ == nullptr) {
+    if (fn)
+      fn(nullptr,
+         make_error(errc::no_channel, opt_.name + ": not connected to Redis"));
+    return;
+  }
   pending p;
   p.fn = std::move(fn);
   p.replies = std::max<size_t>(replies, 1);
@@ -393,22 +419,14 @@ void link::dispatch(redisReply* reply, size_t size) {
                + type_name(*reply) + ")");
     return;
   }
+  // An error ends a command however many replies it would have had
+  // (Redis refuses a SUBSCRIBE of three channels with one error).
   auto& front = pending_.front();
-  bool last = --front.replies == 0;
-  bool first_error = reply->type == REDIS_REPLY_ERROR && !front.failed;
-  if (!last && !first_error)
+  bool last = --front.replies == 0 || reply->type == REDIS_REPLY_ERROR;
+  if (!last)
     return;
-  reply_fn fn;
-  if (last) {
-    bool failed = front.failed;
-    fn = std::move(front.fn);
-    pending_.pop_front();
-    if (failed)
-      return;
-  } else {
-    front.failed = true;
-    fn = front.fn;
-  }
+  auto fn = std::move(front.fn);
+  pending_.pop_front();
   if (!fn)
     return;
   if (too_large)
@@ -422,6 +440,14 @@ void link::dispatch(redisReply* reply, size_t size) {
 void link::tick() {
   auto t = now();
   auto limit = to_ms(opt_.down_after);
+  // A loop that was busy elsewhere for long (a stalled thread, a
+  // suspended process) has not read what may be waiting on the socket
+  // yet: timers run before I/O. Judge on the next tick.
+  auto every = std::max<uint64_t>(10, limit / 8);
+  bool stalled = last_tick_ != 0 && t - last_tick_ > 3 * every;
+  last_tick_ = t;
+  if (stalled)
+    return;
   switch (state_) {
     case state::connecting:
     case state::handshake:
@@ -429,20 +455,19 @@ void link::tick() {
         lost("no connection within down-after (" + std::to_string(limit)
              + " ms)");
       return;
-    case state::up: {
-      // Half of down-after to answer, after half of it idle: a PING.
-      auto half = limit / 2;
+    case state::up:
+      // A command has down-after for its reply (a blocking read more);
+      // an idle connection sends a PING after a quarter of it.
       if (!pending_.empty()) {
         auto& front = pending_.front();
         auto since = std::max(front.sent_at, last_read_);
-        if (t - since > half + front.extra_ms)
+        if (t - since > limit + front.extra_ms)
           lost("Redis did not answer within down-after ("
                + std::to_string(limit) + " ms)");
-      } else if (t - std::max(last_read_, last_write_) >= half) {
+      } else if (t - std::max(last_read_, last_write_) >= limit / 4) {
         write(encode({"PING"}), nullptr, 1, 0);
       }
       return;
-    }
     default: return;
   }
 }
@@ -513,7 +538,7 @@ void link::fail_pending(const caf::error& why) {
   auto failing = std::move(pending_);
   pending_.clear();
   for (auto& p : failing)
-    if (p.fn && !p.failed)
+    if (p.fn)
       p.fn(nullptr, why);
 }
 

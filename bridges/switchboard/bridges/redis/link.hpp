@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -115,11 +116,15 @@ public:
   /// Sends `args` as one command, or holds it while the link is down or
   /// `max-pending` commands are in flight. `replies` is how many replies
   /// the command gets (SUBSCRIBE a b: 2); `fn` runs after the last (or on
-  /// the first error reply). `extra` is time the reply may take beyond
+  /// an error reply, which ends it). `extra` is time the reply may take beyond
   /// down-after (a blocking read's BLOCK). On `full` and `gave_up` `fn` is
   /// not called.
   outcome command(const std::vector<std::string>& args, reply_fn fn,
                   size_t replies = 1, caf::timespan extra = {});
+
+  /// The same for a command already in RESP (`encode`).
+  outcome command_encoded(std::string wire, reply_fn fn, size_t replies = 1,
+                          caf::timespan extra = {});
 
   /// Fails every command that waits (`not_running`: `why`), stops, and
   /// deletes the link once libuv is done with its handles.
@@ -159,7 +164,6 @@ private:
     size_t replies = 1;
     uint64_t sent_at = 0; // loop ms
     uint64_t extra_ms = 0;
-    bool failed = false; // an error reply came for an earlier part
   };
 
   struct held_command {
@@ -209,6 +213,7 @@ private:
   uint64_t phase_since_ = 0; // loop ms: connecting or handshake began
   uint64_t last_read_ = 0;
   uint64_t last_write_ = 0;
+  uint64_t last_tick_ = 0;
   std::chrono::steady_clock::time_point down_since_;
   std::chrono::steady_clock::time_point up_since_;
   // Entered from libuv (depth) and asked to close meanwhile: deleted once
@@ -216,6 +221,11 @@ private:
   int depth_ = 0;
   int open_handles_ = 0;
 };
+
+/// One command in RESP, as Redis reads it: `*N\r\n` and `$LEN\r\nARG\r\n`
+/// per argument.
+std::string encode(std::initializer_list<std::string_view> args);
+std::string encode(const std::vector<std::string>& args);
 
 /// The name of a reply type, for error messages ("array", "integer").
 const char* type_name(const redisReply& r);

@@ -80,7 +80,8 @@ caf::expected<link_options> read_link_options(const caf::settings& a,
       return bad("address '" + o.address
                  + "' is neither HOST:PORT nor a socket path");
     auto port = o.address.substr(colon + 1);
-    if (port.find_first_not_of("0123456789") != std::string::npos
+    if (port.size() > 5
+        || port.find_first_not_of("0123456789") != std::string::npos
         || std::stol(port) < 1 || std::stol(port) > 65535)
       return bad("address '" + o.address + "' has no valid port");
   }

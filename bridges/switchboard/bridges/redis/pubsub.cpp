@@ -7,7 +7,9 @@
 
 #include "switchboard/bridges/redis/redis.hpp"
 
+#include <cctype>
 #include <chrono>
+#include <set>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
@@ -235,11 +237,21 @@ private:
   // -- to Redis ---------------------------------------------------------------
 
   caf::result<json_message> on_message(json_message m) {
-    auto args = to_command(m);
-    if (!args)
-      return std::move(args.error());
+    std::string verb = "PUBLISH";
+    std::string wire;
+    if (!opt_.publish.empty()) {
+      // The common case, without a detour through an argument list.
+      wire = opt_.text ? encode({verb, opt_.publish, payload_of(m.text)})
+                       : encode({verb, opt_.publish, m.text});
+    } else {
+      auto args = to_command(m);
+      if (!args)
+        return std::move(args.error());
+      verb = (*args)[0];
+      wire = encode(*args);
+    }
     bool is_request = current_message_id().is_request();
-    bool is_publish = (*args)[0] == "PUBLISH";
+    bool is_publish = verb == "PUBLISH";
     link::reply_fn fn;
     caf::typed_response_promise<json_message> rp;
     if (is_request) {
@@ -255,8 +267,7 @@ private:
       };
     } else {
       // Nobody waits for the answer, but a failure is still reported.
-      fn = [this, cmd = (*args)[0]](const redisReply* r,
-                                    const caf::error& why) {
+      fn = [this, cmd = verb](const redisReply* r, const caf::error& why) {
         if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
           ++errors_;
           event(json{{"event", "error"},
@@ -267,7 +278,7 @@ private:
       };
     }
     caf::error refused;
-    switch (commands_->command(*args, std::move(fn))) {
+    switch (commands_->command_encoded(std::move(wire), std::move(fn))) {
       case link::outcome::full:
         refused = make_error(errc::queue_full,
                              opt_.link.name + " holds "
@@ -290,9 +301,8 @@ private:
         return rp;
       }
       ++errors_;
-      event(json{{"event", "error"},
-                 {"command", (*args)[0]},
-                 {"reason", render(refused)}});
+      event(json{
+        {"event", "error"}, {"command", verb}, {"reason", render(refused)}});
       return caf::delegated<json_message>{};
     }
     ++(is_publish ? published_ : commands_sent_);
@@ -301,15 +311,11 @@ private:
     return caf::delegated<json_message>{};
   }
 
-  // {args: [...]} is a command; {channel, payload} a PUBLISH; with
-  // `publish`, the whole message is the payload.
+  // {args: [...]} is a command; {channel, payload} a PUBLISH.
   caf::expected<std::vector<std::string>> to_command(const json_message& m) {
     auto bad = [this](const std::string& why) {
       return make_error(errc::bad_message, opt_.link.name + ": " + why);
     };
-    if (!opt_.publish.empty())
-      return std::vector<std::string>{"PUBLISH", opt_.publish,
-                                      payload_of(m.text)};
     auto j = json::parse(m.text, nullptr, false);
     if (!j.is_object())
       return bad("expected {\"args\": [\"COMMAND\", ...]} or {\"channel\": "
@@ -326,6 +332,8 @@ private:
         else
           return bad("args are strings or numbers, not " + dump(a));
       }
+      if (auto why = refused(args); !why.empty())
+        return bad(args[0] + ": " + why);
       return args;
     }
     auto channel = j.find("channel");
@@ -337,6 +345,42 @@ private:
                                     opt_.text && payload->is_string()
                                       ? payload->get<std::string>()
                                       : dump(*payload)};
+  }
+
+  // Commands that would break one reply per command, or hold the shared
+  // connection: the reason, or empty.
+  static std::string refused(const std::vector<std::string>& args) {
+    auto upper = [](std::string s) {
+      for (auto& c : s)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return s;
+    };
+    auto verb = upper(args[0]);
+    static const std::set<std::string> subscribing{
+      "SUBSCRIBE",    "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE",
+      "SUNSUBSCRIBE", "MONITOR",    "SYNC",       "PSYNC"};
+    static const std::set<std::string> connection{"HELLO", "RESET", "QUIT",
+                                                  "SELECT", "AUTH"};
+    static const std::set<std::string> blocking{
+      "BLPOP",    "BRPOP",    "BLMOVE", "BRPOPLPUSH", "BLMPOP",
+      "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT",       "WAITAOF"};
+    if (subscribing.count(verb) > 0)
+      return "not on the commands connection (use the subscribe and "
+             "psubscribe keys)";
+    if (connection.count(verb) > 0)
+      return "the bridge owns the connection's state (use the password, "
+             "user and db keys)";
+    if (blocking.count(verb) > 0)
+      return "a blocking command would hold up every other command on the "
+             "connection";
+    if ((verb == "XREAD" || verb == "XREADGROUP"))
+      for (auto& a : args)
+        if (upper(a) == "BLOCK")
+          return "a blocking read would hold up every other command (use "
+                 "the redis-stream kind)";
+    if (verb == "CLIENT" && args.size() > 1 && upper(args[1]) == "REPLY")
+      return "every command must be answered";
+    return {};
   }
 
   // What PUBLISH sends: the JSON text, or a string's characters when

@@ -270,31 +270,51 @@ private:
 
   // -- consuming --------------------------------------------------------------
 
+  // Sends a command on `l`; if the link cannot take it (max-held, gave
+  // up), `fn` learns so at once, so no flag waits for an answer forever.
+  void run(link* l, const std::vector<std::string>& args, link::reply_fn fn,
+           caf::timespan extra = {}) {
+    auto outcome = l->command(args, fn, 1, extra);
+    if (outcome == link::outcome::full || outcome == link::outcome::gave_up) {
+      ++errors_;
+      if (fn)
+        fn(nullptr,
+           make_error(errc::queue_full, opt_.link.name + ": " + args[0]
+                                          + " not sent (Redis is down)"));
+    }
+  }
+
+  // On every (re)connect of the consumer link, and again from the sweep
+  // while it failed (a Redis still loading its data says LOADING).
   void consumer_up() {
-    // Created if missing; BUSYGROUP says it exists, which is fine.
-    consumer_->command(
-      {"XGROUP", "CREATE", opt_.stream, opt_.group, opt_.group_start,
-       "MKSTREAM"},
-      [this](const redisReply* r, const caf::error&) {
-        if (r == nullptr)
-          return;
-        if (r->type == REDIS_REPLY_ERROR
-            && str(*r).rfind("BUSYGROUP", 0) != 0) {
-          ++errors_;
-          event(json{{"event", "error"},
-                     {"reason", "XGROUP CREATE failed: " + str(*r)}});
-          return;
-        }
-        // First what this consumer had before it went away, then new
-        // entries.
-        cursor_ = "0";
-        reading_ = false;
-        read_more();
-      });
+    group_ready_ = false;
+    ++generation_; // answers to reads of the last connection are stale
+    reading_ = false;
+    run(consumer_,
+        {"XGROUP", "CREATE", opt_.stream, opt_.group, opt_.group_start,
+         "MKSTREAM"},
+        [this, gen = generation_](const redisReply* r, const caf::error&) {
+          if (r == nullptr || gen != generation_)
+            return;
+          // BUSYGROUP: it exists, which is fine.
+          if (r->type == REDIS_REPLY_ERROR
+              && str(*r).rfind("BUSYGROUP", 0) != 0) {
+            ++errors_;
+            event(json{
+              {"event", "error"},
+              {"reason", "XGROUP CREATE failed (tried again): " + str(*r)}});
+            return;
+          }
+          group_ready_ = true;
+          // First what this consumer had before it went away, then new
+          // entries.
+          cursor_ = "0";
+          read_more();
+        });
   }
 
   void read_more() {
-    if (reading_ || consumer_ == nullptr || !consumer_->up())
+    if (reading_ || !group_ready_ || consumer_ == nullptr || !consumer_->up())
       return;
     auto room = opt_.concurrency - static_cast<int64_t>(in_flight_.size());
     if (room <= 0)
@@ -307,17 +327,22 @@ private:
       args.insert(args.end(), {"BLOCK", std::to_string(block_ms)});
     args.insert(args.end(), {"STREAMS", opt_.stream, cursor_});
     reading_ = true;
-    consumer_->command(
-      args,
-      [this, history](const redisReply* r, const caf::error&) {
+    run(
+      consumer_, args,
+      [this, history, gen = generation_](const redisReply* r,
+                                         const caf::error&) {
+        if (gen != generation_)
+          return;
         reading_ = false;
         if (r == nullptr)
-          return; // lost: the next up reads again
+          return; // lost (the next up reads again) or too large (the sweep)
         if (r->type == REDIS_REPLY_ERROR) {
           ++errors_;
-          event(json{{"event", "error"},
-                     {"reason", "XREADGROUP failed: " + str(*r)}});
+          event(
+            json{{"event", "error"},
+                 {"reason", "XREADGROUP failed (tried again): " + str(*r)}});
           // NOGROUP: the stream or group was deleted; make them again.
+          // Anything else: the sweep reads again.
           if (str(*r).rfind("NOGROUP", 0) == 0)
             consumer_up();
           return;
@@ -328,15 +353,21 @@ private:
             && r->element[0]->elements == 2) {
           auto& entries = *r->element[0]->element[1];
           n = entries.elements;
-          for (size_t i = 0; i < entries.elements; ++i)
-            take(*entries.element[i], false);
+          for (size_t i = 0; i < entries.elements; ++i) {
+            auto& e = *entries.element[i];
+            // The history goes on after the last entry it returned.
+            if (history && e.type == REDIS_REPLY_ARRAY && e.elements == 2
+                && is_string(e.element[0]))
+              cursor_ = str(*e.element[0]);
+            take(e, false);
+          }
         }
         // The history is read once no more of it comes back.
         if (history && n == 0)
           cursor_ = ">";
         read_more();
       },
-      1, std::chrono::milliseconds(history ? 0 : block_ms));
+      std::chrono::milliseconds(history ? 0 : block_ms));
   }
 
   // One entry: [id, [field, value, ...]] (fields nil when it was deleted).
@@ -345,13 +376,15 @@ private:
         || !is_string(e.element[0]))
       return;
     auto id = str(*e.element[0]);
-    if (!claimed && cursor_ != ">")
-      cursor_ = id;
     if (in_flight_.count(id) > 0)
       return; // still being worked on here
     auto& fields = *e.element[1];
     if (fields.type != REDIS_REPLY_ARRAY) {
-      ack(id); // deleted from the stream meanwhile: nothing to do
+      // Deleted or trimmed (maxlen) before anyone processed it: nothing
+      // left to hand on, but not silently.
+      ++trimmed_;
+      event(json{{"event", "trimmed"}, {"id", id}});
+      ack(id);
       return;
     }
     if (claimed)
@@ -406,16 +439,18 @@ private:
     return json_message::trusted(dump(object));
   }
 
+  // An ack that cannot be sent leaves the entry pending: it is processed
+  // again after claim-after (at least once, never lost).
   void ack(const std::string& id) {
-    commands_->command({"XACK", opt_.stream, opt_.group, id}, nullptr);
-    commands_->command({"HDEL", errors_key(), id}, nullptr);
+    run(commands_, {"XACK", opt_.stream, opt_.group, id}, nullptr);
+    run(commands_, {"HDEL", errors_key(), id}, nullptr);
   }
 
   // Leaves the entry pending (a sweep claims it again after claim-after)
   // and keeps its error for the dead letter.
   void fail(const std::string& id, const std::string& why) {
     ++failed_;
-    commands_->command({"HSET", errors_key(), id, why}, nullptr);
+    run(commands_, {"HSET", errors_key(), id, why}, nullptr);
     event(json{{"event", "failed"}, {"id", id}, {"reason", why}});
   }
 
@@ -425,47 +460,61 @@ private:
 
   // -- claiming ---------------------------------------------------------------
 
+  // Also what keeps a consumer going after an error: a group not created
+  // yet is created again, a read that failed is sent again.
   void sweep() {
-    if (consumer_ == nullptr || commands_ == nullptr || !commands_->up()
-        || sweeping_)
+    if (consumer_ == nullptr || commands_ == nullptr)
+      return;
+    if (consumer_->up()) {
+      if (!group_ready_)
+        consumer_up();
+      else
+        read_more();
+    }
+    if (!commands_->up() || sweeping_)
       return;
     sweeping_ = true;
-    commands_->command(
-      {"XPENDING", opt_.stream, opt_.group, "IDLE",
-       std::to_string(to_ms(opt_.claim_after)), "-", "+",
-       std::to_string(opt_.batch)},
-      [this](const redisReply* r, const caf::error&) {
-        sweeping_ = false;
-        if (r == nullptr || r->type != REDIS_REPLY_ARRAY)
-          return;
-        std::vector<std::string> claim{"XCLAIM", opt_.stream, opt_.group,
-                                       opt_.consumer,
-                                       std::to_string(to_ms(opt_.claim_after))};
-        auto room = opt_.concurrency - static_cast<int64_t>(in_flight_.size());
-        for (size_t i = 0; i < r->elements; ++i) {
-          auto& p = *r->element[i];
-          if (p.type != REDIS_REPLY_ARRAY || p.elements < 4
-              || !is_string(p.element[0])
-              || p.element[3]->type != REDIS_REPLY_INTEGER)
-            continue;
-          auto id = str(*p.element[0]);
-          if (in_flight_.count(id) > 0)
-            continue;
-          if (p.element[3]->integer >= opt_.max_attempts)
-            dead_letter(id, p.element[3]->integer, {});
-          else if (room-- > 0)
-            claim.push_back(id);
-        }
-        if (claim.size() == 5)
-          return;
-        commands_->command(claim,
-                           [this](const redisReply* r, const caf::error&) {
-                             if (r == nullptr || r->type != REDIS_REPLY_ARRAY)
-                               return;
-                             for (size_t i = 0; i < r->elements; ++i)
-                               take(*r->element[i], true);
-                           });
-      });
+    // One page of `batch` per sweep, from where the last one ended: entries
+    // this consumer is still working on must not hide the ones after them.
+    run(commands_,
+        {"XPENDING", opt_.stream, opt_.group, "IDLE",
+         std::to_string(to_ms(opt_.claim_after)), sweep_from_, "+",
+         std::to_string(opt_.batch)},
+        [this](const redisReply* r, const caf::error&) {
+          sweeping_ = false;
+          if (r == nullptr || r->type != REDIS_REPLY_ARRAY)
+            return;
+          sweep_from_ = "-";
+          std::vector<std::string> claim{
+            "XCLAIM", opt_.stream, opt_.group, opt_.consumer,
+            std::to_string(to_ms(opt_.claim_after))};
+          auto room =
+            opt_.concurrency - static_cast<int64_t>(in_flight_.size());
+          for (size_t i = 0; i < r->elements; ++i) {
+            auto& p = *r->element[i];
+            if (p.type != REDIS_REPLY_ARRAY || p.elements < 4
+                || !is_string(p.element[0])
+                || p.element[3]->type != REDIS_REPLY_INTEGER)
+              continue;
+            auto id = str(*p.element[0]);
+            if (r->elements == static_cast<size_t>(opt_.batch))
+              sweep_from_ = "(" + id; // a full page: the next one after it
+            if (in_flight_.count(id) > 0)
+              continue;
+            if (p.element[3]->integer >= opt_.max_attempts)
+              dead_letter(id, p.element[3]->integer, {});
+            else if (room-- > 0)
+              claim.push_back(id);
+          }
+          if (claim.size() == 5)
+            return;
+          run(commands_, claim, [this](const redisReply* r, const caf::error&) {
+            if (r == nullptr || r->type != REDIS_REPLY_ARRAY)
+              return;
+            for (size_t i = 0; i < r->elements; ++i)
+              take(*r->element[i], true);
+          });
+        });
   }
 
   // Moves an entry to the dead-letter stream with its last error, then
@@ -488,41 +537,43 @@ private:
             args.insert(args.end(),
                         {str(*fields.element[i]), str(*fields.element[i + 1])});
       }
-      commands_->command(args, [this, id, deliveries,
-                                error](const redisReply* r, const caf::error&) {
-        dead_.erase(id);
-        if (r == nullptr || r->type == REDIS_REPLY_ERROR)
-          return; // still pending: the next sweep tries again
-        ++dead_lettered_;
-        ack(id);
-        event(json{{"event", "dead-letter"},
-                   {"id", id},
-                   {"deliveries", deliveries},
-                   {"error", error},
-                   {"stream", opt_.dead_letter}});
-      });
+      run(
+        commands_, args,
+        [this, id, deliveries, error](const redisReply* r, const caf::error&) {
+          dead_.erase(id);
+          if (r == nullptr || r->type == REDIS_REPLY_ERROR)
+            return; // still pending: the next sweep tries again
+          ++dead_lettered_;
+          ack(id);
+          event(json{{"event", "dead-letter"},
+                     {"id", id},
+                     {"deliveries", deliveries},
+                     {"error", error},
+                     {"stream", opt_.dead_letter}});
+        });
     };
     auto fetch = [this, id, finish](std::string error) {
-      commands_->command(
-        {"XRANGE", opt_.stream, id, id},
-        [finish, error](const redisReply* r, const caf::error&) {
-          if (r != nullptr)
+      run(commands_, {"XRANGE", opt_.stream, id, id},
+          [this, id, finish, error](const redisReply* r, const caf::error&) {
+            if (r == nullptr) {
+              dead_.erase(id); // the next sweep tries again
+              return;
+            }
             finish(error, r);
-        });
+          });
     };
     if (!error.empty()) {
       fetch(std::move(error));
       return;
     }
-    commands_->command(
-      {"HGET", errors_key(), id},
-      [this, id, fetch](const redisReply* r, const caf::error&) {
-        if (r == nullptr) {
-          dead_.erase(id);
-          return;
-        }
-        fetch(is_string(r) ? str(*r) : "no answer within claim-after");
-      });
+    run(commands_, {"HGET", errors_key(), id},
+        [this, id, fetch](const redisReply* r, const caf::error&) {
+          if (r == nullptr) {
+            dead_.erase(id);
+            return;
+          }
+          fetch(is_string(r) ? str(*r) : "no answer within claim-after");
+        });
   }
 
   // -- reporting --------------------------------------------------------------
@@ -559,7 +610,8 @@ private:
                      {"done", std::to_string(done_)},
                      {"failed", std::to_string(failed_)},
                      {"claimed", std::to_string(claimed_)},
-                     {"dead_lettered", std::to_string(dead_lettered_)}});
+                     {"dead_lettered", std::to_string(dead_lettered_)},
+                     {"trimmed", std::to_string(trimmed_)}});
     }
     return status_reply(this, "redis-stream", std::move(fields));
   }
@@ -574,7 +626,12 @@ private:
   // entries, or ">" (new entries) once they are done.
   std::string cursor_ = "0";
   bool reading_ = false;
+  bool group_ready_ = false;
+  // Bumped on every connect of the consumer link: older reads are stale.
+  uint64_t generation_ = 0;
   bool sweeping_ = false;
+  // Where the next XPENDING page starts ("-", or "(ID" after a full page).
+  std::string sweep_from_ = "-";
   std::unordered_set<std::string> in_flight_;
   std::unordered_set<std::string> dead_;
   uint64_t produced_ = 0;
@@ -582,6 +639,7 @@ private:
   uint64_t failed_ = 0;
   uint64_t claimed_ = 0;
   uint64_t dead_lettered_ = 0;
+  uint64_t trimmed_ = 0;
   uint64_t errors_ = 0;
   caf::actor to_;
   caf::actor events_;
