@@ -431,6 +431,9 @@ TEST_CASE("redis: AUTH and SELECT on connect, a wrong password is reported "
         == "\n");
   REQUIRE(eventually([&] { return events().count("restarting") >= 2; }));
   CHECK(events().of("restarting")[0]["link"] == "commands");
+  CHECK(events().of("restarting")[0]["reason"].get<std::string>().find(
+          "AUTH failed")
+        != std::string::npos);
   CHECK(status_of(f, "bad")["commands"]["state"] != "up");
   auto clients =
     srv.cli({"-a", "s3cret", "--no-auth-warning", "CLIENT", "LIST"}).out;
@@ -699,5 +702,58 @@ TEST_CASE("redis-stream: Redis killed and restarted with AOF mid-stream: "
   REQUIRE(
     eventually([&] { return pending("s5", "g", srv.socket()) == "0"; }, 10s));
   CHECK(srv.cli({"XLEN", "s5"}).out == "60\n");
+  f.stop_and_check();
+}
+
+TEST_CASE("redis: TLS with a client certificate, verified against ca-file "
+          "and the address, and refused when either does not match") {
+  test::temp_dir certs;
+  auto tls = test::self_signed_cert(certs);
+  int tls_port = test::closed_port();
+  redis_server srv{{"--tls-port", std::to_string(tls_port), "--tls-cert-file",
+                    tls.cert, "--tls-key-file", tls.key, "--tls-ca-cert-file",
+                    tls.cert, "--tls-auth-clients", "yes"}};
+  REQUIRE(srv.ready());
+  auto bridge = [&](const std::string& name, const std::string& extra) {
+    return name + " = { kind = \"redis\", address = \"127.0.0.1:"
+           + std::to_string(tls_port) + "\", tls = true, cert-file = \""
+           + tls.cert + "\", key-file = \"" + tls.key
+           + "\", restart-delay = 50ms, events = \"log\"" + extra + " }\n";
+  };
+  node_fixture f{conf(bridge("r", ", ca-file = \"" + tls.cert
+                                    + "\", subscribe = [\"t11\"], to = "
+                                      "\"inbox\", deliver = \"envelope\"")
+                      + bridge("system_cas", "")
+                      + bridge("wrong_name", ", ca-file = \"" + tls.cert
+                                               + "\", server-name = "
+                                                 "\"redis.example\"")),
+                 add_collector};
+  REQUIRE(eventually([&] { return status_of(f, "r")["subscribed"] == 1; }));
+  // Larger than a TLS record: arrives in several.
+  std::string big(100000, 'z');
+  REQUIRE(f.ask("r", json{{"args", {"SET", "t11.big", big}}}.dump()));
+  auto back = f.ask("r", R"({"args":["GET","t11.big"]})");
+  REQUIRE(back);
+  CHECK(back->text == "\"" + big + "\"");
+  CHECK(srv.cli({"PUBLISH", "t11", "{\"over\":\"tls\"}"}).out == "1\n");
+  REQUIRE(eventually([&] { return on_channel("t11").size() == 1; }));
+  CHECK(on_channel("t11")[0]["payload"]["over"] == "tls");
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> guard{events().mx};
+    int refused = 0;
+    for (auto& e : events().events)
+      if (e.value("event", "") == "restarting" && e.value("bridge", "") != "r")
+        ++refused;
+    return refused >= 4;
+  }));
+  std::string reasons;
+  for (auto& e : events().of("restarting"))
+    if (e.contains("reason"))
+      reasons += e["reason"].get<std::string>() + "\n";
+  INFO(reasons);
+  CHECK(reasons.find("certificate verify failed") != std::string::npos);
+  CHECK(reasons.find("hostname mismatch") != std::string::npos);
+  CHECK(status_of(f, "system_cas")["commands"]["state"] != "up");
+  CHECK(status_of(f, "wrong_name")["commands"]["state"] != "up");
   f.stop_and_check();
 }

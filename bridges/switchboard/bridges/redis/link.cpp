@@ -7,13 +7,20 @@
 #include <cstring>
 
 #include <hiredis/hiredis.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <uv.h>
+
+#include <arpa/inet.h>
 
 #include <netdb.h>
 
 #include <switchboard/channel.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/sockets.hpp>
+
+#include "switchboard/bridges/redis/reply.hpp"
 
 namespace switchboard::bridges::redis {
 
@@ -115,6 +122,26 @@ link::link(uv_loop_s* loop, link_options opts, handler& h)
   };
   init(watchdog_);
   init(backoff_);
+  if (opt_.tls) {
+    auto ctx = SSL_CTX_new(TLS_client_method());
+    tls_ctx_ = ctx;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    bool ok =
+      opt_.ca_file.empty()
+        ? SSL_CTX_set_default_verify_paths(ctx) == 1
+        : SSL_CTX_load_verify_locations(ctx, opt_.ca_file.c_str(), nullptr)
+            == 1;
+    if (!ok)
+      tls_ctx_error_ = tls_error("cannot load the CA certificates");
+    else if (!opt_.cert_file.empty()
+             && (SSL_CTX_use_certificate_chain_file(ctx, opt_.cert_file.c_str())
+                   != 1
+                 || SSL_CTX_use_PrivateKey_file(ctx, opt_.key_file.c_str(),
+                                                SSL_FILETYPE_PEM)
+                      != 1))
+      tls_ctx_error_ = tls_error("cannot load the client certificate");
+  }
   // Eight looks per deadline: a silent Redis is found within about
   // down-after, and an idle link sends at most two PINGs per down-after.
   auto every = std::max<uint64_t>(10, to_ms(opt_.down_after) / 8);
@@ -132,6 +159,10 @@ link::link(uv_loop_s* loop, link_options opts, handler& h)
 link::~link() {
   if (reader_ != nullptr)
     redisReaderFree(reader_);
+  if (ssl_ != nullptr)
+    SSL_free(ssl_);
+  if (tls_ctx_ != nullptr)
+    SSL_CTX_free(tls_ctx_);
 }
 
 uint64_t link::now() const {
@@ -261,7 +292,108 @@ void link::connected() {
   phase_since_ = now();
   last_read_ = last_write_ = now();
   reader_ = redisReaderCreate();
+  if (opt_.tls) {
+    if (start_tls())
+      tls_out(); // the ClientHello; handshake() once TLS is up
+    return;
+  }
   handshake();
+}
+
+// -- TLS
+// -----------------------------------------------------------------------
+
+std::string link::tls_error(const char* what) {
+  std::string out = what;
+  if (auto code = ERR_get_error(); code != 0) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof(buf));
+    out += ": ";
+    out += buf;
+  }
+  ERR_clear_error();
+  return out;
+}
+
+bool link::start_tls() {
+  if (!tls_ctx_error_.empty()) {
+    lost(tls_ctx_error_);
+    return false;
+  }
+  ssl_ = SSL_new(tls_ctx_);
+  SSL_set_bio(ssl_, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+  SSL_set_connect_state(ssl_);
+  auto name = opt_.server_name;
+  if (name.empty() && opt_.address.find('/') == std::string::npos) {
+    name = opt_.address.substr(0, opt_.address.rfind(':'));
+    if (!name.empty() && name.front() == '[')
+      name = name.substr(1, name.size() - 2);
+  }
+  if (name.empty())
+    name = "localhost";
+  in6_addr ip;
+  bool numeric = inet_pton(AF_INET, name.c_str(), &ip) == 1
+                 || inet_pton(AF_INET6, name.c_str(), &ip) == 1;
+  if (numeric) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str());
+  } else {
+    SSL_set_tlsext_host_name(ssl_, name.c_str());
+    SSL_set1_host(ssl_, name.c_str());
+  }
+  SSL_do_handshake(ssl_);
+  return true;
+}
+
+// Decrypts what came; false once the connection is lost.
+bool link::tls_in(std::string_view bytes) {
+  BIO_write(SSL_get_rbio(ssl_), bytes.data(), static_cast<int>(bytes.size()));
+  if (!tls_ready_) {
+    auto rc = SSL_do_handshake(ssl_);
+    tls_out();
+    if (rc != 1) {
+      if (SSL_get_error(ssl_, rc) == SSL_ERROR_WANT_READ)
+        return true;
+      std::string why = tls_error("TLS handshake failed");
+      if (auto v = SSL_get_verify_result(ssl_); v != X509_V_OK)
+        why += std::string{" ("} + X509_verify_cert_error_string(v) + ")";
+      lost(why);
+      return false;
+    }
+    tls_ready_ = true;
+    handshake();
+    if (state_ != state::handshake)
+      return false;
+  }
+  char buf[16384];
+  for (;;) {
+    auto n = SSL_read(ssl_, buf, sizeof(buf));
+    if (n > 0) {
+      if (redisReaderFeed(reader_, buf, static_cast<size_t>(n)) != REDIS_OK) {
+        lost("cannot buffer Redis's reply");
+        return false;
+      }
+      continue;
+    }
+    auto err = SSL_get_error(ssl_, n);
+    if (err == SSL_ERROR_WANT_READ)
+      break;
+    lost(err == SSL_ERROR_ZERO_RETURN ? std::string{"Redis closed the TLS "
+                                                    "session"}
+                                      : tls_error("TLS"));
+    return false;
+  }
+  tls_out();
+  return true;
+}
+
+// Sends what OpenSSL has written into its memory BIO.
+void link::tls_out() {
+  auto out = SSL_get_wbio(ssl_);
+  char buf[16384];
+  int n;
+  while ((n = BIO_read(out, buf, sizeof(buf))) > 0)
+    if (ch_ != nullptr)
+      ch_->write({buf, static_cast<size_t>(n)});
 }
 
 // AUTH and SELECT before anything else; CLIENT SETNAME so that `CLIENT
@@ -343,7 +475,12 @@ void link::write(std::string wire, reply_fn fn, size_t replies,
   p.extra_ms = extra;
   last_write_ = p.sent_at;
   pending_.push_back(std::move(p));
-  ch_->write(wire);
+  if (ssl_ != nullptr) {
+    SSL_write(ssl_, wire.data(), static_cast<int>(wire.size()));
+    tls_out();
+  } else {
+    ch_->write(wire);
+  }
 }
 
 void link::flush_held() {
@@ -359,10 +496,17 @@ void link::flush_held() {
 
 void link::on_bytes(std::string_view bytes) {
   last_read_ = now();
-  if (redisReaderFeed(reader_, bytes.data(), bytes.size()) != REDIS_OK) {
+  if (ssl_ != nullptr) {
+    if (!tls_in(bytes))
+      return;
+  } else if (redisReaderFeed(reader_, bytes.data(), bytes.size()) != REDIS_OK) {
     lost("cannot buffer Redis's reply");
     return;
   }
+  parse();
+}
+
+void link::parse() {
   auto self_reader = reader_;
   // Bytes fed but not yet parsed: what a reply took is the difference.
   auto unparsed = [this] { return reader_->len - reader_->pos; };
@@ -494,7 +638,11 @@ void link::lost(const std::string& reason) {
   auto d = tracker_.next(
     true, std::chrono::duration_cast<caf::timespan>(uptime), reason);
   if (d.action == restart_decision::restart) {
-    h_.on_event(d.event());
+    // Why, too: a link that never came up has no `down` event to say it
+    // (a refused password, a certificate that does not verify).
+    auto ev = d.event();
+    ev.insert(1, "\"reason\":" + quote(reason) + ",");
+    h_.on_event(std::move(ev));
     if (state_ != state::waiting)
       return;
     uv_timer_start(
@@ -532,6 +680,11 @@ void link::drop_connection() {
     redisReaderFree(reader_);
     reader_ = nullptr;
   }
+  if (ssl_ != nullptr) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  tls_ready_ = false;
 }
 
 void link::fail_pending(const caf::error& why) {

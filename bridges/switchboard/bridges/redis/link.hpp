@@ -41,6 +41,8 @@
 struct redisReply;
 struct redisReader;
 struct sockaddr;
+struct ssl_ctx_st;
+struct ssl_st;
 struct uv_loop_s;
 struct uv_timer_s;
 
@@ -77,6 +79,15 @@ struct link_options {
   restart_policy restart;
   /// A pub/sub link: `message` and `pmessage` arrays go to `on_push`.
   bool subscriber = false;
+  /// TLS (OpenSSL, on the link's own bytes: hiredis 0.14 has none). The
+  /// server is verified against `ca_file` (or the system's CAs) and
+  /// `server_name` (default: the address's host); `cert_file` and
+  /// `key_file` are a client certificate for `tls-auth-clients yes`.
+  bool tls = false;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string server_name;
 };
 
 /// A connection to Redis that reconnects by itself. Loop thread only.
@@ -186,6 +197,11 @@ private:
   void connected();
   void handshake();
   void on_bytes(std::string_view bytes);
+  void parse();
+  bool start_tls();
+  bool tls_in(std::string_view bytes);
+  void tls_out();
+  std::string tls_error(const char* what);
   void dispatch(redisReply* reply, size_t size);
   void lost(const std::string& reason);
   void drop_connection();
@@ -206,6 +222,10 @@ private:
   std::shared_ptr<guard> guard_;
   channel* ch_ = nullptr;
   redisReader* reader_ = nullptr;
+  ssl_ctx_st* tls_ctx_ = nullptr;
+  std::string tls_ctx_error_;
+  ssl_st* ssl_ = nullptr; // this connection's session
+  bool tls_ready_ = false;
   std::deque<pending> pending_;
   std::deque<held_command> held_;
   uv_timer_s* watchdog_ = nullptr;

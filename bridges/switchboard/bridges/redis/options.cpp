@@ -2,6 +2,10 @@
 
 #include "switchboard/bridges/redis/options.hpp"
 
+#include <utility>
+
+#include <unistd.h>
+
 #include <switchboard/errc.hpp>
 #include <switchboard/sockets.hpp>
 
@@ -27,6 +31,17 @@ std::vector<key_spec> common_keys() {
     {"user", value_type::string, false, "the ACL user AUTH logs in as"},
     {"password", value_type::string, false, "AUTH on connect"},
     {"db", value_type::integer, false, "SELECT on connect (default 0)", {}, 0},
+    {"tls", value_type::boolean, false, "connect with TLS (default false)"},
+    {"ca-file", value_type::string, false,
+     "tls: the CA bundle the server is verified with (default: the "
+     "system's)"},
+    {"cert-file", value_type::string, false,
+     "tls: a client certificate (PEM), for tls-auth-clients"},
+    {"key-file", value_type::string, false,
+     "tls: the client certificate's key"},
+    {"server-name", value_type::string, false,
+     "tls: the name (or IP) the certificate must carry (default: the "
+     "address's host)"},
     {"down-after", value_type::timespan, false,
      "a Redis silent this long (no connect, no reply to a PING) is down "
      "(default 3s)"},
@@ -90,6 +105,26 @@ caf::expected<link_options> read_link_options(const caf::settings& a,
   if (!o.user.empty() && o.password.empty())
     return bad("user needs a password");
   o.db = caf::get_or(a, "db", int64_t{0});
+  o.tls = caf::get_or(a, "tls", false);
+  o.ca_file = caf::get_or(a, "ca-file", "");
+  o.cert_file = caf::get_or(a, "cert-file", "");
+  o.key_file = caf::get_or(a, "key-file", "");
+  o.server_name = caf::get_or(a, "server-name", "");
+  for (auto [key, value] :
+       {std::pair<const char*, std::string*>{"ca-file", &o.ca_file},
+        {"cert-file", &o.cert_file},
+        {"key-file", &o.key_file},
+        {"server-name", &o.server_name}}) {
+    if (value->empty())
+      continue;
+    if (!o.tls)
+      return bad(std::string{key} + " is for tls = true");
+    if (std::string_view{key} != "server-name"
+        && ::access(value->c_str(), R_OK) != 0)
+      return bad(std::string{key} + " '" + *value + "' cannot be read");
+  }
+  if (o.cert_file.empty() != o.key_file.empty())
+    return bad("cert-file and key-file go together");
   o.down_after = caf::get_or(a, "down-after", o.down_after);
   if (o.down_after < std::chrono::milliseconds(100))
     return bad("down-after must be at least 100ms");
