@@ -599,6 +599,35 @@ TEST_CASE("redis-stream: an entry whose `to` fails stays pending, is tried "
   f.stop_and_check();
 }
 
+TEST_CASE("redis-stream: a `to` that does not answer within timeout fails "
+          "the entry, which ends in the dead-letter stream") {
+  auto sock = shared_redis();
+  REQUIRE(redis_cli({"DEL", "s6", "s6:dead", "s6:g:errors"}).status == 0);
+  node_fixture f{conf("stuck = { kind = \"tcp\", mode = \"client\", connect "
+                      "= \"127.0.0.1:"
+                      + std::to_string(test::closed_port())
+                      + "\", restart-delay = 10s, restart-delay-max = 10s, "
+                        "events = \"inbox\" }\n"
+                        "s = { kind = \"redis-stream\", address = \""
+                      + sock
+                      + "\", stream = \"s6\", group = \"g\", to = "
+                        "\"stuck\", timeout = 200ms, claim-after = 300ms, "
+                        "max-attempts = 2, events = \"log\" }\n"),
+                 add_worker};
+  REQUIRE(f.ask("s", R"({"n":1})"));
+  REQUIRE(eventually([&] { return events().count("dead-letter") == 1; }, 10s));
+  auto failed = events().of("failed");
+  REQUIRE(failed.size() == 2);
+  CHECK(failed[0]["reason"].get<std::string>().find("did not answer within "
+                                                    "200 ms")
+        != std::string::npos);
+  CHECK(
+    events().of("dead-letter")[0]["error"].get<std::string>().find("timeout")
+    != std::string::npos);
+  REQUIRE(eventually([&] { return pending("s6", "g") == "0"; }));
+  f.stop_and_check();
+}
+
 TEST_CASE("redis-stream: two consumers in a group share the work") {
   auto sock = shared_redis();
   REQUIRE(redis_cli({"DEL", "s3"}).status == 0);
