@@ -12,7 +12,7 @@
 //   concurrency 256) hands the N entries to a counting actor, which
 //   answers each, and XACKs them; entries/s until the counter has them all.
 //
-//   bench_redis PORT N WINDOW
+//   bench_redis PORT N WINDOW [pubsub|stream]
 
 #include <atomic>
 #include <thread>
@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
   size_t n = std::stoul(argv[2]);
   size_t window = std::stoul(argv[3]);
   auto redis = "address = \"" + address + "\"";
-  {
+  std::string only = argc > 4 ? argv[4] : "";
+  if (only.empty() || only == "pubsub") {
     auto nd = start("out = { kind = \"redis\", " + redis
                     + ", publish = \"bench\", max-held = 100000 }\n"
                       "in = { kind = \"redis\", "
@@ -148,6 +149,8 @@ int main(int argc, char** argv) {
            per_second(counted.load(), clock::now() - t0), "msg/s");
     nd->stop();
   }
+  if (!only.empty() && only != "stream")
+    return 0;
   {
     auto nd = start("add = { kind = \"redis-stream\", " + redis
                     + ", stream = \"bench-stream\", max-held = 100000 }\n");
