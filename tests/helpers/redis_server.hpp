@@ -6,8 +6,8 @@
 // which is how the reconnect tests take Redis away.
 //
 // Tests that only need a Redis use the one the CTest fixture `redis`
-// starts (tests/helpers/redis_fixture.sh; its socket in
-// $SWITCHBOARD_TEST_REDIS); run by hand, `shared_redis()` starts one.
+// starts (tests/helpers/redis_fixture.sh); run by hand without it,
+// `shared_redis()` starts one.
 
 #pragma once
 
@@ -16,6 +16,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "process.hpp"
 
@@ -122,10 +124,15 @@ private:
 };
 
 /// The Unix socket of the Redis every plain test shares: the CTest
-/// fixture's, or one started for this process.
+/// fixture's (SWITCHBOARD_TEST_REDIS_SOCKET, or $SWITCHBOARD_TEST_REDIS), or
+/// one started for this process when that is not running.
 inline std::string shared_redis() {
   if (auto env = std::getenv("SWITCHBOARD_TEST_REDIS"); env && *env)
     return env;
+#ifdef SWITCHBOARD_TEST_REDIS_SOCKET
+  if (::access(SWITCHBOARD_TEST_REDIS_SOCKET, F_OK) == 0)
+    return SWITCHBOARD_TEST_REDIS_SOCKET;
+#endif
   static redis_server own;
   return own.socket();
 }
