@@ -24,6 +24,7 @@
 #include <switchboard/node.hpp>
 #include <switchboard/status.hpp>
 
+#include "switchboard/bridges/redis/common.hpp"
 #include "switchboard/bridges/redis/link.hpp"
 #include "switchboard/bridges/redis/options.hpp"
 #include "switchboard/bridges/redis/reply.hpp"
@@ -33,10 +34,6 @@ namespace switchboard::bridges::redis {
 namespace {
 
 using json = nlohmann::json;
-
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 struct pubsub_options {
   link_options link;
@@ -92,7 +89,14 @@ public:
   bridge(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
          pubsub_options opts)
       : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)),
-        commands_events_(*this, "commands"), pubsub_events_(*this, "pubsub") {}
+        event_(owner, opt_.link.name, opt_.events),
+        commands_events_(event_, "commands"), pubsub_events_(event_, "pubsub") {
+    commands_events_.errors = &errors_;
+    pubsub_events_.errors = &errors_;
+    pubsub_events_.on_ready = [this] { resubscribe(); };
+    pubsub_events_.on_lost = [this] { subscribed_ = 0; };
+    pubsub_events_.on_message = [this](const redisReply& r) { on_push(r); };
+  }
 
   caf::behavior make_behavior() override {
     auto lo = opt_.link;
@@ -121,33 +125,6 @@ public:
   }
 
 private:
-  // Tells the bridge what one link did, naming the link.
-  struct link_events : link::handler {
-    link_events(bridge& b, const char* role) : self(b), role(role) {}
-    void on_up(int64_t down_ms) override {
-      self.link_up(role, down_ms);
-    }
-    void on_down(const std::string& reason) override {
-      if (std::string_view{role} == "pubsub")
-        self.subscribed_ = 0;
-      self.event(json{{"event", "down"}, {"link", role}, {"reason", reason}});
-    }
-    void on_event(std::string text) override {
-      auto ev = json::parse(text, nullptr, false);
-      ev["link"] = role;
-      self.event(std::move(ev));
-    }
-    void on_push(const redisReply& r) override {
-      self.on_push(r);
-    }
-    void on_error(const std::string& reason) override {
-      ++self.errors_;
-      self.event(json{{"event", "error"}, {"link", role}, {"reason", reason}});
-    }
-    bridge& self;
-    const char* role;
-  };
-
   void release() {
     for (auto l : {commands_, pubsub_})
       if (l != nullptr)
@@ -155,11 +132,9 @@ private:
     commands_ = pubsub_ = nullptr;
   }
 
-  void link_up(const char* role, int64_t down_ms) {
-    event(json{{"event", "up"}, {"link", role}, {"down_ms", down_ms}});
-    if (std::string_view{role} != "pubsub")
-      return;
-    // After every reconnect: Redis forgot the subscriptions.
+  // After every (re)connect of the pubsub link: Redis forgot the
+  // subscriptions.
+  void resubscribe() {
     auto resubscribe = [this](const char* verb,
                               const std::vector<std::string>& names) {
       if (names.empty())
@@ -173,9 +148,9 @@ private:
             return; // lost again: reported as down
           if (r->type == REDIS_REPLY_ERROR) {
             ++errors_;
-            event(json{{"event", "error"},
-                       {"reason", std::string{verb} + " failed: "
-                                    + std::string{r->str, r->len}}});
+            event_(json{{"event", "error"},
+                        {"reason", std::string{verb} + " failed: "
+                                     + std::string{r->str, r->len}}});
             return;
           }
           subscribed_ += n;
@@ -202,10 +177,10 @@ private:
       body.assign(payload);
     } else {
       ++errors_;
-      event(json{{"event", "error"},
-                 {"channel", std::string{channel}},
-                 {"payload", std::string{payload.substr(0, 200)}},
-                 {"reason", "the payload is not JSON"}});
+      event_(json{{"event", "error"},
+                  {"channel", std::string{channel}},
+                  {"payload", std::string{payload.substr(0, 200)}},
+                  {"reason", "the payload is not JSON"}});
       return;
     }
     if (opt_.envelope) {
@@ -227,11 +202,11 @@ private:
       return;
     }
     ++errors_;
-    event(json{{"event", "error"},
-               {"channel", std::string{channel}},
-               {"reason", "no actor named '"
-                            + (opt_.room.empty() ? opt_.to : opt_.room)
-                            + "' to take the message"}});
+    event_(json{{"event", "error"},
+                {"channel", std::string{channel}},
+                {"reason", "no actor named '"
+                             + (opt_.room.empty() ? opt_.to : opt_.room)
+                             + "' to take the message"}});
   }
 
   // -- to Redis ---------------------------------------------------------------
@@ -250,65 +225,15 @@ private:
       verb = (*args)[0];
       wire = encode(*args);
     }
-    bool is_request = current_message_id().is_request();
-    bool is_publish = verb == "PUBLISH";
-    link::reply_fn fn;
-    caf::typed_response_promise<json_message> rp;
-    if (is_request) {
-      rp = make_response_promise<json_message>();
-      fn = [rp](const redisReply* r, const caf::error& why) mutable {
-        if (r == nullptr)
-          rp.deliver(why);
-        else if (r->type == REDIS_REPLY_ERROR)
-          rp.deliver(
-            make_error(errc::remote_error, std::string{r->str, r->len}));
-        else
-          rp.deliver(json_message::trusted(to_json(*r)));
-      };
-    } else {
-      // Nobody waits for the answer, but a failure is still reported.
-      fn = [this, cmd = verb](const redisReply* r, const caf::error& why) {
-        if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
-          ++errors_;
-          event(json{{"event", "error"},
-                     {"command", cmd},
-                     {"reason", r == nullptr ? render(why)
-                                             : std::string{r->str, r->len}}});
-        }
-      };
-    }
-    caf::error refused;
-    switch (commands_->command_encoded(std::move(wire), std::move(fn))) {
-      case link::outcome::full:
-        refused = make_error(errc::queue_full,
-                             opt_.link.name + " holds "
-                               + std::to_string(commands_->held())
-                               + " commands already (max-held) while Redis "
-                                 "is "
-                               + (commands_->up() ? "busy" : "down"));
-        break;
-      case link::outcome::gave_up:
-        refused = make_error(errc::no_channel, opt_.link.name
-                                                 + " gave up connecting to "
-                                                 + opt_.link.address);
-        break;
-      default: break;
-    }
-    if (refused) {
-      // The promise already owns the request: the answer goes through it.
-      if (is_request) {
-        rp.deliver(refused);
-        return rp;
-      }
-      ++errors_;
-      event(json{
-        {"event", "error"}, {"command", verb}, {"reason", render(refused)}});
-      return caf::delegated<json_message>{};
-    }
-    ++(is_publish ? published_ : commands_sent_);
-    if (is_request)
-      return rp;
-    return caf::delegated<json_message>{};
+    auto counter = verb == "PUBLISH" ? &published_ : &commands_sent_;
+    return forward(
+      this, *commands_, std::move(wire), verb,
+      [this, verb](std::string reason) {
+        // Nobody waits for the answer, but a failure is still reported.
+        ++errors_;
+        event_(json{{"event", "error"}, {"command", verb}, {"reason", reason}});
+      },
+      [counter] { ++*counter; });
   }
 
   // {args: [...]} is a command; {channel, payload} a PUBLISH.
@@ -396,22 +321,6 @@ private:
 
   // -- reporting --------------------------------------------------------------
 
-  void event(json ev) {
-    ev["bridge"] = opt_.link.name;
-    auto text = dump(ev);
-    if (!node_.send_event(opt_.events, events_, text))
-      node_.log(opt_.link.name + ": " + text);
-  }
-
-  static std::string link_status(const link* l) {
-    if (l == nullptr)
-      return "null";
-    return dump(json{{"state", l->state_name()},
-                     {"in_flight", l->in_flight()},
-                     {"held", l->held()},
-                     {"restarts", l->restarts()}});
-  }
-
   caf::result<json_message> status() {
     return status_reply(this, "redis",
                         {{"address", dump(opt_.link.address)},
@@ -426,8 +335,9 @@ private:
 
   switchboard::node& node_;
   pubsub_options opt_;
-  link_events commands_events_;
-  link_events pubsub_events_;
+  reporter event_;
+  link_reporter commands_events_;
+  link_reporter pubsub_events_;
   link* commands_ = nullptr;
   link* pubsub_ = nullptr;
   // Channels and patterns Redis confirmed on the current connection.
@@ -438,7 +348,6 @@ private:
   uint64_t errors_ = 0;
   caf::actor to_;
   caf::actor room_;
-  caf::actor events_;
 };
 
 } // namespace

@@ -40,6 +40,7 @@
 #include <switchboard/node.hpp>
 #include <switchboard/status.hpp>
 
+#include "switchboard/bridges/redis/common.hpp"
 #include "switchboard/bridges/redis/link.hpp"
 #include "switchboard/bridges/redis/options.hpp"
 #include "switchboard/bridges/redis/reply.hpp"
@@ -52,10 +53,6 @@ using json = nlohmann::json;
 using sweep_atom = caf::atom_constant<caf::atom("rsweep")>;
 using expire_atom = caf::atom_constant<caf::atom("rexpire")>;
 using clock = std::chrono::steady_clock;
-
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 std::string str(const redisReply& r) {
   return {r.str, r.len};
@@ -143,8 +140,14 @@ public:
   stream_bridge(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
                 stream_options opts)
       : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)),
-        commands_events_(*this, "commands"),
-        consumer_events_(*this, "consumer") {}
+        event_(owner, opt_.link.name, opt_.events),
+        commands_events_(event_, "commands"),
+        consumer_events_(event_, "consumer") {
+    commands_events_.errors = &errors_;
+    consumer_events_.errors = &errors_;
+    consumer_events_.on_ready = [this] { consumer_up(); };
+    consumer_events_.on_lost = [this] { reading_ = false; };
+  }
 
   caf::behavior make_behavior() override {
     auto lo = opt_.link;
@@ -180,27 +183,6 @@ public:
   }
 
 private:
-  struct link_events : link::handler {
-    link_events(stream_bridge& b, const char* role) : self(b), role(role) {}
-    void on_up(int64_t down_ms) override {
-      self.event(json{{"event", "up"}, {"link", role}, {"down_ms", down_ms}});
-      if (std::string_view{role} == "consumer")
-        self.consumer_up();
-    }
-    void on_down(const std::string& reason) override {
-      if (std::string_view{role} == "consumer")
-        self.reading_ = false;
-      self.event(json{{"event", "down"}, {"link", role}, {"reason", reason}});
-    }
-    void on_event(std::string text) override {
-      auto ev = json::parse(text, nullptr, false);
-      ev["link"] = role;
-      self.event(std::move(ev));
-    }
-    stream_bridge& self;
-    const char* role;
-  };
-
   void release() {
     for (auto l : {commands_, consumer_})
       if (l != nullptr)
@@ -211,56 +193,20 @@ private:
   // -- producing --------------------------------------------------------------
 
   caf::result<json_message> produce(json_message m) {
-    std::vector<std::string> args{"XADD", opt_.stream};
-    if (opt_.maxlen > 0)
-      args.insert(args.end(), {"MAXLEN", "~", std::to_string(opt_.maxlen)});
-    args.insert(args.end(), {"*", "payload", payload_of(m.text)});
-    bool is_request = current_message_id().is_request();
-    caf::typed_response_promise<json_message> rp;
-    if (is_request)
-      rp = make_response_promise<json_message>();
-    auto outcome = commands_->command(
-      args, [this, rp, is_request](const redisReply* r,
-                                   const caf::error& why) mutable {
-        caf::error err = why;
-        if (r != nullptr && r->type == REDIS_REPLY_ERROR)
-          err = make_error(errc::remote_error, str(*r));
-        if (!err)
-          ++produced_;
-        if (is_request) {
-          if (err)
-            rp.deliver(err);
-          else
-            rp.deliver(json_message::trusted(to_json(*r)));
-        } else if (err) {
-          ++errors_;
-          event(json{
-            {"event", "error"}, {"command", "XADD"}, {"reason", render(err)}});
-        }
-      });
-    caf::error refused;
-    if (outcome == link::outcome::full)
-      refused = make_error(errc::queue_full,
-                           opt_.link.name + " holds "
-                             + std::to_string(commands_->held())
-                             + " commands already (max-held) while Redis is "
-                             + (commands_->up() ? "busy" : "down"));
-    else if (outcome == link::outcome::gave_up)
-      refused =
-        make_error(errc::no_channel, opt_.link.name + " gave up connecting to "
-                                       + opt_.link.address);
-    if (refused) {
-      if (is_request) {
-        rp.deliver(refused);
-        return rp;
-      }
-      ++errors_;
-      event(json{
-        {"event", "error"}, {"command", "XADD"}, {"reason", render(refused)}});
-    }
-    if (is_request)
-      return rp;
-    return caf::delegated<json_message>{};
+    auto payload = payload_of(m.text);
+    auto wire =
+      opt_.maxlen > 0
+        ? encode({"XADD", opt_.stream, "MAXLEN", "~",
+                  std::to_string(opt_.maxlen), "*", "payload", payload})
+        : encode({"XADD", opt_.stream, "*", "payload", payload});
+    return forward(
+      this, *commands_, std::move(wire), "XADD",
+      [this](std::string reason) {
+        ++errors_;
+        event_(
+          json{{"event", "error"}, {"command", "XADD"}, {"reason", reason}});
+      },
+      [this] { ++produced_; });
   }
 
   std::string payload_of(const std::string& text) {
@@ -304,7 +250,7 @@ private:
           if (r->type == REDIS_REPLY_ERROR
               && str(*r).rfind("BUSYGROUP", 0) != 0) {
             ++errors_;
-            event(json{
+            event_(json{
               {"event", "error"},
               {"reason", "XGROUP CREATE failed (tried again): " + str(*r)}});
             return;
@@ -342,7 +288,7 @@ private:
           return; // lost (the next up reads again) or too large (the sweep)
         if (r->type == REDIS_REPLY_ERROR) {
           ++errors_;
-          event(
+          event_(
             json{{"event", "error"},
                  {"reason", "XREADGROUP failed (tried again): " + str(*r)}});
           // NOGROUP: the stream or group was deleted; make them again.
@@ -387,7 +333,7 @@ private:
       // Deleted or trimmed (maxlen) before anyone processed it: nothing
       // left to hand on, but not silently.
       ++trimmed_;
-      event(json{{"event", "trimmed"}, {"id", id}});
+      event_(json{{"event", "trimmed"}, {"id", id}});
       ack(id);
       return;
     }
@@ -497,7 +443,7 @@ private:
   void fail(const std::string& id, const std::string& why) {
     ++failed_;
     run(commands_, {"HSET", errors_key(), id, why}, nullptr);
-    event(json{{"event", "failed"}, {"id", id}, {"reason", why}});
+    event_(json{{"event", "failed"}, {"id", id}, {"reason", why}});
   }
 
   std::string errors_key() const {
@@ -591,11 +537,11 @@ private:
             return; // still pending: the next sweep tries again
           ++dead_lettered_;
           ack(id);
-          event(json{{"event", "dead-letter"},
-                     {"id", id},
-                     {"deliveries", deliveries},
-                     {"error", error},
-                     {"stream", opt_.dead_letter}});
+          event_(json{{"event", "dead-letter"},
+                      {"id", id},
+                      {"deliveries", deliveries},
+                      {"error", error},
+                      {"stream", opt_.dead_letter}});
         });
     };
     auto fetch = [this, id, finish](std::string error) {
@@ -624,22 +570,6 @@ private:
 
   // -- reporting --------------------------------------------------------------
 
-  void event(json ev) {
-    ev["bridge"] = opt_.link.name;
-    auto text = dump(ev);
-    if (!node_.send_event(opt_.events, events_, text))
-      node_.log(opt_.link.name + ": " + text);
-  }
-
-  static std::string link_status(const link* l) {
-    if (l == nullptr)
-      return "null";
-    return dump(json{{"state", l->state_name()},
-                     {"in_flight", l->in_flight()},
-                     {"held", l->held()},
-                     {"restarts", l->restarts()}});
-  }
-
   caf::result<json_message> status() {
     std::vector<std::pair<std::string, std::string>> fields{
       {"address", dump(opt_.link.address)},
@@ -664,8 +594,9 @@ private:
 
   switchboard::node& node_;
   stream_options opt_;
-  link_events commands_events_;
-  link_events consumer_events_;
+  reporter event_;
+  link_reporter commands_events_;
+  link_reporter consumer_events_;
   link* commands_ = nullptr;
   link* consumer_ = nullptr;
   // The id after which XREADGROUP reads this consumer's own pending
@@ -694,7 +625,6 @@ private:
   uint64_t trimmed_ = 0;
   uint64_t errors_ = 0;
   caf::actor to_;
-  caf::actor events_;
 };
 
 } // namespace
