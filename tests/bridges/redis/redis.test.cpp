@@ -628,6 +628,43 @@ TEST_CASE("redis-stream: a `to` that does not answer within timeout fails "
   f.stop_and_check();
 }
 
+TEST_CASE("redis-stream: an entry over max-frame goes to the dead-letter "
+          "stream by id, and the entries around it are processed") {
+  auto sock = shared_redis();
+  REQUIRE(redis_cli({"DEL", "s7", "s7:dead", "s7:g:errors"}).status == 0);
+  for (int i = 1; i <= 3; ++i) {
+    REQUIRE(
+      redis_cli({"XADD", "s7", "*", "payload", json{{"n", i}}.dump()}).status
+      == 0);
+    if (i == 2)
+      REQUIRE(
+        redis_cli({"XADD", "s7", "*", "payload",
+                   json{{"n", 99}, {"pad", std::string(5000, 'p')}}.dump()})
+          .status
+        == 0);
+  }
+  node_fixture f{conf("s = { kind = \"redis-stream\", address = \"" + sock
+                        + "\", stream = \"s7\", group = \"g\", to = \"w\", "
+                          "max-frame = 2000, claim-after = 200ms, "
+                          "max-attempts = 2, events = \"log\" }\n",
+                      "w = { kind = \"worker\" }\n"),
+                 add_worker};
+  REQUIRE(eventually([&] { return events().count("dead-letter") == 1; }, 15s));
+  REQUIRE(eventually([&] { return pending("s7", "g") == "0"; }));
+  auto counts = work().counts();
+  CHECK(counts.count(99) == 0);
+  CHECK(counts[1] >= 1);
+  CHECK(counts[2] >= 1);
+  CHECK(counts[3] >= 1);
+  auto dead = events().of("dead-letter")[0];
+  CHECK(dead["error"].get<std::string>().find("max-frame")
+        != std::string::npos);
+  auto entry = redis_cli({"XRANGE", "s7:dead", "-", "+"}).out;
+  CHECK(entry.find("max-frame") != std::string::npos);
+  CHECK(entry.find("pppp") == std::string::npos); // named, not copied
+  f.stop_and_check();
+}
+
 TEST_CASE("redis-stream: two consumers in a group share the work") {
   auto sock = shared_redis();
   REQUIRE(redis_cli({"DEL", "s3"}).status == 0);

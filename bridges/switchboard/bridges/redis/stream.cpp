@@ -500,12 +500,37 @@ private:
           }
           if (claim.size() == 5)
             return;
-          run(commands_, claim, [this](const redisReply* r, const caf::error&) {
-            if (r == nullptr || r->type != REDIS_REPLY_ARRAY)
-              return;
+          run(commands_, claim,
+              [this, claim](const redisReply* r, const caf::error& why) {
+                if (r == nullptr) {
+                  // One entry over max-frame must not keep the others of
+                  // the batch from being worked on: one at a time.
+                  if (is(why, errc::frame_too_large))
+                    for (size_t i = 5; i < claim.size(); ++i)
+                      claim_one(claim[i]);
+                  return;
+                }
+                if (r->type != REDIS_REPLY_ARRAY)
+                  return;
+                for (size_t i = 0; i < r->elements; ++i)
+                  take(*r->element[i], true);
+              });
+        });
+  }
+
+  // Claims one entry (now pending on this consumer: min-idle 0); one over
+  // max-frame fails, and so ends in the dead-letter stream.
+  void claim_one(const std::string& id) {
+    run(commands_, {"XCLAIM", opt_.stream, opt_.group, opt_.consumer, "0", id},
+        [this, id](const redisReply* r, const caf::error& why) {
+          if (r == nullptr) {
+            if (is(why, errc::frame_too_large))
+              fail(id, reason_of(why));
+            return;
+          }
+          if (r->type == REDIS_REPLY_ARRAY)
             for (size_t i = 0; i < r->elements; ++i)
               take(*r->element[i], true);
-          });
         });
   }
 
@@ -545,14 +570,19 @@ private:
         });
     };
     auto fetch = [this, id, finish](std::string error) {
-      run(commands_, {"XRANGE", opt_.stream, id, id},
-          [this, id, finish, error](const redisReply* r, const caf::error&) {
-            if (r == nullptr) {
+      run(
+        commands_, {"XRANGE", opt_.stream, id, id},
+        [this, id, finish, error](const redisReply* r, const caf::error& why) {
+          if (r == nullptr) {
+            // Too large to copy: the dead letter names it only.
+            if (is(why, errc::frame_too_large))
+              finish(error, nullptr);
+            else
               dead_.erase(id); // the next sweep tries again
-              return;
-            }
-            finish(error, r);
-          });
+            return;
+          }
+          finish(error, r);
+        });
     };
     if (!error.empty()) {
       fetch(std::move(error));
