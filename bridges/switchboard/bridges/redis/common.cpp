@@ -70,9 +70,8 @@ std::string link_status(const link* l) {
 }
 
 caf::result<json_message> forward(caf::event_based_actor* self, link& l,
-                                  std::string wire, const std::string& verb,
-                                  std::function<void(std::string)> failed,
-                                  std::function<void()> ok) {
+                                  std::string wire, uint64_t* answered,
+                                  std::function<void(std::string)> failed) {
   bool is_request = self->current_message_id().is_request();
   caf::typed_response_promise<json_message> rp;
   link::reply_fn fn;
@@ -80,25 +79,24 @@ caf::result<json_message> forward(caf::event_based_actor* self, link& l,
     // From here on the promise owns the request: every answer goes
     // through it, errors included.
     rp = self->make_response_promise<json_message>();
-    fn = [rp, ok](const redisReply* r, const caf::error& why) mutable {
+    fn = [rp, answered](const redisReply* r, const caf::error& why) mutable {
       if (r == nullptr) {
         rp.deliver(why);
       } else if (r->type == REDIS_REPLY_ERROR) {
         rp.deliver(make_error(errc::remote_error, std::string{r->str, r->len}));
       } else {
-        if (ok)
-          ok();
+        ++*answered;
         rp.deliver(json_message::trusted(to_json(*r)));
       }
     };
   } else {
-    fn = [failed, ok](const redisReply* r, const caf::error& why) {
+    fn = [failed, answered](const redisReply* r, const caf::error& why) {
       if (r == nullptr)
         failed(render(why));
       else if (r->type == REDIS_REPLY_ERROR)
         failed(std::string{r->str, r->len});
-      else if (ok)
-        ok();
+      else
+        ++*answered;
     };
   }
   caf::error refused;

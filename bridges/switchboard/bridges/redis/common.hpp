@@ -78,11 +78,10 @@ std::string link_status(const link* l);
 /// `self` is handling. A request is answered with Redis's reply as JSON (an
 /// error reply: `remote_error`; the connection lost: `no_channel`; over
 /// max-held: `queue_full`). For a one-way message, `failed` gets the reason
-/// of a failure instead, so that it is reported. `ok` runs on each reply
-/// that is not an error.
+/// of a failure instead, so that it is reported. `answered` counts the
+/// replies that are not errors.
 caf::result<json_message> forward(caf::event_based_actor* self, link& l,
-                                  std::string wire, const std::string& verb,
-                                  std::function<void(std::string)> failed,
-                                  std::function<void()> ok = {});
+                                  std::string wire, uint64_t* answered,
+                                  std::function<void(std::string)> failed);
 
 } // namespace switchboard::bridges::redis

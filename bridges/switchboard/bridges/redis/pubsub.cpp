@@ -227,13 +227,13 @@ private:
     }
     auto counter = verb == "PUBLISH" ? &published_ : &commands_sent_;
     return forward(
-      this, *commands_, std::move(wire), verb,
+      this, *commands_, std::move(wire), counter,
       [this, verb](std::string reason) {
-        // Nobody waits for the answer, but a failure is still reported.
+        // Nobody waits for the answer, but a failure is still
+        // reported.
         ++errors_;
         event_(json{{"event", "error"}, {"command", verb}, {"reason", reason}});
-      },
-      [counter] { ++*counter; });
+      });
   }
 
   // {args: [...]} is a command; {channel, payload} a PUBLISH.

@@ -199,14 +199,13 @@ private:
         ? encode({"XADD", opt_.stream, "MAXLEN", "~",
                   std::to_string(opt_.maxlen), "*", "payload", payload})
         : encode({"XADD", opt_.stream, "*", "payload", payload});
-    return forward(
-      this, *commands_, std::move(wire), "XADD",
-      [this](std::string reason) {
-        ++errors_;
-        event_(
-          json{{"event", "error"}, {"command", "XADD"}, {"reason", reason}});
-      },
-      [this] { ++produced_; });
+    return forward(this, *commands_, std::move(wire), &produced_,
+                   [this](std::string reason) {
+                     ++errors_;
+                     event_(json{{"event", "error"},
+                                 {"command", "XADD"},
+                                 {"reason", reason}});
+                   });
   }
 
   std::string payload_of(const std::string& text) {
