@@ -11,6 +11,13 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
@@ -827,4 +834,52 @@ TEST_CASE("redis: TLS with a client certificate, verified against ca-file "
   CHECK(status_of(f, "system_cas")["commands"]["state"] != "up");
   CHECK(status_of(f, "wrong_name")["commands"]["state"] != "up");
   f.stop_and_check();
+}
+
+TEST_CASE("redis: a server that does not speak RESP is a clear reason, and "
+          "the node goes on") {
+  // What a bridge pointed at an HTTP port sees.
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+  socklen_t len = sizeof(sa);
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&sa), &len);
+  REQUIRE(::listen(lfd, 16) == 0);
+  std::atomic<bool> done{false};
+  std::thread server{[&] {
+    // Answers every connection with an HTTP error, then closes it.
+    while (!done) {
+      pollfd p{lfd, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0)
+        continue;
+      int c = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0)
+        continue;
+      const char reply[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+      auto n = ::write(c, reply, sizeof(reply) - 1);
+      (void)n;
+      ::close(c);
+    }
+  }};
+  {
+    node_fixture f{conf("r = { kind = \"redis\", address = \"127.0.0.1:"
+                        + std::to_string(ntohs(sa.sin_port))
+                        + "\", restart-delay = 20ms, max-held = 0, events = "
+                          "\"log\" }\n"),
+                   add_collector};
+    REQUIRE(eventually([&] { return events().count("restarting") >= 2; }));
+    auto reason = events().of("restarting")[0]["reason"].get<std::string>();
+    INFO(reason);
+    CHECK(reason.find("not RESP") != std::string::npos);
+    auto err = ask_error(f, "r", R"({"args":["PING"]})");
+    CHECK(err.find("queue_full") != std::string::npos);
+    CHECK(status_of(f, "r")["commands"]["state"] != "up");
+    f.stop_and_check([&] {
+      done = true;
+      server.join();
+    });
+  }
+  ::close(lfd); // counted before the node started
 }
