@@ -207,6 +207,87 @@ TEST_CASE("redis: `publish = CHANNEL` publishes every message sent to the "
   f.stop_and_check();
 }
 
+namespace {
+
+// `member`: joins its room when asked {"join": true}; says anything else in
+// the room; keeps what it hears as {"member", "heard"} in events().
+void add_member(kind_registry& kinds) {
+  add_collector(kinds);
+  kind_spec k;
+  k.name = "member";
+  k.keys = {{"room", value_type::actor_ref, true, "its room"}};
+  k.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    auto& nd = ctx.node;
+    auto room_name = caf::get_or(ctx.args, "room", "");
+    return ctx.node.system().spawn(
+      [&nd, room_name, name = ctx.name](caf::event_based_actor* self) {
+        return caf::behavior{
+          [=, &nd](push_atom, json_message& m) {
+            std::lock_guard<std::mutex> guard{events().mx};
+            events().events.push_back(
+              json{{"member", name}, {"heard", json::parse(m.text)}});
+          },
+          [=, &nd](json_message& m) {
+            auto room = nd.lookup(room_name);
+            if (json::parse(m.text).value("join", false))
+              self->send(room, join_atom::value,
+                         caf::actor_cast<sink_actor>(self));
+            else
+              self->send(room, push_atom::value, m);
+            return json_message::trusted("true");
+          },
+        };
+      });
+  };
+  REQUIRE(!kinds.add(std::move(k)));
+}
+
+std::vector<json> heard_by(const std::string& member) {
+  std::lock_guard<std::mutex> guard{events().mx};
+  std::vector<json> out;
+  for (auto& e : events().events)
+    if (e.is_object() && e.value("member", "") == member)
+      out.push_back(e["heard"]);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("redis: with room and publish the bridge is a room member, so two "
+          "rooms (two nodes) chat through a channel, without echoes") {
+  auto sock = shared_redis();
+  auto bridge = [&](const std::string& name, const std::string& room) {
+    return name + " = { kind = \"redis\", address = \"" + sock
+           + "\", subscribe = [\"t13\"], publish = \"t13\", room = \"" + room
+           + "\", events = \"log\" }\n";
+  };
+  node_fixture f{conf(bridge("ra", "lobby_a") + bridge("rb", "lobby_b"),
+                      "lobby_a = { kind = \"room\" }\n"
+                      "lobby_b = { kind = \"room\" }\n"
+                      "ma = { kind = \"member\", room = \"lobby_a\" }\n"
+                      "mb = { kind = \"member\", room = \"lobby_b\" }\n"),
+                 add_member};
+  REQUIRE(eventually([&] { return status_of(f, "ra")["subscribed"] == 1; }));
+  REQUIRE(eventually([&] { return status_of(f, "rb")["subscribed"] == 1; }));
+  REQUIRE(f.ask("ma", R"({"join":true})"));
+  REQUIRE(f.ask("mb", R"({"join":true})"));
+  REQUIRE(f.ask("ma", R"({"text":"hi"})"));
+  REQUIRE(eventually([&] { return heard_by("mb").size() == 1; }));
+  CHECK(heard_by("mb")[0]["text"] == "hi");
+  REQUIRE(f.ask("mb", R"({"text":"yo"})"));
+  REQUIRE(eventually([&] { return heard_by("ma").size() == 1; }));
+  // "hi" came back to ra before "yo" did: had it been pushed into lobby_a,
+  // ma would have heard it first.
+  CHECK(heard_by("ma")[0]["text"] == "yo");
+  REQUIRE(f.ask("ma", R"({"text":"again"})"));
+  REQUIRE(eventually([&] { return heard_by("mb").size() == 2; }));
+  CHECK(heard_by("mb")[1]["text"] == "again");
+  CHECK(heard_by("ma").size() == 1);
+  CHECK(heard_by("mb").size() == 2);
+  CHECK(events().count("error") == 0);
+  f.stop_and_check();
+}
+
 TEST_CASE("redis: commands get Redis's replies as JSON, in order, and error "
           "replies are errors") {
   auto sock = shared_redis();

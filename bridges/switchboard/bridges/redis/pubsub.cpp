@@ -8,7 +8,9 @@
 #include "switchboard/bridges/redis/redis.hpp"
 
 #include <cctype>
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <set>
 
 #include <caf/event_based_actor.hpp>
@@ -45,6 +47,8 @@ struct pubsub_options {
   std::string publish;
   bool text = false;
   bool envelope = false;
+  // `room` with `publish`: the bridge is a member of the room.
+  bool member = false;
 };
 
 caf::expected<pubsub_options> read_options(const caf::settings& a,
@@ -71,10 +75,15 @@ caf::expected<pubsub_options> read_options(const caf::settings& a,
                "messages go");
   if (!o.to.empty() && !o.room.empty())
     return bad("to and room exclude each other");
-  if (!subscribes && (!o.to.empty() || !o.room.empty()))
+  if (!subscribes && (!o.to.empty() || (!o.room.empty() && !o.member)))
     return bad(std::string{o.to.empty() ? "room" : "to"}
                + " is where subscribed messages go, but nothing is "
                  "subscribed (subscribe, psubscribe)");
+  o.member = !o.room.empty() && !o.publish.empty();
+  if (o.member && o.envelope)
+    return bad("a room member publishes what the room says and pushes in "
+               "what the channel says: deliver = \"envelope\" would change "
+               "the messages on the way");
   for (auto& c : o.channels)
     if (c.empty())
       return bad("an empty channel name in subscribe");
@@ -94,7 +103,10 @@ public:
     commands_events_.errors = &errors_;
     pubsub_events_.errors = &errors_;
     pubsub_events_.on_ready = [this] { resubscribe(); };
-    pubsub_events_.on_lost = [this] { subscribed_ = 0; };
+    pubsub_events_.on_lost = [this] {
+      subscribed_ = 0;
+      echoes_.clear(); // what was in flight will not come back
+    };
     pubsub_events_.on_message = [this](const redisReply& r) { on_push(r); };
   }
 
@@ -111,10 +123,19 @@ public:
       release();
       quit(msg.reason);
     });
+    if (opt_.member) {
+      if (auto room = node_.lookup(opt_.room, room_))
+        send(room, join_atom::value, caf::actor_cast<sink_actor>(this));
+      else
+        event_(json{{"event", "error"},
+                    {"reason", "no room named '" + opt_.room + "' to join"}});
+    }
     return {
       [this](json_message& m) -> caf::result<json_message> {
         return on_message(std::move(m));
       },
+      // What another member of the room said: to the other nodes.
+      [this](push_atom, json_message& m) { from_room(std::move(m)); },
       [this](status_atom) { return status(); },
     };
   }
@@ -170,6 +191,14 @@ private:
                              r.element[pattern ? 2 : 1]->len};
     auto& last = *r.element[r.elements - 1];
     std::string_view payload{last.str, last.len};
+    // Our own words coming back: the room heard them already. Redis keeps
+    // the order of one connection's messages, so ours come back in the
+    // order sent; one equal to ours from elsewhere is the same message.
+    if (!pattern && !echoes_.empty() && channel == opt_.publish
+        && echoes_.front().text == payload) {
+      echoes_.pop_front();
+      return;
+    }
     std::string body;
     if (opt_.text) {
       body = quote(payload);
@@ -210,6 +239,47 @@ private:
   }
 
   // -- to Redis ---------------------------------------------------------------
+
+  // Publishes what a member of the room said, remembering it so that its
+  // echo from the subscription is not pushed back into the room.
+  void from_room(json_message m) {
+    auto payload = opt_.text ? payload_of(m.text) : m.text;
+    auto wire = encode({"PUBLISH", opt_.publish, payload});
+    bool echoes =
+      pubsub_ != nullptr
+      && std::find(opt_.channels.begin(), opt_.channels.end(), opt_.publish)
+           != opt_.channels.end();
+    auto seq = ++echo_seq_;
+    if (echoes) {
+      if (echoes_.size() >= max_echoes)
+        echoes_.pop_front(); // a subscription far behind: forget the oldest
+      echoes_.push_back({seq, std::move(payload)});
+    }
+    auto forget = [this, seq] {
+      for (auto i = echoes_.begin(); i != echoes_.end(); ++i)
+        if (i->seq == seq) {
+          echoes_.erase(i);
+          return;
+        }
+    };
+    auto fn = [this, forget](const redisReply* r, const caf::error& why) {
+      if (r != nullptr && r->type != REDIS_REPLY_ERROR) {
+        ++published_;
+        return;
+      }
+      forget(); // not published: no echo will come
+      ++errors_;
+      event_(json{
+        {"event", "error"},
+        {"command", "PUBLISH"},
+        {"reason", r == nullptr ? render(why) : std::string{r->str, r->len}}});
+    };
+    auto outcome = commands_->command_encoded(std::move(wire), fn);
+    if (outcome == link::outcome::full || outcome == link::outcome::gave_up)
+      fn(nullptr, make_error(errc::queue_full, opt_.link.name
+                                                 + ": not published, Redis is "
+                                                   "down (max-held)"));
+  }
 
   caf::result<json_message> on_message(json_message m) {
     std::string verb = "PUBLISH";
@@ -342,6 +412,15 @@ private:
   link* pubsub_ = nullptr;
   // Channels and patterns Redis confirmed on the current connection.
   size_t subscribed_ = 0;
+  // What this bridge published for the room and will hear again on its
+  // subscription, oldest first.
+  struct echo {
+    uint64_t seq;
+    std::string text;
+  };
+  static constexpr size_t max_echoes = 65536;
+  std::deque<echo> echoes_;
+  uint64_t echo_seq_ = 0;
   uint64_t received_ = 0;
   uint64_t published_ = 0;
   uint64_t commands_sent_ = 0;
