@@ -396,7 +396,8 @@ void link::tls_out() {
 }
 
 // AUTH and SELECT before anything else; CLIENT SETNAME so that `CLIENT
-// LIST` shows whose connection it is (a server without it is fine).
+// LIST` shows whose connection it is (a server without it is fine); PING
+// to know it serves.
 void link::handshake() {
   std::vector<std::pair<std::vector<std::string>, bool>> steps;
   if (!opt_.password.empty()) {
@@ -410,6 +411,9 @@ void link::handshake() {
   std::string client_name = "switchboard:" + opt_.name + ":" + opt_.role;
   std::replace(client_name.begin(), client_name.end(), ' ', '-');
   steps.push_back({{"CLIENT", "SETNAME", client_name}, false});
+  // A Redis still loading its data (after a restart with AOF) takes these
+  // but answers PING with LOADING: not up yet, try again after a while.
+  steps.push_back({{"PING"}, true});
   auto left = std::make_shared<size_t>(steps.size());
   for (auto& [args, must] : steps) {
     if (state_ != state::handshake)

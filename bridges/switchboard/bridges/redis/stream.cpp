@@ -355,8 +355,10 @@ private:
     // wake-up of the clock's thread each, which cost a quarter of the
     // consumer's throughput.
     auto token = ++tokens_;
-    if (in_flight_.empty())
+    if (!expiring_) {
+      expiring_ = true;
       delayed_send(this, expire_every(), expire_atom::value);
+    }
     in_flight_[id] = work{token, clock::now() + opt_.timeout};
     request(caf::actor_cast<json_actor>(to), caf::infinite, std::move(*m))
       .then(
@@ -402,7 +404,9 @@ private:
       fail(id, "timeout: " + opt_.to + " did not answer within "
                  + std::to_string(to_ms(opt_.timeout)) + " ms");
     }
-    if (!in_flight_.empty())
+    // One tick at a time, and none while nothing is in flight.
+    expiring_ = !in_flight_.empty();
+    if (expiring_)
       delayed_send(this, expire_every(), expire_atom::value);
     if (!late.empty())
       read_more();
@@ -645,6 +649,7 @@ private:
   // Entries handed to `to` and not answered yet.
   std::unordered_map<std::string, work> in_flight_;
   uint64_t tokens_ = 0;
+  bool expiring_ = false; // an expire tick is scheduled
   std::unordered_set<std::string> dead_;
   uint64_t produced_ = 0;
   uint64_t done_ = 0;
