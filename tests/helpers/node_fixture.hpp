@@ -80,6 +80,18 @@ public:
     return result;
   }
 
+  /// Sends `text` to `name` expecting an error; returns it rendered
+  /// (`queue_full: ...`), or "no error but REPLY" so that a check on the
+  /// text fails.
+  std::string
+  ask_error(const std::string& name, const std::string& text,
+            std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    auto r = ask(name, text, timeout);
+    if (r)
+      return "no error but " + r->text;
+    return render(r.error());
+  }
+
   /// `then` runs once the node has stopped, before descriptors are
   /// counted: a peer server of the test's own goes there (its connections
   /// from the node are closed by then).

@@ -60,14 +60,6 @@ std::string conf(const std::string& bridges, const std::string& actors = {}) {
          + actors + "[bridges]\n" + bridges;
 }
 
-std::string ask_error(node_fixture& f, const std::string& name,
-                      const std::string& text) {
-  auto r = f.ask(name, text);
-  if (r)
-    return "no error but " + r->text;
-  return render(r.error());
-}
-
 // Requests sent from an actor without waiting; their answers (or errors)
 // land in `results` by index.
 struct sender {
@@ -313,22 +305,22 @@ TEST_CASE("redis: commands get Redis's replies as JSON, in order, and error "
   CHECK(wrongtype.find("ERR value is not an integer") != std::string::npos);
   CHECK(ask(R"({"args":["NOSUCHCOMMAND"]})").find("remote_error")
         != std::string::npos);
-  CHECK(ask_error(f, "r", "[1,2]").find("bad_message") != std::string::npos);
-  CHECK(ask_error(f, "r", R"({"args":[]})").find("non-empty")
+  CHECK(f.ask_error("r", "[1,2]").find("bad_message") != std::string::npos);
+  CHECK(f.ask_error("r", R"({"args":[]})").find("non-empty")
         != std::string::npos);
-  CHECK(ask_error(f, "r", R"({"args":["SET",{"a":1},"x"]})")
+  CHECK(f.ask_error("r", R"({"args":["SET",{"a":1},"x"]})")
           .find("strings or numbers")
         != std::string::npos);
-  CHECK(ask_error(f, "r", R"({"channel":5,"payload":1})").find("bad_message")
+  CHECK(f.ask_error("r", R"({"channel":5,"payload":1})").find("bad_message")
         != std::string::npos);
   // What would break one reply per command, or hold the connection.
-  CHECK(ask_error(f, "r", R"({"args":["subscribe","x"]})")
+  CHECK(f.ask_error("r", R"({"args":["subscribe","x"]})")
           .find("subscribe "
                 "key")
         != std::string::npos);
-  CHECK(ask_error(f, "r", R"({"args":["BLPOP","t3.l2",0]})").find("blocking")
+  CHECK(f.ask_error("r", R"({"args":["BLPOP","t3.l2",0]})").find("blocking")
         != std::string::npos);
-  CHECK(ask_error(f, "r", R"({"args":["XREAD","block",0,"STREAMS","s","$"]})")
+  CHECK(f.ask_error("r", R"({"args":["XREAD","block",0,"STREAMS","s","$"]})")
           .find("blocking")
         != std::string::npos);
   CHECK(ask(R"({"args":["PING"]})") == R"("PONG")");
@@ -388,7 +380,7 @@ TEST_CASE("redis: a reply over max-frame fails its request, and one that "
                         "= \"log\" }\n"),
                  add_collector};
   // Whole in one read: refused, and the connection goes on.
-  auto err = ask_error(f, "r", R"({"args":["GET","t5.big"]})");
+  auto err = f.ask_error("r", R"({"args":["GET","t5.big"]})");
   CHECK(err.find("frame_too_large") != std::string::npos);
   CHECK(err.find("5009 bytes, over max-frame") != std::string::npos);
   auto r = f.ask("r", R"({"args":["STRLEN","t5.big"]})");
@@ -396,7 +388,7 @@ TEST_CASE("redis: a reply over max-frame fails its request, and one that "
   CHECK(r->text == "5000");
   CHECK(events().count("down") == 0);
   // Still arriving past max-frame: only a new connection skips it.
-  err = ask_error(f, "r", R"({"args":["GET","t5.huge"]})");
+  err = f.ask_error("r", R"({"args":["GET","t5.huge"]})");
   CHECK(err.find("max-frame") != std::string::npos);
   CHECK(err.find("no_channel") != std::string::npos);
   REQUIRE(eventually([&] {
@@ -421,7 +413,7 @@ TEST_CASE("redis: not there at start, the node starts anyway, commands are "
          {R"({"args":["SET","t6.k","held"]})", R"({"args":["GET","t6.k"]})"});
   REQUIRE(
     eventually([&] { return status_of(f, "r")["commands"]["held"] == 2; }));
-  auto full = ask_error(f, "r", R"({"args":["PING"]})");
+  auto full = f.ask_error("r", R"({"args":["PING"]})");
   CHECK(full.find("queue_full") != std::string::npos);
   CHECK(full.find("down") != std::string::npos);
   std::optional<redis_server> srv;
@@ -496,6 +488,40 @@ TEST_CASE("redis: a frozen Redis is down within down-after, and up again "
   auto r = f.ask("r", R"({"args":["PING"]})");
   REQUIRE(r);
   CHECK(r->text == R"("PONG")");
+  f.stop_and_check();
+}
+
+TEST_CASE("redis: a Redis that reads nothing costs at most max-pending + "
+          "max-held commands, the rest get queue_full at once") {
+  redis_server srv;
+  REQUIRE(srv.ready());
+  node_fixture f{conf("r = { kind = \"redis\", address = \"" + srv.address()
+                      + "\", max-pending = 4, max-held = 4, down-after = 5s, "
+                        "events = \"log\" }\n"),
+                 add_collector};
+  REQUIRE(eventually([&] { return events().count("up") == 1; }));
+  srv.freeze();
+  sender s;
+  s.send(f, "r", std::vector<std::string>(20, R"({"args":["PING"]})"));
+  auto refused = [&] {
+    size_t n = 0;
+    for (size_t i = 0; i < 20; ++i)
+      n += s.at(i).find("queue_full") != std::string::npos;
+    return n;
+  };
+  // 4 on the wire (one may be the link's own idle PING), 4 held.
+  REQUIRE(eventually([&] { return refused() >= 12; }));
+  auto st = status_of(f, "r")["commands"];
+  CHECK(st["held"] == 4);
+  CHECK(st["in_flight"] == 4);
+  CHECK(refused() <= 13);
+  srv.thaw();
+  REQUIRE(eventually([&] { return s.answered() == 20; }, 10s));
+  size_t pong = 0;
+  for (size_t i = 0; i < 20; ++i)
+    pong += s.at(i) == R"("PONG")";
+  CHECK(pong + refused() == 20);
+  CHECK(events().count("down") == 0);
   f.stop_and_check();
 }
 
@@ -954,7 +980,7 @@ TEST_CASE("redis: a server that does not speak RESP is a clear reason, and "
     auto reason = events().of("restarting")[0]["reason"].get<std::string>();
     INFO(reason);
     CHECK(reason.find("not RESP") != std::string::npos);
-    auto err = ask_error(f, "r", R"({"args":["PING"]})");
+    auto err = f.ask_error("r", R"({"args":["PING"]})");
     CHECK(err.find("queue_full") != std::string::npos);
     CHECK(status_of(f, "r")["commands"]["state"] != "up");
     f.stop_and_check([&] {

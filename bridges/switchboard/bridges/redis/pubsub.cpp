@@ -49,6 +49,9 @@ struct pubsub_options {
   bool envelope = false;
   // `room` with `publish`: the bridge is a member of the room.
   bool member = false;
+  // A member subscribed to its own `publish` channel: what it publishes
+  // comes back to it.
+  bool hears_itself = false;
 };
 
 caf::expected<pubsub_options> read_options(const caf::settings& a,
@@ -80,6 +83,9 @@ caf::expected<pubsub_options> read_options(const caf::settings& a,
                + " is where subscribed messages go, but nothing is "
                  "subscribed (subscribe, psubscribe)");
   o.member = !o.room.empty() && !o.publish.empty();
+  o.hears_itself = o.member
+                   && std::find(o.channels.begin(), o.channels.end(), o.publish)
+                        != o.channels.end();
   if (o.member && o.envelope)
     return bad("a room member publishes what the room says and pushes in "
                "what the channel says: deliver = \"envelope\" would change "
@@ -245,12 +251,8 @@ private:
   void from_room(json_message m) {
     auto payload = opt_.text ? payload_of(m.text) : m.text;
     auto wire = encode({"PUBLISH", opt_.publish, payload});
-    bool echoes =
-      pubsub_ != nullptr
-      && std::find(opt_.channels.begin(), opt_.channels.end(), opt_.publish)
-           != opt_.channels.end();
     auto seq = ++echo_seq_;
-    if (echoes) {
+    if (opt_.hears_itself) {
       if (echoes_.size() >= max_echoes)
         echoes_.pop_front(); // a subscription far behind: forget the oldest
       echoes_.push_back({seq, std::move(payload)});
