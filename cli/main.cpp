@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -67,7 +68,10 @@ path ([node] name "main"). Choose another with
   --node NAME       the node's name (its default control socket)
   --control PATH    the control socket itself
   --config FILE     the node's config file (reads [node] name and control)
-ADDRESS may be NODE/ACTOR to reach a node by name.
+ADDRESS may be NODE/ACTOR: an actor of node NODE, asked through NODE's own
+control socket when it has one at the default path and no node is chosen,
+else through the chosen node, which reaches NODE over its peers
+(send b/echo --config a.conf asks a, and a asks b).
   --timeout MS      how long to wait for the reply (default: the node's
                     [node] request-timeout)
 )";
@@ -266,13 +270,17 @@ std::string parse_target(std::vector<std::string>& args, target& t) {
     }
   }
   args = std::move(rest);
-  if (!args.empty()) {
-    auto& addr = args.front();
-    if (auto slash = addr.find('/'); slash != std::string::npos) {
-      node_name = addr.substr(0, slash);
-      t.actor = addr.substr(slash + 1);
-    } else {
-      t.actor = addr;
+  // The address goes to the node whole: a node is its own NODE and reaches
+  // the other nodes of its topology.
+  if (!args.empty())
+    t.actor = args.front();
+  if (t.control.empty() && node_name.empty()) {
+    // `b/echo` with no node named: b's own control socket if it has one,
+    // else the default node's, which reaches b over BASP.
+    if (auto slash = t.actor.find('/'); slash != std::string::npos) {
+      auto path = switchboard::default_control_path(t.actor.substr(0, slash));
+      if (access(path.c_str(), F_OK) == 0)
+        t.control = path;
     }
   }
   if (t.control.empty()) {

@@ -28,6 +28,7 @@
 
 #include "switchboard/defaults.hpp"
 #include "switchboard/kinds.hpp"
+#include "switchboard/remote.hpp"
 
 namespace switchboard {
 
@@ -321,9 +322,10 @@ public:
           "a second definition", line);
     collect_names();
     for (auto& [section, value] : cfg_.content()) {
-      if (section == "node")
+      if (section == "node") {
         check_map(section, value, node_section_keys());
-      else if (section == "actors")
+        check_topology();
+      } else if (section == "actors")
         check_instances(section, value, kind_section::actors);
       else if (section == "bridges")
         check_instances(section, value, kind_section::bridges);
@@ -522,12 +524,48 @@ private:
         visit(kvp.first);
   }
 
+  // [node] listen and peers: HOST:PORT each; the peer manager's name is
+  // taken while either is set.
+  void check_topology() {
+    auto check_address = [this](const std::string& key,
+                                const std::string& text) {
+      std::string host;
+      uint16_t port = 0;
+      std::string expected;
+      if (!remote::split_host_port(text, host, port, expected))
+        add(errc::config_bad_value, key, expected, "'" + text + "'");
+    };
+    if (auto x = caf::get_if<std::string>(&cfg_.content(), "node.listen");
+        x && !x->empty())
+      check_address("node.listen", *x);
+    if (auto xs =
+          caf::get_if<std::vector<std::string>>(&cfg_.content(), "node.peers"))
+      for (size_t i = 0; i < xs->size(); ++i)
+        check_address("node.peers[" + std::to_string(i) + "]", (*xs)[i]);
+    if (remote::enabled(cfg_.content()) && names_.count(remote::manager_name))
+      add(errc::config_duplicate_name,
+          std::string{"actors."} + remote::manager_name,
+          "another name: a node with [node] listen or peers has an actor "
+          "named '"
+            + std::string{remote::manager_name} + "' of its own",
+          "'" + std::string{remote::manager_name} + "'");
+  }
+
   void check_ref(const std::string& path, const std::string& name) {
-    if (name.find('/') != std::string::npos) {
-      add(errc::config_unknown_actor, path,
-          "the name of an actor or bridge of this node (NODE/ACTOR addresses "
-          "need remote nodes, which this version does not have yet)",
-          "'" + name + "'");
+    if (auto slash = name.find('/'); slash != std::string::npos) {
+      auto node_name = name.substr(0, slash);
+      auto actor_name = name.substr(slash + 1);
+      if (node_name.empty() || actor_name.empty()
+          || actor_name.find('/') != std::string::npos)
+        add(errc::config_unknown_actor, path, "NAME or NODE/NAME",
+            "'" + name + "'");
+      else if (node_name == cfg_.node_name())
+        check_ref(path, actor_name);
+      else if (!remote::enabled(cfg_.content()))
+        add(errc::config_unknown_actor, path,
+            "the name of an actor or bridge of this node (NODE/ACTOR needs "
+            "[node] peers or listen)",
+            "'" + name + "'");
       return;
     }
     if (names_.count(name) == 0)
@@ -792,6 +830,20 @@ const std::vector<key_spec>& node_section_keys() {
      "how long `switchboard send` and the control endpoint wait for a reply"},
     {"io-spin", value_type::timespan, false,
      "how long the io loop polls for more work before it sleeps"},
+    {"listen", value_type::string, false,
+     "HOST:PORT where peer nodes reach this one (BASP); port 0 picks one"},
+    {"peers", value_type::string_list, false,
+     "HOST:PORT of the nodes this one dials (and dials again after a loss)"},
+    {"down-after", value_type::timespan, false,
+     "how long a silent peer node takes to be declared down"},
+    {"max-held",
+     value_type::integer,
+     false,
+     "messages a NODE/ACTOR address holds while its node is down",
+     {},
+     0},
+    {"events", value_type::actor_ref, false,
+     "the actor told of node-up, node-down and peer restarts"},
   };
   return keys;
 }

@@ -27,6 +27,14 @@ inline constexpr std::chrono::microseconds io_spin{20};
 /// before it sleeps on a futex. Back-to-back requests then find it awake.
 inline constexpr std::chrono::microseconds worker_spin{20};
 
+/// `[node] down-after`: how long a peer node may stay silent before it is
+/// declared down (BASP heartbeats; Akka takes about 12 s, Erlang 45-75 s).
+inline constexpr std::chrono::milliseconds down_after{3000};
+
+/// `[node] max-held`: messages one `NODE/ACTOR` address holds while its node
+/// is down.
+inline constexpr size_t max_held = 1000;
+
 /// Pending connections the control socket queues.
 inline constexpr int control_backlog = 16;
 

@@ -36,6 +36,7 @@ const char* to_string(errc x) {
     case errc::queue_full: return "queue_full";
     case errc::no_channel: return "no_channel";
     case errc::remote_error: return "remote_error";
+    case errc::node_down: return "node_down";
   }
   return "unknown_errc";
 }

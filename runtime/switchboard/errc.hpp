@@ -63,6 +63,9 @@ enum class errc : uint8_t {
   /// The service behind a bridge answered with an error of its own (a
   /// Redis error reply such as `WRONGTYPE ...`); the text is its message.
   remote_error = 23,
+  /// The node that owns the addressed actor is down or cannot be reached
+  /// (`NODE/ACTOR` addresses), or went down before it answered.
+  node_down = 24,
 };
 
 /// The CAF error category of `errc`, registered with every node's system.

@@ -31,6 +31,7 @@
 #include "switchboard/io_loop.hpp"
 #include "switchboard/messages.hpp"
 #include "switchboard/registry.hpp"
+#include "switchboard/remote.hpp"
 #include "switchboard/scheduler.hpp"
 
 namespace switchboard {
@@ -91,6 +92,15 @@ public:
 
   std::mutex shared_mtx_;
   std::map<std::string, std::shared_ptr<void>> shared_;
+
+  // The peer manager, while the node runs in a topology (remote.hpp).
+  mutable std::mutex peers_mtx_;
+  caf::actor peers_;
+
+  caf::actor peers() const {
+    std::lock_guard<std::mutex> guard{peers_mtx_};
+    return peers_;
+  }
 };
 
 node::node(node_config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
@@ -159,6 +169,9 @@ caf::error node::start() {
   for (auto& fn : d.kinds_.system_hooks())
     fn(*d.sys_cfg_);
   apply_scheduler_defaults(*d.sys_cfg_);
+  bool in_topology = remote::enabled(d.cfg_.content());
+  if (in_topology)
+    remote::configure(*d.sys_cfg_, d.cfg_.content());
   for (auto& [section, value] : d.cfg_.content()) {
     if (!is_caf_section(section) || d.kinds_.sections().count(section) > 0)
       continue;
@@ -178,6 +191,21 @@ caf::error node::start() {
   }
   log("starting with " + d.cfg_.file() + " ("
       + describe_scheduler(d.sys_->config()) + ")");
+  if (in_topology) {
+    auto mgr = remote::start(*this);
+    if (mgr)
+      if (auto err = add(remote::manager_name, *mgr, "peers",
+                         kind_section::actors, false))
+        mgr = std::move(err);
+    if (!mgr) {
+      auto err = std::move(mgr.error());
+      log("cannot join the topology: " + render(err));
+      stop();
+      return err;
+    }
+    std::lock_guard<std::mutex> guard{d.peers_mtx_};
+    d.peers_ = *mgr;
+  }
   for (auto section : {"actors", "bridges"}) {
     auto xs =
       caf::get_if<caf::settings>(&d.cfg_.content(), std::string{section});
@@ -266,7 +294,41 @@ caf::error node::add(const std::string& name, caf::actor handle,
 }
 
 caf::actor node::lookup(const std::string& name) const {
-  return impl_->registry_.lookup(name);
+  auto& d = *impl_;
+  std::string node_name;
+  std::string actor_name;
+  if (!remote::split_address(name, node_name, actor_name))
+    return d.registry_.lookup(name);
+  if (node_name == d.name_)
+    return actor_name.find('/') == std::string::npos
+             ? d.registry_.lookup(actor_name)
+             : caf::actor{};
+  if (auto h = d.registry_.lookup(name))
+    return h;
+  auto mgr = d.peers();
+  if (!mgr || node_name.empty() || actor_name.empty() || !running())
+    return {};
+  // The first lookup of an address makes its remote reference; a second
+  // thread that raced this one finds the first's in the registry.
+  auto self = const_cast<node*>(this);
+  auto ref = remote::make_ref(*self, mgr, name);
+  if (self->add(name, ref, "remote", kind_section::actors, true)) {
+    caf::anon_send_exit(ref, caf::exit_reason::user_shutdown);
+    return d.registry_.lookup(name);
+  }
+  return ref;
+}
+
+std::optional<registry_entry> node::entry(const std::string& name) const {
+  std::string node_name;
+  std::string actor_name;
+  if (remote::split_address(name, node_name, actor_name)) {
+    if (node_name == impl_->name_)
+      return impl_->registry_.find(actor_name);
+    if (!lookup(name))
+      return std::nullopt;
+  }
+  return impl_->registry_.find(name);
 }
 
 caf::actor node::lookup(const std::string& name, caf::actor& cache) const {
@@ -343,6 +405,10 @@ void node::stop() {
     }
   }
   d.registry_.clear();
+  {
+    std::lock_guard<std::mutex> guard{d.peers_mtx_};
+    d.peers_ = nullptr;
+  }
   d.loop_->stop();
   if (d.loop_->close_result() != 0)
     log("io loop closed with status "

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -16,6 +17,7 @@
 #include "switchboard/config.hpp"
 #include "switchboard/fwd.hpp"
 #include "switchboard/kinds.hpp"
+#include "switchboard/registry.hpp"
 
 namespace switchboard {
 
@@ -94,8 +96,15 @@ public:
                  kind_section section = kind_section::actors,
                  bool accepts_json = true);
 
-  /// The actor named `name`, or an invalid handle.
+  /// The actor named `name`, or an invalid handle. `NODE/ACTOR` names an
+  /// actor of another node of the topology (`[node] peers`, `listen`): the
+  /// handle is a local stand-in that forwards to it, holds messages while
+  /// that node is down and answers requests with `node_down` when it goes.
+  /// Cast it to the remote actor's typed interface as needed.
   caf::actor lookup(const std::string& name) const;
+
+  /// The registry entry `name` stands for (as `lookup`), if any.
+  std::optional<registry_entry> entry(const std::string& name) const;
 
   /// `lookup` for a hot path: the actor in `cache` while it lives, else
   /// looked up again (and kept in `cache`). An empty name is no actor.

@@ -156,7 +156,7 @@ TEST_CASE("a switchboard child asks its parent and sends to it in order") {
   f.stop_and_check();
 }
 
-TEST_CASE("what cannot cross the binary channel is an error; it goes on") {
+TEST_CASE("what cannot cross the binary channel is an error, it goes on") {
   binary_fixture f{", max-frame = 200000"};
   // A type nobody registered cannot be encoded: the sender learns why.
   auto u = f.ask_job<int32_t>(t::unregistered{1});
@@ -180,7 +180,7 @@ TEST_CASE("what cannot cross the binary channel is an error; it goes on") {
   f.stop_and_check();
 }
 
-TEST_CASE("garbage on the binary channel is counted; the channel goes on") {
+TEST_CASE("garbage on the binary channel is counted, the channel goes on") {
   binary_fixture f{"", "\"" SWITCHBOARD_CHILD_HELPER "\", \"binary-garbage\""};
   // Four frames that are not messages, then one that is.
   CHECK(sink_box->first_string() == "still here");

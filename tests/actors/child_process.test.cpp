@@ -274,7 +274,7 @@ TEST_CASE("a request outstanding when the child dies gets an error") {
   f.stop_and_check();
 }
 
-TEST_CASE("a line that is not JSON is an error event; the channel goes on") {
+TEST_CASE("a line that is not JSON is an error event, the channel goes on") {
   child_fixture f{cmd({helper, "garbage"}) + ", events = \"sink\""};
   auto ev = f.box->next_event("error");
   REQUIRE(ev.is_object());
@@ -319,7 +319,7 @@ TEST_CASE("stop: SIGTERM, then SIGKILL after kill-timeout") {
 }
 
 TEST_CASE(
-  "env adds to the node's environment; NODE_CHANNEL_FD is not passed on") {
+  "env adds to the node's environment, NODE_CHANNEL_FD is not passed on") {
   setenv("NODE_CHANNEL_FD", "7", 1);
   child_fixture f{cmd({helper, "env", "GREETING"})
                   + ", env = { GREETING = \"hello\" }, to = \"sink\""};

@@ -36,7 +36,7 @@ std::unique_ptr<child> start_node(const std::string& conf) {
 } // namespace
 
 TEST_CASE(
-  "run logs what it started; send and status reach it; SIGTERM ends it") {
+  "run logs what it started, send and status reach it, SIGTERM ends it") {
   temp_dir dir;
   auto conf = node_conf(dir);
   auto node = start_node(conf);
@@ -408,4 +408,41 @@ TEST_CASE("ctl stops, starts, restarts and signals a child") {
   auto status = node->wait(ms{5000});
   REQUIRE(status);
   CHECK(*status == 0);
+}
+
+TEST_CASE("send NODE/ACTOR asks a node, which reaches the other over BASP") {
+  temp_dir dir;
+  auto port = std::to_string(closed_port());
+  // b has no control socket: it is reached only through a.
+  auto b_conf = dir.write("b.conf", "[node]\nname = \"b\"\ncontrol = \"none\"\n"
+                                    "listen = \"127.0.0.1:"
+                                      + port
+                                      + "\"\n[actors]\necho = { kind = "
+                                        "\"echo\" }\n");
+  auto a_conf = dir.write(
+    "a.conf", "[node]\nname = \"a\"\ncontrol = \"" + dir.path()
+                + "/a.sock\"\npeers = [\"127.0.0.1:" + port
+                + "\"]\n[actors]\nfwd = { kind = \"router\", routes = { "
+                  "echo = \"b/echo\" } }\n");
+  auto b = start_node(b_conf);
+  auto a = start_node(a_conf);
+  auto r = run({cli, "send", "b/echo", "--config", a_conf, R"({"x":1})"});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "{\"x\":1}\n");
+  // Config wiring: a's router sends to b/echo.
+  r = run({cli, "send", "fwd", "--config", a_conf, R"({"type":"echo"})"});
+  CHECK(r.status == 0);
+  CHECK(r.out == "{\"type\":\"echo\"}\n");
+  r = run({cli, "status", "b/echo", "--config", a_conf});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("\"kind\": \"remote\"") != std::string::npos);
+  r = run({cli, "status", "peers", "--config", a_conf});
+  CHECK(r.out.find("\"state\": \"up\"") != std::string::npos);
+  CHECK(a->wait_for_stderr("node b is up", ms{5000}));
+  // A node outside any topology says why it cannot.
+  auto lone = start_node(node_conf(dir));
+  r = run({cli, "send", "b/echo", "--control", dir.path() + "/it.sock", "{}"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("has no [node] peers or listen") != std::string::npos);
 }

@@ -66,7 +66,7 @@ TEST_CASE("a NUL byte is an error with its line (CAF's parser would stop "
   CHECK(why.find("NUL") != std::string::npos);
 }
 
-TEST_CASE("a '#' comment is a syntax error that says to use ';'") {
+TEST_CASE("a '#' comment is a syntax error that points to the semicolon") {
   auto cfg = node_config::from_string("[node]\n# hi\nname = \"x\"\n", "c.conf");
   REQUIRE(!cfg);
   CHECK(render(cfg.error()).find("';'") != std::string::npos);
@@ -221,10 +221,13 @@ b = { kind = "router", routes = { z = "e" } }
           .empty());
 }
 
-TEST_CASE("a remote address is refused until remote nodes exist") {
+TEST_CASE("a remote address needs [node] peers or listen") {
   auto errors = check(
     "[actors]\nr = { kind = \"router\", routes = { x = \"n2/echo\" } }\n");
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].code == errc::config_unknown_actor);
-  CHECK(errors[0].expected.find("remote nodes") != std::string::npos);
+  CHECK(errors[0].expected.find("[node] peers or listen") != std::string::npos);
+  CHECK(check("[node]\npeers = [\"127.0.0.1:4100\"]\n[actors]\nr = { kind "
+              "= \"router\", routes = { x = \"n2/echo\" } }\n")
+          .empty());
 }

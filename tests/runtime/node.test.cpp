@@ -176,7 +176,7 @@ TEST_CASE("a request to an actor that has exited comes back as an error") {
   f.stop_and_check();
 }
 
-TEST_CASE("a node starts once; signals need a started node") {
+TEST_CASE("a node starts once, signals need a started node") {
   auto cfg = node_config::from_string("[node]\ncontrol = \"none\"\n");
   REQUIRE(cfg);
   node n{std::move(*cfg)};

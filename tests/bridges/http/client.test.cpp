@@ -238,7 +238,7 @@ web = { kind = "http-client", max-body = 1000 }
   f.stop_and_check([&] { server.stop(); });
 }
 
-TEST_CASE("http-client: HTTPS against a certificate from ca-file; an "
+TEST_CASE("http-client: HTTPS against a certificate from ca-file, an "
           "unknown certificate is refused") {
   temp_dir dir;
   auto [cert, key] = test::self_signed_cert(dir);

@@ -253,7 +253,7 @@ TEST_CASE("http routes: parameters, a trailing wildcard, methods") {
   bad(R"({ path = "/a", to = "a", deliver = "all" })", "deliver must be");
 }
 
-TEST_CASE("http: routes deliver the body or the whole request; replies "
+TEST_CASE("http: routes deliver the body or the whole request, replies "
           "become responses") {
   node_fixture f{routes_conf, add_test_kinds};
   auto url = base(f);
@@ -487,7 +487,7 @@ locked = { kind = "http", listen = "127.0.0.1:0", token = "s3cret",
   f.stop_and_check();
 }
 
-TEST_CASE("http: HTTPS with a certificate and key; curl checks it against "
+TEST_CASE("http: HTTPS with a certificate and key, curl checks it against "
           "its CA") {
   temp_dir dir;
   auto [cert, key] = test::self_signed_cert(dir);

@@ -206,7 +206,7 @@ chat = { kind = "websocket", listen = "127.0.0.1:0", room = "lobby" }
   f.stop_and_check();
 }
 
-TEST_CASE("websocket: with to, replies come in the order of the messages; "
+TEST_CASE("websocket: with to, replies come in the order of the messages, "
           "one that is not JSON gets an error in its place") {
   node_fixture f{R"(
 [actors]
@@ -281,7 +281,7 @@ b = { kind = "websocket", listen = "127.0.0.1:0", to = "echo", format = "binary"
   f.stop_and_check();
 }
 
-TEST_CASE("websocket: a message over max-message closes with 1009; the node "
+TEST_CASE("websocket: a message over max-message closes with 1009, the node "
           "goes on") {
   node_fixture f{R"(
 [actors]
@@ -310,7 +310,7 @@ api = { kind = "websocket", listen = "127.0.0.1:0", to = "echo", max-message = 1
   f.stop_and_check();
 }
 
-TEST_CASE("websocket: garbage frames close the connection; the node goes "
+TEST_CASE("websocket: garbage frames close the connection, the node goes "
           "on") {
   node_fixture f{R"(
 [actors]
@@ -448,7 +448,7 @@ chat = { kind = "websocket", listen = "127.0.0.1:0", room = "lobby" }
 }
 
 TEST_CASE("websocket: a client that stops reading is dropped or "
-          "disconnected; the node's memory stays bounded") {
+          "disconnected, the node's memory stays bounded") {
   node_fixture f{R"(
 [actors]
 ev = { kind = "collector" }
@@ -496,7 +496,7 @@ x = { kind = "websocket", listen = "127.0.0.1:0", room = "lobby", max-queued = 6
 }
 
 TEST_CASE("websocket: a peer that stops answering pings is closed after "
-          "the timeout; one that answers stays") {
+          "the timeout, one that answers stays") {
   node_fixture f{R"(
 [actors]
 echo = { kind = "echo" }
@@ -597,7 +597,7 @@ std::vector<json> collected(const std::string& kind) {
 } // namespace
 
 TEST_CASE("websocket-client: held while the server is away, delivered once "
-          "it is up; reconnects after it goes") {
+          "it is up, reconnects after it goes") {
   auto port = std::to_string(test::closed_port());
   node_fixture f{R"(
 [actors]
@@ -661,7 +661,7 @@ feed = { kind = "websocket-client", url = "ws://localhost:)"
 }
 
 TEST_CASE("websocket-client: wss:// to the node's own websocket bridge, "
-          "verified with ca-file; a token it lacks keeps it out") {
+          "verified with ca-file, a token it lacks keeps it out") {
   temp_dir dir;
   auto cert = test::self_signed_cert(dir);
   auto port = std::to_string(test::closed_port());

@@ -299,7 +299,7 @@ l = { kind = "tcp", listen = "127.0.0.1:0", to = "echo" }
   f.stop_and_check();
 }
 
-TEST_CASE("uds: 0600, echo, removed on stop; abstract names") {
+TEST_CASE("uds: 0600, echo, removed on stop, abstract names") {
   temp_dir dir;
   auto path = dir.path() + "/echo.sock";
   auto abstract = "@switchboard-test-" + std::to_string(::getpid());
@@ -476,7 +476,7 @@ chat = { kind = "tcp", listen = "127.0.0.1:0", room = "lobby" }
   f.stop_and_check();
 }
 
-TEST_CASE("1,000 concurrent connections are served; max-connections "
+TEST_CASE("1,000 concurrent connections are served, max-connections "
           "refuses the next with a reason") {
   node_fixture f{R"(
 [actors]
@@ -786,8 +786,8 @@ peer peer::adopt(int fd) {
   return p;
 }
 
-TEST_CASE("a tcp client reconnects when its server restarts; sends held "
-          "while down arrive in order; past max-held the sender gets "
+TEST_CASE("a tcp client reconnects when its server restarts, sends held "
+          "while down arrive in order, past max-held the sender gets "
           "queue_full") {
   auto server = std::make_unique<raw_server>();
   auto port = server->port();
@@ -861,7 +861,7 @@ int node_end_of(const peer& client) {
 } // namespace
 
 TEST_CASE("tcp keepalive finds a vanished peer: on after 60s by default, "
-          "set by keepalive, off with 0s; no delay on every connection") {
+          "set by keepalive, off with 0s, no delay on every connection") {
   node_fixture f{R"(
 [actors]
 echo = { kind = "echo" }

@@ -173,8 +173,8 @@ u6 = { kind = "udp", bind = "[::1]:0", to = "echo" }
   f.stop_and_check();
 }
 
-TEST_CASE("udp: datagrams over max-frame are dropped, counted and reported; "
-          "garbage gets an error reply; the bridge goes on") {
+TEST_CASE("udp: datagrams over max-frame are dropped, counted and reported, "
+          "garbage gets an error reply, the bridge goes on") {
   dgram c; // opened before the node: the node's fd check leaves it out
   node_fixture f{R"(
 [actors]
@@ -213,7 +213,7 @@ u = { kind = "udp", bind = "127.0.0.1:0", to = "echo", max-frame = 100, events =
 }
 
 TEST_CASE("udp out: messages go to the default peer or to the {peer, data} "
-          "they name; a request is answered by the peer's next datagram or "
+          "they name, a request is answered by the peer's next datagram or "
           "times out") {
   dgram server;
   dgram other;
@@ -264,7 +264,7 @@ u = { kind = "udp", peer = ")"
   f.stop_and_check();
 }
 
-TEST_CASE("udp deliver = envelope hands `to` the sender's address; text "
+TEST_CASE("udp deliver = envelope hands `to` the sender's address, text "
           "format takes any payload") {
   dgram c;
   node_fixture f{R"(

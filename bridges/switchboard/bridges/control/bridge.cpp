@@ -41,6 +41,7 @@
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
 #include <switchboard/registry.hpp>
+#include <switchboard/remote.hpp>
 #include <switchboard/status.hpp>
 
 namespace switchboard::bridges::control {
@@ -372,8 +373,15 @@ private:
   // The registry entry named `name`; if there is none, the request fails.
   std::optional<registry_entry> find(uint64_t conn, const json& id,
                                      const std::string& name) {
-    auto entry = node_.registry().find(name);
-    if (!entry)
+    auto entry = node_.entry(name);
+    if (!entry && name.find('/') != std::string::npos
+        && !node_.lookup(remote::manager_name))
+      fail(conn, id,
+           make_error(errc::unknown_actor,
+                      "no actor named '" + name + "': node " + node_.name()
+                        + " has no [node] peers or listen, so it reaches no "
+                          "other node"));
+    else if (!entry)
       fail(conn, id,
            make_error(errc::unknown_actor, "no actor named '" + name + "'"));
     return entry;

@@ -1,0 +1,1000 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/remote.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <typeindex>
+#include <map>
+#include <memory>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/others.hpp>
+#include <caf/sec.hpp>
+#include <caf/send.hpp>
+#include <caf/system_messages.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "switchboard/defaults.hpp"
+#include "switchboard/errc.hpp"
+#include "switchboard/messages.hpp"
+#include "switchboard/node.hpp"
+#include "switchboard/restart_policy.hpp"
+#include "switchboard/status.hpp"
+
+namespace switchboard::remote {
+
+namespace {
+
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+/// Greets a node: (hello, name, message types, its peer manager) ->
+/// (hello, name, message types).
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+
+/// Which actor an address stands for: (resolve, "NODE/ACTOR", hops) ->
+/// actor.
+using resolve_atom = caf::atom_constant<caf::atom("resolve")>;
+
+/// Asks again for the addresses that wait for a route.
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+/// Dials peer N again (generation G): (dial, N, G).
+using dial_atom = caf::atom_constant<caf::atom("dial")>;
+
+/// Where the node listens for peers, once bound: (listen, "HOST:PORT").
+using listen_atom = caf::atom_constant<caf::atom("listen")>;
+
+/// A remote reference's check for messages held too long.
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+
+/// How many nodes a lookup may pass through (a -> b -> c is two).
+constexpr int32_t max_hops = 4;
+
+int64_t ms_between(clock_type::time_point from, clock_type::time_point to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from)
+    .count();
+}
+
+caf::timespan node_timespan(const caf::settings& cfg, const char* key,
+                            caf::timespan fallback) {
+  return caf::get_or(cfg, std::string{"node."} + key, fallback);
+}
+
+// add_message_type<T> adds std::vector<T> and stream<T> too: they come and
+// go with T, so T alone stands for them. The T of a name.
+std::string base_type(const std::string& name) {
+  for (auto prefix : {"std::vector<", "stream<"})
+    if (name.rfind(prefix, 0) == 0 && name.back() == '>')
+      return base_type(
+        name.substr(std::string{prefix}.size(),
+                    name.size() - std::string{prefix}.size() - 1));
+  return name;
+}
+
+// The names of the message types this node can put on the wire, sorted.
+std::vector<std::string> type_names(caf::actor_system& sys) {
+  std::vector<std::string> result;
+  for (auto& kvp : sys.config().value_factories_by_name)
+    if (base_type(kvp.first) == kvp.first)
+      result.push_back(kvp.first);
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+std::vector<std::string> missing_from(const std::vector<std::string>& xs,
+                                      const std::vector<std::string>& ys) {
+  std::vector<std::string> result;
+  std::set_difference(xs.begin(), xs.end(), ys.begin(), ys.end(),
+                      std::back_inserter(result));
+  return result;
+}
+
+std::string comma_list(const std::vector<std::string>& xs) {
+  std::string result;
+  for (auto& x : xs)
+    result += (result.empty() ? "" : ", ") + x;
+  return result;
+}
+
+// -- the peer manager ---------------------------------------------------------
+
+// A node this one talks to directly.
+struct peer_node {
+  caf::actor manager;
+  // Where it was dialled, or where it connected from.
+  std::string address;
+  bool dialled = false;
+  clock_type::time_point since;
+  std::vector<std::string> types;
+};
+
+// One entry of `peers`.
+struct dial_state {
+  std::string address;
+  std::string host;
+  uint16_t port = 0;
+  restart_tracker tracker;
+  enum { connecting, up, waiting } state = connecting;
+  // The name it answered with, once it did.
+  std::string node;
+  std::string last_error;
+  clock_type::time_point since = clock_type::now();
+  uint64_t generation = 0;
+  uint64_t failures = 0;
+};
+
+// A node's peer manager: what other nodes talk to, and what resolves
+// `NODE/ACTOR` for this node's remote references.
+class peer_manager : public caf::event_based_actor {
+public:
+  peer_manager(caf::actor_config& cfg, switchboard::node& n)
+      : caf::event_based_actor(cfg), node_(n) {
+    auto& content = n.config().content();
+    down_after_ =
+      node_timespan(content, "down-after", caf::timespan{defaults::down_after});
+    events_ = caf::get_or(content, "node.events", std::string{});
+    restart_policy reconnect;
+    reconnect.mode = restart_mode::always;
+    reconnect.delay = std::chrono::milliseconds(100);
+    reconnect.max_delay = std::chrono::seconds(5);
+    reconnect.reset_after = std::chrono::seconds(10);
+    // A peer is dialled until it answers: a node may be down for hours.
+    reconnect.max_restarts = std::numeric_limits<int64_t>::max();
+    if (auto xs = caf::get_if<std::vector<std::string>>(&content, "node.peers"))
+      for (auto& address : *xs) {
+        dial_state d{address, {}, 0, restart_tracker{reconnect}, {}, {}, {}};
+        std::string error;
+        split_host_port(address, d.host, d.port, error);
+        dials_.push_back(std::move(d));
+      }
+  }
+
+  const char* name() const override {
+    return "switchboard.peers";
+  }
+
+  caf::behavior make_behavior() override {
+    types_ = type_names(system());
+    set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
+    for (size_t i = 0; i < dials_.size(); ++i)
+      dial(i);
+    return {
+      [this](hello_atom, std::string& name, std::vector<std::string>& types,
+             caf::actor& manager)
+        -> caf::result<hello_atom, std::string, std::vector<std::string>> {
+        if (name == node_.name())
+          return make_error(errc::name_taken,
+                            "this node is named '" + name
+                              + "' too: every node of a topology needs a "
+                                "name of its own");
+        if (!manager)
+          return make_error(errc::bad_message, "a greeting without a handle");
+        came_up(name, manager, {}, false, std::move(types));
+        return {hello_atom::value, node_.name(), types_};
+      },
+      // From another node's peer manager.
+      [this](resolve_atom, std::string& address,
+             int32_t hops) -> caf::result<caf::actor> {
+        auto rp = make_response_promise<caf::actor>();
+        resolve(std::move(address), hops, false,
+                [rp](caf::expected<caf::actor> x) mutable {
+                  if (x)
+                    rp.deliver(std::move(*x));
+                  else
+                    rp.deliver(std::move(x.error()));
+                });
+        return rp;
+      },
+      // From a remote reference of this node: the actor, and the message
+      // types its node knows (empty where unknown).
+      [this](resolve_atom, std::string& address)
+        -> caf::result<caf::actor, std::vector<std::string>> {
+        auto rp = make_response_promise<caf::actor, std::vector<std::string>>();
+        std::string node_name;
+        std::string actor_name;
+        split_address(address, node_name, actor_name);
+        resolve(std::move(address), max_hops, true,
+                [this, rp, node_name](caf::expected<caf::actor> x) mutable {
+                  if (x)
+                    rp.deliver(std::move(*x), types_of(node_name));
+                  else
+                    rp.deliver(std::move(x.error()));
+                });
+        return rp;
+      },
+      [this](retry_atom) {
+        retrying_ = false;
+        retry_waiting();
+      },
+      [this](dial_atom, uint64_t index, uint64_t generation) {
+        if (index < dials_.size() && dials_[index].generation == generation)
+          dial(index);
+      },
+      [this](status_atom) { return status(); },
+      [this](listen_atom, std::string& where) { listen_ = std::move(where); },
+    };
+  }
+
+private:
+  // -- greeting ---------------------------------------------------------------
+
+  void dial(size_t index) {
+    auto& d = dials_[index];
+    d.state = dial_state::connecting;
+    auto generation = ++d.generation;
+    auto mm = system().middleman().actor_handle();
+    auto self = caf::actor_cast<caf::actor>(this);
+    // A peer that accepts but never answers (stopped, say) fails the
+    // dial after down-after, as a silent peer is declared down.
+    request(mm, down_after_, caf::connect_atom_v, d.host, d.port)
+      .then(
+        [this, index, generation, self](const caf::node_id&,
+                                        caf::strong_actor_ptr& ptr,
+                                        const std::set<std::string>&) {
+          if (dials_[index].generation != generation)
+            return;
+          if (!ptr) {
+            dial_failed(index, "no switchboard node listens there");
+            return;
+          }
+          auto manager = caf::actor_cast<caf::actor>(ptr);
+          request(manager, down_after_, hello_atom::value, node_.name(), types_,
+                  self)
+            .then(
+              [this, index, generation,
+               manager](hello_atom, std::string& name,
+                        std::vector<std::string>& types) {
+                auto& d = dials_[index];
+                if (d.generation != generation)
+                  return;
+                if (name == node_.name()) {
+                  dial_failed(index, "the node there is this node's "
+                                     "namesake: every node needs a name "
+                                     "of its own");
+                  return;
+                }
+                d.state = dial_state::up;
+                d.node = name;
+                d.failures = 0;
+                came_up(name, manager, d.address, true, std::move(types));
+              },
+              [this, index, generation](caf::error& err) {
+                if (dials_[index].generation == generation)
+                  dial_failed(index, "greeting refused: " + render(err));
+              });
+        },
+        [this, index, generation](caf::error& err) {
+          if (dials_[index].generation != generation)
+            return;
+          if (err == caf::sec::cannot_connect_to_node)
+            dial_failed(index, "cannot connect (refused or unreachable)");
+          else if (err == caf::sec::request_timeout)
+            dial_failed(index, "no answer within down-after");
+          else
+            dial_failed(index, render(err));
+        });
+  }
+
+  void dial_failed(size_t index, std::string reason) {
+    auto& d = dials_[index];
+    if (d.failures++ == 0 || reason != d.last_error)
+      node_.log("peer " + d.address + ": " + reason + " (retrying)");
+    d.last_error = std::move(reason);
+    retry(index, caf::timespan{0});
+  }
+
+  void retry(size_t index, caf::timespan uptime) {
+    auto& d = dials_[index];
+    d.state = dial_state::waiting;
+    auto decision = d.tracker.next(true, uptime, d.last_error);
+    auto text = decision.event();
+    if (!text.empty()) {
+      auto ev = json::parse(text);
+      ev["peer"] = d.address;
+      if (!d.last_error.empty())
+        ev["reason"] = d.last_error;
+      event(ev);
+    }
+    delayed_send(this, decision.delay, dial_atom::value, uint64_t{index},
+                 ++d.generation);
+  }
+
+  void came_up(const std::string& name, caf::actor manager, std::string address,
+               bool dialled, std::vector<std::string> types) {
+    auto now = clock_type::now();
+    auto i = nodes_.find(name);
+    if (i != nodes_.end() && i->second.manager == manager) {
+      // Both sides dialled each other: one node, met twice.
+      i->second.dialled = i->second.dialled || dialled;
+      if (dialled)
+        i->second.address = address;
+      return;
+    }
+    monitor(manager);
+    auto& p = nodes_[name];
+    p.manager = std::move(manager);
+    p.dialled = dialled;
+    p.address = std::move(address);
+    p.since = now;
+    p.types = std::move(types);
+    int64_t down_ms = -1;
+    if (auto j = down_since_.find(name); j != down_since_.end()) {
+      down_ms = ms_between(j->second, now);
+      down_since_.erase(j);
+    }
+    node_.log("node " + name + " is up"
+              + (p.address.empty() ? "" : " (" + p.address + ")"));
+    json ev{{"event", "node-up"}, {"node", name}};
+    if (!p.address.empty())
+      ev["address"] = p.address;
+    if (down_ms >= 0)
+      ev["down_ms"] = down_ms;
+    event(ev);
+    auto they_lack = missing_from(types_, p.types);
+    auto we_lack = missing_from(p.types, types_);
+    if (!they_lack.empty() || !we_lack.empty()) {
+      std::string text = "node " + name
+                         + " and this node register different "
+                           "message types";
+      if (!they_lack.empty())
+        text += "; " + name + " lacks " + comma_list(they_lack);
+      if (!we_lack.empty())
+        text += "; this node lacks " + comma_list(we_lack);
+      node_.log(text
+                + ": messages of those types cannot pass (add them with "
+                  "add_message_type on both nodes)");
+      event(json{{"event", "types-differ"},
+                 {"node", name},
+                 {"they_lack", they_lack},
+                 {"we_lack", we_lack}});
+    }
+    if (p.address.empty())
+      learn_address(name);
+    // Anything waiting may resolve now: through this node, or on it.
+    retry_waiting();
+  }
+
+  // Where an inbound node connected from, for status.
+  void learn_address(const std::string& name) {
+    auto nid = nodes_[name].manager.node();
+    auto mm = system().middleman().actor_handle();
+    request(mm, std::chrono::seconds(5), caf::get_atom_v, nid)
+      .then(
+        [this, name, nid](const caf::node_id&, std::string& host,
+                          uint16_t port) {
+          auto i = nodes_.find(name);
+          if (i != nodes_.end() && i->second.manager.node() == nid
+              && i->second.address.empty() && !host.empty())
+            i->second.address = host + ":" + std::to_string(port);
+        },
+        [](caf::error&) {
+          // Only status shows it.
+        });
+  }
+
+  void on_down(caf::down_msg& dm) {
+    for (auto i = nodes_.begin(); i != nodes_.end(); ++i) {
+      if (i->second.manager.address() != dm.source)
+        continue;
+      auto name = i->first;
+      auto info = std::move(i->second);
+      nodes_.erase(i);
+      auto now = clock_type::now();
+      down_since_[name] = now;
+      auto reason = dm.reason == caf::exit_reason::remote_link_unreachable
+                      ? std::string{"connection lost"}
+                    : dm.reason == caf::exit_reason::user_shutdown
+                      ? std::string{"it stopped"}
+                      : render(dm.reason);
+      node_.log("node " + name + " is down (" + reason + ")");
+      json ev{{"event", "node-down"}, {"node", name}, {"reason", reason}};
+      if (!info.address.empty())
+        ev["address"] = info.address;
+      ev["up_ms"] = ms_between(info.since, now);
+      event(ev);
+      for (size_t index = 0; index < dials_.size(); ++index) {
+        auto& d = dials_[index];
+        if (d.node == name && d.state == dial_state::up) {
+          d.last_error = reason;
+          retry(index, now - d.since);
+        }
+      }
+      return;
+    }
+  }
+
+  // -- resolving --------------------------------------------------------------
+
+  using resolved_fn = std::function<void(caf::expected<caf::actor>)>;
+
+  struct waiting_resolve {
+    std::string address;
+    resolved_fn done;
+  };
+
+  // The message types of `node_name`, if it is a direct peer (empty if it
+  // is not: then nothing is known about them).
+  std::vector<std::string> types_of(const std::string& node_name) const {
+    auto i = nodes_.find(node_name);
+    return i != nodes_.end() ? i->second.types : std::vector<std::string>{};
+  }
+
+  void wait(std::string address, resolved_fn done) {
+    waiting_.push_back({std::move(address), std::move(done)});
+    if (!retrying_) {
+      // A route may appear without a node-up here (a peer meets a third
+      // node): ask again now and then.
+      retrying_ = true;
+      delayed_send(this, down_after_ / 3, retry_atom::value);
+    }
+  }
+
+  void retry_waiting() {
+    auto waiting = std::move(waiting_);
+    waiting_.clear();
+    for (auto& w : waiting)
+      resolve(std::move(w.address), max_hops, true, std::move(w.done));
+  }
+
+  // Finds the actor `address` names. A local asker (a remote reference)
+  // waits while the node is unknown or down; another node gets an error.
+  void resolve(std::string address, int32_t hops, bool local,
+               resolved_fn done) {
+    std::string node_name;
+    std::string actor_name;
+    if (!split_address(address, node_name, actor_name)) {
+      node_name = node_.name();
+      actor_name = address;
+    }
+    if (node_name == node_.name()) {
+      if (auto h = node_.lookup(actor_name))
+        done(h);
+      else
+        done(make_error(errc::unknown_actor, "node " + node_name
+                                               + " has no actor named '"
+                                               + actor_name + "'"));
+      return;
+    }
+    if (auto i = nodes_.find(node_name); i != nodes_.end()) {
+      request(i->second.manager, down_after_, resolve_atom::value, address,
+              hops - 1)
+        .then([done](caf::actor& h) { done(h); },
+              [this, done, address, local](caf::error& err) {
+                if (local && is(err, errc::node_down))
+                  wait(address, done);
+                else
+                  done(std::move(err));
+              });
+      return;
+    }
+    // Not a direct peer: ask those that are, but never back where the
+    // question came from.
+    std::vector<caf::actor> asked;
+    if (hops > 1) {
+      caf::node_id from;
+      if (auto& sender = current_sender(); sender && !local)
+        from = sender->node();
+      for (auto& kvp : nodes_)
+        if (kvp.second.manager.node() != from)
+          asked.push_back(kvp.second.manager);
+    }
+    auto no_route = [this, node_name] {
+      return make_error(errc::node_down, "no route to node " + node_name
+                                           + " from " + node_.name());
+    };
+    if (asked.empty()) {
+      if (local)
+        wait(std::move(address), std::move(done));
+      else
+        done(no_route());
+      return;
+    }
+    struct round {
+      size_t left;
+      bool done = false;
+    };
+    auto r = std::make_shared<round>(round{asked.size()});
+    for (auto& m : asked)
+      request(m, down_after_, resolve_atom::value, address, hops - 1)
+        .then(
+          [r, done](caf::actor& h) {
+            --r->left;
+            if (!r->done) {
+              r->done = true;
+              done(h);
+            }
+          },
+          [this, r, done, address, local, no_route](caf::error& err) {
+            if (--r->left > 0 || r->done)
+              return;
+            r->done = true;
+            if (!is(err, errc::node_down) && err != caf::sec::request_timeout)
+              done(std::move(err));
+            else if (local)
+              wait(address, done);
+            else
+              done(no_route());
+          });
+  }
+
+  // -- status and events ------------------------------------------------------
+
+  json_message status() {
+    auto now = clock_type::now();
+    json nodes = json::array();
+    for (auto& [name, p] : nodes_)
+      nodes.push_back(json{{"node", name},
+                           {"state", "up"},
+                           {"address", p.address},
+                           {"dialled", p.dialled},
+                           {"up_ms", ms_between(p.since, now)}});
+    for (auto& [name, since] : down_since_)
+      nodes.push_back(json{{"node", name},
+                           {"state", "down"},
+                           {"down_ms", ms_between(since, now)}});
+    json dials = json::array();
+    for (auto& d : dials_) {
+      json x{{"address", d.address},
+             {"state", d.state == dial_state::up           ? "up"
+                       : d.state == dial_state::connecting ? "connecting"
+                                                           : "waiting"},
+             {"restarts", d.tracker.restarts()}};
+      if (!d.node.empty())
+        x["node"] = d.node;
+      if (!d.last_error.empty() && d.state != dial_state::up)
+        x["last_error"] = d.last_error;
+      dials.push_back(std::move(x));
+    }
+    std::vector<std::pair<std::string, std::string>> fields{
+      {"node", json(node_.name()).dump()},
+      {"nodes", nodes.dump()},
+      {"peers", dials.dump()},
+      {"waiting", std::to_string(waiting_.size())},
+      {"down_after_ms",
+       std::to_string(
+         std::chrono::duration_cast<std::chrono::milliseconds>(down_after_)
+           .count())}};
+    if (!listen_.empty())
+      fields.emplace_back("listen", json(listen_).dump());
+    return status_reply(this, "peers", std::move(fields));
+  }
+
+  void event(const json& ev) {
+    node_.send_event(events_, events_cache_, ev.dump());
+  }
+
+  switchboard::node& node_;
+  std::string listen_;
+  caf::timespan down_after_;
+  std::string events_;
+  caf::actor events_cache_;
+  std::vector<std::string> types_;
+  std::vector<dial_state> dials_;
+  std::map<std::string, peer_node> nodes_;
+  std::map<std::string, clock_type::time_point> down_since_;
+  std::vector<waiting_resolve> waiting_;
+  bool retrying_ = false;
+};
+
+// -- the remote reference -----------------------------------------------------
+
+// The local stand-in for `NODE/ACTOR`: forwards what it receives to the
+// remote actor once resolved, holds messages while the node is down, and
+// answers every request it forwarded with `node_down` if the node goes.
+class remote_ref : public caf::event_based_actor {
+public:
+  remote_ref(caf::actor_config& cfg, switchboard::node& n, caf::actor manager,
+             std::string address)
+      : caf::event_based_actor(cfg), node_(n), manager_(std::move(manager)),
+        address_(std::move(address)) {
+    split_address(address_, node_name_, actor_name_);
+    auto& content = n.config().content();
+    max_held_ = static_cast<size_t>(
+      caf::get_or(content, "node.max-held", int64_t{defaults::max_held}));
+    hold_for_ = n.request_timeout();
+  }
+
+  const char* name() const override {
+    return "switchboard.remote";
+  }
+
+  caf::behavior make_behavior() override {
+    set_default_handler([](caf::scheduled_actor* ptr, caf::message_view& x) {
+      return static_cast<remote_ref*>(ptr)->on_message(x);
+    });
+    set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
+    set_exit_handler([this](caf::exit_msg& em) {
+      fail_all(make_error(errc::not_running, "the node is stopping"));
+      quit(em.reason);
+    });
+    return {
+      [this](status_atom) -> caf::result<json_message> {
+        auto rp = make_response_promise<json_message>();
+        if (!remote_) {
+          rp.deliver(own_status(json{}));
+          return rp;
+        }
+        request(caf::actor_cast<status_actor>(remote_), std::chrono::seconds(2),
+                status_atom::value)
+          .then(
+            [this, rp](json_message& st) mutable {
+              auto parsed = json::parse(st.text, nullptr, false);
+              rp.deliver(
+                own_status(parsed.is_discarded() ? json(st.text) : parsed));
+            },
+            [this, rp](caf::error& err) mutable {
+              rp.deliver(own_status(json{{"error", render(err)}}));
+            });
+        return rp;
+      },
+      [this](expire_atom) { expire(); },
+    };
+  }
+
+private:
+  struct held_message {
+    caf::strong_actor_ptr sender;
+    caf::message_id mid;
+    caf::message content;
+    clock_type::time_point since;
+    caf::response_promise promise;
+  };
+
+  caf::result<caf::message> on_message(caf::message_view& x) {
+    auto& me = *current_mailbox_element();
+    if (remote_) {
+      forward(me.sender, me.mid, x.move_content_to_message());
+      return caf::delegated<caf::message>{};
+    }
+    auto is_request = me.mid.is_request();
+    if (held_.size() >= max_held_) {
+      ++refused_;
+      auto err = make_error(errc::queue_full,
+                            "node " + node_name_ + " is down and "
+                              + std::to_string(held_.size()) + " messages for "
+                              + address_ + " wait already ([node] max-held)");
+      if (is_request)
+        return err;
+      note_dropped(render(err));
+      return caf::delegated<caf::message>{};
+    }
+    held_message h{
+      me.sender, me.mid, x.move_content_to_message(), clock_type::now(), {}};
+    if (is_request)
+      h.promise = make_response_promise();
+    held_.push_back(std::move(h));
+    if (!expiring_) {
+      expiring_ = true;
+      delayed_send(this, hold_for_ / 4, expire_atom::value);
+    }
+    resolve();
+    return caf::delegated<caf::message>{};
+  }
+
+  void resolve() {
+    if (resolving_)
+      return;
+    resolving_ = true;
+    request(manager_, caf::infinite, resolve_atom::value, address_)
+      .then(
+        [this](caf::actor& h, std::vector<std::string>& types) {
+          resolving_ = false;
+          remote_ = h;
+          remote_types_ = std::move(types);
+          monitor(remote_);
+          last_error_.clear();
+          auto held = std::move(held_);
+          held_.clear();
+          for (auto& m : held) {
+            if (m.promise.pending()) {
+              // The reply goes to the promise, which answers the sender.
+              forward_request(std::move(m.promise), std::move(m.content));
+            } else {
+              forward(m.sender, m.mid, std::move(m.content));
+            }
+          }
+        },
+        [this](caf::error& err) {
+          resolving_ = false;
+          last_error_ = render(err);
+          fail_held(err);
+        });
+  }
+
+  // Sends `content` on; a request's reply comes back here first, so that
+  // the node's loss can answer it.
+  void forward(const caf::strong_actor_ptr& sender, caf::message_id mid,
+               caf::message content) {
+    if (mid.is_request()) {
+      forward_request(make_response_promise(), std::move(content));
+      return;
+    }
+    if (auto err = check_types(content)) {
+      note_dropped(render(err));
+      return;
+    }
+    ++forwarded_;
+    remote_->enqueue(caf::make_mailbox_element(sender, caf::make_message_id(),
+                                               {}, std::move(content)),
+                     context());
+  }
+
+  void forward_request(caf::response_promise rp, caf::message content) {
+    if (auto err = check_types(content)) {
+      rp.deliver(std::move(err));
+      return;
+    }
+    ++forwarded_;
+    auto rid = new_request_id(caf::message_priority::normal);
+    auto key = rid.response_id();
+    pending_.emplace(key.integer_value(), std::move(rp));
+    // An event-based behaviour has no catch-all in CAF 0.17; a reply that
+    // no handler takes comes to the error handler as unexpected_response
+    // with the reply as its context: that is how any reply passes through.
+    add_multiplexed_response_handler(
+      key, caf::behavior{[this, key](caf::error& err) {
+        auto i = pending_.find(key.integer_value());
+        if (i == pending_.end())
+          return;
+        if (err == caf::sec::unexpected_response)
+          i->second.deliver(err.context());
+        else
+          i->second.deliver(std::move(err));
+        pending_.erase(i);
+      }});
+    remote_->enqueue(
+      caf::make_mailbox_element(ctrl(), rid, {}, std::move(content)),
+      context());
+  }
+
+  // A message whose types the other node cannot read would be dropped
+  // there without a word (CAF 0.17): refuse it here, saying which type.
+  caf::error check_types(const caf::message& content) {
+    auto& names = system().config().type_names_by_rtti;
+    for (size_t pos = 0; pos < content.size(); ++pos) {
+      auto type = content.type(pos);
+      if (type.first != 0 || type.second == nullptr)
+        continue;
+      auto i = names.find(std::type_index(*type.second));
+      if (i == names.end())
+        return make_error(errc::unexpected_message,
+                          std::string{"a message of type "}
+                            + type.second->name()
+                            + " cannot leave this node: register it with "
+                              "add_message_type on both nodes");
+      if (!remote_types_.empty()
+          && !std::binary_search(remote_types_.begin(), remote_types_.end(),
+                                 base_type(i->second)))
+        return make_error(errc::unexpected_message,
+                          "node " + node_name_ + " does not know message type '"
+                            + base_type(i->second)
+                            + "': register it there with add_message_type");
+    }
+    return caf::none;
+  }
+
+  void on_down(caf::down_msg& dm) {
+    if (dm.source != remote_.address())
+      return;
+    remote_ = nullptr;
+    auto err =
+      dm.reason == caf::exit_reason::remote_link_unreachable
+        ? make_error(errc::node_down, "node " + node_name_
+                                        + " went down before " + actor_name_
+                                        + " answered")
+        : make_error(errc::node_down, actor_name_ + " on node " + node_name_
+                                        + " exited before it answered ("
+                                        + render(dm.reason) + ")");
+    last_error_ = render(err);
+    fail_pending(err);
+    if (!held_.empty())
+      resolve();
+  }
+
+  void expire() {
+    expiring_ = false;
+    auto now = clock_type::now();
+    while (!held_.empty() && now - held_.front().since >= hold_for_) {
+      auto m = std::move(held_.front());
+      held_.pop_front();
+      auto err = make_error(
+        errc::node_down,
+        "node " + node_name_ + " did not come up within "
+          + std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(hold_for_)
+              .count())
+          + " ms" + (last_error_.empty() ? "" : " (" + last_error_ + ")"));
+      if (m.promise.pending())
+        m.promise.deliver(err);
+      else
+        note_dropped(render(err));
+    }
+    if (!held_.empty()) {
+      expiring_ = true;
+      delayed_send(this, hold_for_ / 4, expire_atom::value);
+    }
+  }
+
+  void fail_held(const caf::error& err) {
+    auto held = std::move(held_);
+    held_.clear();
+    for (auto& m : held) {
+      if (m.promise.pending())
+        m.promise.deliver(err);
+      else
+        note_dropped(render(err));
+    }
+  }
+
+  void fail_pending(const caf::error& err) {
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& kvp : pending)
+      kvp.second.deliver(err);
+  }
+
+  void fail_all(const caf::error& err) {
+    fail_held(err);
+    fail_pending(err);
+  }
+
+  // A one-way message that could not be delivered: counted in status and
+  // logged (at most once a second, with how many were left out).
+  void note_dropped(const std::string& why) {
+    ++dropped_;
+    auto now = clock_type::now();
+    if (now - last_drop_log_ < std::chrono::seconds(1)) {
+      ++drops_unlogged_;
+      return;
+    }
+    last_drop_log_ = now;
+    node_.log("dropped a message to " + address_ + ": " + why
+              + (drops_unlogged_ > 0
+                   ? " (and " + std::to_string(drops_unlogged_) + " more)"
+                   : ""));
+    drops_unlogged_ = 0;
+  }
+
+  json_message own_status(json remote) {
+    std::vector<std::pair<std::string, std::string>> fields{
+      {"node", json(node_name_).dump()},
+      {"actor", json(actor_name_).dump()},
+      {"state", remote_      ? "\"up\""
+                : resolving_ ? "\"resolving\""
+                             : "\"down\""},
+      {"held", std::to_string(held_.size())},
+      {"pending", std::to_string(pending_.size())},
+      {"forwarded", std::to_string(forwarded_)},
+      {"refused", std::to_string(refused_)},
+      {"dropped", std::to_string(dropped_)}};
+    if (!last_error_.empty())
+      fields.emplace_back("last_error", json(last_error_).dump());
+    if (!remote.is_null())
+      fields.emplace_back("remote", remote.dump());
+    return status_reply(this, "remote", std::move(fields));
+  }
+
+  switchboard::node& node_;
+  caf::actor manager_;
+  std::string address_;
+  std::string node_name_;
+  std::string actor_name_;
+  size_t max_held_ = defaults::max_held;
+  caf::timespan hold_for_;
+  caf::actor remote_;
+  // The message types the remote node knows, sorted (empty: unknown).
+  std::vector<std::string> remote_types_;
+  bool resolving_ = false;
+  bool expiring_ = false;
+  std::deque<held_message> held_;
+  std::unordered_map<uint64_t, caf::response_promise> pending_;
+  std::string last_error_;
+  uint64_t forwarded_ = 0;
+  uint64_t refused_ = 0;
+  uint64_t dropped_ = 0;
+  uint64_t drops_unlogged_ = 0;
+  clock_type::time_point last_drop_log_;
+};
+
+} // namespace
+
+bool enabled(const caf::settings& cfg) {
+  auto listen = caf::get_if<std::string>(&cfg, "node.listen");
+  auto peers = caf::get_if<caf::config_value::list>(&cfg, "node.peers");
+  return (listen && !listen->empty()) || (peers && !peers->empty());
+}
+
+bool split_address(const std::string& address, std::string& node_name,
+                   std::string& actor_name) {
+  auto slash = address.find('/');
+  if (slash == std::string::npos)
+    return false;
+  node_name = address.substr(0, slash);
+  actor_name = address.substr(slash + 1);
+  return true;
+}
+
+bool split_host_port(const std::string& text, std::string& host, uint16_t& port,
+                     std::string& error) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    error = "HOST:PORT";
+    return false;
+  }
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto digits = text.substr(colon + 1);
+  if (digits.size() > 5
+      || !std::all_of(digits.begin(), digits.end(),
+                      [](char c) { return c >= '0' && c <= '9'; })
+      || std::stoul(digits) > 65535) {
+    error = "a port from 0 to 65535";
+    return false;
+  }
+  port = static_cast<uint16_t>(std::stoul(digits));
+  return true;
+}
+
+void configure(caf::actor_system_config& sys_cfg, const caf::settings& cfg) {
+  sys_cfg.load<caf::io::middleman>();
+  if (caf::get_if(&cfg, "middleman.heartbeat-interval") != nullptr)
+    return;
+  // A peer that says nothing for 3/4 of down-after is dropped; with a
+  // heartbeat every fifth of it (which keeps a live peer far from that
+  // mark), a silent peer is declared down within 0.95 x down-after.
+  auto down_after =
+    node_timespan(cfg, "down-after", caf::timespan{defaults::down_after});
+  sys_cfg.set("middleman.heartbeat-interval", caf::timespan{down_after / 5});
+  sys_cfg.set("middleman.connection-timeout",
+              caf::timespan{down_after * 3 / 4});
+}
+
+caf::expected<caf::actor> start(node& n) {
+  auto& sys = n.system();
+  auto mgr = sys.spawn<peer_manager>(n);
+  auto listen = caf::get_or(n.config().content(), "node.listen", std::string{});
+  if (!listen.empty()) {
+    std::string host;
+    uint16_t port = 0;
+    std::string error;
+    if (!split_host_port(listen, host, port, error)) {
+      caf::anon_send_exit(mgr, caf::exit_reason::user_shutdown);
+      return make_error(errc::config_bad_value, "[node] listen: expected "
+                                                  + error + ", found '" + listen
+                                                  + "'");
+    }
+    auto bound = sys.middleman().publish(mgr, port, host.c_str(), true);
+    if (!bound) {
+      caf::anon_send_exit(mgr, caf::exit_reason::user_shutdown);
+      return make_error(errc::io_error, "[node] listen on " + listen + ": "
+                                          + render(bound.error()));
+    }
+    auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host)
+                 + ":" + std::to_string(*bound);
+    caf::anon_send(mgr, listen_atom::value, where);
+    n.log("listening for peers on " + where);
+  }
+  return mgr;
+}
+
+caf::actor make_ref(node& n, const caf::actor& manager,
+                    const std::string& address) {
+  return n.system().spawn<remote_ref>(n, manager, address);
+}
+
+} // namespace switchboard::remote

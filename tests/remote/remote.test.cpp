@@ -1,0 +1,408 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// Nodes of one topology over BASP on 127.0.0.1: NODE/ACTOR both ways and
+// through a third node, a node that goes down (stopped, killed, frozen)
+// and comes back, held messages and their bound, message types that only
+// one side knows. Nodes run in this process (one actor system each) or as
+// real `switchboard run` processes where a signal must reach them.
+
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <switchboard/config.hpp>
+
+#include "node_fixture.hpp"
+#include "process.hpp"
+#include "typed_messages.hpp"
+
+using namespace switchboard;
+using namespace switchboard::test;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string cli = SWITCHBOARD_CLI;
+
+// The events one node's `log` actor received, with a wait on them.
+struct node_events {
+  std::mutex mx;
+  std::condition_variable cv;
+  std::vector<json> events;
+
+  void add(json ev) {
+    std::lock_guard<std::mutex> guard{mx};
+    events.push_back(std::move(ev));
+    cv.notify_all();
+  }
+
+  // Waits until `n` events of `kind` (about `node`, if given) arrived;
+  // returns the n-th, or null after `timeout`.
+  json wait_for(const std::string& kind, size_t n, ms timeout,
+                const std::string& node = "") {
+    std::unique_lock<std::mutex> guard{mx};
+    json result;
+    cv.wait_for(guard, timeout, [&] {
+      size_t seen = 0;
+      for (auto& e : events)
+        if (e.value("event", "") == kind
+            && (node.empty() || e.value("node", "") == node) && ++seen == n) {
+          result = e;
+          return true;
+        }
+      return false;
+    });
+    return result;
+  }
+};
+
+std::map<std::string, node_events>& logs() {
+  static std::map<std::string, node_events> result;
+  return result;
+}
+
+// `who` answers {"from": TAG, "got": REQUEST}; `log` keeps what it gets
+// in logs()[TAG]; `silent` never answers; `adder` adds a point's x and y.
+void add_test_kinds(kind_registry& kinds) {
+  REQUIRE(!kinds.add(reply_kind(
+    "who",
+    [](const json_message& m, const std::string&, const caf::settings& args) {
+      auto tag = caf::get_or(args, "tag", std::string{});
+      return json_message::trusted(R"({"from":")" + tag + R"(","got":)" + m.text
+                                   + "}");
+    },
+    {{"tag", value_type::string, false, "a name"}})));
+  REQUIRE(!kinds.add(reply_kind(
+    "log",
+    [](const json_message& m, const std::string&, const caf::settings& args) {
+      logs()[caf::get_or(args, "tag", std::string{})].add(json::parse(m.text));
+      return json_message::trusted("null");
+    },
+    {{"tag", value_type::string, false, "a name"}})));
+  kind_spec silent;
+  silent.name = "silent";
+  silent.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    return caf::actor_cast<caf::actor>(ctx.node.system().spawn(
+      [](caf::event_based_actor* self) -> caf::behavior {
+        auto kept = std::make_shared<std::vector<caf::response_promise>>();
+        return {[self, kept](json_message&) {
+          kept->push_back(self->make_response_promise());
+        }};
+      }));
+  };
+  REQUIRE(!kinds.add(silent));
+  kind_spec adder;
+  adder.name = "adder";
+  adder.accepts_json = false;
+  adder.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
+    return caf::actor_cast<caf::actor>(
+      ctx.node.system().spawn([]() -> caf::behavior {
+        return {[](const point& p) { return p.x + p.y; },
+                [](const secret& s) { return s.text; }};
+      }));
+  };
+  REQUIRE(!kinds.add(adder));
+  kinds.configure_system(add_test_types);
+}
+
+// Adds the `secret` type as well: only nodes built with this know it.
+void add_test_kinds_and_secret(kind_registry& kinds) {
+  add_test_kinds(kinds);
+  kinds.configure_system([](caf::actor_system_config& cfg) {
+    cfg.add_message_type<secret>("secret");
+  });
+}
+
+// A node named `name` with `who` (tag = name), `silent` and a `log` for
+// its events; `node_keys` go into [node].
+std::string node_text(const std::string& name, const std::string& node_keys) {
+  logs()[name].events.clear();
+  return "[node]\nname = \"" + name
+         + "\"\ncontrol = \"none\"\nevents = \"log\"\n" + node_keys
+         + "\n[actors]\nwho = { kind = \"who\", tag = \"" + name
+         + "\" }\nlog = { kind = \"log\", tag = \"" + name
+         + "\" }\nsilent = { kind = \"silent\" }\nadder = { kind = "
+           "\"adder\" }\n";
+}
+
+// The port the node's peer manager listens on.
+int listen_port(node_fixture& f) {
+  return port_in_status(f, "peers", "listen");
+}
+
+std::string peer_list(std::initializer_list<int> ports) {
+  std::string result = "peers = [";
+  for (auto p : ports)
+    result += (result.back() == '[' ? "\"" : ", \"") + std::string{"127.0.0.1:"}
+              + std::to_string(p) + "\"";
+  return result + "]";
+}
+
+std::string from_of(const caf::expected<json_message>& reply) {
+  if (!reply)
+    return "error: " + render(reply.error());
+  return json::parse(reply->text).value("from", "?");
+}
+
+} // namespace
+
+TEST_CASE("NODE/ACTOR reaches an actor of another node, both ways") {
+  node_fixture b{node_text("b", "listen = \"127.0.0.1:0\""), add_test_kinds};
+  node_fixture a{node_text("a", peer_list({listen_port(b)})), add_test_kinds};
+  // The first request waits (held) until a has met b.
+  auto reply = a.ask("b/who", R"({"n":1})");
+  REQUIRE(reply);
+  CHECK(json::parse(reply->text) == json{{"from", "b"}, {"got", {{"n", 1}}}});
+  // b met a when a greeted it: it reaches a's actors without dialling.
+  REQUIRE(!logs()["b"].wait_for("node-up", 1, 5s, "a").is_null());
+  CHECK(from_of(b.ask("a/who", "{}")) == "a");
+  // A node's own name is itself.
+  CHECK(from_of(a.ask("a/who", "{}")) == "a");
+  auto up = logs()["a"].wait_for("node-up", 1, 5s, "b");
+  CHECK(up["address"] == "127.0.0.1:" + std::to_string(listen_port(b)));
+  // The stand-in shows what it did and the remote actor's own status.
+  auto st = status_of(a, "b/who");
+  CHECK(st["kind"] == "remote");
+  CHECK(st["state"] == "up");
+  CHECK(st["forwarded"] == 1);
+  CHECK(st.contains("remote"));
+  auto peers = status_of(a, "peers");
+  REQUIRE(peers["nodes"].size() == 1);
+  CHECK(peers["nodes"][0]["node"] == "b");
+  CHECK(peers["nodes"][0]["state"] == "up");
+  // A name the other node does not have is an error from that node.
+  auto missing = a.ask_error("b/nobody", "{}");
+  CHECK(missing.find("unknown_actor") != std::string::npos);
+  CHECK(missing.find("node b has no actor named 'nobody'")
+        != std::string::npos);
+  a.stop_and_check();
+  b.stop_and_check();
+}
+
+TEST_CASE("an actor on a third node is reached through the node between") {
+  node_fixture c{node_text("c", "listen = \"127.0.0.1:0\""), add_test_kinds};
+  node_fixture b{
+    node_text("b", "listen = \"127.0.0.1:0\"\n" + peer_list({listen_port(c)})),
+    add_test_kinds};
+  // (a counts descriptors from here: b's connection to c is made by then.)
+  REQUIRE(!logs()["b"].wait_for("node-up", 1, 5s, "c").is_null());
+  node_fixture a{node_text("a", peer_list({listen_port(b)})), add_test_kinds};
+  // a knows only b; b finds c.
+  CHECK(from_of(a.ask("c/who", R"({"hop":2})")) == "c");
+  CHECK(from_of(c.ask("a/who", "{}")) == "a");
+  auto peers = status_of(a, "peers");
+  CHECK(peers["nodes"].size() == 1);
+  a.stop_and_check();
+  b.stop_and_check();
+  c.stop_and_check();
+}
+
+TEST_CASE("typed messages pass, a type one node lacks is a clear error") {
+  node_fixture b{node_text("b", "listen = \"127.0.0.1:0\""), add_test_kinds};
+  node_fixture a{node_text("a", peer_list({listen_port(b)})),
+                 add_test_kinds_and_secret};
+  using adder_actor =
+    caf::typed_actor<caf::replies_to<point>::with<int32_t>,
+                     caf::replies_to<secret>::with<std::string>>;
+  auto adder = caf::actor_cast<adder_actor>(a.node().lookup("b/adder"));
+  {
+    caf::scoped_actor self{a.node().system()};
+    self->request(adder, 5s, point{20, 22})
+      .receive([](int32_t sum) { CHECK(sum == 42); },
+               [](caf::error& err) { FAIL(render(err)); });
+    // a and b said at greeting which types differ.
+    auto differ = logs()["a"].wait_for("types-differ", 1, 5s, "b");
+    CHECK(differ["they_lack"] == json{"secret"});
+    std::string text;
+    self->request(adder, 5s, secret{"x"})
+      .receive([&](std::string&) { text = "a reply"; },
+               [&](caf::error& err) { text = render(err); });
+    CHECK(text.find("node b does not know message type 'secret'")
+          != std::string::npos);
+    self->request(caf::actor_cast<caf::actor>(adder), 5s, unregistered{1})
+      .receive([&](caf::message&) { text = "a reply"; },
+               [&](caf::error& err) { text = render(err); });
+    CHECK(text.find("cannot leave this node") != std::string::npos);
+    self->request(adder, 5s, point{1, 2})
+      .receive([](int32_t sum) { CHECK(sum == 3); },
+               [](caf::error& err) { FAIL(render(err)); });
+  }
+  adder = nullptr;
+  a.stop_and_check();
+  b.stop_and_check();
+}
+
+TEST_CASE("a request in flight to a node that goes down gets node_down") {
+  auto port = closed_port();
+  node_fixture a{node_text("a", peer_list({port})), add_test_kinds};
+  auto b = std::make_unique<node_fixture>(
+    node_text("b", "listen = \"127.0.0.1:" + std::to_string(port) + "\""),
+    add_test_kinds);
+  REQUIRE(from_of(a.ask("b/who", "{}")) == "b");
+  std::string answer;
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread asker{[&] { answer = a.ask_error("b/silent", "{}", 20s); }};
+  // The request has reached b's silent actor once the stand-in counts it.
+  REQUIRE(eventually([&] { return status_of(a, "b/silent")["pending"] == 1; }));
+  // (a's sockets come and go while b runs: b cannot count descriptors.)
+  b->stop_and_check({}, false);
+  asker.join();
+  CHECK(answer.find("node_down") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+  auto down = logs()["a"].wait_for("node-down", 1, 5s, "b");
+  CHECK(down["reason"] == "it stopped");
+  a.stop_and_check();
+}
+
+TEST_CASE("messages wait for a node that is down, up to max-held") {
+  auto port = closed_port();
+  node_fixture a{
+    node_text("a", peer_list({port}) + "\nmax-held = 2\nrequest-timeout = 10s"),
+    add_test_kinds};
+  // Two wait; a third is refused at once.
+  std::vector<std::string> replies(2);
+  std::vector<std::thread> askers;
+  for (int i = 0; i < 2; ++i)
+    askers.emplace_back([&, i] {
+      auto r = a.ask("b/who", std::to_string(i), 30s);
+      replies[i] = r ? r->text : render(r.error());
+    });
+  REQUIRE(eventually([&] { return status_of(a, "b/who")["held"] == 2; }));
+  auto refused = a.ask_error("b/who", "2");
+  CHECK(refused.find("queue_full") != std::string::npos);
+  CHECK(refused.find("max-held") != std::string::npos);
+  // The dials fail meanwhile, with the reason in the restart events.
+  auto restarting = logs()["a"].wait_for("restarting", 1, 5s);
+  CHECK(restarting["peer"] == "127.0.0.1:" + std::to_string(port));
+  CHECK(!restarting["reason"].get<std::string>().empty());
+  // b comes up where a dials: both held requests are answered by it.
+  node_fixture b{
+    node_text("b", "listen = \"127.0.0.1:" + std::to_string(port) + "\""),
+    add_test_kinds};
+  for (auto& t : askers)
+    t.join();
+  CHECK(replies[0] == R"({"from":"b","got":0})");
+  CHECK(replies[1] == R"({"from":"b","got":1})");
+  b.stop_and_check({}, false);
+  a.stop_and_check();
+}
+
+TEST_CASE("a message held longer than request-timeout gets node_down") {
+  node_fixture a{
+    node_text("a", peer_list({closed_port()}) + "\nrequest-timeout = 300ms"),
+    add_test_kinds};
+  auto t0 = std::chrono::steady_clock::now();
+  auto err = a.ask_error("b/who", "{}", 10s);
+  CHECK(err.find("node_down") != std::string::npos);
+  CHECK(err.find("did not come up within 300 ms") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  a.stop_and_check();
+}
+
+TEST_CASE("check and start refuse bad topology keys") {
+  auto cfg = node_config::from_string(
+    "[node]\nlisten = \"localhost\"\npeers = [\"127.0.0.1:99999\"]\n"
+    "[actors]\npeers = { kind = \"echo\" }\n"
+    "r = { kind = \"router\", routes = { x = \"b/\" } }\n",
+    "bad.conf");
+  REQUIRE(cfg);
+  kind_registry kinds;
+  REQUIRE(!actors::add_builtin_kinds(kinds));
+  std::string all;
+  for (auto& e : validate(*cfg, kinds))
+    all += e.to_string() + "\n";
+  INFO(all);
+  CHECK(all.find("node.listen: expected HOST:PORT") != std::string::npos);
+  CHECK(all.find("node.peers[0]: expected a port from 0 to 65535")
+        != std::string::npos);
+  CHECK(all.find("actors.peers") != std::string::npos);
+  CHECK(all.find("'b/'") != std::string::npos);
+  // Without listen or peers, NODE/ACTOR has nowhere to go.
+  auto lone = node_config::from_string(
+    "[actors]\nr = { kind = \"router\", routes = { x = \"b/echo\" } }\n");
+  REQUIRE(lone);
+  auto errors = validate(*lone, kinds);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].to_string().find("needs [node] peers or listen")
+        != std::string::npos);
+}
+
+// -- real processes: signals
+// ---------------------------------------------------
+
+namespace {
+
+// A `switchboard run` node named b listening on `port` with `who`.
+std::unique_ptr<child> start_process_node(const temp_dir& dir, int port) {
+  auto conf =
+    dir.write("b.conf", "[node]\nname = \"b\"\ncontrol = \"none\"\nlisten = "
+                        "\"127.0.0.1:"
+                          + std::to_string(port)
+                          + "\"\n[actors]\nwho = { kind = \"echo\" }\n");
+  auto c = std::make_unique<child>(std::vector<std::string>{cli, "run", conf});
+  INFO(c->err());
+  REQUIRE(c->wait_for_stderr("ready", ms{10000}));
+  return c;
+}
+
+} // namespace
+
+TEST_CASE("a killed node is down at once and reached again when it returns") {
+  temp_dir dir;
+  auto port = closed_port();
+  auto b = start_process_node(dir, port);
+  node_fixture a{node_text("a", peer_list({port}) + "\ndown-after = 1s"),
+                 add_test_kinds};
+  REQUIRE(a.ask("b/who", R"({"k":1})"));
+  REQUIRE(!logs()["a"].wait_for("node-up", 1, 5s, "b").is_null());
+  auto t0 = std::chrono::steady_clock::now();
+  b->signal(SIGKILL);
+  b->wait(ms{5000});
+  REQUIRE(!logs()["a"].wait_for("node-down", 1, 5s, "b").is_null());
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  // While b is away a request waits; b returns on the same port and
+  // answers it.
+  std::string answer;
+  std::thread asker{[&] {
+    auto r = a.ask("b/who", R"({"k":2})", 20s);
+    answer = r ? r->text : render(r.error());
+  }};
+  b = start_process_node(dir, port);
+  asker.join();
+  CHECK(answer == R"({"k":2})");
+  auto up = logs()["a"].wait_for("node-up", 2, 10s, "b");
+  REQUIRE(!up.is_null());
+  CHECK(up["down_ms"].get<int64_t>() >= 0);
+  a.stop_and_check();
+}
+
+TEST_CASE("a frozen node (SIGSTOP) is declared down within down-after") {
+  temp_dir dir;
+  auto port = closed_port();
+  auto b = start_process_node(dir, port);
+  node_fixture a{node_text("a", peer_list({port}) + "\ndown-after = 1s"),
+                 add_test_kinds};
+  REQUIRE(a.ask("b/who", "{}"));
+  auto t0 = std::chrono::steady_clock::now();
+  b->signal(SIGSTOP);
+  auto down = logs()["a"].wait_for("node-down", 1, 10s, "b");
+  auto took = std::chrono::steady_clock::now() - t0;
+  b->signal(SIGCONT);
+  REQUIRE(!down.is_null());
+  INFO("declared down after " << std::chrono::duration_cast<ms>(took).count()
+                              << " ms");
+  // 0.75 to 0.95 of down-after by design; a loaded machine adds a little.
+  CHECK(took >= 700ms);
+  CHECK(took < 1500ms);
+  // Awake again, b is dialled and reached once more.
+  REQUIRE(!logs()["a"].wait_for("node-up", 2, 15s, "b").is_null());
+  CHECK(a.ask("b/who", R"({"again":true})"));
+  a.stop_and_check();
+}
