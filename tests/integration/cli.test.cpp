@@ -426,14 +426,15 @@ TEST_CASE("send NODE/ACTOR asks a node, which reaches the other over BASP") {
                   "echo = \"b/echo\" } }\n");
   auto b = start_node(b_conf);
   auto a = start_node(a_conf);
-  auto r = run({cli, "send", "b/echo", "--config", a_conf, R"({"x":1})"});
+  // Config wiring first (nothing has used b/echo yet): a's router sends
+  // to b/echo.
+  auto r = run({cli, "send", "fwd", "--config", a_conf, R"({"type":"echo"})"});
   INFO(r.err);
   CHECK(r.status == 0);
-  CHECK(r.out == "{\"x\":1}\n");
-  // Config wiring: a's router sends to b/echo.
-  r = run({cli, "send", "fwd", "--config", a_conf, R"({"type":"echo"})"});
-  CHECK(r.status == 0);
   CHECK(r.out == "{\"type\":\"echo\"}\n");
+  r = run({cli, "send", "b/echo", "--config", a_conf, R"({"x":1})"});
+  CHECK(r.status == 0);
+  CHECK(r.out == "{\"x\":1}\n");
   r = run({cli, "status", "b/echo", "--config", a_conf});
   CHECK(r.status == 0);
   CHECK(r.out.find("\"kind\": \"remote\"") != std::string::npos);

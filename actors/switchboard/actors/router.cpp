@@ -23,7 +23,8 @@ namespace {
 
 struct router_state {
   router_config cfg;
-  switchboard::registry* names = nullptr;
+  // Resolves route targets, NODE/ACTOR included.
+  const switchboard::node* names = nullptr;
   uint64_t forwarded = 0;
   uint64_t unrouted = 0;
 };
@@ -97,7 +98,7 @@ router_actor::behavior_type router_behavior(Self* self) {
 
 router_actor::behavior_type
 router(router_actor::stateful_pointer<router_state> self, router_config cfg,
-       switchboard::registry* names) {
+       const switchboard::node* names) {
   self->state.cfg = std::move(cfg);
   self->state.names = names;
   return router_behavior(self);
@@ -108,7 +109,7 @@ class loop_router
     : public caf::stateful_actor<router_state, loop_actor<router_actor::base>> {
 public:
   loop_router(caf::actor_config& cfg, io_loop& loop, router_config rc,
-              switchboard::registry* names)
+              const switchboard::node* names)
       : stateful_actor(cfg, loop) {
     state.cfg = std::move(rc);
     state.names = names;
@@ -145,9 +146,9 @@ kind_spec router_kind() {
     if (runs_on_loop(ctx.args))
       return caf::actor_cast<caf::actor>(
         spawn_on_loop<loop_router>(ctx.node.system(), ctx.node.loop(),
-                                   std::move(cfg), &ctx.node.registry()));
+                                   std::move(cfg), &ctx.node));
     auto h =
-      ctx.node.system().spawn(router, std::move(cfg), &ctx.node.registry());
+      ctx.node.system().spawn(router, std::move(cfg), &ctx.node);
     return caf::actor_cast<caf::actor>(h);
   };
   return result;
