@@ -36,6 +36,9 @@ const programs = [
   // The redis bridges, ioredis (plain and auto-pipelining) and redis-benchmark
   // against one redis-server.
   ['redis', process.execPath, [path.join(__dirname, 'redis.js'), build]],
+  // Two nodes over BASP (the other a child process), next to a raw TCP pair,
+  // CAF as shipped and two Node processes with JSON lines (peers/remote.js).
+  ['remote', path.join(build, 'bench', 'bench_remote'), [path.join(__dirname, 'peers')]],
 ];
 
 // For these units a smaller value is better.
