@@ -42,6 +42,13 @@ using namespace switchboard::bench;
 
 namespace {
 
+// Extra config text for both nodes (e.g. "[middleman]\nworkers = 0\n"):
+// what a setting does to the figures.
+std::string extra_config() {
+  auto x = std::getenv("SWITCHBOARD_BENCH_REMOTE_CONFIG");
+  return x ? std::string{"\n"} + x + "\n" : std::string{};
+}
+
 // 64 bytes of JSON: the message every path carries.
 #define SWITCHBOARD_BENCH_PAYLOAD                                              \
   R"({"ping":1,"data":"abcdefghijklmnopqrstuvwxyz0123456789abcdefgh"})"
@@ -274,7 +281,8 @@ int serve(int sb_port, int raw_port, int caf_port) {
     "[node]\nname = \"b\"\ncontrol = \"none\"\nlisten = \"127.0.0.1:"
     + std::to_string(sb_port)
     + "\"\n[actors]\necho = { kind = \"echo\" }\ncount = { kind = "
-      "\"count\" }\n");
+      "\"count\" }\n"
+    + extra_config());
   node b{std::move(*cfg)};
   actors::add_builtin_kinds(b.kinds());
   kind_spec count;
@@ -384,7 +392,7 @@ int main(int argc, char** argv) {
   // Node a, and CAF as shipped beside it.
   auto cfg = node_config::from_string(
     "[node]\nname = \"a\"\ncontrol = \"none\"\npeers = [\"127.0.0.1:"
-    + std::to_string(sb_port) + "\"]\n");
+    + std::to_string(sb_port) + "\"]\n" + extra_config());
   node a{std::move(*cfg)};
   actors::add_builtin_kinds(a.kinds());
   if (auto err = a.start()) {

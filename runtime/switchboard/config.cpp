@@ -540,8 +540,24 @@ private:
       check_address("node.listen", *x);
     if (auto xs =
           caf::get_if<std::vector<std::string>>(&cfg_.content(), "node.peers"))
-      for (size_t i = 0; i < xs->size(); ++i)
-        check_address("node.peers[" + std::to_string(i) + "]", (*xs)[i]);
+      for (size_t i = 0; i < xs->size(); ++i) {
+        auto key = "node.peers[" + std::to_string(i) + "]";
+        check_address(key, (*xs)[i]);
+        if ((*xs)[i].size() > 2 && (*xs)[i].substr((*xs)[i].size() - 2) == ":0")
+          add(errc::config_bad_value, key, "the port a peer listens on",
+              "port 0");
+      }
+    if (auto x = caf::get_if<caf::timespan>(&cfg_.content(), "node.down-after");
+        x && x->count() <= 0)
+      add(errc::config_bad_value, "node.down-after", "a duration above 0",
+          std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(*x).count())
+            + "ms");
+    // The name is the NODE of NODE/ACTOR and part of a socket path.
+    if (auto x = caf::get_if<std::string>(&cfg_.content(), "node.name");
+        x && !valid_name(*x))
+      add(errc::config_bad_value, "node.name",
+          "a name of letters, digits, '_' and '-'", "'" + *x + "'");
     if (remote::enabled(cfg_.content()) && names_.count(remote::manager_name))
       add(errc::config_duplicate_name,
           std::string{"actors."} + remote::manager_name,

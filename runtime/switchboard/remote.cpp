@@ -183,6 +183,8 @@ public:
                                 "name of its own");
         if (!manager)
           return make_error(errc::bad_message, "a greeting without a handle");
+        if (auto err = namesake(name, manager))
+          return err;
         came_up(name, manager, {}, false, std::move(types));
         return {hello_atom::value, node_.name(), types_};
       },
@@ -267,6 +269,10 @@ private:
                                      "of its own");
                   return;
                 }
+                if (auto err = namesake(name, manager)) {
+                  dial_failed(index, reason_of(err));
+                  return;
+                }
                 d.state = dial_state::up;
                 d.node = name;
                 d.failures = 0;
@@ -282,8 +288,13 @@ private:
             return;
           if (err == caf::sec::cannot_connect_to_node)
             dial_failed(index, "cannot connect (refused or unreachable)");
-          else if (err == caf::sec::request_timeout)
-            dial_failed(index, "no answer within down-after");
+          else if (err == caf::sec::request_timeout
+                   || err == caf::sec::connection_timeout)
+            dial_failed(index, "no BASP handshake within down-after (not a "
+                               "switchboard node, or a frozen one)");
+          else if (err == caf::sec::malformed_basp_message)
+            dial_failed(index, "not a switchboard node (it does not speak "
+                               "BASP)");
           else
             dial_failed(index, render(err));
         });
@@ -311,6 +322,22 @@ private:
     }
     delayed_send(this, decision.delay, dial_atom::value, uint64_t{index},
                  ++d.generation);
+  }
+
+  // A second node that calls itself `name` while the first is connected is
+  // refused (until the first is down): two nodes of one name would hide
+  // each other's actors.
+  caf::error namesake(const std::string& name, const caf::actor& manager) {
+    auto i = nodes_.find(name);
+    if (i == nodes_.end() || i->second.manager == manager)
+      return caf::none;
+    return make_error(errc::name_taken,
+                      "a node named '" + name + "' is connected already"
+                        + (i->second.address.empty()
+                             ? std::string{}
+                             : " (" + i->second.address + ")")
+                        + ": every node of a topology needs a name of its "
+                          "own");
   }
 
   void came_up(const std::string& name, caf::actor manager, std::string address,
@@ -605,7 +632,9 @@ public:
     auto& content = n.config().content();
     max_held_ = static_cast<size_t>(
       caf::get_or(content, "node.max-held", int64_t{defaults::max_held}));
-    hold_for_ = n.request_timeout();
+    // Four fifths of request-timeout: a sender that waits request-timeout
+    // (switchboard send, the bridges) hears node_down, not its own timeout.
+    hold_for_ = n.request_timeout() * 4 / 5;
   }
 
   const char* name() const override {
@@ -712,6 +741,10 @@ private:
           resolving_ = false;
           last_error_ = render(err);
           fail_held(err);
+          // No such actor there (a typo, or gone): the stand-in leaves the
+          // registry instead of staying in status for good; the next use
+          // of the address asks again.
+          quit(caf::exit_reason::normal);
         });
   }
 
@@ -791,16 +824,15 @@ private:
     if (dm.source != remote_.address())
       return;
     remote_ = nullptr;
-    auto err =
-      dm.reason == caf::exit_reason::remote_link_unreachable
-        ? make_error(errc::node_down, "node " + node_name_
-                                        + " went down before " + actor_name_
-                                        + " answered")
-        : make_error(errc::node_down, actor_name_ + " on node " + node_name_
-                                        + " exited before it answered ("
-                                        + render(dm.reason) + ")");
-    last_error_ = render(err);
-    fail_pending(err);
+    // A node that stops ends its actors before the connection closes.
+    last_error_ = dm.reason == caf::exit_reason::remote_link_unreachable
+                    ? "node " + node_name_ + " went down"
+                  : dm.reason == caf::exit_reason::user_shutdown
+                    ? actor_name_ + " on node " + node_name_ + " stopped"
+                    : actor_name_ + " on node " + node_name_ + " exited ("
+                        + render(dm.reason) + ")";
+    fail_pending(
+      make_error(errc::node_down, last_error_ + " before it answered"));
     if (!held_.empty())
       resolve();
   }
@@ -817,7 +849,8 @@ private:
           + std::to_string(
             std::chrono::duration_cast<std::chrono::milliseconds>(hold_for_)
               .count())
-          + " ms" + (last_error_.empty() ? "" : " (" + last_error_ + ")"));
+          + " ms"
+          + (last_error_.empty() ? "" : " (last: " + last_error_ + ")"));
       if (m.promise.pending())
         m.promise.deliver(err);
       else
@@ -873,9 +906,11 @@ private:
     std::vector<std::pair<std::string, std::string>> fields{
       {"node", json(node_name_).dump()},
       {"actor", json(actor_name_).dump()},
+      // up: resolved; waiting: for the node (or its answer); idle:
+      // resolved on the next message.
       {"state", remote_      ? "\"up\""
-                : resolving_ ? "\"resolving\""
-                             : "\"down\""},
+                : resolving_ ? "\"waiting\""
+                             : "\"idle\""},
       {"held", std::to_string(held_.size())},
       {"pending", std::to_string(pending_.size())},
       {"forwarded", std::to_string(forwarded_)},
@@ -981,8 +1016,12 @@ caf::expected<caf::actor> start(node& n) {
     auto bound = sys.middleman().publish(mgr, port, host.c_str(), true);
     if (!bound) {
       caf::anon_send_exit(mgr, caf::exit_reason::user_shutdown);
-      return make_error(errc::io_error, "[node] listen on " + listen + ": "
-                                          + render(bound.error()));
+      auto why = bound.error() == caf::sec::cannot_open_port
+                   ? std::string{"cannot listen there (address in use, or "
+                                 "not one of this machine's)"}
+                   : render(bound.error());
+      return make_error(errc::io_error,
+                        "[node] listen on " + listen + ": " + why);
     }
     auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host)
                  + ":" + std::to_string(*bound);

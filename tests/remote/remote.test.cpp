@@ -122,12 +122,16 @@ void add_test_kinds_and_secret(kind_registry& kinds) {
 
 // A node named `name` with `who` (tag = name), `silent` and a `log` for
 // its events; `node_keys` go into [node].
-std::string node_text(const std::string& name, const std::string& node_keys) {
-  logs()[name].events.clear();
+// (`tag` tells apart two nodes of one name.)
+std::string node_text(const std::string& name, const std::string& node_keys,
+                      std::string tag = "") {
+  if (tag.empty())
+    tag = name;
+  logs()[tag].events.clear();
   return "[node]\nname = \"" + name
          + "\"\ncontrol = \"none\"\nevents = \"log\"\n" + node_keys
-         + "\n[actors]\nwho = { kind = \"who\", tag = \"" + name
-         + "\" }\nlog = { kind = \"log\", tag = \"" + name
+         + "\n[actors]\nwho = { kind = \"who\", tag = \"" + tag
+         + "\" }\nlog = { kind = \"log\", tag = \"" + tag
          + "\" }\nsilent = { kind = \"silent\" }\nadder = { kind = "
            "\"adder\" }\n";
 }
@@ -301,14 +305,36 @@ TEST_CASE("a message held longer than request-timeout gets node_down") {
   auto t0 = std::chrono::steady_clock::now();
   auto err = a.ask_error("b/who", "{}", 10s);
   CHECK(err.find("node_down") != std::string::npos);
-  CHECK(err.find("did not come up within 300 ms") != std::string::npos);
+  // Four fifths of request-timeout: the sender's own wait is longer.
+  CHECK(err.find("did not come up within 240 ms") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
   a.stop_and_check();
 }
 
+TEST_CASE("a second node of the same name is refused while the first is up") {
+  node_fixture c{node_text("c", "listen = \"127.0.0.1:0\""), add_test_kinds};
+  auto peers = peer_list({listen_port(c)});
+  node_fixture first{node_text("s", peers, "s1"), add_test_kinds};
+  REQUIRE(!logs()["s1"].wait_for("node-up", 1, 5s, "c").is_null());
+  node_fixture second{node_text("s", peers, "s2"), add_test_kinds};
+  auto refused = logs()["s2"].wait_for("restarting", 1, 5s);
+  REQUIRE(!refused.is_null());
+  CHECK(refused["reason"].get<std::string>().find(
+          "a node named 's' is connected already")
+        != std::string::npos);
+  // c still reaches the first.
+  auto r = c.ask("s/who", "{}");
+  REQUIRE(r);
+  CHECK(json::parse(r->text)["from"] == "s1");
+  second.stop_and_check({}, false);
+  first.stop_and_check({}, false);
+  c.stop_and_check();
+}
+
 TEST_CASE("check and start refuse bad topology keys") {
   auto cfg = node_config::from_string(
-    "[node]\nlisten = \"localhost\"\npeers = [\"127.0.0.1:99999\"]\n"
+    "[node]\nname = \"a/b\"\nlisten = \"localhost\"\n"
+    "peers = [\"127.0.0.1:99999\", \"127.0.0.1:0\"]\ndown-after = 0s\n"
     "[actors]\npeers = { kind = \"echo\" }\n"
     "r = { kind = \"router\", routes = { x = \"b/\" } }\n",
     "bad.conf");
@@ -323,6 +349,11 @@ TEST_CASE("check and start refuse bad topology keys") {
   CHECK(all.find("node.peers[0]: expected a port from 0 to 65535")
         != std::string::npos);
   CHECK(all.find("actors.peers") != std::string::npos);
+  CHECK(all.find("node.peers[1]: expected the port a peer listens on")
+        != std::string::npos);
+  CHECK(all.find("node.down-after: expected a duration above 0")
+        != std::string::npos);
+  CHECK(all.find("node.name: expected a name of letters") != std::string::npos);
   CHECK(all.find("'b/'") != std::string::npos);
   // Without listen or peers, NODE/ACTOR has nowhere to go.
   auto lone = node_config::from_string(
