@@ -860,6 +860,9 @@ const std::vector<key_spec>& node_section_keys() {
      0},
     {"events", value_type::actor_ref, false,
      "the actor told of node-up, node-down and peer restarts"},
+    {"cookie", value_type::string, false,
+     "a secret every node of the topology shares; a node without it is "
+     "refused"},
   };
   return keys;
 }

@@ -26,6 +26,8 @@
 #include <caf/system_messages.hpp>
 
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "switchboard/defaults.hpp"
 #include "switchboard/errc.hpp"
@@ -44,6 +46,9 @@ using clock_type = std::chrono::steady_clock;
 /// Greets a node: (hello, name, message types, its peer manager) ->
 /// (hello, name, message types).
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
+
+/// Proves the greeting node knows the cookie: (auth, proof) -> ok.
+using auth_atom = caf::atom_constant<caf::atom("auth")>;
 
 /// Which actor an address stands for: (resolve, "NODE/ACTOR", hops) ->
 /// actor.
@@ -110,6 +115,44 @@ std::string comma_list(const std::vector<std::string>& xs) {
   return result;
 }
 
+// A fresh random nonce, as hex.
+std::string make_nonce() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+    std::abort(); // No randomness: nothing can be trusted.
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string result;
+  for (auto b : bytes) {
+    result += hex[b >> 4];
+    result += hex[b & 0xf];
+  }
+  return result;
+}
+
+// HMAC-SHA256 of what one side proves (`label`: "answer" from the node
+// dialled, "greet" from the one that dials) over the other side's nonce,
+// keyed with the cookie, as hex. Nodes without a cookie share the empty
+// one; a node with a cookie and one without never agree.
+std::string cookie_proof(const std::string& cookie, const char* label,
+                         const std::string& nonce, const std::string& name) {
+  auto data = std::string{label} + "\n" + nonce + "\n" + name;
+  unsigned char out[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, cookie.data(),
+                cookie.size(),
+                reinterpret_cast<const unsigned char*>(data.data()),
+                data.size(), out, sizeof(out), &len)
+      == nullptr)
+    return {};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string result;
+  for (size_t i = 0; i < len; ++i) {
+    result += hex[out[i] >> 4];
+    result += hex[out[i] & 0xf];
+  }
+  return result;
+}
+
 // -- the peer manager ---------------------------------------------------------
 
 // A node this one talks to directly.
@@ -147,6 +190,7 @@ public:
     down_after_ =
       node_timespan(content, "down-after", caf::timespan{defaults::down_after});
     events_ = caf::get_or(content, "node.events", std::string{});
+    cookie_ = caf::get_or(content, "node.cookie", std::string{});
     restart_policy reconnect;
     reconnect.mode = restart_mode::always;
     reconnect.delay = std::chrono::milliseconds(100);
@@ -173,9 +217,13 @@ public:
     for (size_t i = 0; i < dials_.size(); ++i)
       dial(i);
     return {
+      // A node that dialled this one greets it (1 of 2): its nonce; the
+      // answer proves this node knows the cookie and carries a nonce of
+      // its own.
       [this](hello_atom, std::string& name, std::vector<std::string>& types,
-             caf::actor& manager)
-        -> caf::result<hello_atom, std::string, std::vector<std::string>> {
+             caf::actor& manager, std::string& nonce)
+        -> caf::result<hello_atom, std::string, std::vector<std::string>,
+                       std::string, std::string> {
         if (name == node_.name())
           return make_error(errc::name_taken,
                             "this node is named '" + name
@@ -185,12 +233,38 @@ public:
           return make_error(errc::bad_message, "a greeting without a handle");
         if (auto err = namesake(name, manager))
           return err;
-        came_up(name, manager, {}, false, std::move(types));
-        return {hello_atom::value, node_.name(), types_};
+        auto mine = make_nonce();
+        greetings_[manager.node()] = {name, std::move(types), manager, mine};
+        return {hello_atom::value, node_.name(), types_, mine,
+                cookie_proof(cookie_, "answer", nonce, node_.name())};
+      },
+      // (2 of 2): its proof over this node's nonce.
+      [this](auth_atom, std::string& proof) -> caf::result<caf::ok_atom> {
+        auto& sender = current_sender();
+        auto i = sender ? greetings_.find(sender->node()) : greetings_.end();
+        if (i == greetings_.end())
+          return make_error(errc::bad_message, "no greeting to finish");
+        auto g = std::move(i->second);
+        greetings_.erase(i);
+        if (proof != cookie_proof(cookie_, "greet", g.nonce, g.name)) {
+          node_.log("refused node " + g.name
+                    + ": it does not know this node's cookie");
+          return make_error(errc::bad_message,
+                            "node " + node_.name()
+                              + " refused the greeting: wrong cookie");
+        }
+        if (auto err = namesake(g.name, g.manager))
+          return err;
+        came_up(g.name, g.manager, {}, false, std::move(g.types));
+        return caf::ok_atom::value;
       },
       // From another node's peer manager.
       [this](resolve_atom, std::string& address,
              int32_t hops) -> caf::result<caf::actor> {
+        if (!greeted(current_sender()))
+          return make_error(errc::bad_message,
+                            "node " + node_.name()
+                              + " answers only nodes it has greeted");
         auto rp = make_response_promise<caf::actor>();
         resolve(std::move(address), hops, false,
                 [rp](caf::expected<caf::actor> x) mutable {
@@ -254,14 +328,14 @@ private:
             return;
           }
           auto manager = caf::actor_cast<caf::actor>(ptr);
+          auto nonce = make_nonce();
           request(manager, down_after_, hello_atom::value, node_.name(), types_,
-                  self)
+                  self, nonce)
             .then(
-              [this, index, generation,
-               manager](hello_atom, std::string& name,
-                        std::vector<std::string>& types) {
-                auto& d = dials_[index];
-                if (d.generation != generation)
+              [this, index, generation, manager, nonce](
+                hello_atom, std::string& name, std::vector<std::string>& types,
+                std::string& theirs, std::string& proof) {
+                if (dials_[index].generation != generation)
                   return;
                 if (name == node_.name()) {
                   dial_failed(index, "the node there is this node's "
@@ -269,18 +343,36 @@ private:
                                      "of its own");
                   return;
                 }
+                if (proof != cookie_proof(cookie_, "answer", nonce, name)) {
+                  dial_failed(index, "node " + name
+                                       + " does not know this node's cookie");
+                  return;
+                }
                 if (auto err = namesake(name, manager)) {
                   dial_failed(index, reason_of(err));
                   return;
                 }
-                d.state = dial_state::up;
-                d.node = name;
-                d.failures = 0;
-                came_up(name, manager, d.address, true, std::move(types));
+                request(manager, down_after_, auth_atom::value,
+                        cookie_proof(cookie_, "greet", theirs, node_.name()))
+                  .then(
+                    [this, index, generation, manager, name,
+                     types](caf::ok_atom) mutable {
+                      auto& d = dials_[index];
+                      if (d.generation != generation)
+                        return;
+                      d.state = dial_state::up;
+                      d.node = name;
+                      d.failures = 0;
+                      came_up(name, manager, d.address, true, std::move(types));
+                    },
+                    [this, index, generation](caf::error& err) {
+                      if (dials_[index].generation == generation)
+                        dial_failed(index, reason_of(err));
+                    });
               },
               [this, index, generation](caf::error& err) {
                 if (dials_[index].generation == generation)
-                  dial_failed(index, "greeting refused: " + render(err));
+                  dial_failed(index, "greeting refused: " + reason_of(err));
               });
         },
         [this, index, generation](caf::error& err) {
@@ -604,8 +696,30 @@ private:
     node_.send_event(events_, events_cache_, ev.dump());
   }
 
+  // Whether `sender` is a node this one has greeted (or itself).
+  bool greeted(const caf::strong_actor_ptr& sender) const {
+    if (!sender)
+      return false;
+    if (sender->node() == system().node())
+      return true;
+    for (auto& kvp : nodes_)
+      if (kvp.second.manager.node() == sender->node())
+        return true;
+    return false;
+  }
+
+  // A greeting begun by a node that dialled this one.
+  struct greeting {
+    std::string name;
+    std::vector<std::string> types;
+    caf::actor manager;
+    std::string nonce;
+  };
+
   switchboard::node& node_;
   std::string listen_;
+  std::string cookie_;
+  std::map<caf::node_id, greeting> greetings_;
   caf::timespan down_after_;
   std::string events_;
   caf::actor events_cache_;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include <caf/io/all.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -329,6 +330,51 @@ TEST_CASE("a second node of the same name is refused while the first is up") {
   second.stop_and_check({}, false);
   first.stop_and_check({}, false);
   c.stop_and_check();
+}
+
+TEST_CASE("nodes that share a cookie meet and one without it is refused") {
+  node_fixture b{node_text("b", "listen = \"127.0.0.1:0\"\ncookie = \"k1\""),
+                 add_test_kinds};
+  auto peers = peer_list({listen_port(b)});
+  {
+    node_fixture a{node_text("a", peers + "\ncookie = \"k1\""), add_test_kinds};
+    CHECK(from_of(a.ask("b/who", "{}")) == "b");
+    a.stop_and_check();
+  }
+  for (auto cookie : {"cookie = \"k2\"", ""}) {
+    node_fixture a{node_text("a", peers + "\nrequest-timeout = 1s\n" + cookie),
+                   add_test_kinds};
+    auto refused = logs()["a"].wait_for("restarting", 1, 5s);
+    REQUIRE(!refused.is_null());
+    CHECK(refused["reason"] == "node b does not know this node's cookie");
+    CHECK(a.ask_error("b/who", "{}").find("node_down") != std::string::npos);
+    a.stop_and_check();
+  }
+  b.stop_and_check();
+}
+
+TEST_CASE("a node answers no lookup from a node it has not greeted") {
+  node_fixture b{node_text("b", "listen = \"127.0.0.1:0\""), add_test_kinds};
+  // Plain CAF, no greeting: it reaches b's peer manager over BASP...
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  std::string text;
+  {
+    caf::actor_system sys{cfg};
+    auto mgr = sys.middleman().remote_actor(
+      "127.0.0.1", static_cast<uint16_t>(listen_port(b)));
+    REQUIRE(mgr);
+    caf::scoped_actor self{sys};
+    // ... but asking it which actor "who" is gets a refusal, not a handle.
+    self
+      ->request(
+        *mgr, 5s,
+        caf::make_message(caf::atom("resolve"), std::string{"who"}, int32_t{3}))
+      .receive([&](caf::actor&) { text = "a handle"; },
+               [&](caf::error& err) { text = render(err); });
+  }
+  CHECK(text.find("answers only nodes it has greeted") != std::string::npos);
+  b.stop_and_check();
 }
 
 TEST_CASE("check and start refuse bad topology keys") {
