@@ -553,6 +553,13 @@ private:
           std::to_string(
             std::chrono::duration_cast<std::chrono::milliseconds>(*x).count())
             + "ms");
+    if (caf::get_or(cfg_.content(), "node.tls", false))
+      for (auto key : {"cert-file", "key-file", "ca-file"})
+        if (!caf::get_if<std::string>(&cfg_.content(),
+                                      std::string{"node."} + key))
+          add(errc::config_missing_key, std::string{"node."} + key,
+              "a file (tls = true needs cert-file, key-file and ca-file)",
+              "nothing");
     // The name is the NODE of NODE/ACTOR and part of a socket path.
     if (auto x = caf::get_if<std::string>(&cfg_.content(), "node.name");
         x && !valid_name(*x))
@@ -860,6 +867,14 @@ const std::vector<key_spec>& node_section_keys() {
      0},
     {"events", value_type::actor_ref, false,
      "the actor told of node-up, node-down and peer restarts"},
+    {"tls", value_type::boolean, false,
+     "peers talk TLS (CAF's openssl module): cert-file, key-file and "
+     "ca-file are then required"},
+    {"cert-file", value_type::string, false,
+     "this node's certificate (PEM) for TLS between nodes"},
+    {"key-file", value_type::string, false, "the certificate's private key"},
+    {"ca-file", value_type::string, false,
+     "the CA certificates (PEM) a peer's certificate must chain to"},
     {"cookie", value_type::string, false,
      "a secret every node of the topology shares; a node without it is "
      "refused"},

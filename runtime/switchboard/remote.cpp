@@ -19,6 +19,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/others.hpp>
 #include <caf/sec.hpp>
@@ -27,7 +29,9 @@
 
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include "switchboard/defaults.hpp"
 #include "switchboard/errc.hpp"
@@ -191,6 +195,7 @@ public:
       node_timespan(content, "down-after", caf::timespan{defaults::down_after});
     events_ = caf::get_or(content, "node.events", std::string{});
     cookie_ = caf::get_or(content, "node.cookie", std::string{});
+    tls_ = caf::get_or(content, "node.tls", false);
     restart_policy reconnect;
     reconnect.mode = restart_mode::always;
     reconnect.delay = std::chrono::milliseconds(100);
@@ -312,7 +317,8 @@ private:
     auto& d = dials_[index];
     d.state = dial_state::connecting;
     auto generation = ++d.generation;
-    auto mm = system().middleman().actor_handle();
+    auto mm = tls_ ? system().openssl_manager().actor_handle()
+                   : system().middleman().actor_handle();
     auto self = caf::actor_cast<caf::actor>(this);
     // A peer that accepts but never answers (stopped, say) fails the
     // dial after down-after, as a silent peer is declared down.
@@ -384,6 +390,13 @@ private:
                    || err == caf::sec::connection_timeout)
             dial_failed(index, "no BASP handshake within down-after (not a "
                                "switchboard node, or a frozen one)");
+          else if (err == caf::sec::disconnect_during_handshake)
+            dial_failed(index, std::string{"the peer hung up during the "
+                                           "handshake ("}
+                                 + (tls_ ? "does it trust this node's "
+                                           "certificate, and speak TLS?"
+                                         : "does it want TLS?")
+                                 + ")");
           else if (err == caf::sec::malformed_basp_message)
             dial_failed(index, "not a switchboard node (it does not speak "
                                "BASP)");
@@ -683,6 +696,7 @@ private:
       {"nodes", nodes.dump()},
       {"peers", dials.dump()},
       {"waiting", std::to_string(waiting_.size())},
+      {"tls", tls_ ? "true" : "false"},
       {"down_after_ms",
        std::to_string(
          std::chrono::duration_cast<std::chrono::milliseconds>(down_after_)
@@ -719,6 +733,7 @@ private:
   switchboard::node& node_;
   std::string listen_;
   std::string cookie_;
+  bool tls_ = false;
   std::map<caf::node_id, greeting> greetings_;
   caf::timespan down_after_;
   std::string events_;
@@ -1099,8 +1114,20 @@ bool split_host_port(const std::string& text, std::string& host, uint16_t& port,
   return true;
 }
 
+bool uses_tls(const caf::settings& cfg) {
+  return caf::get_or(cfg, "node.tls", false);
+}
+
 void configure(caf::actor_system_config& sys_cfg, const caf::settings& cfg) {
   sys_cfg.load<caf::io::middleman>();
+  if (uses_tls(cfg)) {
+    // Certificates on both sides, checked against the CA: CAF's anonymous
+    // mode (no certificates) needs ciphers OpenSSL 3 no longer offers.
+    sys_cfg.load<caf::openssl::manager>();
+    sys_cfg.openssl_certificate = caf::get_or(cfg, "node.cert-file", "");
+    sys_cfg.openssl_key = caf::get_or(cfg, "node.key-file", "");
+    sys_cfg.openssl_cafile = caf::get_or(cfg, "node.ca-file", "");
+  }
   if (caf::get_if(&cfg, "middleman.heartbeat-interval") != nullptr)
     return;
   // A peer that says nothing for 3/4 of down-after is dropped; with a
@@ -1113,8 +1140,51 @@ void configure(caf::actor_system_config& sys_cfg, const caf::settings& cfg) {
               caf::timespan{down_after * 3 / 4});
 }
 
+namespace {
+
+// What OpenSSL says went wrong, one line.
+std::string ssl_error() {
+  std::string result;
+  while (auto code = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof(buf));
+    result += (result.empty() ? "" : "; ") + std::string{buf};
+  }
+  return result.empty() ? "unknown error" : result;
+}
+
+// Loads the TLS files as CAF's openssl module will, so that a bad file is
+// a clear error at start (CAF would throw on its multiplexer thread).
+caf::error check_tls_files(const caf::settings& cfg) {
+  auto cert = caf::get_or(cfg, "node.cert-file", "");
+  auto key = caf::get_or(cfg, "node.key-file", "");
+  auto ca = caf::get_or(cfg, "node.ca-file", "");
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{
+    SSL_CTX_new(TLS_method()), SSL_CTX_free};
+  auto fail = [](const std::string& what) {
+    return make_error(errc::config_bad_value,
+                      "[node] " + what + ": " + ssl_error());
+  };
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1)
+    return fail("cert-file '" + cert + "'");
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM)
+      != 1)
+    return fail("key-file '" + key + "'");
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return fail("key-file '" + key + "' does not match cert-file");
+  if (SSL_CTX_load_verify_locations(ctx.get(), ca.c_str(), nullptr) != 1)
+    return fail("ca-file '" + ca + "'");
+  return caf::none;
+}
+
+} // namespace
+
 caf::expected<caf::actor> start(node& n) {
   auto& sys = n.system();
+  bool tls = uses_tls(n.config().content());
+  if (tls)
+    if (auto err = check_tls_files(n.config().content()))
+      return err;
   auto mgr = sys.spawn<peer_manager>(n);
   auto listen = caf::get_or(n.config().content(), "node.listen", std::string{});
   if (!listen.empty()) {
@@ -1127,7 +1197,8 @@ caf::expected<caf::actor> start(node& n) {
                                                   + error + ", found '" + listen
                                                   + "'");
     }
-    auto bound = sys.middleman().publish(mgr, port, host.c_str(), true);
+    auto bound = tls ? caf::openssl::publish(mgr, port, host.c_str(), true)
+                     : sys.middleman().publish(mgr, port, host.c_str(), true);
     if (!bound) {
       caf::anon_send_exit(mgr, caf::exit_reason::user_shutdown);
       auto why = bound.error() == caf::sec::cannot_open_port
@@ -1140,7 +1211,7 @@ caf::expected<caf::actor> start(node& n) {
     auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host)
                  + ":" + std::to_string(*bound);
     caf::anon_send(mgr, listen_atom::value, where);
-    n.log("listening for peers on " + where);
+    n.log("listening for peers on " + where + (tls ? " (TLS)" : ""));
   }
   return mgr;
 }

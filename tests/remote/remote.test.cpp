@@ -377,9 +377,61 @@ TEST_CASE("a node answers no lookup from a node it has not greeted") {
   b.stop_and_check();
 }
 
+TEST_CASE("TLS between nodes: the right CA passes, another CA and plaintext do "
+          "not") {
+  temp_dir dir1;
+  temp_dir dir2;
+  auto ours = self_signed_cert(dir1);
+  auto theirs = self_signed_cert(dir2);
+  auto tls = [](const cert_files& c) {
+    return "tls = true\ncert-file = \"" + c.cert + "\"\nkey-file = \"" + c.key
+           + "\"\nca-file = \"" + c.cert + "\"\n";
+  };
+  node_fixture b{node_text("b", "listen = \"127.0.0.1:0\"\n" + tls(ours)),
+                 add_test_kinds};
+  CHECK(status_of(b, "peers")["tls"] == true);
+  auto peers = peer_list({listen_port(b)}) + "\nrequest-timeout = 1s\n";
+  {
+    node_fixture a{node_text("a", peers + tls(ours)), add_test_kinds};
+    CHECK(from_of(a.ask("b/who", "{}")) == "b");
+    a.stop_and_check({}, false);
+  }
+  // A certificate from a CA that b does not trust; then no TLS at all.
+  for (auto keys : {tls(theirs), std::string{}}) {
+    node_fixture a{node_text("a", peers + keys), add_test_kinds};
+    auto refused = logs()["a"].wait_for("restarting", 1, 5s);
+    REQUIRE(!refused.is_null());
+    CHECK(refused["reason"].get<std::string>().find("hung up during the "
+                                                    "handshake")
+          != std::string::npos);
+    CHECK(a.ask_error("b/who", "{}").find("node_down") != std::string::npos);
+    CHECK(status_of(a, "peers")["nodes"].empty());
+    a.stop_and_check({}, false);
+  }
+  b.stop_and_check({}, false);
+}
+
+TEST_CASE("a TLS node with a file it cannot use does not start, and says why") {
+  temp_dir dir;
+  auto c = self_signed_cert(dir);
+  auto cfg = node_config::from_string(
+    "[node]\nname = \"t\"\ncontrol = \"none\"\nlisten = \"127.0.0.1:0\"\n"
+    "tls = true\ncert-file = \""
+    + c.cert + "\"\nkey-file = \"" + dir.path() + "/missing.pem\"\nca-file = \""
+    + c.cert + "\"\n");
+  REQUIRE(cfg);
+  node n{std::move(*cfg)};
+  REQUIRE(!actors::add_builtin_kinds(n.kinds()));
+  auto err = n.start();
+  REQUIRE(err);
+  CHECK(render(err).find("[node] key-file '" + dir.path() + "/missing.pem'")
+        != std::string::npos);
+  CHECK(!n.running());
+}
+
 TEST_CASE("check and start refuse bad topology keys") {
   auto cfg = node_config::from_string(
-    "[node]\nname = \"a/b\"\nlisten = \"localhost\"\n"
+    "[node]\nname = \"a/b\"\nlisten = \"localhost\"\ntls = true\n"
     "peers = [\"127.0.0.1:99999\", \"127.0.0.1:0\"]\ndown-after = 0s\n"
     "[actors]\npeers = { kind = \"echo\" }\n"
     "r = { kind = \"router\", routes = { x = \"b/\" } }\n",
@@ -400,6 +452,8 @@ TEST_CASE("check and start refuse bad topology keys") {
   CHECK(all.find("node.down-after: expected a duration above 0")
         != std::string::npos);
   CHECK(all.find("node.name: expected a name of letters") != std::string::npos);
+  CHECK(all.find("node.cert-file: expected a file (tls = true needs")
+        != std::string::npos);
   CHECK(all.find("'b/'") != std::string::npos);
   // Without listen or peers, NODE/ACTOR has nowhere to go.
   auto lone = node_config::from_string(
