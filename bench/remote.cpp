@@ -294,7 +294,7 @@ int serve(int sb_port, int raw_port, int caf_port) {
   b.kinds().add(count);
   if (auto err = b.start()) {
     std::fprintf(stderr, "node b: %s\n", render(err).c_str());
-    return 1;
+    _exit(1); // CAF's system would wait for its published actors.
   }
   std::printf("ready\n");
   std::fflush(stdout);
@@ -338,6 +338,19 @@ struct peer_process {
     out = from[0];
   }
 
+  // Waits for the process to end on its own; returns its exit status.
+  int finish() {
+    close(in);
+    in = -1;
+    char buf[256];
+    while (read(out, buf, sizeof(buf)) > 0) {
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return status;
+  }
+
   std::string line() {
     std::string result;
     char c;
@@ -347,11 +360,14 @@ struct peer_process {
   }
 
   ~peer_process() {
-    close(in);
+    if (in >= 0)
+      close(in);
     close(out);
-    kill(pid, SIGTERM);
-    int status;
-    waitpid(pid, &status, 0);
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      int status;
+      waitpid(pid, &status, 0);
+    }
   }
 };
 
@@ -468,5 +484,70 @@ int main(int argc, char** argv) {
   echo = nullptr;
   count = nullptr;
   a.stop();
+  // The same two nodes with TLS between them (a self-signed certificate,
+  // its own CA, made by the openssl command).
+  char dir[] = "/tmp/switchboard-bench-XXXXXX";
+  if (mkdtemp(dir) == nullptr)
+    return 1;
+  auto cert = std::string{dir} + "/cert.pem";
+  auto key = std::string{dir} + "/key.pem";
+  peer_process openssl{{"openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                        "-keyout", key, "-out", cert}};
+  if (openssl.finish() != 0) {
+    std::fprintf(stderr, "openssl req failed\n");
+    return 1;
+  }
+  setenv("SWITCHBOARD_BENCH_REMOTE_CONFIG",
+         ("[node]\ntls = true\ncert-file = \"" + cert + "\"\nkey-file = \""
+          + key + "\"\nca-file = \"" + cert + "\"\n")
+           .c_str(),
+         1);
+  {
+    auto tls_port = free_port();
+    peer_process tls_other{{self, "--serve", std::to_string(tls_port),
+                            std::to_string(free_port()),
+                            std::to_string(free_port())}};
+    if (tls_other.line() != "ready") {
+      std::fprintf(stderr, "the TLS node did not start\n");
+      return 1;
+    }
+    auto tls_cfg = node_config::from_string(
+      "[node]\nname = \"a\"\ncontrol = \"none\"\npeers = [\"127.0.0.1:"
+      + std::to_string(tls_port) + "\"]\n" + extra_config());
+    node ta{std::move(*tls_cfg)};
+    actors::add_builtin_kinds(ta.kinds());
+    if (auto err = ta.start()) {
+      std::fprintf(stderr, "TLS node a: %s\n", render(err).c_str());
+      return 1;
+    }
+    auto tls_echo = ta.lookup("b/echo");
+    auto tls_count = ta.lookup("b/count");
+    actor_round_trips<json_message>(ta.system(), tls_echo, 100, json);
+    actor_round_trips<uint64_t>(ta.system(), tls_count, 1, [] {
+      return caf::make_message(done_atom::value);
+    });
+    sb.clear();
+    std::vector<double> ow;
+    for (size_t r = 0; r < rounds; ++r) {
+      sb.push_back(
+        actor_round_trips<json_message>(ta.system(), tls_echo, n_rt, json));
+      ow.push_back(actor_one_way(
+        ta.system(), tls_count, n_one_way,
+        [] {
+          return caf::make_message(push_atom::value,
+                                   json_message::trusted(payload));
+        },
+        [] { return caf::make_message(done_atom::value); }));
+    }
+    report("remote round trip", "switchboard with TLS", median(sb), "rt/s");
+    report("remote one-way", "switchboard with TLS", median(ow), "msg/s");
+    tls_echo = nullptr;
+    tls_count = nullptr;
+    ta.stop();
+  }
+  unlink(cert.c_str());
+  unlink(key.c_str());
+  rmdir(dir);
   return 0;
 }
