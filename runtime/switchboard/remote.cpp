@@ -216,6 +216,18 @@ public:
     return "switchboard.peers";
   }
 
+  // What waits here holds promises to remote references, which hold this
+  // actor: let go of both sides, or neither is ever freed.
+  void on_exit() override {
+    auto err = make_error(errc::not_running, "the node is stopping");
+    for (auto& w : waiting_)
+      w.done(err);
+    waiting_.clear();
+    greetings_.clear();
+    nodes_.clear();
+    events_cache_ = nullptr;
+  }
+
   caf::behavior make_behavior() override {
     types_ = type_names(system());
     set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
@@ -770,15 +782,17 @@ public:
     return "switchboard.remote";
   }
 
+  void on_exit() override {
+    fail_all(make_error(errc::not_running, "the node is stopping"));
+    manager_ = nullptr;
+    remote_ = nullptr;
+  }
+
   caf::behavior make_behavior() override {
     set_default_handler([](caf::scheduled_actor* ptr, caf::message_view& x) {
       return static_cast<remote_ref*>(ptr)->on_message(x);
     });
     set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
-    set_exit_handler([this](caf::exit_msg& em) {
-      fail_all(make_error(errc::not_running, "the node is stopping"));
-      quit(em.reason);
-    });
     return {
       [this](status_atom) -> caf::result<json_message> {
         auto rp = make_response_promise<json_message>();
