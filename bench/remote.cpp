@@ -253,7 +253,7 @@ caf::behavior counter(caf::event_based_actor*) {
 // -- the other process
 // ----------------------------------------------------------
 
-int serve(int sb_port, int raw_port, int caf_port) {
+int serve(int sb_port, int raw_port, int caf_port, int caf_count_port) {
   pin_to_cpu(1);
   int listener = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
@@ -274,7 +274,7 @@ int serve(int sb_port, int raw_port, int caf_port) {
   auto raw_count = raw_sys.spawn(counter);
   raw_sys.middleman().publish(raw_echo, static_cast<uint16_t>(caf_port),
                               "127.0.0.1", true);
-  raw_sys.middleman().publish(raw_count, static_cast<uint16_t>(caf_port + 1),
+  raw_sys.middleman().publish(raw_count, static_cast<uint16_t>(caf_count_port),
                               "127.0.0.1", true);
   // Node b.
   auto cfg = node_config::from_string(
@@ -382,8 +382,9 @@ double node_client(const std::string& script, const std::string& mode,
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 5 && std::string{argv[1]} == "--serve")
-    return serve(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]));
+  if (argc == 6 && std::string{argv[1]} == "--serve")
+    return serve(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]),
+                 std::atoi(argv[5]));
   if (argc < 2) {
     std::fprintf(stderr, "usage: bench_remote PEERS_DIR\n");
     return 2;
@@ -395,12 +396,14 @@ int main(int argc, char** argv) {
   auto sb_port = free_port();
   auto raw_port = free_port();
   auto caf_port = free_port();
+  auto caf_count_port = free_port();
   pin_to_cpu(0);
   char self[4096];
   auto len = readlink("/proc/self/exe", self, sizeof(self) - 1);
   self[len > 0 ? len : 0] = '\0';
   peer_process other{{self, "--serve", std::to_string(sb_port),
-                      std::to_string(raw_port), std::to_string(caf_port)}};
+                      std::to_string(raw_port), std::to_string(caf_port),
+                      std::to_string(caf_count_port)}};
   if (other.line() != "ready") {
     std::fprintf(stderr, "the other node did not start\n");
     return 1;
@@ -421,9 +424,11 @@ int main(int argc, char** argv) {
   auto raw_echo = raw_sys.middleman().remote_actor(
     "127.0.0.1", static_cast<uint16_t>(caf_port));
   auto raw_count = raw_sys.middleman().remote_actor(
-    "127.0.0.1", static_cast<uint16_t>(caf_port + 1));
+    "127.0.0.1", static_cast<uint16_t>(caf_count_port));
   if (!raw_echo || !raw_count) {
-    std::fprintf(stderr, "raw CAF: cannot connect\n");
+    std::fprintf(stderr, "raw CAF: cannot connect: %s\n",
+                 render(!raw_echo ? raw_echo.error() : raw_count.error())
+                   .c_str());
     return 1;
   }
   auto echo = a.lookup("b/echo");
@@ -506,6 +511,7 @@ int main(int argc, char** argv) {
   {
     auto tls_port = free_port();
     peer_process tls_other{{self, "--serve", std::to_string(tls_port),
+                            std::to_string(free_port()),
                             std::to_string(free_port()),
                             std::to_string(free_port())}};
     if (tls_other.line() != "ready") {

@@ -55,9 +55,12 @@ function(switchboard_add_component name)
   add_library(${target} ${arg_SOURCES})
   add_library(switchboard::${name} ALIAS ${target})
   target_include_directories(${target} PUBLIC
-    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/${arg_INCLUDE_DIR}>)
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/${arg_INCLUDE_DIR}>
+    $<INSTALL_INTERFACE:include>)
   target_link_libraries(${target} ${arg_DEPENDENCIES})
-  target_link_libraries(${target} PRIVATE switchboard_internal)
+  # Warnings are for building switchboard, not for those who link it.
+  target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:switchboard_internal>)
+  set_property(GLOBAL APPEND PROPERTY SWITCHBOARD_COMPONENTS ${target})
   switchboard_sanitize(${target})
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   # The first component compiles the precompiled header for all others.
