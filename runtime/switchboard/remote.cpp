@@ -119,18 +119,22 @@ std::string comma_list(const std::vector<std::string>& xs) {
   return result;
 }
 
+std::string to_hex(const unsigned char* bytes, size_t size) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string result;
+  for (size_t i = 0; i < size; ++i) {
+    result += digits[bytes[i] >> 4];
+    result += digits[bytes[i] & 0xf];
+  }
+  return result;
+}
+
 // A fresh random nonce, as hex.
 std::string make_nonce() {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof(bytes)) != 1)
     std::abort(); // No randomness: nothing can be trusted.
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string result;
-  for (auto b : bytes) {
-    result += hex[b >> 4];
-    result += hex[b & 0xf];
-  }
-  return result;
+  return to_hex(bytes, sizeof(bytes));
 }
 
 // HMAC-SHA256 of what one side proves (`label`: "answer" from the node
@@ -148,13 +152,7 @@ std::string cookie_proof(const std::string& cookie, const char* label,
                 data.size(), out, sizeof(out), &len)
       == nullptr)
     return {};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string result;
-  for (size_t i = 0; i < len; ++i) {
-    result += hex[out[i] >> 4];
-    result += hex[out[i] & 0xf];
-  }
-  return result;
+  return to_hex(out, len);
 }
 
 // -- the peer manager ---------------------------------------------------------
