@@ -294,6 +294,9 @@ public:
       // types its node knows (empty where unknown).
       [this](resolve_atom, std::string& address)
         -> caf::result<caf::actor, std::vector<std::string>> {
+        auto& sender = current_sender();
+        if (!sender || sender->node() != system().node())
+          return make_error(errc::bad_message, "a lookup for this node only");
         auto rp = make_response_promise<caf::actor, std::vector<std::string>>();
         std::string node_name;
         std::string actor_name;

@@ -359,6 +359,7 @@ TEST_CASE("a node answers no lookup from a node it has not greeted") {
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
   std::string text;
+  std::string text2;
   {
     caf::actor_system sys{cfg};
     auto mgr = sys.middleman().remote_actor(
@@ -372,8 +373,16 @@ TEST_CASE("a node answers no lookup from a node it has not greeted") {
         caf::make_message(caf::atom("resolve"), std::string{"who"}, int32_t{3}))
       .receive([&](caf::actor&) { text = "a handle"; },
                [&](caf::error& err) { text = render(err); });
+    // Nor does the form the node's own stand-ins use.
+    self
+      ->request(*mgr, 5s,
+                caf::make_message(caf::atom("resolve"), std::string{"who"}))
+      .receive(
+        [&](caf::actor&, std::vector<std::string>&) { text2 = "a handle"; },
+        [&](caf::error& err) { text2 = render(err); });
   }
   CHECK(text.find("answers only nodes it has greeted") != std::string::npos);
+  CHECK(text2.find("a lookup for this node only") != std::string::npos);
   b.stop_and_check();
 }
 
