@@ -310,16 +310,30 @@ public:
                 });
         return rp;
       },
+      // The rest comes from this node only: BASP delivers any message to
+      // a published actor, also from a node that never greeted.
       [this](retry_atom) {
+        if (!from_here())
+          return;
         retrying_ = false;
         retry_waiting();
       },
       [this](dial_atom, uint64_t index, uint64_t generation) {
-        if (index < dials_.size() && dials_[index].generation == generation)
+        if (from_here() && index < dials_.size()
+            && dials_[index].generation == generation)
           dial(index);
       },
-      [this](status_atom) { return status(); },
-      [this](listen_atom, std::string& where) { listen_ = std::move(where); },
+      [this](status_atom) -> caf::result<json_message> {
+        if (!greeted(current_sender()) && !from_here())
+          return make_error(errc::bad_message,
+                            "status is for this node and the nodes it has "
+                            "greeted");
+        return status();
+      },
+      [this](listen_atom, std::string& where) {
+        if (from_here())
+          listen_ = std::move(where);
+      },
     };
   }
 
@@ -721,6 +735,13 @@ private:
 
   void event(const json& ev) {
     node_.send_event(events_, events_cache_, ev.dump());
+  }
+
+  // Whether the current message comes from this node (or from nobody: an
+  // anonymous send of this node's start).
+  bool from_here() {
+    auto& sender = current_sender();
+    return !sender || sender->node() == system().node();
   }
 
   // Whether `sender` is a node this one has greeted (or itself).

@@ -360,6 +360,7 @@ TEST_CASE("a node answers no lookup from a node it has not greeted") {
   cfg.load<caf::io::middleman>();
   std::string text;
   std::string text2;
+  std::string text3;
   {
     caf::actor_system sys{cfg};
     auto mgr = sys.middleman().remote_actor(
@@ -383,6 +384,8 @@ TEST_CASE("a node answers no lookup from a node it has not greeted") {
   }
   CHECK(text.find("answers only nodes it has greeted") != std::string::npos);
   CHECK(text2.find("a lookup for this node only") != std::string::npos);
+  CHECK(text3.find("status is for this node and the nodes it has greeted")
+        != std::string::npos);
   b.stop_and_check();
 }
 
