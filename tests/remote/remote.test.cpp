@@ -381,6 +381,10 @@ TEST_CASE("a node answers no lookup from a node it has not greeted") {
       .receive(
         [&](caf::actor&, std::vector<std::string>&) { text2 = "a handle"; },
         [&](caf::error& err) { text2 = render(err); });
+    // Nor its status.
+    self->request(*mgr, 5s, status_atom::value)
+      .receive([&](json_message&) { text3 = "a status"; },
+               [&](caf::error& err) { text3 = render(err); });
   }
   CHECK(text.find("answers only nodes it has greeted") != std::string::npos);
   CHECK(text2.find("a lookup for this node only") != std::string::npos);
