@@ -67,6 +67,9 @@ using dial_atom = caf::atom_constant<caf::atom("dial")>;
 /// Where the node listens for peers, once bound: (listen, "HOST:PORT").
 using listen_atom = caf::atom_constant<caf::atom("listen")>;
 
+/// Tells a stand-in that its node is down, before anyone else hears it.
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
+
 /// A remote reference's check for messages held too long.
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 
@@ -223,6 +226,7 @@ public:
     waiting_.clear();
     greetings_.clear();
     nodes_.clear();
+    stand_ins_.clear();
     events_cache_ = nullptr;
   }
 
@@ -301,13 +305,19 @@ public:
         std::string node_name;
         std::string actor_name;
         split_address(address, node_name, actor_name);
-        resolve(std::move(address), max_hops, true,
-                [this, rp, node_name](caf::expected<caf::actor> x) mutable {
-                  if (x)
-                    rp.deliver(std::move(*x), types_of(node_name));
-                  else
-                    rp.deliver(std::move(x.error()));
-                });
+        auto ref = sender->address();
+        resolve(
+          std::move(address), max_hops, true,
+          [this, rp, node_name, ref](caf::expected<caf::actor> x) mutable {
+            if (x) {
+              // Told first when its node goes (see on_down).
+              if (x->node() != system().node())
+                stand_ins_[x->node()].insert(ref);
+              rp.deliver(std::move(*x), types_of(node_name));
+            } else {
+              rp.deliver(std::move(x.error()));
+            }
+          });
         return rp;
       },
       // The rest comes from this node only: BASP delivers any message to
@@ -552,6 +562,16 @@ private:
       auto name = i->first;
       auto info = std::move(i->second);
       nodes_.erase(i);
+      // The stand-ins of actors there hear it before anyone else (the
+      // events actor, say, whose news may prompt the next send): a send
+      // after the news then waits for the node instead of going out to it.
+      if (auto j = stand_ins_.find(info.manager.node());
+          j != stand_ins_.end()) {
+        for (auto& addr : j->second)
+          if (auto ref = caf::actor_cast<caf::actor>(addr))
+            send(ref, lost_atom::value);
+        stand_ins_.erase(j);
+      }
       auto now = clock_type::now();
       down_since_[name] = now;
       auto reason = dm.reason == caf::exit_reason::remote_link_unreachable
@@ -768,6 +788,8 @@ private:
   std::string listen_;
   std::string cookie_;
   bool tls_ = false;
+  // The stand-ins that resolved an actor of a node, by that node.
+  std::map<caf::node_id, std::set<caf::actor_addr>> stand_ins_;
   std::map<caf::node_id, greeting> greetings_;
   caf::timespan down_after_;
   std::string events_;
@@ -836,6 +858,10 @@ public:
         return rp;
       },
       [this](expire_atom) { expire(); },
+      [this](lost_atom) {
+        if (remote_)
+          lost_remote(caf::exit_reason::remote_link_unreachable);
+      },
     };
   }
 
@@ -850,6 +876,10 @@ private:
 
   caf::result<caf::message> on_message(caf::message_view& x) {
     auto& me = *current_mailbox_element();
+    // The proxy of a lost node is killed before its down message gets
+    // here: what comes in meanwhile waits for the node, as after the news.
+    if (remote_ && remote_->getf(caf::abstract_actor::is_terminated_flag))
+      lost_remote(caf::exit_reason::remote_link_unreachable);
     if (remote_) {
       forward(me.sender, me.mid, x.move_content_to_message());
       return caf::delegated<caf::message>{};
@@ -986,16 +1016,20 @@ private:
   }
 
   void on_down(caf::down_msg& dm) {
-    if (dm.source != remote_.address())
-      return;
+    if (dm.source == remote_.address())
+      lost_remote(dm.reason);
+  }
+
+  void lost_remote(const caf::error& reason) {
+    demonitor(remote_);
     remote_ = nullptr;
     // A node that stops ends its actors before the connection closes.
-    last_error_ = dm.reason == caf::exit_reason::remote_link_unreachable
+    last_error_ = reason == caf::exit_reason::remote_link_unreachable
                     ? "node " + node_name_ + " went down"
-                  : dm.reason == caf::exit_reason::user_shutdown
+                  : reason == caf::exit_reason::user_shutdown
                     ? actor_name_ + " on node " + node_name_ + " stopped"
                     : actor_name_ + " on node " + node_name_ + " exited ("
-                        + render(dm.reason) + ")";
+                        + render(reason) + ")";
     fail_pending(
       make_error(errc::node_down, last_error_ + " before it answered"));
     if (!held_.empty())
