@@ -5,6 +5,11 @@
 // and comes back, held messages and their bound, message types that only
 // one side knows. Nodes run in this process (one actor system each) or as
 // real `switchboard run` processes where a signal must reach them.
+//
+// A node on a port that is free for a while (a closed port dialled before
+// the node comes, a killed node's) has a name no other test uses: tests run
+// side by side, and another test's node may take that port meanwhile; a
+// node dialling it would meet that one.
 
 #include <chrono>
 #include <condition_variable>
@@ -248,20 +253,23 @@ TEST_CASE("a request in flight to a node that goes down gets node_down") {
   auto port = closed_port();
   node_fixture a{node_text("a", peer_list({port})), add_test_kinds};
   auto b = std::make_unique<node_fixture>(
-    node_text("b", "listen = \"127.0.0.1:" + std::to_string(port) + "\""),
+    node_text("inflight",
+              "listen = \"127.0.0.1:" + std::to_string(port) + "\""),
     add_test_kinds);
-  REQUIRE(from_of(a.ask("b/who", "{}")) == "b");
+  REQUIRE(from_of(a.ask("inflight/who", "{}")) == "inflight");
   std::string answer;
   auto t0 = std::chrono::steady_clock::now();
-  std::thread asker{[&] { answer = a.ask_error("b/silent", "{}", 20s); }};
+  std::thread asker{
+    [&] { answer = a.ask_error("inflight/silent", "{}", 20s); }};
   // The request has reached b's silent actor once the stand-in counts it.
-  REQUIRE(eventually([&] { return status_of(a, "b/silent")["pending"] == 1; }));
+  REQUIRE(eventually(
+    [&] { return status_of(a, "inflight/silent")["pending"] == 1; }));
   // (a's sockets come and go while b runs: b cannot count descriptors.)
   b->stop_and_check({}, false);
   asker.join();
   CHECK(answer.find("node_down") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < 10s);
-  auto down = logs()["a"].wait_for("node-down", 1, 5s, "b");
+  auto down = logs()["a"].wait_for("node-down", 1, 5s, "inflight");
   CHECK(down["reason"] == "it stopped");
   a.stop_and_check();
 }
@@ -276,11 +284,11 @@ TEST_CASE("messages wait for a node that is down, up to max-held") {
   std::vector<std::thread> askers;
   for (int i = 0; i < 2; ++i)
     askers.emplace_back([&, i] {
-      auto r = a.ask("b/who", std::to_string(i), 30s);
+      auto r = a.ask("late/who", std::to_string(i), 30s);
       replies[i] = r ? r->text : render(r.error());
     });
-  REQUIRE(eventually([&] { return status_of(a, "b/who")["held"] == 2; }));
-  auto refused = a.ask_error("b/who", "2");
+  REQUIRE(eventually([&] { return status_of(a, "late/who")["held"] == 2; }));
+  auto refused = a.ask_error("late/who", "2");
   CHECK(refused.find("queue_full") != std::string::npos);
   CHECK(refused.find("max-held") != std::string::npos);
   // The dials fail meanwhile, with the reason in the restart events.
@@ -289,12 +297,12 @@ TEST_CASE("messages wait for a node that is down, up to max-held") {
   CHECK(!restarting["reason"].get<std::string>().empty());
   // b comes up where a dials: both held requests are answered by it.
   node_fixture b{
-    node_text("b", "listen = \"127.0.0.1:" + std::to_string(port) + "\""),
+    node_text("late", "listen = \"127.0.0.1:" + std::to_string(port) + "\""),
     add_test_kinds};
   for (auto& t : askers)
     t.join();
-  CHECK(replies[0] == R"({"from":"b","got":0})");
-  CHECK(replies[1] == R"({"from":"b","got":1})");
+  CHECK(replies[0] == R"({"from":"late","got":0})");
+  CHECK(replies[1] == R"({"from":"late","got":1})");
   b.stop_and_check({}, false);
   a.stop_and_check();
 }
@@ -304,7 +312,7 @@ TEST_CASE("a message held longer than request-timeout gets node_down") {
     node_text("a", peer_list({closed_port()}) + "\nrequest-timeout = 300ms"),
     add_test_kinds};
   auto t0 = std::chrono::steady_clock::now();
-  auto err = a.ask_error("b/who", "{}", 10s);
+  auto err = a.ask_error("absent/who", "{}", 10s);
   CHECK(err.find("node_down") != std::string::npos);
   // Four fifths of request-timeout: the sender's own wait is longer.
   CHECK(err.find("did not come up within 240 ms") != std::string::npos);
@@ -486,13 +494,15 @@ TEST_CASE("check and start refuse bad topology keys") {
 
 namespace {
 
-// A `switchboard run` node named b listening on `port` with `who`.
-std::unique_ptr<child> start_process_node(const temp_dir& dir, int port) {
+// A `switchboard run` node named `name` listening on `port` with `who`.
+std::unique_ptr<child> start_process_node(const temp_dir& dir, int port,
+                                          const std::string& name) {
   auto conf =
-    dir.write("b.conf", "[node]\nname = \"b\"\ncontrol = \"none\"\nlisten = "
-                        "\"127.0.0.1:"
-                          + std::to_string(port)
-                          + "\"\n[actors]\nwho = { kind = \"echo\" }\n");
+    dir.write(name + ".conf", "[node]\nname = \"" + name
+                                + "\"\ncontrol = \"none\"\nlisten = "
+                                  "\"127.0.0.1:"
+                                + std::to_string(port)
+                                + "\"\n[actors]\nwho = { kind = \"echo\" }\n");
   auto c = std::make_unique<child>(std::vector<std::string>{cli, "run", conf});
   INFO(c->err());
   REQUIRE(c->wait_for_stderr("ready", ms{10000}));
@@ -504,27 +514,27 @@ std::unique_ptr<child> start_process_node(const temp_dir& dir, int port) {
 TEST_CASE("a killed node is down at once and reached again when it returns") {
   temp_dir dir;
   auto port = closed_port();
-  auto b = start_process_node(dir, port);
+  auto b = start_process_node(dir, port, "killed");
   node_fixture a{node_text("a", peer_list({port}) + "\ndown-after = 1s"),
                  add_test_kinds};
-  REQUIRE(a.ask("b/who", R"({"k":1})"));
-  REQUIRE(!logs()["a"].wait_for("node-up", 1, 5s, "b").is_null());
+  REQUIRE(a.ask("killed/who", R"({"k":1})"));
+  REQUIRE(!logs()["a"].wait_for("node-up", 1, 5s, "killed").is_null());
   auto t0 = std::chrono::steady_clock::now();
   b->signal(SIGKILL);
   b->wait(ms{5000});
-  REQUIRE(!logs()["a"].wait_for("node-down", 1, 5s, "b").is_null());
+  REQUIRE(!logs()["a"].wait_for("node-down", 1, 5s, "killed").is_null());
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   // While b is away a request waits; b returns on the same port and
   // answers it.
   std::string answer;
   std::thread asker{[&] {
-    auto r = a.ask("b/who", R"({"k":2})", 20s);
+    auto r = a.ask("killed/who", R"({"k":2})", 20s);
     answer = r ? r->text : render(r.error());
   }};
-  b = start_process_node(dir, port);
+  b = start_process_node(dir, port, "killed");
   asker.join();
   CHECK(answer == R"({"k":2})");
-  auto up = logs()["a"].wait_for("node-up", 2, 10s, "b");
+  auto up = logs()["a"].wait_for("node-up", 2, 10s, "killed");
   REQUIRE(!up.is_null());
   CHECK(up["down_ms"].get<int64_t>() >= 0);
   a.stop_and_check();
@@ -533,13 +543,13 @@ TEST_CASE("a killed node is down at once and reached again when it returns") {
 TEST_CASE("a frozen node (SIGSTOP) is declared down within down-after") {
   temp_dir dir;
   auto port = closed_port();
-  auto b = start_process_node(dir, port);
+  auto b = start_process_node(dir, port, "frozen");
   node_fixture a{node_text("a", peer_list({port}) + "\ndown-after = 1s"),
                  add_test_kinds};
-  REQUIRE(a.ask("b/who", "{}"));
+  REQUIRE(a.ask("frozen/who", "{}"));
   auto t0 = std::chrono::steady_clock::now();
   b->signal(SIGSTOP);
-  auto down = logs()["a"].wait_for("node-down", 1, 10s, "b");
+  auto down = logs()["a"].wait_for("node-down", 1, 10s, "frozen");
   auto took = std::chrono::steady_clock::now() - t0;
   b->signal(SIGCONT);
   REQUIRE(!down.is_null());
@@ -549,7 +559,7 @@ TEST_CASE("a frozen node (SIGSTOP) is declared down within down-after") {
   CHECK(took >= 700ms);
   CHECK(took < 1500ms);
   // Awake again, b is dialled and reached once more.
-  REQUIRE(!logs()["a"].wait_for("node-up", 2, 15s, "b").is_null());
-  CHECK(a.ask("b/who", R"({"again":true})"));
+  REQUIRE(!logs()["a"].wait_for("node-up", 2, 15s, "frozen").is_null());
+  CHECK(a.ask("frozen/who", R"({"again":true})"));
   a.stop_and_check();
 }
