@@ -542,7 +542,13 @@ private:
           caf::get_if<std::vector<std::string>>(&cfg_.content(), "node.peers"))
       for (size_t i = 0; i < xs->size(); ++i) {
         auto key = "node.peers[" + std::to_string(i) + "]";
-        check_address(key, (*xs)[i]);
+        std::string name;
+        std::string address;
+        std::string host;
+        uint16_t port = 0;
+        std::string expected;
+        if (!remote::split_peer((*xs)[i], name, address, host, port, expected))
+          add(errc::config_bad_value, key, expected, "'" + (*xs)[i] + "'");
         if ((*xs)[i].size() > 2 && (*xs)[i].substr((*xs)[i].size() - 2) == ":0")
           add(errc::config_bad_value, key, "the port a peer listens on",
               "port 0");
@@ -856,7 +862,8 @@ const std::vector<key_spec>& node_section_keys() {
     {"listen", value_type::string, false,
      "HOST:PORT where peer nodes reach this one (BASP); port 0 picks one"},
     {"peers", value_type::string_list, false,
-     "HOST:PORT of the nodes this one dials (and dials again after a loss)"},
+     "HOST:PORT (or NAME@HOST:PORT, the node expected there) of the nodes "
+     "this one dials, and dials again after a loss"},
     {"down-after", value_type::timespan, false,
      "how long a silent peer node takes to be declared down"},
     {"max-held",

@@ -3,6 +3,7 @@
 #include "switchboard/remote.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -176,6 +177,8 @@ struct dial_state {
   std::string host;
   uint16_t port = 0;
   restart_tracker tracker;
+  // The name the entry expects there (`NAME@HOST:PORT`), or empty.
+  std::string expected;
   enum { connecting, up, waiting } state = connecting;
   // The name it answered with, once it did.
   std::string node;
@@ -205,10 +208,10 @@ public:
     // A peer is dialled until it answers: a node may be down for hours.
     reconnect.max_restarts = std::numeric_limits<int64_t>::max();
     if (auto xs = caf::get_if<std::vector<std::string>>(&content, "node.peers"))
-      for (auto& address : *xs) {
-        dial_state d{address, {}, 0, restart_tracker{reconnect}, {}, {}, {}};
+      for (auto& entry : *xs) {
+        dial_state d{entry, {}, 0, restart_tracker{reconnect}, {}, {}, {}, {}};
         std::string error;
-        split_host_port(address, d.host, d.port, error);
+        split_peer(entry, d.expected, d.address, d.host, d.port, error);
         dials_.push_back(std::move(d));
       }
   }
@@ -384,6 +387,12 @@ private:
                   dial_failed(index, "the node there is this node's "
                                      "namesake: every node needs a name "
                                      "of its own");
+                  return;
+                }
+                if (auto& expected = dials_[index].expected;
+                    !expected.empty() && name != expected) {
+                  dial_failed(index, "the node there is named '" + name
+                                       + "', not '" + expected + "'");
                   return;
                 }
                 if (proof != cookie_proof(cookie_, "answer", nonce, name)) {
@@ -1186,6 +1195,28 @@ bool split_host_port(const std::string& text, std::string& host, uint16_t& port,
 
 bool uses_tls(const caf::settings& cfg) {
   return caf::get_or(cfg, "node.tls", false);
+}
+
+bool split_peer(const std::string& text, std::string& name,
+                std::string& address, std::string& host, uint16_t& port,
+                std::string& error) {
+  auto at = text.find('@');
+  name = at == std::string::npos ? std::string{} : text.substr(0, at);
+  address = at == std::string::npos ? text : text.substr(at + 1);
+  if (at != std::string::npos
+      && (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_'
+                   || c == '-';
+          }))) {
+    error = "HOST:PORT or NAME@HOST:PORT (a NAME of letters, digits, '_' "
+            "and '-')";
+    return false;
+  }
+  if (!split_host_port(address, host, port, error)) {
+    error = "HOST:PORT or NAME@HOST:PORT";
+    return false;
+  }
+  return true;
 }
 
 void configure(caf::actor_system_config& sys_cfg, const caf::settings& cfg) {

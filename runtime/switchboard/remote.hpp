@@ -43,6 +43,12 @@ bool split_address(const std::string& address, std::string& node_name,
 bool split_host_port(const std::string& text, std::string& host, uint16_t& port,
                      std::string& error);
 
+/// Splits a `[node] peers` entry, `HOST:PORT` or `NAME@HOST:PORT` (the
+/// node expected there); false with `error` set if it is neither.
+bool split_peer(const std::string& text, std::string& name,
+                std::string& address, std::string& host, uint16_t& port,
+                std::string& error);
+
 /// Loads CAF's middleman and turns on BASP heartbeats so that a silent peer
 /// is declared down within `[node] down-after`, unless `[middleman]` sets
 /// `heartbeat-interval` itself.

@@ -340,6 +340,27 @@ TEST_CASE("a second node of the same name is refused while the first is up") {
   c.stop_and_check();
 }
 
+TEST_CASE("a peer entry NAME@HOST:PORT meets only the node of that name") {
+  node_fixture b{node_text("b", "listen = \"127.0.0.1:0\""), add_test_kinds};
+  auto where = "127.0.0.1:" + std::to_string(listen_port(b));
+  {
+    node_fixture a{node_text("a", "peers = [\"x@" + where + "\"]"),
+                   add_test_kinds};
+    auto refused = logs()["a"].wait_for("restarting", 1, 5s);
+    REQUIRE(!refused.is_null());
+    CHECK(refused["reason"] == "the node there is named 'b', not 'x'");
+    CHECK(status_of(a, "peers")["nodes"].empty());
+    a.stop_and_check({}, false);
+  }
+  node_fixture a{node_text("a", "peers = [\"b@" + where + "\"]"),
+                 add_test_kinds};
+  CHECK(from_of(a.ask("b/who", "{}")) == "b");
+  auto up = logs()["a"].wait_for("node-up", 1, 5s, "b");
+  CHECK(up["address"] == where);
+  a.stop_and_check({}, false);
+  b.stop_and_check();
+}
+
 TEST_CASE("nodes that share a cookie meet and one without it is refused") {
   node_fixture b{node_text("b", "listen = \"127.0.0.1:0\"\ncookie = \"k1\""),
                  add_test_kinds};
@@ -456,7 +477,8 @@ TEST_CASE("a TLS node with a file it cannot use does not start, and says why") {
 TEST_CASE("check and start refuse bad topology keys") {
   auto cfg = node_config::from_string(
     "[node]\nname = \"a/b\"\nlisten = \"localhost\"\ntls = true\n"
-    "peers = [\"127.0.0.1:99999\", \"127.0.0.1:0\"]\ndown-after = 0s\n"
+    "peers = [\"127.0.0.1:99999\", \"127.0.0.1:0\", \"a b@127.0.0.1:1\"]\n"
+    "down-after = 0s\n"
     "[actors]\npeers = { kind = \"echo\" }\n"
     "r = { kind = \"router\", routes = { x = \"b/\" } }\n",
     "bad.conf");
@@ -468,10 +490,12 @@ TEST_CASE("check and start refuse bad topology keys") {
     all += e.to_string() + "\n";
   INFO(all);
   CHECK(all.find("node.listen: expected HOST:PORT") != std::string::npos);
-  CHECK(all.find("node.peers[0]: expected a port from 0 to 65535")
+  CHECK(all.find("node.peers[0]: expected HOST:PORT or NAME@HOST:PORT")
         != std::string::npos);
   CHECK(all.find("actors.peers") != std::string::npos);
   CHECK(all.find("node.peers[1]: expected the port a peer listens on")
+        != std::string::npos);
+  CHECK(all.find("node.peers[2]: expected HOST:PORT or NAME@HOST:PORT (a NAME")
         != std::string::npos);
   CHECK(all.find("node.down-after: expected a duration above 0")
         != std::string::npos);
