@@ -18,6 +18,12 @@
 #include <mutex>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <caf/io/all.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -379,6 +385,40 @@ TEST_CASE("nodes that share a cookie meet and one without it is refused") {
     CHECK(a.ask_error("b/who", "{}").find("node_down") != std::string::npos);
     a.stop_and_check();
   }
+  b.stop_and_check();
+}
+
+TEST_CASE("garbage on the listen port is dropped and the node goes on") {
+  node_fixture b{node_text("b", "listen = \"127.0.0.1:0\""), add_test_kinds};
+  auto port = listen_port(b);
+  // Not BASP: a line of text, then 64 KiB of zeros and a header that
+  // claims a huge payload.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  std::string junk = "GET / HTTP/1.1\r\n\r\n" + std::string(65536, '\0')
+                     + std::string(64, '\xff');
+  CHECK(write(fd, junk.data(), junk.size()) > 0);
+  // b closes the connection (EOF or a reset), within a deadline.
+  pollfd p{fd, POLLIN, 0};
+  bool closed = false;
+  for (auto t0 = std::chrono::steady_clock::now();
+       !closed && std::chrono::steady_clock::now() - t0 < 5s;) {
+    if (poll(&p, 1, 100) > 0) {
+      char buf[4096];
+      closed = read(fd, buf, sizeof(buf)) <= 0;
+    }
+  }
+  close(fd);
+  CHECK(closed);
+  // A real node still meets it and is answered.
+  node_fixture a{node_text("a", peer_list({port})), add_test_kinds};
+  CHECK(from_of(a.ask("b/who", "{}")) == "b");
+  CHECK(status_of(b, "peers")["nodes"].size() == 1);
+  a.stop_and_check({}, false);
   b.stop_and_check();
 }
 
