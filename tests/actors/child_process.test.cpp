@@ -203,7 +203,7 @@ TEST_CASE("closing stdin while reading stdout") {
 TEST_CASE("stderr lines become messages tagged stderr") {
   child_fixture f{cmd({helper, "stderr", "oops it broke"})
                   + ", stderr = \"lines\", to = \"sink\""};
-  CHECK(f.box->next() == json{{"stderr", "oops it broke"}});
+  CHECK(f.box->next() == json{{"stderr", "oops it broke"}, {"child", "job"}});
   f.stop_and_check();
 }
 

@@ -85,6 +85,15 @@ framing framing_of(const std::string& mode) {
   return framing_from_string(mode).value_or(framing::lines);
 }
 
+// Sends `sig` to the child's process group (the child leads it, so what it
+// started gets it too), or to the child alone when there is no group. Not
+// both: a child that handles signals (a node: the second SIGTERM exits at
+// once) would take one signal for two.
+void signal_child(pid_t pid, int sig) {
+  if (::kill(-pid, sig) != 0)
+    ::kill(pid, sig);
+}
+
 // The child's "I am ready" (ready = "message") on a JSON channel: the JSON
 // string "ready" (on a text channel, the line `ready`).
 bool is_ready_signal(const std::string& frame) {
@@ -274,8 +283,7 @@ public:
   void on_exit() override {
     // The actor ends (node stop, a kill): no child survives it.
     if (pid_ > 0 && !reaped_) {
-      ::kill(-pid_, SIGKILL);
-      ::kill(pid_, SIGKILL);
+      signal_child(pid_, SIGKILL);
       int status;
       while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
       }
@@ -528,7 +536,8 @@ private:
 
   void on_stderr_line(std::string line) {
     if (opt_.err_mode == "lines") {
-      auto m = json_message::trusted(dump(json{{"stderr", line}}));
+      auto m = json_message::trusted(
+        dump(json{{"stderr", line}, {"child", opt_.name}}));
       if (auto to = target(opt_.to, to_)) {
         caf::anon_send(caf::actor_cast<json_actor>(to), std::move(m));
         return;
@@ -759,15 +768,13 @@ private:
     if (state_ != state::running)
       return;
     state_ = state::stopping;
-    ::kill(-pid_, SIGTERM);
-    ::kill(pid_, SIGTERM);
+    signal_child(pid_, SIGTERM);
     start_timer(kill_timer_, opt_.kill_timeout, [](uv_timer_t* t) {
       auto self = static_cast<child_actor*>(t->data);
       if (!self->reaped_ && self->pid_ > 0) {
         self->node_.log(self->opt_.name
                         + ": did not stop within kill-timeout; SIGKILL");
-        ::kill(-self->pid_, SIGKILL);
-        ::kill(self->pid_, SIGKILL);
+        signal_child(self->pid_, SIGKILL);
       }
     });
   }
