@@ -16,6 +16,7 @@
 #include <switchboard/actors/builtins.hpp>
 #include <switchboard/bridges/control/bridge.hpp>
 #include <switchboard/bridges/process/node_channel.hpp>
+#include <switchboard/bridges/process/parent.hpp>
 #include <switchboard/config.hpp>
 #include <switchboard/defaults.hpp>
 #include <switchboard/errc.hpp>
@@ -23,6 +24,7 @@
 #include <switchboard/node.hpp>
 
 #include "control_client.hpp"
+#include "up.hpp"
 
 namespace {
 
@@ -37,7 +39,9 @@ constexpr const char* usage_text = R"(usage: switchboard VERB [ARGS]
 verbs:
   run [CONFIG] [--section.key=value ...]
                           run one node (default: conf/default.conf)
-  check CONFIG...         validate configs; exit 1 listing every error
+  check CONFIG...         validate configs (or topologies); exit 1 listing
+                          every error
+  up TOPOLOGY             start every node of a topology, supervised
   status [ADDRESS]        actors, mailboxes and bridges of a running node
   send ADDRESS JSON       send one JSON request and print the reply
   ctl ADDRESS COMMAND     start, stop, restart, reload, eof, or signal SIG:
@@ -58,8 +62,9 @@ e.g. --node.name=gw or --scheduler.max-threads=4. The node listens for
 constexpr const char* check_help = R"(usage: switchboard check CONFIG...
 
 Validates each CONFIG against the known sections, kinds and keys and prints
-every problem as FILE:LINE: KEY: expected ..., found .... Exits 0 when all
-files are valid, 1 otherwise.
+every problem as FILE:LINE: KEY: expected ..., found .... A topology file
+(one with [nodes], for `switchboard up`) is checked with every node's config
+as the node will run it. Exits 0 when all files are valid, 1 otherwise.
 )";
 
 constexpr const char* target_help = R"(
@@ -182,6 +187,7 @@ int run(std::vector<std::string> args) {
     n.log("control socket at " + control_path);
   }
   n.log("ready");
+  switchboard::bridges::announce_ready(n);
   n.wait_for_stop_request();
   n.stop();
   return 0;
@@ -210,7 +216,9 @@ int check(const std::vector<std::string>& args) {
       ++total;
       continue;
     }
-    auto errors = switchboard::validate(*cfg, kinds);
+    auto errors = switchboard::cli::is_topology(*cfg)
+                    ? switchboard::cli::check_topology(*cfg, kinds)
+                    : switchboard::validate(*cfg, kinds);
     for (auto& e : errors)
       std::printf("%s\n", e.to_string().c_str());
     if (errors.empty())
@@ -419,6 +427,8 @@ int main(int argc, char** argv) {
     return run(std::move(args));
   if (verb == "check")
     return check(args);
+  if (verb == "up")
+    return switchboard::cli::up(args, add_kinds);
   if (verb == "status")
     return status(std::move(args));
   if (verb == "send")

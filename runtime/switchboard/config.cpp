@@ -29,6 +29,7 @@
 #include "switchboard/defaults.hpp"
 #include "switchboard/kinds.hpp"
 #include "switchboard/remote.hpp"
+#include "switchboard/restart_policy.hpp"
 
 namespace switchboard {
 
@@ -336,6 +337,39 @@ public:
         check_caf_section(section, value);
     }
     check_cycles();
+    std::stable_sort(errors_.begin(), errors_.end(),
+                     [](const config_error& x, const config_error& y) {
+                       return x.line < y.line;
+                     });
+    return std::move(errors_);
+  }
+
+  // A topology file (`switchboard up`): [topology] and [nodes] only.
+  std::vector<config_error> run_topology() {
+    for (auto& [key, line] : cfg_.duplicates())
+      add(errc::config_duplicate_name, key, "each name once",
+          "a second definition", line);
+    const std::vector<std::string> sections{"nodes", "topology"};
+    size_t nodes = 0;
+    for (auto& [section, value] : cfg_.content()) {
+      if (section == "topology") {
+        check_map(section, value, topology_section_keys());
+      } else if (section == "nodes") {
+        check_entries(section, value,
+                      section_spec{"nodes", "", topology_node_keys()});
+        if (auto xs = caf::get_if<caf::settings>(&value))
+          nodes = xs->size();
+      } else {
+        auto hint = suggest(section, sections);
+        add(errc::config_unknown_key, section,
+            "a section: one of " + join(sections),
+            "[" + section + "]"
+              + (hint.empty() ? "" : " (did you mean [" + hint + "]?)"));
+      }
+    }
+    if (nodes == 0)
+      add(errc::config_missing_key, "nodes",
+          "a [nodes] section with at least one node", "none");
     std::stable_sort(errors_.begin(), errors_.end(),
                      [](const config_error& x, const config_error& y) {
                        return x.line < y.line;
@@ -887,6 +921,50 @@ const std::vector<key_spec>& node_section_keys() {
      "refused"},
   };
   return keys;
+}
+
+const std::vector<key_spec>& topology_section_keys() {
+  static const std::vector<key_spec> keys{
+    {"name", value_type::string, false,
+     "the topology's name: the supervising process's control socket and "
+     "log (default: the file's name without .conf)"},
+    {"control", value_type::string, false,
+     "the supervising process's control socket; empty picks a default, "
+     "\"none\" disables it"},
+    {"ready-timeout", value_type::timespan, false,
+     "how long each node may take to be ready (default 30s)"},
+  };
+  return keys;
+}
+
+const std::vector<key_spec>& topology_node_keys() {
+  static const std::vector<key_spec> keys = [] {
+    std::vector<key_spec> result{
+      {"config", value_type::string, true,
+       "the node's config file, relative to the topology file"},
+      {"overrides", value_type::string_list, false,
+       "config overrides as on `switchboard run`'s command line, e.g. "
+       "\"--node.listen=127.0.0.1:7001\""},
+      {"env", value_type::map, false,
+       "environment variables added to the node's"},
+      {"ready-timeout", value_type::timespan, false,
+       "how long this node may take to be ready (default: [topology] "
+       "ready-timeout)"},
+      {"kill-timeout", value_type::timespan, false,
+       "a stop sends SIGTERM, then SIGKILL after this (default 5s)"},
+    };
+    restart_policy defaults;
+    defaults.mode = restart_mode::always;
+    for (auto& k : restart_policy::keys("the node", defaults))
+      result.push_back(k);
+    return result;
+  }();
+  return keys;
+}
+
+std::vector<config_error> validate_topology(const node_config& cfg) {
+  kind_registry none;
+  return validator{cfg, none, {}}.run_topology();
 }
 
 std::vector<config_error>

@@ -109,6 +109,16 @@ std::vector<config_error>
 validate(const node_config& cfg, const kind_registry& kinds,
          const std::vector<std::string>& known_names = {});
 
+/// The keys of a topology file's `[topology]` section (`switchboard up`).
+const std::vector<key_spec>& topology_section_keys();
+
+/// The keys of each entry of a topology file's `[nodes]` section.
+const std::vector<key_spec>& topology_node_keys();
+
+/// Checks a topology file: only `[topology]` and `[nodes]`, each node's
+/// keys, at least one node. The nodes' own configs are not read here.
+std::vector<config_error> validate_topology(const node_config& cfg);
+
 /// The default control socket path for a node named `node_name`.
 std::string default_control_path(const std::string& node_name);
 

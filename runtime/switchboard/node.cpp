@@ -435,6 +435,13 @@ void node::wait_for_stop_request() {
   d.state_cv_.wait(guard, [&] { return d.stop_requested_; });
 }
 
+bool node::wait_for_stop_request(std::chrono::milliseconds timeout) {
+  auto& d = *impl_;
+  std::unique_lock<std::mutex> guard{d.state_mtx_};
+  return d.state_cv_.wait_for(guard, timeout,
+                              [&] { return d.stop_requested_; });
+}
+
 caf::error node::handle_signals() {
   auto& d = *impl_;
   if (!running())

@@ -70,6 +70,9 @@ public:
   /// `handle_signals`).
   void wait_for_stop_request();
 
+  /// Waits at most `timeout` for `request_stop`; returns whether it came.
+  bool wait_for_stop_request(std::chrono::milliseconds timeout);
+
   /// Turns the first SIGINT or SIGTERM into `request_stop` and the second
   /// into an immediate exit with status 128 + signal number. Call after
   /// `start`, from any thread but the loop's; returns once the handlers are

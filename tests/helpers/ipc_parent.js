@@ -1,7 +1,8 @@
 // A Node parent that starts a switchboard node with an IPC channel
 // (spawn with 'ipc', as fork does) and talks to its `parent` bridge:
 //   node ipc_parent.js SWITCHBOARD CONFIG [N]
-// Sends a string, an object and N (default 10,000) numbered objects; expects each back
+// Waits for the node's "ready" (its first message), then sends a string, an
+// object and N (default 10,000) numbered objects; expects each back
 // in order (the config wires the bridge to an echo), then disconnects and
 // expects the node to stop with exit code 0. Prints one JSON line with the
 // verdict and exits 0 only if everything held.
@@ -26,7 +27,18 @@ child.on('exit', (code, signal) => {
   process.exit(ok ? 0 : 1);
 });
 
+let ready = false;
 child.on('message', (m) => {
+  if (!ready) {
+    if (m !== 'ready') {
+      console.log(JSON.stringify({ ok: false, error: 'first message not "ready"', got: m }));
+      child.kill('SIGKILL');
+      process.exit(1);
+    }
+    ready = true;
+    send();
+    return;
+  }
   got.push(m);
   if (got.length < n + 2) return;
   try {
@@ -41,6 +53,8 @@ child.on('message', (m) => {
   child.disconnect(); // the node stops when its parent goes
 });
 
-child.send('a plain string');
-child.send({ a: [1, { b: null }], s: 'line\nbreak' });
-for (let i = 0; i < n; ++i) child.send({ i });
+function send() {
+  child.send('a plain string');
+  child.send({ a: [1, { b: null }], s: 'line\nbreak' });
+  for (let i = 0; i < n; ++i) child.send({ i });
+}

@@ -12,6 +12,7 @@
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
+#include <switchboard/registry.hpp>
 #include <switchboard/status.hpp>
 
 #include "switchboard/bridges/process/binary_link.hpp"
@@ -92,6 +93,10 @@ public:
           return make_error(errc::io_error, name_ + ": the channel is closed");
         ++sent_;
         return json_message::trusted("null");
+      },
+      [this](ready_atom) {
+        if (ch_ != nullptr && !binary_)
+          write("\"ready\"");
       },
       [this](line_atom, std::string& frame) { on_frame(std::move(frame)); },
       [this](eof_atom) {
@@ -225,6 +230,12 @@ kind_spec parent_kind() {
       n.system(), n.loop(), n, ctx.name, to, stop, max_frame));
   };
   return result;
+}
+
+void announce_ready(node& n) {
+  for (auto& e : n.registry().list())
+    if (e.kind == "parent")
+      caf::anon_send(e.handle, ready_atom::value);
 }
 
 } // namespace switchboard::bridges

@@ -19,6 +19,11 @@
 // to `to` as they are (requests as requests), and whatever is sent to the
 // bridge goes to the parent as it is, a request's reply included.
 //
+// `switchboard run` says "ready" to the parent (the JSON string, on a json
+// channel) once the node has started and its control socket is open: what
+// a parent's child-process with `ready = "message"` waits for, and PM2's
+// `wait_ready`. An embedding service calls `announce_ready` itself.
+//
 // Usage:
 // ~~~
 // [bridges]
@@ -27,11 +32,21 @@
 
 #pragma once
 
+#include <caf/atom.hpp>
+
+#include <switchboard/fwd.hpp>
 #include <switchboard/kinds.hpp>
 
 namespace switchboard::bridges {
 
+/// Tells a `parent` bridge to say "ready" to the parent.
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+
 /// The `parent` kind.
 kind_spec parent_kind();
+
+/// Has every `parent` bridge of `n` say "ready" to its parent (a json
+/// channel: the line `"ready"`; a binary channel has no such signal).
+void announce_ready(node& n);
 
 } // namespace switchboard::bridges
