@@ -157,6 +157,11 @@ topology load(const node_config& cfg, const kind_registry& kinds,
                      return cfg.line_of("nodes." + x)
                             < cfg.line_of("nodes." + y);
                    });
+  // A node runs in the topology's directory: its config's relative paths
+  // (a static directory, a child's script) are checked from there too.
+  std::error_code ec;
+  auto cwd = fs::current_path(ec);
+  fs::current_path(t.dir, ec);
   std::map<std::string, std::string> listens;
   std::map<std::string, std::string> controls;
   for (auto& name : names) {
@@ -207,6 +212,8 @@ topology load(const node_config& cfg, const kind_registry& kinds,
       n.overrides.push_back(parent);
     t.nodes.push_back(std::move(n));
   }
+  if (!cwd.empty())
+    fs::current_path(cwd, ec);
   std::stable_sort(errors.begin(), errors.end(),
                    [](const config_error& x, const config_error& y) {
                      return x.file == y.file && x.line < y.line;

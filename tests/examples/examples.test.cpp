@@ -157,7 +157,7 @@ TEST_CASE("compute: /calculate on the front node is answered by two worker "
   stop_up(*up);
 }
 
-TEST_CASE("pipeline: a Node.js child, a C++ child node and sed, chained; "
+TEST_CASE("pipeline: a Node.js child, a C++ child node and sed, chained, "
           "each restarts after a crash and the chain answers again") {
   temp_dir dir;
   own_runtime_dir(dir);
@@ -199,5 +199,96 @@ TEST_CASE("pipeline: a Node.js child, a C++ child node and sed, chained; "
   auto chain = status_of("text", "stats");
   REQUIRE(chain.is_object());
   CHECK(chain["answered"] == 7);
+  stop_up(*up);
+}
+
+namespace {
+
+// `xs` as a config list of strings: ["a","b"].
+std::string config_list(const std::vector<std::string>& xs) {
+  std::string result = "[";
+  for (auto& x : xs) {
+    if (result.size() > 1)
+      result += ",";
+    result += "\"";
+    for (char c : x) {
+      if (c == '"' || c == '\\')
+        result += '\\';
+      result += c;
+    }
+    result += "\"";
+  }
+  return result + "]";
+}
+
+// A WebSocket client (tests/helpers/ws_client.js hold) on `url`, open.
+std::unique_ptr<child> ws_client(const std::string& url) {
+  auto c = std::make_unique<child>(
+    std::vector<std::string>{
+      "node", SWITCHBOARD_SOURCE_DIR "/tests/helpers/ws_client.js", "hold",
+      url},
+    true);
+  INFO(c->out() << c->err());
+  REQUIRE(c->wait_for_stdout("open", up_deadline));
+  return c;
+}
+
+// `from` says numbered messages until `to` hears one (the gateways meet
+// through Redis once both have subscribed), at most `up_deadline`.
+bool heard(child& from, child& to, const std::string& name) {
+  auto deadline = std::chrono::steady_clock::now() + up_deadline;
+  for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
+    json m{{"name", name}, {"text", "hello " + std::to_string(i)}};
+    if (!from.write_stdin("send " + m.dump() + "\n"))
+      return false;
+    if (to.wait_for_stdout("\"name\":\"" + name + "\"", ms{250}))
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("chat: a WebSocket client on one gateway hears what a client on "
+          "the other says, through the Redis that up runs") {
+  temp_dir dir;
+  own_runtime_dir(dir);
+  auto topo = "chat" + std::to_string(::getpid());
+  auto redis = addr(closed_port());
+  auto redis_port = redis.substr(redis.find(':') + 1);
+  auto gw1 = addr(closed_port());
+  auto gw2 = addr(closed_port());
+  auto gateway = [&](const std::string& listen) {
+    return config_list(
+      {"--bridges.web.listen=" + listen, "--bridges.link.address=" + redis});
+  };
+  auto up = start_up(
+    examples + "/chat/topology.conf",
+    {"--topology.name=" + topo,
+     "--nodes.redis.overrides="
+       + config_list(
+         {"--actors.server.command="
+          + config_list({"redis-server", "--bind", "127.0.0.1", "--port",
+                         redis_port, "--save", "", "--appendonly", "no"})}),
+     "--nodes.gw1.overrides=" + gateway(gw1),
+     "--nodes.gw2.overrides=" + gateway(gw2)});
+  INFO(up->out() << up->err());
+  // Each gateway serves the page.
+  auto port1 = std::stoi(gw1.substr(gw1.find(':') + 1));
+  httplib::Client http{"127.0.0.1", port1};
+  auto page = http.Get("/");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->body.find("switchboard chat") != std::string::npos);
+  auto a = ws_client("ws://" + gw1 + "/chat");
+  auto b = ws_client("ws://" + gw2 + "/chat");
+  INFO(a->out() << a->err() << b->out() << b->err());
+  CHECK(heard(*b, *a, "bea"));
+  CHECK(heard(*a, *b, "al"));
+  // Nobody hears themselves (the room skips the sender, the redis bridge
+  // its own messages): b's would have come back before a's.
+  CHECK(b->out().find("\"name\":\"bea\"") == std::string::npos);
+  a->close_stdin();
+  b->close_stdin();
   stop_up(*up);
 }
