@@ -43,7 +43,37 @@
 
 namespace switchboard::remote {
 
+/// Messages from one stand-in to an actor of another node, carried as one
+/// BASP message and handed to the actor there, in order, by that node's
+/// peer manager: a burst costs one serialization, one wake-up of each
+/// side's middleman and one delivery on the far side, instead of one each
+/// per message.
+struct relay_batch {
+  caf::actor target;
+  std::vector<caf::strong_actor_ptr> senders;
+  // Per message: the index of its sender, its message id, its content.
+  // A message that is one json_message travels as its text in `texts`
+  // (its content here is empty): CAF 0.17 writes every element's type name
+  // with a message, and looks it up again on the other side.
+  std::vector<uint32_t> from;
+  std::vector<uint64_t> ids;
+  std::vector<caf::message> contents;
+  std::vector<std::string> texts;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, relay_batch& x) {
+  return f(caf::meta::type_name("switchboard::relay_batch"), x.target,
+           x.senders, x.from, x.ids, x.contents, x.texts);
+}
+
 namespace {
+
+/// The most messages one relay batch carries.
+constexpr size_t max_batch = 512;
+
+/// A stand-in's turn to send what it has batched.
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
@@ -297,14 +327,22 @@ public:
                 });
         return rp;
       },
-      // From a remote reference of this node: the actor, and the message
-      // types its node knows (empty where unknown).
+      // From another node's stand-in: messages for an actor of this node.
+      [this](relay_batch& b) -> caf::result<caf::ok_atom> {
+        if (auto err = relay(b))
+          return err;
+        return caf::ok_atom::value;
+      },
+      // From a remote reference of this node: the actor, the message types
+      // its node knows (empty where unknown), and the peer manager that
+      // relays batches to it (none where unknown).
       [this](resolve_atom, std::string& address)
-        -> caf::result<caf::actor, std::vector<std::string>> {
+        -> caf::result<caf::actor, std::vector<std::string>, caf::actor> {
         auto& sender = current_sender();
         if (!sender || sender->node() != system().node())
           return make_error(errc::bad_message, "a lookup for this node only");
-        auto rp = make_response_promise<caf::actor, std::vector<std::string>>();
+        auto rp = make_response_promise<caf::actor, std::vector<std::string>,
+                                        caf::actor>();
         std::string node_name;
         std::string actor_name;
         split_address(address, node_name, actor_name);
@@ -316,7 +354,8 @@ public:
               // Told first when its node goes (see on_down).
               if (x->node() != system().node())
                 stand_ins_[x->node()].insert(ref);
-              rp.deliver(std::move(*x), types_of(node_name));
+              auto relay = relay_of(node_name, *x);
+              rp.deliver(std::move(*x), types_of(node_name), std::move(relay));
             } else {
               rp.deliver(std::move(x.error()));
             }
@@ -605,6 +644,44 @@ private:
     }
   }
 
+  // -- relaying ---------------------------------------------------------------
+
+  // Hands each message of `b` to its target, in order, as if its sender had
+  // sent it there directly (a request's reply goes to that sender).
+  caf::error relay(relay_batch& b) {
+    if (!greeted(current_sender())
+        || current_sender()->node() == system().node())
+      return make_error(errc::bad_message, "node " + node_.name()
+                                             + " relays only for nodes it "
+                                               "has greeted");
+    auto n = b.contents.size();
+    if (!b.target || b.target.node() != system().node() || b.from.size() != n
+        || b.ids.size() != n)
+      return make_error(errc::bad_message, "a malformed relay batch");
+    size_t texts = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (b.from[i] >= b.senders.size())
+        return make_error(errc::bad_message, "a malformed relay batch");
+      if (b.contents[i].empty())
+        ++texts;
+    }
+    if (texts != b.texts.size())
+      return make_error(errc::bad_message, "a malformed relay batch");
+    size_t t = 0;
+    for (size_t i = 0; i < n; ++i) {
+      auto content =
+        b.contents[i].empty()
+          ? caf::make_message(json_message::trusted(std::move(b.texts[t++])))
+          : std::move(b.contents[i]);
+      b.target->enqueue(caf::make_mailbox_element(b.senders[b.from[i]],
+                                                  caf::message_id{b.ids[i]}, {},
+                                                  std::move(content)),
+                        context());
+    }
+    relayed_ += n;
+    return caf::none;
+  }
+
   // -- resolving --------------------------------------------------------------
 
   using resolved_fn = std::function<void(caf::expected<caf::actor>)>;
@@ -619,6 +696,16 @@ private:
   std::vector<std::string> types_of(const std::string& node_name) const {
     auto i = nodes_.find(node_name);
     return i != nodes_.end() ? i->second.types : std::vector<std::string>{};
+  }
+
+  // The peer manager that hands out relay batches for `target`: its
+  // node's, when that is a direct peer (else none: messages go direct).
+  caf::actor relay_of(const std::string& node_name,
+                      const caf::actor& target) const {
+    auto i = nodes_.find(node_name);
+    if (i == nodes_.end() || i->second.manager.node() != target.node())
+      return {};
+    return i->second.manager;
   }
 
   void wait(std::string address, resolved_fn done) {
@@ -752,6 +839,7 @@ private:
       {"nodes", nodes.dump()},
       {"peers", dials.dump()},
       {"waiting", std::to_string(waiting_.size())},
+      {"relayed", std::to_string(relayed_)},
       {"tls", tls_ ? "true" : "false"},
       {"down_after_ms",
        std::to_string(
@@ -809,6 +897,8 @@ private:
   std::map<std::string, clock_type::time_point> down_since_;
   std::vector<waiting_resolve> waiting_;
   bool retrying_ = false;
+  // Messages handed out from other nodes' relay batches.
+  uint64_t relayed_ = 0;
 };
 
 // -- the remote reference -----------------------------------------------------
@@ -839,6 +929,8 @@ public:
     fail_all(make_error(errc::not_running, "the node is stopping"));
     manager_ = nullptr;
     remote_ = nullptr;
+    relay_ = nullptr;
+    batch_ = relay_batch{};
   }
 
   caf::behavior make_behavior() override {
@@ -867,6 +959,10 @@ public:
         return rp;
       },
       [this](expire_atom) { expire(); },
+      [this](flush_atom) {
+        flush_posted_ = false;
+        flush();
+      },
       [this](lost_atom) {
         if (remote_)
           lost_remote(caf::exit_reason::remote_link_unreachable);
@@ -924,9 +1020,11 @@ private:
     resolving_ = true;
     request(manager_, caf::infinite, resolve_atom::value, address_)
       .then(
-        [this](caf::actor& h, std::vector<std::string>& types) {
+        [this](caf::actor& h, std::vector<std::string>& types,
+               caf::actor& relay) {
           resolving_ = false;
           remote_ = h;
+          relay_ = relay;
           remote_types_ = std::move(types);
           monitor(remote_);
           last_error_.clear();
@@ -965,9 +1063,7 @@ private:
       return;
     }
     ++forwarded_;
-    remote_->enqueue(caf::make_mailbox_element(sender, caf::make_message_id(),
-                                               {}, std::move(content)),
-                     context());
+    send_out(sender, caf::make_message_id(), std::move(content));
   }
 
   void forward_request(caf::response_promise rp, caf::message content) {
@@ -993,9 +1089,86 @@ private:
           i->second.deliver(std::move(err));
         pending_.erase(i);
       }});
-    remote_->enqueue(
-      caf::make_mailbox_element(ctrl(), rid, {}, std::move(content)),
-      context());
+    send_out(ctrl(), rid, std::move(content));
+  }
+
+  // Sends one message on: at once when nothing is batched or on its way
+  // and nothing else waits in the mailbox (one request at a time pays no
+  // extra hop); otherwise in the next relay batch, which goes when the
+  // mailbox has been worked through (or is full), so a burst crosses as a
+  // few BASP messages and nothing overtakes what was sent before it.
+  void send_out(caf::strong_actor_ptr sender, caf::message_id mid,
+                caf::message content) {
+    if (!relay_
+        || (batch_.contents.empty() && in_flight_ == 0 && mailbox().empty())) {
+      remote_->enqueue(caf::make_mailbox_element(std::move(sender), mid, {},
+                                                 std::move(content)),
+                       context());
+      return;
+    }
+    auto& senders = batch_.senders;
+    auto idx = senders.size();
+    // Bursts mostly come from one sender: look at the last few.
+    for (size_t k = 0; k < senders.size() && k < 4; ++k)
+      if (senders[senders.size() - 1 - k] == sender) {
+        idx = senders.size() - 1 - k;
+        break;
+      }
+    if (idx == senders.size())
+      senders.push_back(std::move(sender));
+    batch_.from.push_back(static_cast<uint32_t>(idx));
+    batch_.ids.push_back(mid.integer_value());
+    if (content.match_elements<json_message>()) {
+      batch_.texts.push_back(
+        std::move(content.get_mutable_as<json_message>(0).text));
+      batch_.contents.emplace_back();
+    } else {
+      batch_.contents.push_back(std::move(content));
+    }
+    if (mid.is_request())
+      batch_requests_.push_back(mid.response_id().integer_value());
+    if (batch_.contents.size() >= max_batch) {
+      flush();
+    } else if (!flush_posted_) {
+      flush_posted_ = true;
+      caf::anon_send(caf::actor_cast<caf::actor>(this), flush_atom::value);
+    }
+  }
+
+  // Sends the batch to the relay of the remote actor's node.
+  void flush() {
+    if (batch_.contents.empty() || !remote_ || !relay_)
+      return;
+    batch_.target = remote_;
+    auto n = batch_.contents.size();
+    ++in_flight_;
+    ++batches_;
+    batched_ += n;
+    auto requests = std::move(batch_requests_);
+    batch_requests_.clear();
+    request(relay_, hold_for_ * 4, std::move(batch_))
+      .then(
+        [this, gen = relay_gen_](caf::ok_atom) {
+          if (gen == relay_gen_)
+            --in_flight_;
+        },
+        [this, gen = relay_gen_, n,
+         requests = std::move(requests)](caf::error& err) {
+          if (gen != relay_gen_)
+            return; // the node went: its loss answered the requests
+          --in_flight_;
+          auto why =
+            make_error(errc::node_down, "node " + node_name_ + " did not take "
+                                          + std::to_string(n)
+                                          + " messages: " + render(err));
+          for (auto id : requests)
+            if (auto i = pending_.find(id); i != pending_.end()) {
+              i->second.deliver(why);
+              pending_.erase(i);
+            }
+          note_dropped(render(why));
+        });
+    batch_ = relay_batch{};
   }
 
   // A message whose types the other node cannot read would be dropped
@@ -1032,6 +1205,17 @@ private:
   void lost_remote(const caf::error& reason) {
     demonitor(remote_);
     remote_ = nullptr;
+    // Batches on their way are lost with the node; so is what was batched.
+    relay_ = nullptr;
+    ++relay_gen_;
+    in_flight_ = 0;
+    if (auto n = batch_.contents.size() - batch_requests_.size(); n > 0) {
+      dropped_ += n - 1;
+      note_dropped(std::to_string(n) + " one-way messages for " + address_
+                   + " were lost with node " + node_name_);
+    }
+    batch_ = relay_batch{};
+    batch_requests_.clear();
     // A node that stops ends its actors before the connection closes.
     last_error_ = reason == caf::exit_reason::remote_link_unreachable
                     ? "node " + node_name_ + " went down"
@@ -1122,6 +1306,8 @@ private:
       {"held", std::to_string(held_.size())},
       {"pending", std::to_string(pending_.size())},
       {"forwarded", std::to_string(forwarded_)},
+      {"batches", std::to_string(batches_)},
+      {"batched", std::to_string(batched_)},
       {"refused", std::to_string(refused_)},
       {"dropped", std::to_string(dropped_)}};
     if (!last_error_.empty())
@@ -1147,6 +1333,17 @@ private:
   std::unordered_map<uint64_t, caf::response_promise> pending_;
   std::string last_error_;
   uint64_t forwarded_ = 0;
+  // Relay batches: the remote node's peer manager (none: send direct),
+  // what waits for the next batch, batches not yet handed out there, and
+  // a generation that a lost node ends.
+  caf::actor relay_;
+  relay_batch batch_;
+  std::vector<uint64_t> batch_requests_;
+  bool flush_posted_ = false;
+  size_t in_flight_ = 0;
+  uint64_t relay_gen_ = 0;
+  uint64_t batches_ = 0;
+  uint64_t batched_ = 0;
   uint64_t refused_ = 0;
   uint64_t dropped_ = 0;
   uint64_t drops_unlogged_ = 0;
@@ -1221,6 +1418,7 @@ bool split_peer(const std::string& text, std::string& name,
 
 void configure(caf::actor_system_config& sys_cfg, const caf::settings& cfg) {
   sys_cfg.load<caf::io::middleman>();
+  sys_cfg.add_message_type<relay_batch>("switchboard::relay_batch");
   if (uses_tls(cfg)) {
     // Certificates on both sides, checked against the CA: CAF's anonymous
     // mode (no certificates) needs ciphers OpenSSL 3 no longer offers.

@@ -202,6 +202,57 @@ TEST_CASE("NODE/ACTOR reaches an actor of another node, both ways") {
   b.stop_and_check();
 }
 
+TEST_CASE("a burst crosses in relay batches, in order, a request last") {
+  node_fixture b{node_text("b", "listen = \"127.0.0.1:0\""), add_test_kinds};
+  node_fixture a{node_text("a", peer_list({listen_port(b)})), add_test_kinds};
+  // Resolved first: a burst to an address still being resolved waits, and
+  // past max-held it is refused.
+  REQUIRE(a.ask("b/log", "{}"));
+  auto count = [] {
+    std::lock_guard<std::mutex> guard{logs()["b"].mx};
+    size_t n = 0;
+    for (auto& e : logs()["b"].events)
+      n += e.contains("i") ? 1 : 0;
+    return n;
+  };
+  const int n = burst_size;
+  {
+    caf::scoped_actor self{a.node().system()};
+    auto log = a.node().lookup("b/log");
+    REQUIRE(log);
+    for (int i = 0; i < n; ++i)
+      self->send(log, json_message::trusted(json{{"i", i}}.dump()));
+    // The request goes behind the burst, and is answered once all of it
+    // has been handed out on b.
+    std::string got;
+    self->request(log, 20s, json_message::trusted(json{{"i", n}}.dump()))
+      .receive([&](json_message& reply) { got = reply.text; },
+               [&](caf::error& err) { got = render(err); });
+    CHECK(got == "null");
+    CHECK(count() == static_cast<size_t>(n) + 1);
+  }
+  std::vector<int> order;
+  {
+    std::lock_guard<std::mutex> guard{logs()["b"].mx};
+    for (auto& e : logs()["b"].events)
+      if (e.contains("i"))
+        order.push_back(e["i"].get<int>());
+  }
+  REQUIRE(order.size() == static_cast<size_t>(n) + 1);
+  bool in_order = true;
+  for (int i = 0; i <= n; ++i)
+    in_order = in_order && order[i] == i;
+  CHECK(in_order);
+  // Most of it went in batches, which b's peer manager handed out.
+  auto st = status_of(a, "b/log");
+  CHECK(st["batches"].get<int>() > 0);
+  CHECK(st["batched"].get<int>() > n / 2);
+  CHECK(st["dropped"] == 0);
+  CHECK(status_of(b, "peers")["relayed"].get<int>() == st["batched"]);
+  a.stop_and_check();
+  b.stop_and_check();
+}
+
 TEST_CASE("an actor on a third node is reached through the node between") {
   node_fixture c{node_text("c", "listen = \"127.0.0.1:0\""), add_test_kinds};
   node_fixture b{
