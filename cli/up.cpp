@@ -97,12 +97,6 @@ struct topology {
   std::vector<topology_node> nodes;
 };
 
-bool valid_name(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
-}
-
 // An entry name not used in `cfg`'s [actors] or [bridges].
 bool name_free(const node_config& cfg, const std::string& name) {
   for (auto section : {"actors.", "bridges."})

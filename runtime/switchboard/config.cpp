@@ -293,12 +293,6 @@ std::string join(const std::vector<std::string>& xs) {
   return result;
 }
 
-bool valid_name(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
-}
-
 // Gives access to CAF's declared options (the set is protected).
 struct caf_options : caf::actor_system_config {
   caf_options() {
@@ -921,6 +915,12 @@ const std::vector<key_spec>& node_section_keys() {
      "refused"},
   };
   return keys;
+}
+
+bool valid_name(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
 }
 
 const std::vector<key_spec>& topology_section_keys() {

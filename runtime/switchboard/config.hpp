@@ -109,6 +109,10 @@ std::vector<config_error>
 validate(const node_config& cfg, const kind_registry& kinds,
          const std::vector<std::string>& known_names = {});
 
+/// Whether `name` can name a node or an entry: letters, digits, `_` and
+/// `-`, at least one.
+bool valid_name(const std::string& name);
+
 /// The keys of a topology file's `[topology]` section (`switchboard up`).
 const std::vector<key_spec>& topology_section_keys();
 

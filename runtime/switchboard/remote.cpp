@@ -34,6 +34,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "switchboard/config.hpp"
 #include "switchboard/defaults.hpp"
 #include "switchboard/errc.hpp"
 #include "switchboard/messages.hpp"
@@ -1400,11 +1401,7 @@ bool split_peer(const std::string& text, std::string& name,
   auto at = text.find('@');
   name = at == std::string::npos ? std::string{} : text.substr(0, at);
   address = at == std::string::npos ? text : text.substr(at + 1);
-  if (at != std::string::npos
-      && (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '_'
-                   || c == '-';
-          }))) {
+  if (at != std::string::npos && !valid_name(name)) {
     error = "HOST:PORT or NAME@HOST:PORT (a NAME of letters, digits, '_' "
             "and '-')";
     return false;
