@@ -913,6 +913,9 @@ const std::vector<key_spec>& node_section_keys() {
     {"cookie", value_type::string, false,
      "a secret every node of the topology shares; a node without it is "
      "refused"},
+    {"metrics", value_type::boolean, false,
+     "count messages, bytes, latency and restarts per actor (default true; "
+     "`switchboard metrics`, /metrics)"},
   };
   return keys;
 }

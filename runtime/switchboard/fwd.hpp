@@ -6,10 +6,12 @@ namespace switchboard {
 
 class io_loop;
 class kind_registry;
+class metrics_registry;
 class node;
 class node_config;
 class registry;
 
+struct actor_metrics;
 struct config_error;
 struct json_message;
 struct key_spec;

@@ -95,6 +95,11 @@ struct spawn_context {
   std::string name;
   /// The instance's entry from the config, `kind` included.
   caf::settings args;
+  /// The block the instance counts into (metrics.hpp), or null when the
+  /// node counts nothing. The node attaches it to the actor the factory
+  /// returns; a kind hands it to the actors it spawns itself (connections,
+  /// workers) so that they count into the same entry.
+  actor_metrics* metrics = nullptr;
 };
 
 /// Builds one instance of a kind. Runs on the thread that calls

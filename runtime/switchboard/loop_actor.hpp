@@ -27,32 +27,35 @@
 #include <caf/resumable.hpp>
 
 #include "switchboard/io_loop.hpp"
+#include "switchboard/metered.hpp"
 
 namespace switchboard {
 
-/// Runs the CAF actor type `Base` on the io loop thread.
+/// Runs the CAF actor type `Base` on the io loop thread, metered.
 template<class Base>
-class loop_actor : public Base {
+class loop_actor : public metered<Base> {
 public:
+  using super = metered<Base>;
+
   template<class... Ts>
   loop_actor(caf::actor_config& cfg, io_loop& loop, Ts&&... xs)
-      : Base(cfg, std::forward<Ts>(xs)...), loop_(loop) {}
+      : super(cfg, std::forward<Ts>(xs)...), loop_(loop) {}
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) override {
-    Base::enqueue(std::move(ptr), loop_.executor());
+    super::enqueue(std::move(ptr), loop_.executor());
   }
 
   void launch(caf::execution_unit*, bool lazy, bool hide) override {
     // The loop ends actors that still run when it stops.
     tracked_.ctrl = this->ctrl();
     loop_.track(tracked_);
-    Base::launch(loop_.executor(), lazy, hide);
+    super::launch(loop_.executor(), lazy, hide);
   }
 
   // Runs once, however the actor ends (and before it is destroyed).
   void on_cleanup(const caf::error& reason) override {
     loop_.untrack(tracked_);
-    Base::on_cleanup(reason);
+    super::on_cleanup(reason);
   }
 
   caf::resumable::subtype_t subtype() const override {

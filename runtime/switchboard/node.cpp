@@ -30,6 +30,8 @@
 #include "switchboard/errc.hpp"
 #include "switchboard/io_loop.hpp"
 #include "switchboard/messages.hpp"
+#include "switchboard/metered.hpp"
+#include "switchboard/metrics.hpp"
 #include "switchboard/registry.hpp"
 #include "switchboard/remote.hpp"
 #include "switchboard/scheduler.hpp"
@@ -67,12 +69,16 @@ class node::impl {
 public:
   enum class state { idle, running, stopping, stopped };
 
-  explicit impl(node_config cfg) : cfg_(std::move(cfg)) {
-    name_ = cfg_.node_name();
-  }
+  explicit impl(node_config cfg)
+      : cfg_(std::move(cfg)),
+        name_(cfg_.node_name()),
+        metrics_(name_),
+        metrics_on_(caf::get_or(cfg_.content(), "node.metrics", true)) {}
 
   node_config cfg_;
   std::string name_;
+  metrics_registry metrics_;
+  bool metrics_on_;
   kind_registry kinds_;
   switchboard::registry registry_;
   std::unique_ptr<system_config> sys_cfg_;
@@ -262,9 +268,11 @@ caf::expected<caf::actor> node::spawn_entry(const std::string& name,
     if (auto errors = validate(entry_cfg, d.kinds_, known); !errors.empty())
       return make_error(errors.front().code, join_errors(errors));
   }
-  auto h = spec->factory(spawn_context{*this, name, std::move(args)});
+  auto block = d.metrics_on_ ? d.metrics_.block(name, kind) : nullptr;
+  auto h = spec->factory(spawn_context{*this, name, std::move(args), block});
   if (!h)
     return h;
+  attach_metrics(*h, block);
   registry_entry entry{name, kind, spec->section, spec->accepts_json, *h};
   if (auto err = d.registry_.put(std::move(entry))) {
     caf::anon_send_exit(*h, caf::exit_reason::user_shutdown);
@@ -284,6 +292,8 @@ caf::error node::add(const std::string& name, caf::actor handle,
   auto& d = *impl_;
   if (!handle)
     return make_error(errc::bad_message, "cannot add an invalid handle");
+  if (d.metrics_on_)
+    attach_metrics(handle, d.metrics_.block(name, kind));
   registry_entry entry{name, std::move(kind), section, accepts_json, handle};
   if (auto err = d.registry_.put(std::move(entry)))
     return err;
@@ -517,6 +527,14 @@ caf::actor_system& node::system() {
 
 io_loop& node::loop() {
   return *impl_->loop_;
+}
+
+metrics_registry& node::metrics() noexcept {
+  return impl_->metrics_;
+}
+
+bool node::metrics_enabled() const noexcept {
+  return impl_->metrics_on_;
 }
 
 std::chrono::milliseconds node::request_timeout() const {

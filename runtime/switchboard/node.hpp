@@ -131,6 +131,13 @@ public:
   /// The config the node was built from.
   const node_config& config() const noexcept;
 
+  /// The node's metric blocks (metrics.hpp); valid from construction to
+  /// destruction. Empty when `[node] metrics = false`.
+  metrics_registry& metrics() noexcept;
+
+  /// Whether the node counts (`[node] metrics`, on by default).
+  bool metrics_enabled() const noexcept;
+
   /// `[node] name`.
   const std::string& name() const noexcept;
 

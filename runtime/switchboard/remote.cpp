@@ -38,6 +38,7 @@
 #include "switchboard/defaults.hpp"
 #include "switchboard/errc.hpp"
 #include "switchboard/messages.hpp"
+#include "switchboard/metered.hpp"
 #include "switchboard/node.hpp"
 #include "switchboard/restart_policy.hpp"
 #include "switchboard/status.hpp"
@@ -221,10 +222,10 @@ struct dial_state {
 
 // A node's peer manager: what other nodes talk to, and what resolves
 // `NODE/ACTOR` for this node's remote references.
-class peer_manager : public caf::event_based_actor {
+class peer_manager : public metered_actor {
 public:
   peer_manager(caf::actor_config& cfg, switchboard::node& n)
-      : caf::event_based_actor(cfg), node_(n) {
+      : metered_actor(cfg), node_(n) {
     auto& content = n.config().content();
     down_after_ =
       node_timespan(content, "down-after", caf::timespan{defaults::down_after});
@@ -907,11 +908,11 @@ private:
 // The local stand-in for `NODE/ACTOR`: forwards what it receives to the
 // remote actor once resolved, holds messages while the node is down, and
 // answers every request it forwarded with `node_down` if the node goes.
-class remote_ref : public caf::event_based_actor {
+class remote_ref : public metered_actor {
 public:
   remote_ref(caf::actor_config& cfg, switchboard::node& n, caf::actor manager,
              std::string address)
-      : caf::event_based_actor(cfg), node_(n), manager_(std::move(manager)),
+      : metered_actor(cfg), node_(n), manager_(std::move(manager)),
         address_(std::move(address)) {
     split_address(address_, node_name_, actor_name_);
     auto& content = n.config().content();

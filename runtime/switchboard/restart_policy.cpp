@@ -2,6 +2,8 @@
 
 #include "switchboard/restart_policy.hpp"
 
+#include "switchboard/metered.hpp"
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -147,6 +149,10 @@ restart_decision restart_tracker::next(bool failed, caf::timespan uptime,
                      policy_.max_delay);
   d.attempt = ++attempt_;
   ++restarts_;
+  // Counted for the metered actor that supervises (the one running now).
+  if (auto self = metered_base::running())
+    if (auto m = self->metrics())
+      m->restarts.fetch_add(1, std::memory_order_relaxed);
   d.action = restart_decision::restart;
   return d;
 }

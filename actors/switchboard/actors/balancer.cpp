@@ -11,6 +11,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/sec.hpp>
 
+#include <switchboard/metered.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -50,12 +51,12 @@ bool worth_retrying(const caf::error& err) {
          || err == caf::sec::request_receiver_down;
 }
 
-class balancer : public caf::event_based_actor {
+class balancer : public metered_actor {
 public:
   balancer(caf::actor_config& cfg, const switchboard::node& names,
            std::vector<std::string> to, caf::timespan bench,
            caf::timespan timeout)
-      : caf::event_based_actor(cfg), names_(names), bench_(bench),
+      : metered_actor(cfg), names_(names), bench_(bench),
         timeout_(timeout) {
     for (auto& name : to)
       targets_.push_back(target{std::move(name), {}, {}, 0, 0, 0});

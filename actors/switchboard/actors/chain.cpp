@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
+#include <switchboard/metered.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -33,11 +34,11 @@ std::string text_of(const caf::error& err) {
   return render(err);
 }
 
-class chain : public caf::event_based_actor {
+class chain : public metered_actor {
 public:
   chain(caf::actor_config& cfg, const switchboard::node& names,
         std::string name, std::vector<std::string> steps, caf::timespan timeout)
-      : caf::event_based_actor(cfg), names_(names), name_(std::move(name)),
+      : metered_actor(cfg), names_(names), name_(std::move(name)),
         timeout_(timeout) {
     for (auto& s : steps)
       steps_.push_back(step{std::move(s), {}, 0});

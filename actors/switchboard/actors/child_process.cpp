@@ -122,9 +122,15 @@ struct exit_status {
 class child_actor : public loop_actor<caf::event_based_actor> {
 public:
   child_actor(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
-              child_options opts)
+              child_options opts, actor_metrics* m)
       : loop_actor(cfg, loop), node_(owner), opt_(std::move(opts)),
-        tracker_(opt_.restart) {}
+        tracker_(opt_.restart) {
+    // Before the first start, so the pid is never missed.
+    if (m != nullptr) {
+      attach_metrics(m);
+      m->pid.store(0, std::memory_order_relaxed);
+    }
+  }
 
   caf::behavior make_behavior() override {
     // Alive as long as the child is supervised, referenced or not; the
@@ -650,6 +656,10 @@ private:
       return fail_start(render(child.error()));
     pid_ = child->pid;
     started_at_ = clock::now();
+    if (auto m = metrics()) {
+      m->started_ns.store(now_ns(), std::memory_order_relaxed);
+      m->pid.store(pid_, std::memory_order_relaxed);
+    }
     state_ = state::running;
     auto uv = loop().native();
     // Exit detection: the pidfd turns readable.
@@ -892,6 +902,8 @@ private:
       return;
     close_io();
     pid_ = -1;
+    if (auto m = metrics())
+      m->pid.store(0, std::memory_order_relaxed);
     auto uptime = clock::now() - started_at_;
     json ev{{"event", "exited"}};
     if (!exit_.error.empty()) {
@@ -1200,7 +1212,8 @@ kind_spec child_process_kind() {
     o.listen_fd = static_cast<int>(caf::get_or(a, "_listen-fd", int64_t{-1}));
     auto& n = ctx.node;
     return caf::actor_cast<caf::actor>(
-      spawn_on_loop<child_actor>(n.system(), n.loop(), n, std::move(o)));
+      spawn_on_loop<child_actor>(n.system(), n.loop(), n, std::move(o),
+                                 ctx.metrics));
   };
   return result;
 }

@@ -18,6 +18,7 @@
 
 #include <switchboard/errc.hpp>
 #include <switchboard/messages.hpp>
+#include <switchboard/metered.hpp>
 #include <switchboard/node.hpp>
 
 #include "switchboard/actors/child_process.hpp"
@@ -77,7 +78,7 @@ struct cluster_state {
   caf::error exit_reason;
 };
 
-using cluster_actor = caf::stateful_actor<cluster_state>;
+using cluster_actor = caf::stateful_actor<cluster_state, metered_actor>;
 
 // Spawns instance `i` through the child-process kind.
 caf::expected<caf::actor> spawn_instance(cluster_actor* self, size_t i) {
@@ -85,7 +86,11 @@ caf::expected<caf::actor> spawn_instance(cluster_actor* self, size_t i) {
   auto args = st.child_args;
   caf::put(args, "_listen-fd", static_cast<int64_t>(*st.listen_fd));
   auto name = st.name + "." + std::to_string(i);
-  spawn_context ctx{*st.owner, name, std::move(args)};
+  // Each instance counts on its own (a pid per block).
+  auto block = st.owner->metrics_enabled()
+                 ? st.owner->metrics().block(name, "child-process")
+                 : nullptr;
+  spawn_context ctx{*st.owner, name, std::move(args), block};
   auto h = child_process_kind().factory(ctx);
   if (h)
     self->link_to(*h); // they go with the cluster

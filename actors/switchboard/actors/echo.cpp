@@ -11,7 +11,7 @@
 
 namespace switchboard::actors {
 
-echo_actor::behavior_type echo(echo_actor::pointer self) {
+echo_actor::behavior_type echo(metered<echo_actor::base>* self) {
   return {
     [](json_message& x) { return std::move(x); },
     [self](status_atom) { return status_reply(self, "echo", {}); },

@@ -9,6 +9,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <switchboard/metered.hpp>
+
 #include <switchboard/node.hpp>
 #include <switchboard/status.hpp>
 
@@ -21,8 +23,10 @@ struct room_state {
   uint64_t delivered = 0;
 };
 
+using room_pointer = caf::stateful_actor<room_state, metered<room_actor::base>>*;
+
 // Sends `msg` to every member but the current sender; returns the count.
-size_t broadcast(room_actor::stateful_pointer<room_state> self,
+size_t broadcast(room_pointer self,
                  const json_message& msg) {
   auto sender = self->current_sender();
   size_t n = 0;
@@ -37,7 +41,7 @@ size_t broadcast(room_actor::stateful_pointer<room_state> self,
 }
 
 room_actor::behavior_type
-room_impl(room_actor::stateful_pointer<room_state> self) {
+room_impl(room_pointer self) {
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& xs = self->state.members;
     xs.erase(std::remove_if(

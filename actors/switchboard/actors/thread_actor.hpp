@@ -36,6 +36,8 @@
 #include <caf/execution_unit.hpp>
 #include <caf/mailbox_element.hpp>
 
+#include <switchboard/metered.hpp>
+
 namespace switchboard::actors {
 
 /// How a `thread_actor`'s thread behaves.
@@ -67,16 +69,18 @@ void stop_actor_thread(actor_thread* t);
 
 } // namespace internal
 
-/// Runs the CAF actor type `Base` on an OS thread of its own.
+/// Runs the CAF actor type `Base` on an OS thread of its own, metered.
 template<class Base>
-class thread_actor : public Base {
+class thread_actor : public metered<Base> {
 public:
+  using super = metered<Base>;
+
   template<class... Ts>
   thread_actor(caf::actor_config& cfg, thread_options opts, Ts&&... xs)
-      : Base(cfg, std::forward<Ts>(xs)...), opts_(std::move(opts)) {}
+      : super(cfg, std::forward<Ts>(xs)...), opts_(std::move(opts)) {}
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) override {
-    Base::enqueue(std::move(ptr), unit_);
+    super::enqueue(std::move(ptr), unit_);
   }
 
   void launch(caf::execution_unit*, bool lazy, bool hide) override {
@@ -86,11 +90,11 @@ public:
     if (thread_ == nullptr)
       throw std::runtime_error("cannot start a thread: " + err);
     unit_ = internal::as_execution_unit(thread_);
-    Base::launch(unit_, lazy, hide);
+    super::launch(unit_, lazy, hide);
   }
 
   bool cleanup(caf::error&& reason, caf::execution_unit* host) override {
-    auto result = Base::cleanup(std::move(reason), host);
+    auto result = super::cleanup(std::move(reason), host);
     // When cleanup runs on the actor's own thread (the usual way), the
     // thread ends as soon as resume returns; otherwise it is told to.
     if (host != unit_)

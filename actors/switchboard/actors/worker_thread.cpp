@@ -176,6 +176,8 @@ struct pool_config {
   caf::timespan stop_timeout;
   thread_options thread;
   switchboard::node* owner = nullptr;
+  // The pool's block: every worker counts into it (null: metrics off).
+  actor_metrics* metrics = nullptr;
 };
 
 struct supervisor_state {
@@ -204,6 +206,7 @@ caf::actor start_worker(caf::actor_system& sys, const pool_config& cfg,
     pool.address(), cfg.fn, cfg.load);
   cfg.load->assign(w.id(), index);
   auto h = caf::actor_cast<caf::actor>(w);
+  attach_metrics(h, cfg.metrics);
   caf::anon_send(pool, caf::sys_atom::value, caf::put_atom::value, h);
   return h;
 }
@@ -284,6 +287,8 @@ caf::behavior supervise(supervisor* self, pool_config cfg, caf::actor pool,
                         + "; the pool goes on without it");
       return;
     }
+    if (st.cfg.metrics != nullptr)
+      st.cfg.metrics->restarts.fetch_add(1, std::memory_order_relaxed);
     st.cfg.owner->log(
       who + " exited (" + render(dm.reason) + "); restarting in "
       + std::to_string(
@@ -575,6 +580,7 @@ kind_spec worker_thread_kind(behavior_registry behaviors) {
       return std::move(restart.error());
     cfg.restart = *restart;
     cfg.owner = &ctx.node;
+    cfg.metrics = ctx.metrics;
     cfg.thread.spin =
       caf::get_or(ctx.args, "spin", caf::timespan{defaults::worker_spin});
     cfg.thread.stack_size =

@@ -23,6 +23,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <switchboard/metered.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -382,10 +383,10 @@ private:
   std::vector<std::thread> threads_;
 };
 
-class client : public caf::event_based_actor {
+class client : public metered_actor {
 public:
   client(caf::actor_config& cfg, client_options opt)
-      : event_based_actor(cfg), opt_(std::move(opt)) {}
+      : metered_actor(cfg), opt_(std::move(opt)) {}
 
   caf::behavior make_behavior() override {
     pool_ = std::make_unique<pool>(opt_, address());

@@ -120,11 +120,9 @@ public:
     lws* wsi;
   };
 
-  // `protocol` lives as long as the bridge's lws context.
   ws_conn(caf::actor_config& cfg, io_loop& loop, ws_service* svc, wsi_ref w,
-          uint64_t id, const char* protocol)
-      : loop_actor(cfg, loop), id(id), svc_(svc), wsi_(w.wsi),
-        protocol_(protocol) {
+          uint64_t id)
+      : loop_actor(cfg, loop), id(id), svc_(svc), wsi_(w.wsi) {
     opened_ = uv_now(loop.native());
     valid_at_ = opened_;
   }
@@ -148,8 +146,8 @@ public:
     }
     if (has_events()) {
       json ev{{"event", "opened"}, {"peer", peer()}};
-      if (protocol_ != nullptr)
-        ev["protocol"] = protocol_;
+      if (auto p = protocol())
+        ev["protocol"] = p;
       event(std::move(ev));
     }
     set_exit_handler([this](caf::exit_msg& msg) {
@@ -202,8 +200,8 @@ public:
   json describe(uint64_t now) {
     json x{{"conn", id}, {"peer", peer()},    {"queued", queued()},
            {"in", in_},  {"out", out_count_}, {"age_ms", now - opened_}};
-    if (protocol_ != nullptr)
-      x["protocol"] = protocol_;
+    if (auto p = protocol())
+      x["protocol"] = p;
     return x;
   }
 
@@ -663,6 +661,18 @@ private:
     std::string peer_reason;
   };
 
+  // The subprotocol the client chose, if any (asked of lws, so that an idle
+  // connection keeps no copy).
+  const char* protocol() const {
+    if (wsi_ == nullptr)
+      return nullptr;
+    auto p = lws_get_protocol(wsi_);
+    return p != nullptr && p->name != nullptr
+               && std::strcmp(p->name, "http") != 0
+             ? p->name
+             : nullptr;
+  }
+
   rare& more() {
     if (more_ == nullptr)
       more_ = std::make_unique<rare>();
@@ -671,7 +681,6 @@ private:
 
   ws_service* svc_;
   lws* wsi_;
-  const char* protocol_;
   uint64_t opened_ = 0;
   // Loop time of the last proof of life (open, pong).
   uint64_t valid_at_ = 0;
@@ -790,12 +799,8 @@ int ws_service::on_callback(lws* wsi, lws_callback_reasons reason,
       if (stopping_)
         return -1;
       auto id = next_id_++;
-      const char* protocol = nullptr;
-      if (auto p = lws_get_protocol(wsi); p != nullptr && p->name != nullptr
-                                          && std::strcmp(p->name, "http") != 0)
-        protocol = p->name;
       auto handle = spawn_on_loop<ws_conn>(node_.system(), node_.loop(), this,
-                                           ws_conn::wsi_ref{wsi}, id, protocol);
+                                           ws_conn::wsi_ref{wsi}, id);
       auto c =
         static_cast<ws_conn*>(caf::actor_cast<caf::abstract_actor*>(handle));
       slot = c;

@@ -1,0 +1,145 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// `metered<Base>`: a CAF actor type that counts its messages into the
+// `actor_metrics` block of the entry it belongs to (metrics.hpp).
+//
+// CAF 0.17 ships without metrics (its actor profiler is compiled out in
+// Debian's build), so the two places every message passes are overridden:
+// `enqueue`, which runs on the sender's thread, and `consume`, which runs
+// the handler on the actor's own. While a metered actor's handler runs, a
+// thread-local names it, so the `enqueue` of a message it sends knows its
+// sender: that gives "sent" counts, the latency of the requests it makes
+// (request id to answer, on its own thread) and the "out" side of a trace
+// without touching CAF's send paths.
+//
+// Every loop actor and thread actor is metered; so are the scheduler
+// actors of the built-in kinds. An actor counts nothing until a block is
+// attached (the node does it for named entries; a kind hands its block to
+// the actors it spawns itself); with `[node] metrics = false` none is.
+//
+// Usage:
+// ~~~
+// struct my_actor : metered<caf::event_based_actor> { ... };
+// // or, for a function-based actor:
+// caf::behavior impl(metered_actor* self) { ... }
+// ~~~
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include <caf/actor_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/invoke_message_result.hpp>
+#include <caf/mailbox_element.hpp>
+
+#include "switchboard/metrics.hpp"
+
+namespace switchboard {
+
+/// The part of `metered<Base>` that does not depend on `Base`. Not
+/// polymorphic: it adds 8 bytes to an actor (connections are many; the
+/// requests an actor waits for are kept in a table beside it).
+class metered_base {
+public:
+  /// The block this actor counts into, or null.
+  actor_metrics* metrics() const noexcept {
+    return metrics_.load(std::memory_order_acquire);
+  }
+
+  /// Attaches `m` unless a block is attached already. Any thread.
+  void attach_metrics(actor_metrics* m) noexcept {
+    actor_metrics* none = nullptr;
+    metrics_.compare_exchange_strong(none, m, std::memory_order_acq_rel);
+  }
+
+  /// The metered actor whose handler runs on this thread, or null.
+  static metered_base* running() noexcept {
+    return current_;
+  }
+
+protected:
+  // The receiver's side of a send, on the sender's thread: `self_id` is
+  // the receiver's actor id, `closed` whether its mailbox was closed.
+  void on_enqueue(caf::mailbox_element& x, caf::actor_id self_id,
+                  bool closed) noexcept {
+    auto m = metrics();
+    if (m != nullptr) {
+      m->received.fetch_add(1, std::memory_order_relaxed);
+      if (closed)
+        m->dead_letters.fetch_add(1, std::memory_order_relaxed);
+    }
+    auto from = current_;
+    auto fm = from != nullptr ? from->metrics() : nullptr;
+    if (fm != nullptr)
+      from->on_send(*fm, x);
+    if ((m != nullptr && m->traced.load(std::memory_order_relaxed))
+        || (fm != nullptr && fm->traced.load(std::memory_order_relaxed)))
+      trace(x, m, fm, self_id);
+  }
+
+  // Runs `consume` as this actor's handler, counted.
+  template<class F>
+  caf::invoke_message_result counted(caf::mailbox_element& x, F&& consume) {
+    auto m = metrics();
+    if (m == nullptr)
+      return consume();
+    if (x.mid.is_response())
+      on_answer(*m, x.mid.integer_value());
+    auto prev = current_;
+    current_ = this;
+    auto t0 = now_ns();
+    auto result = consume();
+    m->processing.observe(static_cast<uint64_t>(now_ns() - t0));
+    m->processed.fetch_add(1, std::memory_order_relaxed);
+    current_ = prev;
+    return result;
+  }
+
+private:
+  // This actor (running its handler) sends `x`.
+  void on_send(actor_metrics& m, caf::mailbox_element& x) noexcept;
+
+  // An answer to one of this actor's requests arrived.
+  void on_answer(actor_metrics& m, uint64_t mid) noexcept;
+
+  // Emits the trace line(s) for `x` (receiver block `m`, sender block `fm`).
+  static void trace(caf::mailbox_element& x, actor_metrics* m,
+                    actor_metrics* fm, caf::actor_id receiver) noexcept;
+
+  static thread_local metered_base* current_;
+
+  std::atomic<actor_metrics*> metrics_{nullptr};
+};
+
+/// Runs the CAF actor type `Base`, counting its messages.
+template<class Base>
+class metered : public Base, public metered_base {
+public:
+  template<class... Ts>
+  explicit metered(caf::actor_config& cfg, Ts&&... xs)
+      : Base(cfg, std::forward<Ts>(xs)...) {}
+
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
+    on_enqueue(*ptr, this->id(), this->mailbox().closed());
+    Base::enqueue(std::move(ptr), eu);
+  }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    return counted(x, [&] { return Base::consume(x); });
+  }
+};
+
+/// A metered `caf::event_based_actor`, for function-based actors.
+class metered_actor : public metered<caf::event_based_actor> {
+public:
+  using metered::metered;
+};
+
+/// Attaches `m` to `handle` if it is a metered actor; false otherwise.
+bool attach_metrics(const caf::actor& handle, actor_metrics* m);
+
+} // namespace switchboard

@@ -1,0 +1,344 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+#include "switchboard/metrics.hpp"
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace switchboard {
+
+int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+process_stats read_process(int64_t pid) {
+  auto dir =
+    pid == 0 ? std::string{"/proc/self"} : "/proc/" + std::to_string(pid);
+  process_stats result;
+  {
+    std::ifstream in{dir + "/statm"};
+    int64_t size = 0;
+    int64_t resident = 0;
+    if (in >> size >> resident)
+      result.rss_bytes = resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+  }
+  std::ifstream in{dir + "/stat"};
+  std::string line;
+  std::getline(in, line);
+  // The name in parentheses may hold spaces: count fields after it.
+  auto rp = line.rfind(')');
+  if (rp == std::string::npos || rp + 2 > line.size())
+    return result;
+  std::istringstream rest{line.substr(rp + 2)};
+  std::string field;
+  double ticks = 0;
+  // Fields after the name: state is the 3rd; utime and stime the 14th, 15th.
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i == 14 || i == 15)
+      ticks += std::strtod(field.c_str(), nullptr);
+  result.cpu_seconds = ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return result;
+}
+
+const char* to_string(drop_reason x) {
+  switch (x) {
+    case drop_reason::overflow: return "overflow";
+    case drop_reason::queue_full: return "queue_full";
+    case drop_reason::oversize: return "oversize";
+    case drop_reason::invalid: return "invalid";
+  }
+  return "?";
+}
+
+histogram::snapshot histogram::read() const noexcept {
+  snapshot result;
+  uint64_t total = 0;
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    total += buckets_[i].load(std::memory_order_relaxed);
+    result.cumulative[i] = total;
+  }
+  result.sum_ns = sum_ns_.load(std::memory_order_relaxed);
+  return result;
+}
+
+int64_t actor_metrics::mailbox_depth() const noexcept {
+  // Read `processed` first: the difference can then only come out high,
+  // never below zero, while messages flow.
+  auto done = processed.load(std::memory_order_relaxed)
+              + dead_letters.load(std::memory_order_relaxed);
+  auto in = received.load(std::memory_order_relaxed);
+  return in > done ? static_cast<int64_t>(in - done) : 0;
+}
+
+bool actor_metrics::start_trace(std::shared_ptr<trace_sink> sink) {
+  std::shared_ptr<trace_sink> none;
+  if (!std::atomic_compare_exchange_strong(&tracer_, &none, std::move(sink)))
+    return false;
+  traced.store(true, std::memory_order_release);
+  return true;
+}
+
+void actor_metrics::end_trace(const trace_sink* sink) {
+  auto cur = std::atomic_load(&tracer_);
+  if (cur.get() != sink)
+    return;
+  traced.store(false, std::memory_order_release);
+  std::atomic_compare_exchange_strong(&tracer_, &cur,
+                                      std::shared_ptr<trace_sink>{});
+}
+
+metrics_registry::metrics_registry(std::string node_name)
+    : node_(std::move(node_name)), started_ns_(now_ns()) {}
+
+actor_metrics* metrics_registry::block(const std::string& name,
+                                       const std::string& kind) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& slot = blocks_[name];
+  if (!slot)
+    slot = std::make_unique<actor_metrics>(name, kind);
+  return slot.get();
+}
+
+actor_metrics* metrics_registry::find(const std::string& name) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = blocks_.find(name);
+  return i == blocks_.end() ? nullptr : i->second.get();
+}
+
+peer_metrics* metrics_registry::peer(const std::string& name) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& slot = peers_[name];
+  if (!slot)
+    slot = std::make_unique<peer_metrics>();
+  return slot.get();
+}
+
+namespace {
+
+// A label value with `\`, `"` and line breaks escaped.
+std::string escape(const std::string& x) {
+  std::string result;
+  result.reserve(x.size());
+  for (auto c : x) {
+    if (c == '\\')
+      result += "\\\\";
+    else if (c == '"')
+      result += "\\\"";
+    else if (c == '\n')
+      result += "\\n";
+    else
+      result += c;
+  }
+  return result;
+}
+
+std::string number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.9g", x);
+  return buf;
+}
+
+// Builds the text one family at a time: HELP and TYPE once, then samples.
+class writer {
+public:
+  explicit writer(std::string node) : node_("node=\"" + escape(node) + "\"") {}
+
+  void family(const char* name, const char* type, const char* help) {
+    out_ += "# HELP switchboard_";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE switchboard_";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+
+  // One sample; `labels` are extra `k="v"` pairs, already escaped.
+  void sample(const char* name, const std::string& labels,
+              const std::string& value) {
+    out_ += "switchboard_";
+    out_ += name;
+    out_ += '{';
+    out_ += node_;
+    if (!labels.empty()) {
+      out_ += ',';
+      out_ += labels;
+    }
+    out_ += "} ";
+    out_ += value;
+    out_ += '\n';
+  }
+
+  std::string take() {
+    return std::move(out_);
+  }
+
+private:
+  std::string node_;
+  std::string out_;
+};
+
+std::string actor_labels(const actor_metrics& m) {
+  return "actor=\"" + escape(m.name) + "\",kind=\"" + escape(m.kind) + "\"";
+}
+
+} // namespace
+
+std::string metrics_registry::prometheus() const {
+  std::vector<const actor_metrics*> blocks;
+  std::vector<std::pair<std::string, const peer_metrics*>> peers;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& kvp : blocks_)
+      blocks.push_back(kvp.second.get());
+    for (auto& kvp : peers_)
+      peers.emplace_back(kvp.first, kvp.second.get());
+  }
+  writer w{node_};
+  auto now = now_ns();
+  // The node itself.
+  auto self = read_process(0);
+  w.family("node_uptime_seconds", "gauge", "Seconds since the node started.");
+  w.sample("node_uptime_seconds", "", number((now - started_ns_) / 1e9));
+  w.family("node_resident_memory_bytes", "gauge",
+           "Resident memory of the node's process.");
+  w.sample("node_resident_memory_bytes", "", std::to_string(self.rss_bytes));
+  w.family("node_cpu_seconds_total", "counter",
+           "CPU time (user and system) of the node's process.");
+  w.sample("node_cpu_seconds_total", "", number(self.cpu_seconds));
+  // Counters of every actor.
+  struct counter {
+    const char* name;
+    const char* help;
+    const std::atomic<uint64_t> actor_metrics::*field;
+  };
+  static const counter counters[] = {
+    {"messages_received_total", "Messages put in the actor's mailbox.",
+     &actor_metrics::received},
+    {"messages_processed_total", "Messages the actor handled.",
+     &actor_metrics::processed},
+    {"messages_sent_total", "Messages the actor sent to other actors.",
+     &actor_metrics::sent},
+    {"received_bytes_total", "Bytes a bridge read from the outside.",
+     &actor_metrics::bytes_in},
+    {"sent_bytes_total", "Bytes a bridge wrote to the outside.",
+     &actor_metrics::bytes_out},
+    {"errors_total", "Error replies the actor sent and bad input it met.",
+     &actor_metrics::errors},
+    {"dead_letters_total", "Messages that arrived after the actor exited.",
+     &actor_metrics::dead_letters},
+    {"restarts_total", "Restarts under the actor's restart policy.",
+     &actor_metrics::restarts},
+  };
+  for (auto& c : counters) {
+    w.family(c.name, "counter", c.help);
+    for (auto m : blocks)
+      w.sample(c.name, actor_labels(*m),
+               std::to_string((m->*c.field).load(std::memory_order_relaxed)));
+  }
+  w.family("dropped_total", "counter",
+           "Messages or frames dropped, by reason (overflow, queue_full, "
+           "oversize, invalid).");
+  for (auto m : blocks)
+    for (size_t i = 0; i < drop_reasons; ++i)
+      w.sample("dropped_total",
+               actor_labels(*m) + ",reason=\""
+                 + to_string(static_cast<drop_reason>(i)) + "\"",
+               std::to_string(m->dropped[i].load(std::memory_order_relaxed)));
+  w.family("mailbox_depth", "gauge", "Messages waiting in the mailbox.");
+  for (auto m : blocks)
+    w.sample("mailbox_depth", actor_labels(*m),
+             std::to_string(m->mailbox_depth()));
+  w.family("connections", "gauge", "Open connections of a bridge.");
+  for (auto m : blocks)
+    w.sample("connections", actor_labels(*m),
+             std::to_string(m->connections.load(std::memory_order_relaxed)));
+  // Histograms.
+  auto hist = [&](const char* name, const char* help,
+                  const histogram actor_metrics::*field) {
+    w.family(name, "histogram", help);
+    std::string base = std::string{name};
+    auto bucket = base + "_bucket";
+    auto sum = base + "_sum";
+    auto count = base + "_count";
+    for (auto m : blocks) {
+      auto labels = actor_labels(*m);
+      auto snap = (m->*field).read();
+      for (size_t i = 0; i < histogram::bounds_ns.size(); ++i)
+        w.sample(bucket.c_str(),
+                 labels + ",le=\"" + number(histogram::bounds_ns[i] / 1e9)
+                   + "\"",
+                 std::to_string(snap.cumulative[i]));
+      w.sample(bucket.c_str(), labels + ",le=\"+Inf\"",
+               std::to_string(snap.cumulative.back()));
+      w.sample(sum.c_str(), labels, number(snap.sum_ns / 1e9));
+      w.sample(count.c_str(), labels, std::to_string(snap.cumulative.back()));
+    }
+  };
+  hist("processing_seconds", "Time the actor spent on one message.",
+       &actor_metrics::processing);
+  hist("request_duration_seconds",
+       "Time from a request the actor sent to its answer.",
+       &actor_metrics::requests);
+  // Children.
+  std::vector<const actor_metrics*> children;
+  for (auto m : blocks)
+    if (m->pid.load(std::memory_order_relaxed) >= 0)
+      children.push_back(m);
+  if (!children.empty()) {
+    std::vector<std::pair<int64_t, process_stats>> stats;
+    for (auto m : children) {
+      auto pid = m->pid.load(std::memory_order_relaxed);
+      stats.emplace_back(pid, pid > 0 ? read_process(pid) : process_stats{});
+    }
+    w.family("child_up", "gauge", "Whether the child process runs.");
+    for (size_t i = 0; i < children.size(); ++i)
+      w.sample("child_up", actor_labels(*children[i]),
+               stats[i].first > 0 ? "1" : "0");
+    w.family("child_pid", "gauge", "The child's pid, 0 while it is down.");
+    for (size_t i = 0; i < children.size(); ++i)
+      w.sample("child_pid", actor_labels(*children[i]),
+               std::to_string(stats[i].first));
+    w.family("child_uptime_seconds", "gauge",
+             "Seconds since the child last started, 0 while it is down.");
+    for (size_t i = 0; i < children.size(); ++i) {
+      auto started = children[i]->started_ns.load(std::memory_order_relaxed);
+      w.sample("child_uptime_seconds", actor_labels(*children[i]),
+               number(stats[i].first > 0 ? (now - started) / 1e9 : 0.0));
+    }
+    w.family("child_resident_memory_bytes", "gauge",
+             "Resident memory of the child process.");
+    for (size_t i = 0; i < children.size(); ++i)
+      w.sample("child_resident_memory_bytes", actor_labels(*children[i]),
+               std::to_string(stats[i].second.rss_bytes));
+    w.family("child_cpu_seconds", "gauge",
+             "CPU time (user and system) of the running child process.");
+    for (size_t i = 0; i < children.size(); ++i)
+      w.sample("child_cpu_seconds", actor_labels(*children[i]),
+               number(stats[i].second.cpu_seconds));
+  }
+  // Peers.
+  if (!peers.empty()) {
+    w.family("peer_up", "gauge", "Whether the peer node is connected.");
+    for (auto& [name, p] : peers)
+      w.sample("peer_up", "peer=\"" + escape(name) + "\"",
+               p->up.load(std::memory_order_relaxed) ? "1" : "0");
+    w.family("peer_round_trip_seconds", "gauge",
+             "The last heartbeat round trip to the peer node.");
+    for (auto& [name, p] : peers)
+      w.sample("peer_round_trip_seconds", "peer=\"" + escape(name) + "\"",
+               number(p->round_trip_ns.load(std::memory_order_relaxed) / 1e9));
+  }
+  return w.take();
+}
+
+} // namespace switchboard

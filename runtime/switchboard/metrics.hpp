@@ -1,0 +1,215 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// What a node counts about its actors, and the Prometheus text it prints.
+//
+// Every named actor or bridge of a node has one `actor_metrics` block, kept
+// by the node's `metrics_registry` for the node's lifetime (a restarted
+// actor of the same name goes on counting in the same block). The actors
+// that make up one entry share its block: a bridge's connections, a pool's
+// workers, a cluster's instances. Counters are relaxed atomics that any
+// thread may bump and read; nothing here takes a lock on a message's path.
+//
+// Most counting is done for the actor by `metered<Base>` (metered.hpp):
+// messages in, out and processed, processing time, the latency of the
+// requests it makes, error replies, dead letters, and trace. A kind adds
+// what only it knows: bytes, connections, drops, a child's pid.
+
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace switchboard {
+
+/// A latency histogram with fixed buckets from 1 us to 10 s (1-2.5-5 steps),
+/// as Prometheus wants them: cumulative on output, plus a count and a sum.
+class histogram {
+public:
+  /// The buckets' upper bounds, in nanoseconds.
+  static constexpr std::array<uint64_t, 22> bounds_ns = {
+    1'000,         2'500,         5'000,       10'000,        25'000,
+    50'000,        100'000,       250'000,     500'000,       1'000'000,
+    2'500'000,     5'000'000,     10'000'000,  25'000'000,    50'000'000,
+    100'000'000,   250'000'000,   500'000'000, 1'000'000'000, 2'500'000'000,
+    5'000'000'000, 10'000'000'000};
+
+  /// Counts one observation of `ns` nanoseconds. Any thread.
+  void observe(uint64_t ns) noexcept {
+    size_t i = 0;
+    while (i < bounds_ns.size() && ns > bounds_ns[i])
+      ++i;
+    buckets_[i].fetch_add(1, std::memory_order_relaxed);
+    sum_ns_.fetch_add(ns, std::memory_order_relaxed);
+  }
+
+  /// A consistent-enough copy for printing.
+  struct snapshot {
+    /// Cumulative counts per bound, then the total (the `+Inf` bucket).
+    std::array<uint64_t, bounds_ns.size() + 1> cumulative{};
+    uint64_t sum_ns = 0;
+  };
+
+  snapshot read() const noexcept;
+
+private:
+  std::array<std::atomic<uint64_t>, bounds_ns.size() + 1> buckets_{};
+  std::atomic<uint64_t> sum_ns_{0};
+};
+
+/// Why a message or frame was dropped, for `switchboard_dropped_total`.
+enum class drop_reason : uint8_t {
+  /// An outbound queue over its high-water mark (`overflow = "drop"`).
+  overflow,
+  /// A hold or queue that was full (`max-held`, `max-queued`).
+  queue_full,
+  /// A frame or datagram over `max-frame`/`max-message`.
+  oversize,
+  /// Input that did not parse (not JSON where JSON is expected).
+  invalid,
+};
+
+/// The number of `drop_reason`s.
+constexpr size_t drop_reasons = 4;
+
+/// The label value of `x`.
+const char* to_string(drop_reason x);
+
+/// One live trace (`switchboard trace`): gets a line per message the traced
+/// actor receives or sends, from whichever thread sends it. An
+/// implementation limits itself (count, rate) and ends the trace by
+/// clearing `actor_metrics::tracer`.
+class trace_sink {
+public:
+  virtual ~trace_sink() = default;
+
+  /// One message: `direction` is "in" (to the traced actor) or "out" (from
+  /// it); `payload` is the message, cut to a line by the caller.
+  virtual void emit(const char* direction, const std::string& from,
+                    const std::string& to, std::string payload) = 0;
+};
+
+/// The counters of one named actor (and the actors that share its block).
+struct actor_metrics {
+  actor_metrics(std::string actor_name, std::string actor_kind)
+      : name(std::move(actor_name)), kind(std::move(actor_kind)) {}
+
+  /// The `actor` and `kind` labels.
+  const std::string name;
+  const std::string kind;
+
+  /// Messages put in the mailbox (dead letters included).
+  std::atomic<uint64_t> received{0};
+  /// Messages the actor handled.
+  std::atomic<uint64_t> processed{0};
+  /// Messages the actor sent to other metered actors (replies included).
+  std::atomic<uint64_t> sent{0};
+  /// Bytes from and to the outside world (bridges).
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> bytes_out{0};
+  /// Error replies the actor sent, and errors a bridge met (bad input).
+  std::atomic<uint64_t> errors{0};
+  /// Messages that arrived after the actor had exited.
+  std::atomic<uint64_t> dead_letters{0};
+  /// Restarts under the restart policy (children, workers, connections).
+  std::atomic<uint64_t> restarts{0};
+  /// Drops, by reason.
+  std::array<std::atomic<uint64_t>, drop_reasons> dropped{};
+  /// Open connections (connection-bearing bridges).
+  std::atomic<int64_t> connections{0};
+  /// A child process's pid while it runs, else 0; -1: not a child.
+  std::atomic<int64_t> pid{-1};
+  /// When the child started (steady clock, ns), if `pid` > 0.
+  std::atomic<int64_t> started_ns{0};
+  /// Time spent handling one message.
+  histogram processing;
+  /// Time from a request this actor sent to its answer.
+  histogram requests;
+
+  /// Counts a drop.
+  void drop(drop_reason why, uint64_t n = 1) noexcept {
+    dropped[static_cast<size_t>(why)].fetch_add(n, std::memory_order_relaxed);
+  }
+
+  /// Messages waiting in the mailbox (or mailboxes) now.
+  int64_t mailbox_depth() const noexcept;
+
+  /// Set while a trace runs; `metered` reads it on every message, so an
+  /// untraced actor pays one relaxed load.
+  std::atomic<bool> traced{false};
+
+  /// The running trace, if any. Read with `tracer_load`.
+  std::shared_ptr<trace_sink> tracer_load() const {
+    return std::atomic_load(&tracer_);
+  }
+
+  /// Starts a trace; false if one runs already.
+  bool start_trace(std::shared_ptr<trace_sink> sink);
+
+  /// Ends the trace `sink` (if it is still the one).
+  void end_trace(const trace_sink* sink);
+
+private:
+  std::shared_ptr<trace_sink> tracer_;
+};
+
+/// One peer node as the peer manager sees it.
+struct peer_metrics {
+  /// Whether the node is connected now.
+  std::atomic<bool> up{false};
+  /// The last measured round trip (heartbeat), in nanoseconds; 0: none yet.
+  std::atomic<int64_t> round_trip_ns{0};
+};
+
+/// A node's metric blocks, by actor name. Thread-safe.
+class metrics_registry {
+public:
+  explicit metrics_registry(std::string node_name);
+
+  /// The block named `name`, made on first use. The pointer stays valid for
+  /// the registry's lifetime.
+  actor_metrics* block(const std::string& name, const std::string& kind);
+
+  /// The block named `name`, or null.
+  actor_metrics* find(const std::string& name) const;
+
+  /// The peer `name`'s figures, made on first use. Valid as `block`'s.
+  peer_metrics* peer(const std::string& name);
+
+  /// Prometheus text format 0.0.4: every family, `switchboard_` prefixed,
+  /// base units, labels `node`, `actor`, `kind`.
+  std::string prometheus() const;
+
+  /// The node's name (the `node` label).
+  const std::string& node_name() const noexcept {
+    return node_;
+  }
+
+private:
+  std::string node_;
+  mutable std::mutex mtx_;
+  std::map<std::string, std::unique_ptr<actor_metrics>> blocks_;
+  std::map<std::string, std::unique_ptr<peer_metrics>> peers_;
+  int64_t started_ns_;
+};
+
+/// Steady-clock nanoseconds.
+int64_t now_ns() noexcept;
+
+/// What /proc says of a process.
+struct process_stats {
+  /// Resident memory in bytes.
+  int64_t rss_bytes = 0;
+  /// User and system CPU time in seconds.
+  double cpu_seconds = 0;
+};
+
+/// Reads /proc/PID (0: this process); zeros if it is gone.
+process_stats read_process(int64_t pid);
+
+} // namespace switchboard
