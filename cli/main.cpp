@@ -46,6 +46,7 @@ verbs:
   send ADDRESS JSON       send one JSON request and print the reply
   ctl ADDRESS COMMAND     start, stop, restart, reload, eof, or signal SIG:
                           a supervised child or cluster
+  metrics                 the node's metrics in Prometheus text
 
 `switchboard VERB --help` describes one verb.
 )";
@@ -108,6 +109,16 @@ constexpr const char* send_help =
 Sends JSON as a request to the actor at ADDRESS and prints its reply. Exits 1
 with the error on stderr if the actor replies with an error, does not exist
 or does not answer in time.
+)";
+
+constexpr const char* metrics_help = R"(usage: switchboard metrics [options]
+
+Prints the metrics of a running node in Prometheus text format: per actor
+and bridge (labels node, actor, kind) messages received, processed and
+sent, bytes, errors, drops, dead letters, restarts, mailbox depth, open
+connections, processing time and request latency; per child process its
+pid, uptime, memory and CPU; per peer node up/down and round trip. The same
+text is at GET /metrics on an http bridge.
 )";
 
 // -- helpers ------------------------------------------------------------------
@@ -376,6 +387,26 @@ int send(std::vector<std::string> args) {
   return 0;
 }
 
+int metrics(std::vector<std::string> args) {
+  if (wants_help(args)) {
+    std::printf("%s%s", metrics_help, target_help);
+    return 0;
+  }
+  target t;
+  if (auto err = parse_target(args, t); !err.empty())
+    return usage_error(err, metrics_help);
+  if (!args.empty())
+    return usage_error("metrics takes no ADDRESS", metrics_help);
+  json reply;
+  if (!call(t, json{{"op", "metrics"}}, reply))
+    return 1;
+  if (!reply.value("enabled", true))
+    std::fprintf(stderr, "switchboard: the node counts nothing "
+                         "([node] metrics = false)\n");
+  std::fputs(reply.value("text", std::string{}).c_str(), stdout);
+  return 0;
+}
+
 int ctl(std::vector<std::string> args) {
   if (wants_help(args)) {
     std::printf("%s%s", ctl_help, target_help);
@@ -435,6 +466,8 @@ int main(int argc, char** argv) {
     return send(std::move(args));
   if (verb == "ctl")
     return ctl(std::move(args));
+  if (verb == "metrics")
+    return metrics(std::move(args));
   std::fprintf(stderr, "switchboard: unknown verb '%s'\n\n%s", verb.c_str(),
                usage_text);
   return 2;

@@ -41,19 +41,42 @@ node_clients() {
   fi
 }
 
+# promtool checks the Prometheus text in a test. It comes from Debian's
+# prometheus package, unpacked into the build directory: installing the
+# package would also install (and on a systemd machine start) a server.
+promtool_tool() {
+  local root dir deb
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  dir="$root/${BUILD_DIR:-build}/tools"
+  command -v promtool >/dev/null 2>&1 && return 0
+  [ -x "$dir/promtool" ] && return 0
+  echo "setup: unpacking promtool from Debian's prometheus package"
+  mkdir -p "$dir/deb"
+  if ! (cd "$dir/deb" && apt-get download prometheus >/dev/null 2>&1); then
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    (cd "$dir/deb" && apt-get download prometheus >/dev/null 2>&1)
+  fi
+  deb="$(ls "$dir"/deb/prometheus_*.deb | head -n 1)"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir/deb" ./usr/bin/promtool
+  mv "$dir/deb/usr/bin/promtool" "$dir/promtool"
+  rm -rf "$dir/deb"
+}
+
+sudo=()
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all packages present"
   node_clients
+  promtool_tool
   exit 0
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || {
-    echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
-    exit 1
-  }
-  sudo=(sudo)
+if [ "$(id -u)" -ne 0 ] && [ ${#sudo[@]} -eq 0 ]; then
+  echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+  exit 1
 fi
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
@@ -61,3 +84,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 node_clients
+promtool_tool

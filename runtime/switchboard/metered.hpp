@@ -61,6 +61,24 @@ public:
     return current_;
   }
 
+  /// Makes `self` the running actor for a scope outside its handlers: a
+  /// loop callback in which a bridge sends on its own behalf (a frame that
+  /// became a request), so the send counts as its own.
+  class acting_as {
+  public:
+    explicit acting_as(metered_base* self) noexcept : prev_(current_) {
+      current_ = self;
+    }
+    ~acting_as() {
+      current_ = prev_;
+    }
+    acting_as(const acting_as&) = delete;
+    acting_as& operator=(const acting_as&) = delete;
+
+  private:
+    metered_base* prev_;
+  };
+
 protected:
   // The receiver's side of a send, on the sender's thread: `self_id` is
   // the receiver's actor id, `closed` whether its mailbox was closed.
@@ -89,12 +107,13 @@ protected:
       return consume();
     if (x.mid.is_response())
       on_answer(*m, x.mid.integer_value());
+    // Counted before it runs: the mailbox depth counts messages waiting.
+    m->processed.fetch_add(1, std::memory_order_relaxed);
     auto prev = current_;
     current_ = this;
     auto t0 = now_ns();
     auto result = consume();
     m->processing.observe(static_cast<uint64_t>(now_ns() - t0));
-    m->processed.fetch_add(1, std::memory_order_relaxed);
     current_ = prev;
     return result;
   }

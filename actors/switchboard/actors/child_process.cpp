@@ -479,6 +479,7 @@ private:
 
   // One frame of the child's message channel (stdout or ipc).
   void on_child_frame(std::string frame) {
+    acting_as self{this};
     json_message m;
     bool json_channel = opt_.ipc == "json" || !opt_.text;
     if (!ready_ && opt_.ready_message
@@ -712,7 +713,11 @@ private:
       ++readers_;
       ipc_ = channel::open(
         uv, ipc_mine, framing::length_prefixed, opt_.max_frame,
-        {[this](std::string f) { link_->on_frame(f); }, on_error, reader_done});
+        {[this](std::string f) {
+           acting_as self{this};
+           link_->on_frame(f);
+         },
+         on_error, reader_done});
       link_->attach(ipc_);
     } else if (ipc_mine >= 0) {
       ++readers_;

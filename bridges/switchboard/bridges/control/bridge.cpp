@@ -39,6 +39,7 @@
 #include <switchboard/io_loop.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
+#include <switchboard/metrics.hpp>
 #include <switchboard/node.hpp>
 #include <switchboard/registry.hpp>
 #include <switchboard/remote.hpp>
@@ -417,11 +418,16 @@ private:
       status(conn, id, address, timeout);
     else if (op == "command")
       command(conn, id, to, req, timeout);
+    else if (op == "metrics")
+      reply(conn, id,
+            json{{"ok", true},
+                 {"enabled", node_.metrics_enabled()},
+                 {"text", node_.metrics().prometheus()}});
     else
       fail(conn, id,
            make_error(errc::bad_message, "unknown op '" + op
-                                           + "' (expected send, status or "
-                                             "command)"));
+                                           + "' (expected send, status, "
+                                             "command or metrics)"));
   }
 
   // A lifecycle command (messages.hpp) for a supervising actor:

@@ -29,6 +29,7 @@
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
+#include <switchboard/metrics.hpp>
 #include <switchboard/registry.hpp>
 #include <switchboard/sockets.hpp>
 #include <switchboard/status.hpp>
@@ -57,6 +58,7 @@ struct server_options {
   size_t max_body = 1 << 20;
   bool health = true;
   bool status = true;
+  bool metrics = true;
   // The static files' directory, resolved; empty: none.
   std::string static_dir;
   // Allowed origins; "*" allows any. Empty: no CORS headers.
@@ -375,6 +377,15 @@ public:
       if (content_length > 0)
         return answer(error_response(400, "GET /status takes no body"));
       return serve_status(c);
+    }
+    if (opt_->metrics && c.path == "/metrics"
+        && (c.method == "GET" || c.method == "HEAD")) {
+      if (content_length > 0)
+        return answer(error_response(400, "GET /metrics takes no body"));
+      http_response r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = node_.metrics().prometheus();
+      return answer(std::move(r));
     }
     auto hit = match(opt_->routes, c.method, c.path);
     if (hit.found != nullptr) {
@@ -729,6 +740,7 @@ private:
   }
 
   int dispatch(conn& c) {
+    acting_as self{this};
     auto& r = *c.found;
     auto idx = static_cast<size_t>(&r - opt_->routes.data());
     auto msg = make_message(c);
@@ -1081,6 +1093,7 @@ caf::expected<server_options> read_options(const caf::settings& args,
   o.health = caf::get_or(args, "health", true);
   // A WebSocket port is often public; the node's status is opt-in there.
   o.status = caf::get_or(args, "status", !websocket);
+  o.metrics = caf::get_or(args, "metrics", !websocket);
   if (auto dir = caf::get_if<std::string>(&args, "static")) {
     char resolved[PATH_MAX];
     struct stat st {};
@@ -1221,6 +1234,9 @@ std::vector<key_spec> http_keys() {
      "answer GET /health with {\"status\":\"ok\"} (default true)"},
     {"status", value_type::boolean, false,
      "answer GET /status with the node's status (default true)"},
+    {"metrics", value_type::boolean, false,
+     "answer GET /metrics with the node's metrics in Prometheus text "
+     "(default true)"},
     {"static", value_type::string, false,
      "a directory whose files GET serves where no route matches"},
     {"cors", value_type::string_list, false,

@@ -505,6 +505,7 @@ public:
 
 private:
   void on_message(std::string data) {
+    acting_as self{this};
     ++in_;
     ++svc_->stats().in;
     auto& o = svc_->opt();

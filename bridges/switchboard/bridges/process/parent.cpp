@@ -161,6 +161,7 @@ private:
   }
 
   void on_frame(std::string frame) {
+    acting_as self{this};
     if (!is_json(frame)) {
       node_.log(name_ + ": the parent sent a line that is not JSON: "
                 + frame.substr(0, 200));

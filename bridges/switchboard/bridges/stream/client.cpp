@@ -293,6 +293,7 @@ private:
   }
 
   void on_frame(std::string frame) {
+    acting_as self{this};
     ++in_;
     auto m = frame_to_message(std::move(frame), opt_.text);
     if (!fifo_.empty()) {

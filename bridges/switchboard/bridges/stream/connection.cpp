@@ -45,6 +45,9 @@ public:
   connection(caf::actor_config& cfg, io_loop& loop,
              std::shared_ptr<conn_shared> shared, channel* ch, uint64_t id)
       : loop_actor(cfg, loop), shared_(std::move(shared)), ch_(ch) {
+    attach_metrics(shared_->metrics);
+    if (shared_->metrics != nullptr)
+      shared_->metrics->connections.fetch_add(1, std::memory_order_relaxed);
     conn = id;
     opened = uv_now(loop.native());
   }
@@ -102,7 +105,7 @@ public:
       return;
     if (auto t = ms(shared_->opt->frame_timeout);
         t > 0 && ch_->partial_since() != 0 && now - ch_->partial_since() >= t) {
-      ++shared_->stats.errors;
+      shared_->count_error();
       finish("frame-timeout: a frame stayed incomplete for "
                + std::to_string(now - ch_->partial_since()) + " ms",
              false);
@@ -118,7 +121,7 @@ public:
     auto t = ms(shared_->opt->request_timeout);
     while (t > 0 && !closing_ && !slots_.empty() && !slots_.front().done
            && now - slots_.front().sent >= t) {
-      ++shared_->stats.errors;
+      shared_->count_error();
       auto& s = slots_.front();
       s.done = true;
       s.frame = error_frame(make_error(
@@ -132,11 +135,12 @@ private:
   // -- inbound ----------------------------------------------------------------
 
   void on_frame(std::string frame) override {
+    acting_as self{this};
     ++frames_in;
-    ++shared_->stats.frames_in;
+    shared_->count_frame(true, frame.size());
     auto m = frame_to_message(std::move(frame), shared_->opt->text);
     if (!m) {
-      ++shared_->stats.errors;
+      shared_->count_error();
       if (!shared_->opt->to.empty()) {
         // An answer in its place, so later replies stay in order.
         slots_.push_back({next_seq_++, true, error_frame(m.error()), 0});
@@ -153,7 +157,7 @@ private:
     }
     auto to = shared_->node.lookup(shared_->opt->to, shared_->to);
     if (!to) {
-      ++shared_->stats.errors;
+      shared_->count_error();
       write_frame(
         error_frame(make_error(errc::unknown_actor,
                                "no actor named '" + shared_->opt->to + "'")),
@@ -182,7 +186,7 @@ private:
   // Reading stopped: the replies still due go out first, then the peer
   // learns why (if it still listens) and the connection closes.
   void on_error(caf::error err) override {
-    ++shared_->stats.errors;
+    shared_->count_error();
     ended_ = true;
     end_error_ = err;
     if (!shared_->opt->to.empty()) {
@@ -254,7 +258,7 @@ private:
     if (!frame) {
       shared_->node.log(shared_->opt->name + ": conn " + std::to_string(conn)
                         + ": " + render(frame.error()));
-      ++shared_->stats.errors;
+      shared_->count_error();
       return;
     }
     write_frame(std::move(*frame), is_reply);
@@ -269,29 +273,29 @@ private:
     if (ch_->queued_bytes() >= shared_->opt->max_queued) {
       switch (shared_->opt->overflow) {
         case overflow_policy::disconnect:
-          ++shared_->stats.errors;
+          shared_->count_error();
           finish("overflow: " + std::to_string(ch_->queued_bytes())
                    + " bytes queued (max-queued)",
                  false);
           return;
-        case overflow_policy::drop: ++shared_->stats.drops; return;
+        case overflow_policy::drop: shared_->count_drop(); return;
         case overflow_policy::pause:
           if (!is_reply) {
-            ++shared_->stats.drops;
+            shared_->count_drop();
             return;
           }
           break;
       }
     }
     if (!ch_->write(frame)) {
-      ++shared_->stats.errors;
+      shared_->count_error();
       shared_->node.log(shared_->opt->name + ": conn " + std::to_string(conn)
                         + ": a frame of " + std::to_string(frame.size())
                         + " bytes does not fit the framing");
       return;
     }
     ++frames_out;
-    ++shared_->stats.frames_out;
+    shared_->count_frame(false, frame.size());
     if (shared_->opt->overflow == overflow_policy::pause && !paused_for_queue_
         && ch_->queued_bytes() >= shared_->opt->max_queued) {
       paused_for_queue_ = true;
@@ -344,6 +348,8 @@ private:
     closing_ = true;
     release(graceful);
     ++shared_->stats.closed;
+    if (shared_->metrics != nullptr)
+      shared_->metrics->connections.fetch_sub(1, std::memory_order_relaxed);
     // Without an events actor, only what went wrong goes to the log.
     if (has_events()
         || (reason != "the peer closed the connection"

@@ -22,6 +22,7 @@
 #include <caf/atom.hpp>
 #include <caf/expected.hpp>
 
+#include <switchboard/metrics.hpp>
 #include <switchboard/json_message.hpp>
 
 #include "switchboard/bridges/stream/options.hpp"
@@ -95,6 +96,30 @@ struct conn_shared {
   caf::actor to;
   caf::actor room;
   caf::actor events;
+  /// The server's metrics block, which its connections share (or null).
+  actor_metrics* metrics = nullptr;
+
+  /// Counts a frame that was not JSON, a framing error or a time-out.
+  void count_error() {
+    ++stats.errors;
+    if (metrics != nullptr)
+      metrics->errors.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  /// Counts a message dropped by the overflow policy.
+  void count_drop() {
+    ++stats.drops;
+    if (metrics != nullptr)
+      metrics->drop(drop_reason::overflow);
+  }
+
+  /// Counts a frame of `bytes` in (`in`) or out.
+  void count_frame(bool in, size_t bytes) {
+    ++(in ? stats.frames_in : stats.frames_out);
+    if (metrics != nullptr)
+      (in ? metrics->bytes_in : metrics->bytes_out)
+        .fetch_add(bytes, std::memory_order_relaxed);
+  }
 };
 
 /// Spawns the actor for an accepted channel (loop thread only); `state`

@@ -138,6 +138,8 @@ private:
     if (static_cast<int64_t>(conns_.size()) >= opt_->max_connections) {
       auto peer = ch->peer();
       ++shared_->stats.refused;
+      if (auto m = metrics())
+        m->errors.fetch_add(1, std::memory_order_relaxed);
       auto why = "refused: " + std::to_string(conns_.size())
                  + " connections open (max-connections)";
       ch->write(dump(json{{"error", why}}));
@@ -146,6 +148,7 @@ private:
       return;
     }
     ++shared_->stats.accepted;
+    shared_->metrics = metrics();
     auto id = next_id_++;
     conn_ref ref;
     ref.handle = spawn_connection(shared_, ch, id, ref.state);

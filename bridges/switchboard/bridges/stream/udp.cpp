@@ -263,6 +263,7 @@ private:
                    unsigned flags) {
     if (n == 0 && from == nullptr)
       return; // the socket has nothing more to read
+    acting_as self{this};
     if (n < 0) {
       ++errors_;
       node_.log(opt_.name + ": receive: " + uv_strerror(static_cast<int>(n)));

@@ -1,0 +1,210 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// Seeing a node run: `switchboard metrics` (and GET /metrics), `trace` and
+// the status table, against a real node process.
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "process.hpp"
+
+using namespace switchboard::test;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string cli = SWITCHBOARD_CLI;
+const std::string promtool = SWITCHBOARD_PROMTOOL;
+
+// Starts a node and waits until it is ready.
+std::unique_ptr<child> start_node(const std::string& conf) {
+  auto c = std::make_unique<child>(std::vector<std::string>{cli, "run", conf});
+  INFO(c->err());
+  REQUIRE(c->wait_for_stderr("ready", ms{10000}));
+  return c;
+}
+
+// One sample per line: `name{labels}` to its value.
+std::map<std::string, double> parse_samples(const std::string& text) {
+  std::map<std::string, double> result;
+  std::istringstream in{text};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    auto sp = line.rfind(' ');
+    result[line.substr(0, sp)] = std::strtod(line.c_str() + sp + 1, nullptr);
+  }
+  return result;
+}
+
+// The value of `family` for actor `actor` (kind `kind`) on node "obs".
+double sample(const std::map<std::string, double>& xs,
+              const std::string& family, const std::string& actor,
+              const std::string& kind, const std::string& extra = {}) {
+  auto key = "switchboard_" + family + "{node=\"obs\",actor=\"" + actor
+             + "\",kind=\"" + kind + "\"" + extra + "}";
+  auto i = xs.find(key);
+  if (i == xs.end()) {
+    FAIL_CHECK("no sample " << key);
+    return -1;
+  }
+  return i->second;
+}
+
+std::string metrics_text(const std::string& ctl) {
+  auto r = run({cli, "metrics", "--control", ctl});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  return r.out;
+}
+
+// A blocking TCP client for one bridge: writes lines, reads lines.
+class tcp_client {
+public:
+  explicit tcp_client(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    timeval tv{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+
+  ~tcp_client() {
+    ::close(fd_);
+  }
+
+  void write_line(const std::string& x) {
+    auto data = x + "\n";
+    REQUIRE(::write(fd_, data.data(), data.size())
+            == static_cast<ssize_t>(data.size()));
+  }
+
+  std::string read_line() {
+    for (;;) {
+      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+        auto line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      char tmp[4096];
+      auto n = ::read(fd_, tmp, sizeof(tmp));
+      REQUIRE(n > 0);
+      buf_.append(tmp, static_cast<size_t>(n));
+    }
+  }
+
+private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
+std::string observed_conf(const temp_dir& dir, int port) {
+  return dir.write("obs.conf",
+                   "[node]\nname = \"obs\"\ncontrol = \"" + dir.path()
+                     + "/obs.sock\"\n"
+                       "[actors]\n"
+                       "echo = { kind = \"echo\" }\n"
+                       "calc = { kind = \"worker-thread\", "
+                       "behavior = \"calculator\", count = 2 }\n"
+                       "[bridges]\n"
+                       "tcp = { kind = \"tcp\", mode = \"server\", "
+                       "listen = \"127.0.0.1:"
+                     + std::to_string(port) + "\", to = \"echo\" }\n");
+}
+
+} // namespace
+
+TEST_CASE("metrics after a known number of messages are exact, and the text "
+          "passes promtool check metrics") {
+  temp_dir dir;
+  auto port = closed_port();
+  auto node = start_node(observed_conf(dir, port));
+  auto ctl = dir.path() + "/obs.sock";
+  for (int i = 0; i < 7; ++i)
+    REQUIRE(run({cli, "send", "--control", ctl, "echo", "{\"i\":1}"}).status
+            == 0);
+  // A pool of two counts as one entry: both workers add to it.
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(run({cli, "send", "--control", ctl, "calc",
+                 R"({"operation":"add","operands":[1,2]})"})
+              .status
+            == 0);
+  for (int i = 0; i < 2; ++i)
+    REQUIRE(
+      run({cli, "send", "--control", ctl, "calc", R"({"operation":"nope"})"})
+        .status
+      == 1);
+  size_t bytes_in = 0;
+  {
+    tcp_client c{port};
+    for (int i = 0; i < 4; ++i) {
+      auto line = "{\"n\":" + std::to_string(i * 100) + "}";
+      bytes_in += line.size();
+      c.write_line(line);
+      CHECK(c.read_line() == line);
+    }
+    auto xs = parse_samples(metrics_text(ctl));
+    CHECK(sample(xs, "connections", "tcp", "tcp") == 1);
+  }
+  std::map<std::string, double> xs;
+  // The close reaches the bridge after the client's close returns.
+  CHECK(eventually([&] {
+    xs = parse_samples(metrics_text(ctl));
+    return sample(xs, "connections", "tcp", "tcp") == 0;
+  }));
+  // echo: 7 requests from the control socket, 4 from the tcp connection.
+  CHECK(sample(xs, "messages_received_total", "echo", "echo") == 11);
+  CHECK(sample(xs, "messages_processed_total", "echo", "echo") == 11);
+  CHECK(sample(xs, "messages_sent_total", "echo", "echo") == 11);
+  CHECK(sample(xs, "errors_total", "echo", "echo") == 0);
+  CHECK(sample(xs, "mailbox_depth", "echo", "echo") == 0);
+  CHECK(sample(xs, "processing_seconds_count", "echo", "echo") == 11);
+  CHECK(sample(xs, "processing_seconds_bucket", "echo", "echo", ",le=\"+Inf\"")
+        == 11);
+  // calc: 5 requests over two workers, 2 of them answered with an error.
+  CHECK(sample(xs, "messages_received_total", "calc", "worker-thread") == 5);
+  CHECK(sample(xs, "messages_processed_total", "calc", "worker-thread") == 5);
+  CHECK(sample(xs, "errors_total", "calc", "worker-thread") == 2);
+  // tcp: 4 frames in, 4 requests to echo, each answered.
+  CHECK(sample(xs, "received_bytes_total", "tcp", "tcp")
+        == static_cast<double>(bytes_in));
+  CHECK(sample(xs, "sent_bytes_total", "tcp", "tcp") >= bytes_in);
+  CHECK(sample(xs, "messages_sent_total", "tcp", "tcp") == 4);
+  CHECK(sample(xs, "request_duration_seconds_count", "tcp", "tcp") == 4);
+  CHECK(sample(xs, "dropped_total", "tcp", "tcp", ",reason=\"overflow\"") == 0);
+  // The node itself.
+  CHECK(xs["switchboard_node_resident_memory_bytes{node=\"obs\"}"] > 0);
+  // No label names a connection.
+  auto text = metrics_text(ctl);
+  CHECK(text.find("conn") == text.find("connections"));
+  // promtool (Debian's prometheus package; scripts/setup.sh unpacks it).
+  INFO("promtool: " << promtool);
+  REQUIRE(!promtool.empty());
+  REQUIRE(access(promtool.c_str(), X_OK) == 0);
+  auto file = dir.write("metrics.txt", text);
+  auto r = run({"/bin/sh", "-c", promtool + " check metrics < " + file});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  // A broken exposition is what promtool is for: it must notice one.
+  auto broken = dir.write("broken.txt", "switchboard_x{node=\"obs\" 1\n");
+  CHECK(run({"/bin/sh", "-c", promtool + " check metrics < " + broken}).status
+        != 0);
+  node->signal(SIGTERM);
+  CHECK(node->wait(ms{5000}) == 0);
+}
