@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <cstring>
 
 #include <poll.h>
@@ -25,8 +26,9 @@ struct fd_guard {
 
 } // namespace
 
-std::string control_call(const std::string& path, const std::string& request,
-                         std::string& reply, int timeout_ms) {
+std::string control_stream(const std::string& path, const std::string& request,
+                           const std::function<bool(std::string&)>& on_line,
+                           int timeout_ms) {
   using clock = std::chrono::steady_clock;
   auto deadline = clock::now() + std::chrono::milliseconds{timeout_ms};
   sockaddr_un addr{};
@@ -51,17 +53,21 @@ std::string control_call(const std::string& path, const std::string& request,
     }
     off += static_cast<size_t>(n);
   }
-  reply.clear();
+  std::string pending;
   char buf[4096];
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  deadline - clock::now())
-                  .count();
-    if (left <= 0)
-      return "no reply from the node within " + std::to_string(timeout_ms)
-             + " ms";
+    int wait = -1;
+    if (timeout_ms > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - clock::now())
+                    .count();
+      if (left <= 0)
+        return "no reply from the node within " + std::to_string(timeout_ms)
+               + " ms";
+      wait = static_cast<int>(left);
+    }
     pollfd p{sock.fd, POLLIN, 0};
-    auto rc = poll(&p, 1, static_cast<int>(left));
+    auto rc = poll(&p, 1, wait);
     if (rc < 0 && errno == EINTR)
       continue;
     if (rc < 0)
@@ -73,12 +79,26 @@ std::string control_call(const std::string& path, const std::string& request,
       continue;
     if (n <= 0)
       return "the node closed the connection without a reply";
-    reply.append(buf, static_cast<size_t>(n));
-    if (auto nl = reply.find('\n'); nl != std::string::npos) {
-      reply.resize(nl);
-      return {};
+    pending.append(buf, static_cast<size_t>(n));
+    for (auto nl = pending.find('\n'); nl != std::string::npos;
+         nl = pending.find('\n')) {
+      auto one = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (!on_line(one))
+        return {};
     }
   }
+}
+
+std::string control_call(const std::string& path, const std::string& request,
+                         std::string& reply, int timeout_ms) {
+  return control_stream(
+    path, request,
+    [&reply](std::string& line) {
+      reply = std::move(line);
+      return false;
+    },
+    timeout_ms);
 }
 
 } // namespace switchboard::cli

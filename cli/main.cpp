@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ verbs:
   ctl ADDRESS COMMAND     start, stop, restart, reload, eof, or signal SIG:
                           a supervised child or cluster
   metrics                 the node's metrics in Prometheus text
+  trace ADDRESS           the messages an actor receives and sends, live
 
 `switchboard VERB --help` describes one verb.
 )";
@@ -119,6 +121,17 @@ sent, bytes, errors, drops, dead letters, restarts, mailbox depth, open
 connections, processing time and request latency; per child process its
 pid, uptime, memory and CPU; per peer node up/down and round trip. The same
 text is at GET /metrics on an http bridge.
+)";
+
+constexpr const char* trace_help =
+  R"(usage: switchboard trace ADDRESS [--count N] [--rate N] [--json] [options]
+
+Shows the messages the actor at ADDRESS (of the chosen node) receives and
+sends, live, one line each: time, in or out, from -> to, and the message
+cut to 200 characters. Runs until Ctrl-C, until N messages were shown
+(--count), or until more than N come within one second (--rate, default
+1000): a trace stops itself rather than flood the node. --json prints the
+node's lines as they come. An actor nobody traces pays nothing for it.
 )";
 
 // -- helpers ------------------------------------------------------------------
@@ -407,6 +420,89 @@ int metrics(std::vector<std::string> args) {
   return 0;
 }
 
+int trace(std::vector<std::string> args) {
+  if (wants_help(args)) {
+    std::printf("%s%s", trace_help, target_help);
+    return 0;
+  }
+  json req{{"op", "trace"}};
+  bool raw = false;
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto& a = args[i];
+    if (a == "--json") {
+      raw = true;
+    } else if (a == "--count" || a == "--rate") {
+      long n = i + 1 < args.size() ? std::atol(args[i + 1].c_str()) : 0;
+      if (n <= 0)
+        return usage_error(a + " needs a positive number", trace_help);
+      req[a.substr(2)] = n;
+      ++i;
+    } else {
+      rest.push_back(a);
+    }
+  }
+  target t;
+  if (auto err = parse_target(rest, t); !err.empty())
+    return usage_error(err, trace_help);
+  if (rest.size() != 1)
+    return usage_error("trace takes one ADDRESS", trace_help);
+  req["address"] = t.actor;
+  bool ok = true;
+  std::string done;
+  auto err = switchboard::cli::control_stream(
+    t.control, req.dump(),
+    [&](std::string& line) {
+      auto x = json::parse(line, nullptr, false);
+      if (x.is_discarded() || !x.is_object()) {
+        std::fprintf(stderr, "switchboard: the node sent an invalid line: %s\n",
+                     line.c_str());
+        ok = false;
+        return false;
+      }
+      if (x.contains("ok")) { // the last line
+        ok = x.value("ok", false);
+        done = ok ? x.value("done", std::string{})
+                  : x.value("error", std::string{"unknown error"});
+        return false;
+      }
+      if (x.contains("tracing")) {
+        std::fprintf(stderr, "tracing %s (Ctrl-C ends it)\n",
+                     x["tracing"].get<std::string>().c_str());
+        return true;
+      }
+      if (raw) {
+        std::printf("%s\n", line.c_str());
+      } else {
+        auto us = x.value("t_us", int64_t{0});
+        time_t secs = static_cast<time_t>(us / 1'000'000);
+        tm parts{};
+        localtime_r(&secs, &parts);
+        char when[32];
+        std::strftime(when, sizeof(when), "%H:%M:%S", &parts);
+        std::printf("%s.%06lld  %-3s  %s -> %s  %s\n", when,
+                    static_cast<long long>(us % 1'000'000),
+                    x.value("trace", std::string{}).c_str(),
+                    x.value("from", std::string{}).c_str(),
+                    x.value("to", std::string{}).c_str(),
+                    x.value("message", std::string{}).c_str());
+      }
+      std::fflush(stdout);
+      return true;
+    },
+    0);
+  if (!err.empty()) {
+    std::fprintf(stderr, "switchboard: %s\n", err.c_str());
+    return 1;
+  }
+  if (!ok) {
+    std::fprintf(stderr, "switchboard: %s\n", done.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "trace ended: %s\n", done.c_str());
+  return 0;
+}
+
 int ctl(std::vector<std::string> args) {
   if (wants_help(args)) {
     std::printf("%s%s", ctl_help, target_help);
@@ -468,6 +564,8 @@ int main(int argc, char** argv) {
     return ctl(std::move(args));
   if (verb == "metrics")
     return metrics(std::move(args));
+  if (verb == "trace")
+    return trace(std::move(args));
   std::fprintf(stderr, "switchboard: unknown verb '%s'\n\n%s", verb.c_str(),
                usage_text);
   return 2;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace switchboard::defaults {
 
@@ -34,6 +35,10 @@ inline constexpr std::chrono::milliseconds down_after{3000};
 /// `[node] max-held`: messages one `NODE/ACTOR` address holds while its node
 /// is down.
 inline constexpr size_t max_held = 1000;
+
+/// `switchboard trace --rate`: a trace that sees more messages than this in
+/// one second stops itself.
+inline constexpr int64_t trace_rate = 1000;
 
 /// Pending connections the control socket queues.
 inline constexpr int control_backlog = 16;

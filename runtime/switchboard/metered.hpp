@@ -52,8 +52,11 @@ public:
 
   /// Attaches `m` unless a block is attached already. Any thread.
   void attach_metrics(actor_metrics* m) noexcept {
+    if (m == nullptr)
+      return;
     actor_metrics* none = nullptr;
-    metrics_.compare_exchange_strong(none, m, std::memory_order_acq_rel);
+    if (metrics_.compare_exchange_strong(none, m, std::memory_order_acq_rel))
+      m->attached.store(true, std::memory_order_relaxed);
   }
 
   /// The metered actor whose handler runs on this thread, or null.

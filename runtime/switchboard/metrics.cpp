@@ -199,7 +199,8 @@ std::string metrics_registry::prometheus() const {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& kvp : blocks_)
-      blocks.push_back(kvp.second.get());
+      if (kvp.second->attached.load(std::memory_order_relaxed))
+        blocks.push_back(kvp.second.get());
     for (auto& kvp : peers_)
       peers.emplace_back(kvp.first, kvp.second.get());
   }

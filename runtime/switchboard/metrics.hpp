@@ -139,6 +139,10 @@ struct actor_metrics {
   /// Messages waiting in the mailbox (or mailboxes) now.
   int64_t mailbox_depth() const noexcept;
 
+  /// Whether a metered actor counts into this block (an actor of a kind
+  /// that is not metered leaves it unattached: no series, no trace).
+  std::atomic<bool> attached{false};
+
   /// Set while a trace runs; `metered` reads it on every message, so an
   /// untraced actor pays one relaxed load.
   std::atomic<bool> traced{false};

@@ -208,3 +208,95 @@ TEST_CASE("metrics after a known number of messages are exact, and the text "
   node->signal(SIGTERM);
   CHECK(node->wait(ms{5000}) == 0);
 }
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> result;
+  std::istringstream in{text};
+  for (std::string line; std::getline(in, line);)
+    result.push_back(line);
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("trace sees exactly the messages an actor receives and sends, "
+          "and stops itself at --count and --rate") {
+  temp_dir dir;
+  auto node = start_node(observed_conf(dir, closed_port()));
+  auto ctl = dir.path() + "/obs.sock";
+  auto send = [&](const std::string& to, const std::string& msg) {
+    REQUIRE(run({cli, "send", "--control", ctl, to, msg}).status == 0);
+  };
+  // Nobody traces yet: these are not shown.
+  send("echo", R"({"before":1})");
+  {
+    child tr{{cli, "trace", "--control", ctl, "echo", "--count", "6"}};
+    REQUIRE(tr.wait_for_stderr("tracing echo", ms{5000}));
+    // Only echo's messages: another actor's are not shown.
+    send("calc", R"({"operation":"add","operands":[1,2]})");
+    for (int i = 0; i < 3; ++i)
+      send("echo", "{\"k\":" + std::to_string(i) + "}");
+    auto status = tr.wait(ms{10000});
+    REQUIRE(status);
+    CHECK(*status == 0);
+    CHECK(tr.err().find("6 messages traced (--count)") != std::string::npos);
+    auto lines = lines_of(tr.out());
+    REQUIRE(lines.size() == 6);
+    for (int i = 0; i < 3; ++i) {
+      auto msg = "{\"k\":" + std::to_string(i) + "}";
+      CHECK_THAT(lines[2 * i],
+                 Catch::Matches(".* in   control -> echo  " + std::string{"\\{"}
+                                + "\"k\":" + std::to_string(i) + "\\}"));
+      CHECK_THAT(lines[2 * i + 1],
+                 Catch::EndsWith(" out  echo -> control  " + msg));
+    }
+  }
+  // A second trace of one actor waits until the first is over; a client
+  // that leaves ends its trace.
+  {
+    child first{{cli, "trace", "--control", ctl, "echo", "--json"}};
+    REQUIRE(first.wait_for_stderr("tracing echo", ms{5000}));
+    auto r = run({cli, "trace", "--control", ctl, "echo"});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("traced already") != std::string::npos);
+    send("echo", R"({"json":true})");
+    REQUIRE(first.wait_for_stdout("\"json\\\":true", ms{5000}));
+    auto x = json::parse(lines_of(first.out()).front());
+    CHECK(x["trace"] == "in");
+    CHECK(x["from"] == "control");
+    CHECK(x["to"] == "echo");
+    CHECK(x["message"] == R"({"json":true})");
+    first.signal(SIGINT);
+    REQUIRE(first.wait(ms{5000}));
+  }
+  // The rate limit: more than 3 lines in one second ends the trace. (The
+  // previous client's close may still be on its way to the node: until it
+  // arrives, echo is traced already.)
+  std::unique_ptr<child> tr;
+  REQUIRE(eventually([&] {
+    tr = std::make_unique<child>(std::vector<std::string>{
+      cli, "trace", "--control", ctl, "echo", "--rate", "3"});
+    if (tr->wait_for_stderr("tracing echo", ms{2000}))
+      return true;
+    tr->wait(ms{2000});
+    return false;
+  }));
+  for (int i = 0; i < 10; ++i)
+    send("echo", "{\"r\":" + std::to_string(i) + "}");
+  auto status = tr->wait(ms{10000});
+  REQUIRE(status);
+  CHECK(*status == 0);
+  CHECK(tr->err().find("messages in one second (--rate)") != std::string::npos);
+  CHECK(lines_of(tr->out()).size() <= 3);
+  // Bad input: an unknown actor, another node's actor.
+  auto r = run({cli, "trace", "--control", ctl, "ghost"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("no actor named 'ghost'") != std::string::npos);
+  r = run({cli, "trace", "--control", ctl, "b/echo"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("this node's own actors") != std::string::npos);
+  node->signal(SIGTERM);
+  CHECK(node->wait(ms{5000}) == 0);
+}

@@ -97,8 +97,8 @@ router_actor::behavior_type router_behavior(Self* self) {
 }
 
 router_actor::behavior_type
-router(router_actor::stateful_pointer<router_state> self, router_config cfg,
-       const switchboard::node* names) {
+router(caf::stateful_actor<router_state, metered<router_actor::base>>* self,
+       router_config cfg, const switchboard::node* names) {
   self->state.cfg = std::move(cfg);
   self->state.names = names;
   return router_behavior(self);
@@ -144,11 +144,9 @@ kind_spec router_kind() {
       for (auto& [key, value] : *routes)
         cfg.routes.emplace(key, caf::get<std::string>(value));
     if (runs_on_loop(ctx.args))
-      return caf::actor_cast<caf::actor>(
-        spawn_on_loop<loop_router>(ctx.node.system(), ctx.node.loop(),
-                                   std::move(cfg), &ctx.node));
-    auto h =
-      ctx.node.system().spawn(router, std::move(cfg), &ctx.node);
+      return caf::actor_cast<caf::actor>(spawn_on_loop<loop_router>(
+        ctx.node.system(), ctx.node.loop(), std::move(cfg), &ctx.node));
+    auto h = ctx.node.system().spawn(router, std::move(cfg), &ctx.node);
     return caf::actor_cast<caf::actor>(h);
   };
   return result;

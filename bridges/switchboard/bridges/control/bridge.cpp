@@ -15,7 +15,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <functional>
 #include <future>
+#include <limits>
+#include <mutex>
+#include <vector>
 #include <type_traits>
 #include <map>
 #include <memory>
@@ -82,9 +86,13 @@ struct connection {
   // is to close once its writes are out.
   bool read_closed = false;
   bool closing = false;
+  // Runs when the connection closes (a trace ends with its client).
+  std::function<void()> on_close;
 };
 
 void close_now(connection* c) {
+  if (auto fn = std::move(c->on_close))
+    fn();
   c->owner->connections.erase(c->id);
   uv_close(reinterpret_cast<uv_handle_t*>(&c->pipe),
            [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
@@ -172,6 +180,11 @@ void hand_over(connection* c, std::string line) {
 void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto c = static_cast<connection*>(stream->data);
   std::unique_ptr<char[]> owned{buf->base};
+  if (nread == UV_EOF && c->on_close) {
+    // A trace's client left: nobody reads the lines any more.
+    close_now(c);
+    return;
+  }
   if (nread == UV_EOF) {
     // The client is done sending but may wait for its replies; a last line
     // without a newline is still a request.
@@ -336,6 +349,129 @@ caf::error field(const json& req, const char* key, T& out, const char* what) {
   return caf::none;
 }
 
+// -- trace --------------------------------------------------------------------
+
+// One `switchboard trace`: lines from any sending thread are queued here and
+// written to the client's connection on the loop thread. It limits itself:
+// after `count` lines, or once more than `rate` come within one second, it
+// ends the trace (as Erlang's recon_trace does) rather than flood the node.
+class control_trace final : public trace_sink,
+                            public std::enable_shared_from_this<control_trace> {
+public:
+  control_trace(std::shared_ptr<shared> s, uint64_t conn, json id,
+                actor_metrics* block, int64_t count, int64_t rate)
+      : shared_(std::move(s)), conn_(conn), id_(std::move(id)), block_(block),
+        count_(count), rate_(rate) {}
+
+  void emit(const char* direction, const std::string& from,
+            const std::string& to, std::string payload) override {
+    auto now = std::chrono::system_clock::now();
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                now.time_since_epoch())
+                .count();
+    auto line = json{{"trace", direction},
+                     {"t_us", us},
+                     {"from", from},
+                     {"to", to},
+                     {"message", std::move(payload)}}
+                  .dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string why;
+    bool post = false;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (ended_)
+        return;
+      auto sec = us / 1'000'000;
+      if (sec != window_) {
+        window_ = sec;
+        in_window_ = 0;
+      }
+      if (++in_window_ > rate_) {
+        why = "more than " + std::to_string(rate_)
+              + " messages in one second (--rate)";
+      } else {
+        lines_.push_back(std::move(line));
+        if (++seen_ >= count_)
+          why = std::to_string(count_) + " messages traced (--count)";
+      }
+      if (!why.empty()) {
+        ended_ = true;
+        reason_ = why;
+      }
+      post = !posted_;
+      posted_ = true;
+    }
+    if (!why.empty())
+      block_->end_trace(this);
+    if (post)
+      schedule();
+  }
+
+  // Ends the trace without a last line (the client left).
+  void cancel() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      ended_ = true;
+      lines_.clear();
+    }
+    block_->end_trace(this);
+  }
+
+private:
+  void schedule() {
+    auto self = shared_from_this();
+    shared_->loop->post([self] { self->flush(); });
+  }
+
+  // Loop thread: writes what is queued, and the final line once ended.
+  void flush() {
+    std::vector<std::string> lines;
+    bool ended = false;
+    std::string reason;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      lines.swap(lines_);
+      posted_ = false;
+      ended = ended_;
+      reason = reason_;
+    }
+    auto s = shared_.get();
+    if (s->connections.count(conn_) == 0) {
+      cancel();
+      return;
+    }
+    for (auto& line : lines)
+      write_line(s, conn_, std::move(line), false);
+    if (ended && !reason.empty() && !finished_) {
+      finished_ = true;
+      auto i = s->connections.find(conn_);
+      if (i != s->connections.end())
+        i->second->on_close = nullptr;
+      json last{{"ok", true}, {"done", reason}};
+      if (!id_.is_null())
+        last["id"] = id_;
+      write_line(s, conn_, last.dump(), true);
+    }
+  }
+
+  std::shared_ptr<shared> shared_;
+  uint64_t conn_;
+  json id_;
+  actor_metrics* block_;
+  int64_t count_;
+  int64_t rate_;
+  std::mutex mtx_;
+  std::vector<std::string> lines_;
+  bool posted_ = false;
+  bool ended_ = false;
+  std::string reason_;
+  int64_t window_ = 0;
+  int64_t in_window_ = 0;
+  int64_t seen_ = 0;
+  // Loop thread only.
+  bool finished_ = false;
+};
+
 // -- the actor ----------------------------------------------------------------
 
 class bridge_actor : public loop_actor<caf::event_based_actor> {
@@ -418,6 +554,8 @@ private:
       status(conn, id, address, timeout);
     else if (op == "command")
       command(conn, id, to, req, timeout);
+    else if (op == "trace")
+      trace(conn, id, address, req);
     else if (op == "metrics")
       reply(conn, id,
             json{{"ok", true},
@@ -427,7 +565,7 @@ private:
       fail(conn, id,
            make_error(errc::bad_message, "unknown op '" + op
                                            + "' (expected send, status, "
-                                             "command or metrics)"));
+                                             "command, metrics or trace)"));
   }
 
   // A lifecycle command (messages.hpp) for a supervising actor:
@@ -552,6 +690,63 @@ private:
                                               + " ms");
           fail(conn, id, err);
         });
+  }
+
+  // {"op":"trace","address":NAME,"count":N,"rate":R}: a line per message
+  // NAME receives or sends, then {"ok":true,"done":REASON} once a limit
+  // ends it; the client closing the connection ends it too.
+  void trace(uint64_t conn, const json& id, const std::string& address,
+             const json& req) {
+    int64_t count = std::numeric_limits<int64_t>::max();
+    int64_t rate = defaults::trace_rate;
+    for (auto err :
+         {field(req, "count", count, "a positive whole number"),
+          field(req, "rate", rate, "a positive whole number per second")}) {
+      if (err) {
+        fail(conn, id, err);
+        return;
+      }
+    }
+    if (address.find('/') != std::string::npos) {
+      fail(conn, id,
+           make_error(errc::bad_message,
+                      "trace shows this node's own actors; ask node "
+                        + address.substr(0, address.find('/'))
+                        + " itself (--node)"));
+      return;
+    }
+    if (!find(conn, id, address))
+      return;
+    if (!node_.metrics_enabled()) {
+      fail(conn, id,
+           make_error(errc::bad_message,
+                      "this node counts nothing ([node] metrics = false), "
+                      "so it cannot trace"));
+      return;
+    }
+    auto block = node_.metrics().find(address);
+    if (block == nullptr || !block->attached.load()) {
+      fail(conn, id,
+           make_error(errc::unexpected_message,
+                      "'" + address + "' is not a metered actor"));
+      return;
+    }
+    auto i = shared_->connections.find(conn);
+    if (i == shared_->connections.end())
+      return;
+    auto sink =
+      std::make_shared<control_trace>(shared_, conn, id, block, count, rate);
+    if (!block->start_trace(sink)) {
+      fail(conn, id,
+           make_error(errc::name_taken, "'" + address + "' is traced already"));
+      return;
+    }
+    i->second->on_close = [sink] { sink->cancel(); };
+    // The trace's lines follow; its last line is the reply.
+    json first{{"tracing", address}};
+    if (!id.is_null())
+      first["id"] = id;
+    write_line(shared_.get(), conn, first.dump(), false);
   }
 
   void status(uint64_t conn, const json& id, const std::string& address,
