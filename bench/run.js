@@ -21,6 +21,8 @@ const programs = [
   ['actors', path.join(build, 'bench', 'bench_actors'), []],
   ['actors peer', process.execPath, [path.join(__dirname, 'peers', 'postmessage.js')]],
   ['hop', path.join(build, 'bench', 'bench_hop'), []],
+  // The same paths on a node that counts and on one with metrics off.
+  ['metrics', path.join(build, 'bench', 'bench_metrics'), []],
   ['workers', path.join(build, 'bench', 'bench_workers'), []],
   ['workers peer (postMessage)', process.execPath,
    [path.join(__dirname, 'peers', 'postmessage.js'), '--workers']],

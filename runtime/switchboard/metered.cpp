@@ -2,10 +2,6 @@
 
 #include "switchboard/metered.hpp"
 
-#include <iterator>
-#include <mutex>
-#include <unordered_map>
-
 #include <caf/actor.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/error.hpp>
@@ -17,39 +13,24 @@ namespace switchboard {
 
 namespace {
 
-// The requests metered actors sent and wait for: (actor, request id) to
-// the time it was sent. Sharded, so that actors on different threads
-// rarely meet on a lock.
-struct asked_key {
-  const void* self;
-  uint64_t id;
-  bool operator==(const asked_key& other) const noexcept {
-    return self == other.self && id == other.id;
-  }
+// The requests metered actors sent and wait for: a fixed table of slots,
+// (actor, request id) hashed to one, holding the time it was sent. No lock
+// and no allocation on a message's path; two requests in flight that hash
+// to one slot lose one sample (rare with 16,384 slots), and a request never
+// answered is overwritten in time.
+struct asked_slot {
+  std::atomic<uint64_t> key{0};
+  std::atomic<int64_t> sent{0};
 };
 
-struct asked_hash {
-  size_t operator()(const asked_key& k) const noexcept {
-    auto x = reinterpret_cast<uintptr_t>(k.self) ^ (k.id * 0x9E3779B97F4A7C15u);
-    return static_cast<size_t>(x ^ (x >> 29));
-  }
-};
+constexpr size_t asked_slots = 16384;
 
-struct asked_shard {
-  std::mutex mtx;
-  std::unordered_map<asked_key, int64_t, asked_hash> sent;
-};
+asked_slot asked_table[asked_slots];
 
-constexpr size_t asked_shards = 64;
-
-// A request that is never answered (sent without a timeout to an actor
-// that drops it) leaves the table once a full shard looks for room.
-constexpr size_t max_asked_per_shard = 4096;
-constexpr int64_t asked_expiry_ns = 60'000'000'000;
-
-asked_shard& shard_of(const asked_key& k) {
-  static asked_shard shards[asked_shards];
-  return shards[asked_hash{}(k) % asked_shards];
+uint64_t asked_key(const void* self, uint64_t id) {
+  auto x = reinterpret_cast<uintptr_t>(self) ^ (id * 0x9E3779B97F4A7C15u);
+  x ^= x >> 29;
+  return x == 0 ? 1 : x; // 0 marks a free slot
 }
 
 // Trace lines show this much of a message.
@@ -75,35 +56,27 @@ thread_local metered_base* metered_base::current_ = nullptr;
 void metered_base::on_send(actor_metrics& m, caf::mailbox_element& x) noexcept {
   m.sent.fetch_add(1, std::memory_order_relaxed);
   if (x.mid.is_request()) {
-    asked_key key{this,
-                  x.mid.integer_value() & caf::message_id::request_id_mask};
-    auto& shard = shard_of(key);
-    auto now = now_ns();
-    std::lock_guard<std::mutex> guard{shard.mtx};
-    if (shard.sent.size() >= max_asked_per_shard)
-      for (auto i = shard.sent.begin(); i != shard.sent.end();)
-        i = now - i->second > asked_expiry_ns ? shard.sent.erase(i)
-                                              : std::next(i);
-    if (shard.sent.size() < max_asked_per_shard)
-      shard.sent.insert_or_assign(key, now);
+    auto key =
+      asked_key(this, x.mid.integer_value() & caf::message_id::request_id_mask);
+    auto& slot = asked_table[key % asked_slots];
+    slot.sent.store(static_cast<int64_t>(fast_stamp()),
+                    std::memory_order_relaxed);
+    slot.key.store(key, std::memory_order_release);
   } else if (x.mid.is_response() && x.content().match_elements<caf::error>()) {
     m.errors.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
 void metered_base::on_answer(actor_metrics& m, uint64_t mid) noexcept {
-  asked_key key{this, mid & caf::message_id::request_id_mask};
-  auto& shard = shard_of(key);
-  int64_t sent = 0;
-  {
-    std::lock_guard<std::mutex> guard{shard.mtx};
-    auto i = shard.sent.find(key);
-    if (i == shard.sent.end())
-      return;
-    sent = i->second;
-    shard.sent.erase(i);
-  }
-  m.requests.observe(static_cast<uint64_t>(now_ns() - sent));
+  auto key = asked_key(this, mid & caf::message_id::request_id_mask);
+  auto& slot = asked_table[key % asked_slots];
+  auto expected = key;
+  if (slot.key.load(std::memory_order_acquire) != key)
+    return;
+  auto sent = slot.sent.load(std::memory_order_relaxed);
+  if (!slot.key.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
+    return;
+  m.requests.observe(fast_ns(static_cast<uint64_t>(sent), fast_stamp()));
 }
 
 void metered_base::trace(caf::mailbox_element& x, actor_metrics* m,

@@ -110,13 +110,11 @@ protected:
       return consume();
     if (x.mid.is_response())
       on_answer(*m, x.mid.integer_value());
-    // Counted before it runs: the mailbox depth counts messages waiting.
-    m->processed.fetch_add(1, std::memory_order_relaxed);
     auto prev = current_;
     current_ = this;
-    auto t0 = now_ns();
+    auto t0 = fast_stamp();
     auto result = consume();
-    m->processing.observe(static_cast<uint64_t>(now_ns() - t0));
+    m->processing.observe(fast_ns(t0, fast_stamp()));
     current_ = prev;
     return result;
   }

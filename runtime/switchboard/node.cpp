@@ -70,9 +70,7 @@ public:
   enum class state { idle, running, stopping, stopped };
 
   explicit impl(node_config cfg)
-      : cfg_(std::move(cfg)),
-        name_(cfg_.node_name()),
-        metrics_(name_),
+      : cfg_(std::move(cfg)), name_(cfg_.node_name()), metrics_(name_),
         metrics_on_(caf::get_or(cfg_.content(), "node.metrics", true)) {}
 
   node_config cfg_;

@@ -1,0 +1,170 @@
+// switchboard: an embeddable C++ actor runtime. MIT License.
+
+// What metrics cost: the same paths on a node that counts (the default)
+// and on one with `[node] metrics = false`, in alternating rounds of one
+// run (medians), so that the ratio is the counting's own cost.
+//
+// - round trip from a loop actor (a bridge's place) to a scheduler actor
+//   (echo): both ends count, and the request's latency is recorded;
+// - round trip from a loop actor to a pool of worker threads;
+// - one-way sends between two scheduler actors: the per-message cost alone.
+
+#include <future>
+
+#include <caf/all.hpp>
+
+#include <switchboard/actors/builtins.hpp>
+#include <switchboard/errc.hpp>
+#include <switchboard/messages.hpp>
+#include <switchboard/metered.hpp>
+#include <switchboard/metrics.hpp>
+#include <switchboard/node.hpp>
+
+#include "bench.hpp"
+#include "client.hpp"
+
+using namespace switchboard;
+using namespace switchboard::bench;
+
+namespace {
+
+std::unique_ptr<node> make_node(bool metrics) {
+  auto cfg = node_config::from_string(
+    std::string{"[node]\ncontrol = \"none\"\nmetrics = "}
+    + (metrics ? "true" : "false")
+    + "\n[actors]\necho = { kind = \"echo\" }\n"
+      "calc = { kind = \"worker-thread\", behavior = \"calculator\", "
+      "count = 1 }\n");
+  auto nd = std::make_unique<node>(std::move(*cfg));
+  actors::add_builtin_kinds(nd->kinds());
+  if (auto err = nd->start()) {
+    std::fprintf(stderr, "%s\n", render(err).c_str());
+    std::exit(1);
+  }
+  return nd;
+}
+
+// The block an unnamed bench actor counts into, when the node counts.
+actor_metrics* block_of(node& nd, const std::string& name) {
+  return nd.metrics_enabled() ? nd.metrics().block(name, "bench") : nullptr;
+}
+
+// Requests from a loop actor to `target`, one after the other.
+double loop_round_trips(node& nd, const std::string& target, size_t n,
+                        json_message msg) {
+  std::promise<clock::duration> done;
+  auto result = done.get_future();
+  auto h = nd.system().spawn<loop_client>(
+    nd.loop(), caf::actor_cast<json_actor>(nd.lookup(target)), n, &done,
+    caf::timespan{0}, std::move(msg));
+  attach_metrics(caf::actor_cast<caf::actor>(h), block_of(nd, "client"));
+  return per_second(n, result.get());
+}
+
+// Counts what it gets; `on_done` once it has `n`.
+class sink : public metered_actor {
+public:
+  sink(caf::actor_config& cfg, size_t n, std::promise<clock::time_point>* done)
+      : metered_actor(cfg), n_(n), done_(done) {}
+
+  caf::behavior make_behavior() override {
+    return {[this](const json_message&) {
+      if (++seen_ == n_) {
+        done_->set_value(clock::now());
+        quit();
+      }
+    }};
+  }
+
+private:
+  size_t n_;
+  size_t seen_ = 0;
+  std::promise<clock::time_point>* done_;
+};
+
+class source : public metered_actor {
+public:
+  source(caf::actor_config& cfg, caf::actor to, size_t n)
+      : metered_actor(cfg), to_(std::move(to)), n_(n) {}
+
+  caf::behavior make_behavior() override {
+    auto msg = json_message::trusted("{\"ping\":1}");
+    for (size_t i = 0; i < n_; ++i)
+      send(to_, msg);
+    quit();
+    return {};
+  }
+
+private:
+  caf::actor to_;
+  size_t n_;
+};
+
+double one_way(node& nd, size_t n) {
+  std::promise<clock::time_point> done;
+  auto result = done.get_future();
+  auto& sys = nd.system();
+  auto to = sys.spawn<sink>(n, &done);
+  attach_metrics(to, block_of(nd, "sink"));
+  auto start = clock::now();
+  // Spawned lazily, so that the block is attached before it sends.
+  auto from = sys.spawn<source, caf::lazy_init>(to, n);
+  attach_metrics(from, block_of(nd, "source"));
+  caf::anon_send(from, caf::ok_atom::value);
+  return per_second(n, result.get() - start);
+}
+
+} // namespace
+
+int main() {
+  auto n_rt = scaled(100000);
+  auto n_ow = scaled(1000000);
+  constexpr int rounds = 6;
+  auto on = make_node(true);
+  auto off = make_node(false);
+  auto ping = json_message::trusted("{\"ping\":1}");
+  auto add = json_message::trusted(R"({"operation":"add","operands":[1,2]})");
+  struct path {
+    const char* name;
+    const char* unit;
+    std::function<double(node&)> run;
+  };
+  std::vector<path> paths{
+    {"metrics cost: loop to scheduler round trip", "rt/s",
+     [&](node& nd) { return loop_round_trips(nd, "echo", n_rt, ping); }},
+    {"metrics cost: loop to worker thread round trip", "rt/s",
+     [&](node& nd) { return loop_round_trips(nd, "calc", n_rt, add); }},
+    {"metrics cost: one-way between scheduler actors", "msg/s",
+     [&](node& nd) { return one_way(nd, n_ow); }},
+  };
+  if (auto only = std::getenv("SWITCHBOARD_BENCH_PROFILE")) {
+    // The first path on one node, for a profiler (perf stat, perf record):
+    // SWITCHBOARD_BENCH_PROFILE=on or =off.
+    auto& nd = std::string{only} == "on" ? *on : *off;
+    for (int i = 0; i < 10; ++i)
+      paths[0].run(nd);
+    return 0;
+  }
+  for (auto& p : paths) {
+    // Warm both (threads, allocator), then alternate.
+    p.run(*on);
+    p.run(*off);
+    std::vector<double> with;
+    std::vector<double> without;
+    // Each goes first in half the rounds: the first after a pause pays
+    // for waking threads up.
+    for (int i = 0; i < rounds; ++i) {
+      if (i % 2 == 0) {
+        with.push_back(p.run(*on));
+        without.push_back(p.run(*off));
+      } else {
+        without.push_back(p.run(*off));
+        with.push_back(p.run(*on));
+      }
+    }
+    report(p.name, "switchboard", median(with), p.unit);
+    report(p.name, "metrics off", median(without), p.unit);
+  }
+  on->stop();
+  off->stop();
+}
