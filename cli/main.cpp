@@ -3,12 +3,16 @@
 // The `switchboard` command: run a node, check configs, and talk to a running
 // node through its control socket.
 
+#include <cctype>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <cstring>
 #include <ctime>
 #include <string>
 #include <vector>
 
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -25,6 +29,7 @@
 #include <switchboard/node.hpp>
 
 #include "control_client.hpp"
+#include "status_table.hpp"
 #include "up.hpp"
 
 namespace {
@@ -43,7 +48,8 @@ verbs:
   check CONFIG...         validate configs (or topologies); exit 1 listing
                           every error
   up TOPOLOGY             start every node of a topology, supervised
-  status [ADDRESS]        actors, mailboxes and bridges of a running node
+  status [ADDRESS]        a table of a running node's actors and bridges
+                          (--json, --watch)
   send ADDRESS JSON       send one JSON request and print the reply
   ctl ADDRESS COMMAND     start, stop, restart, reload, eof, or signal SIG:
                           a supervised child or cluster
@@ -85,10 +91,16 @@ else through the chosen node, which reaches NODE over its peers
 )";
 
 constexpr const char* status_help =
-  R"(usage: switchboard status [ADDRESS] [options]
+  R"(usage: switchboard status [ADDRESS] [--json] [--watch [SECONDS]] [options]
 
-Prints the named actors and bridges of a running node with their kind and
-status (mailbox size and per-kind counters) as JSON, or only ADDRESS.
+Prints a table of the named actors and bridges of a running node: kind,
+state, mailbox depth, messages in and out per second (over the last
+second), errors, restarts, and for child processes their pid, memory and
+CPU; open connections of bridges. A worker pool is one row, its workers
+summed. For a topology's supervisor (`switchboard up`) every node follows
+with a table of its own. With ADDRESS, only that actor.
+  --json             the status as JSON, every field of every kind
+  --watch [SECONDS]  print it again every SECONDS (default 2) until Ctrl-C
 )";
 
 constexpr const char* ctl_help =
@@ -356,25 +368,102 @@ bool call(const target& t, json req, json& reply) {
   return true;
 }
 
-int status(std::vector<std::string> args) {
-  if (wants_help(args)) {
-    std::printf("%s%s", status_help, target_help);
-    return 0;
-  }
-  target t;
-  if (auto err = parse_target(args, t); !err.empty())
-    return usage_error(err, status_help);
-  if (args.size() > 1)
-    return usage_error("status takes at most one ADDRESS", status_help);
+// The terminal's width, or 100 when it is not a terminal.
+size_t terminal_width() {
+  winsize ws{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return ws.ws_col;
+  if (auto cols = std::getenv("COLUMNS"))
+    if (auto n = std::atoi(cols); n > 0)
+      return static_cast<size_t>(n);
+  return 100;
+}
+
+// One status table (and, for a topology, one per node); false on error.
+bool print_status(const target& t, bool as_json) {
   json req{{"op", "status"}};
   if (!t.actor.empty())
     req["address"] = t.actor;
   json reply;
   if (!call(t, req, reply))
-    return 1;
+    return false;
   reply.erase("ok");
-  std::printf("%s\n", reply.dump(2).c_str());
-  return 0;
+  if (as_json) {
+    std::printf("%s\n", reply.dump(2).c_str());
+    return true;
+  }
+  auto width = terminal_width();
+  std::printf("node %s\n%s", reply.value("node", std::string{}).c_str(),
+              switchboard::cli::status_table(reply, width).c_str());
+  for (auto& a : reply["actors"]) {
+    if (a.value("kind", std::string{}) != "topology-monitor")
+      continue;
+    for (auto& n : a["status"]["nodes"]) {
+      auto ctl = n.value("control", std::string{});
+      if (ctl.empty() || n.value("pid", int64_t{0}) <= 0)
+        continue;
+      std::string line;
+      json one;
+      auto err = switchboard::cli::control_call(
+        ctl, json{{"op", "status"}}.dump(), line, 5000);
+      std::printf("\nnode %s\n", n.value("node", std::string{}).c_str());
+      if (!err.empty()
+          || (one = json::parse(line, nullptr, false)).is_discarded()
+          || !one.value("ok", false)) {
+        std::printf("  (no status: %s)\n",
+                    err.empty() ? line.c_str() : err.c_str());
+        continue;
+      }
+      std::printf("%s", switchboard::cli::status_table(one, width).c_str());
+    }
+  }
+  return true;
+}
+
+int status(std::vector<std::string> args) {
+  if (wants_help(args)) {
+    std::printf("%s%s", status_help, target_help);
+    return 0;
+  }
+  bool as_json = false;
+  int watch_s = 0;
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--json") {
+      as_json = true;
+    } else if (args[i] == "--watch") {
+      watch_s = 2;
+      if (i + 1 < args.size() && !args[i + 1].empty()
+          && std::isdigit(static_cast<unsigned char>(args[i + 1][0]))) {
+        watch_s = std::atoi(args[++i].c_str());
+        if (watch_s <= 0)
+          return usage_error("--watch needs a positive number of seconds",
+                             status_help);
+      }
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  target t;
+  if (auto err = parse_target(rest, t); !err.empty())
+    return usage_error(err, status_help);
+  if (rest.size() > 1)
+    return usage_error("status takes at most one ADDRESS", status_help);
+  if (watch_s == 0)
+    return print_status(t, as_json) ? 0 : 1;
+  for (;;) {
+    // Clear the screen and start at the top, as watch(1) does.
+    if (!as_json)
+      std::printf("\x1b[H\x1b[2J");
+    auto now = std::time(nullptr);
+    char when[32];
+    std::strftime(when, sizeof(when), "%H:%M:%S", std::localtime(&now));
+    std::printf("every %ds, %s (Ctrl-C ends it)\n", watch_s, when);
+    if (!print_status(t, as_json))
+      return 1;
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(watch_s));
+  }
 }
 
 int send(std::vector<std::string> args) {

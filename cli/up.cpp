@@ -218,6 +218,8 @@ topology load(const node_config& cfg, const kind_registry& kinds,
 
 struct node_view {
   std::string name;
+  // Its control socket, or empty for none.
+  std::string control;
   int64_t pid = 0;
   bool ready = false;
   bool ever_ready = false;
@@ -282,7 +284,8 @@ public:
           nodes.push_back({{"node", v.name},
                            {"pid", v.pid},
                            {"ready", v.ready},
-                           {"restarts", v.restarts}});
+                           {"restarts", v.restarts},
+                           {"control", v.control}});
         return json_message::trusted(
           json{{"kind", "topology-monitor"}, {"nodes", nodes}}.dump());
       },
@@ -536,6 +539,7 @@ int up(const std::vector<std::string>& args,
   for (auto& n : t.nodes) {
     node_view v;
     v.name = n.name;
+    v.control = n.control;
     st->nodes.push_back(std::move(v));
     st->width = std::max(st->width, n.name.size());
   }

@@ -140,6 +140,40 @@ int64_t actor_metrics::mailbox_depth() const noexcept {
   return in > done ? static_cast<int64_t>(in - done) : 0;
 }
 
+std::string actor_metrics::summary() const {
+  uint64_t drops = 0;
+  for (auto& d : dropped)
+    drops += d.load(std::memory_order_relaxed);
+  auto rate = [](double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.1f", x);
+    return std::string{buf};
+  };
+  // Since the last tick when that is long enough to say something (a
+  // status right after a burst shows it), else over the last tick.
+  auto in_rate = in_per_s.load(std::memory_order_relaxed);
+  auto out_rate = out_per_s.load(std::memory_order_relaxed);
+  if (auto then = last_tick_ns_.load(); then != 0) {
+    auto secs = (now_ns() - then) / 1e9;
+    if (secs >= 0.25) {
+      in_rate =
+        (received.load(std::memory_order_relaxed) - last_in_.load()) / secs;
+      out_rate =
+        (sent.load(std::memory_order_relaxed) - last_out_.load()) / secs;
+    }
+  }
+  return "{\"in\":" + std::to_string(received.load(std::memory_order_relaxed))
+         + ",\"out\":" + std::to_string(sent.load(std::memory_order_relaxed))
+         + ",\"handled\":" + std::to_string(processed()) + ",\"errors\":"
+         + std::to_string(errors.load(std::memory_order_relaxed))
+         + ",\"mailbox\":" + std::to_string(mailbox_depth()) + ",\"restarts\":"
+         + std::to_string(restarts.load(std::memory_order_relaxed))
+         + ",\"connections\":"
+         + std::to_string(connections.load(std::memory_order_relaxed))
+         + ",\"dropped\":" + std::to_string(drops) + ",\"in_per_s\":"
+         + rate(in_rate) + ",\"out_per_s\":" + rate(out_rate) + "}";
+}
+
 bool actor_metrics::start_trace(std::shared_ptr<trace_sink> sink) {
   std::shared_ptr<trace_sink> none;
   if (!std::atomic_compare_exchange_strong(&tracer_, &none, std::move(sink)))
@@ -167,6 +201,27 @@ actor_metrics* metrics_registry::block(const std::string& name,
   if (!slot)
     slot = std::make_unique<actor_metrics>(name, kind);
   return slot.get();
+}
+
+void metrics_registry::tick() {
+  auto now = now_ns();
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& kvp : blocks_) {
+    auto& m = *kvp.second;
+    auto in = m.received.load(std::memory_order_relaxed);
+    auto out = m.sent.load(std::memory_order_relaxed);
+    auto then = m.last_tick_ns_.load(std::memory_order_relaxed);
+    if (then != 0) {
+      auto secs = (now - then) / 1e9;
+      m.in_per_s.store((in - m.last_in_.load()) / secs,
+                       std::memory_order_relaxed);
+      m.out_per_s.store((out - m.last_out_.load()) / secs,
+                        std::memory_order_relaxed);
+    }
+    m.last_in_.store(in);
+    m.last_out_.store(out);
+    m.last_tick_ns_.store(now);
+  }
 }
 
 actor_metrics* metrics_registry::find(const std::string& name) const {

@@ -152,6 +152,11 @@ struct actor_metrics {
   /// handled included.
   int64_t mailbox_depth() const noexcept;
 
+  /// Messages in and out per second over the last tick (`tick`); `summary`
+  /// has a fresher figure.
+  alignas(64) std::atomic<double> in_per_s{0};
+  std::atomic<double> out_per_s{0};
+
   /// Whether a metered actor counts into this block (an actor of a kind
   /// that is not metered leaves it unattached: no series, no trace).
   alignas(64) std::atomic<bool> attached{false};
@@ -171,8 +176,18 @@ struct actor_metrics {
   /// Ends the trace `sink` (if it is still the one).
   void end_trace(const trace_sink* sink);
 
+  /// Status fields from the counters: {"in", "out", "handled", "errors",
+  /// "mailbox", "restarts", "connections", "dropped", "in_per_s",
+  /// "out_per_s"} as JSON text.
+  std::string summary() const;
+
 private:
+  friend class metrics_registry;
   std::shared_ptr<trace_sink> tracer_;
+  // `tick`'s last counts and time.
+  std::atomic<uint64_t> last_in_{0};
+  std::atomic<uint64_t> last_out_{0};
+  std::atomic<int64_t> last_tick_ns_{0};
 };
 
 /// One peer node as the peer manager sees it.
@@ -201,6 +216,9 @@ public:
   /// Prometheus text format 0.0.4: every family, `switchboard_` prefixed,
   /// base units, labels `node`, `actor`, `kind`.
   std::string prometheus() const;
+
+  /// Updates every block's rates; the node calls it once a second.
+  void tick();
 
   /// The node's name (the `node` label).
   const std::string& node_name() const noexcept {

@@ -156,6 +156,23 @@ std::vector<std::string> start_order(const caf::settings& section,
   return order;
 }
 
+// Updates the metrics' rates once a second, on the loop thread.
+void start_metrics_tick(io_loop& loop, metrics_registry& metrics) {
+  loop.post([&loop, &metrics] {
+    auto timer = new uv_timer_t;
+    uv_timer_init(loop.native(), timer);
+    timer->data = &metrics;
+    uv_timer_start(
+      timer,
+      [](uv_timer_t* t) { static_cast<metrics_registry*>(t->data)->tick(); },
+      1000, 1000);
+    loop.on_stop([timer] {
+      uv_close(reinterpret_cast<uv_handle_t*>(timer),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    });
+  });
+}
+
 } // namespace
 
 caf::error node::start() {
@@ -189,6 +206,8 @@ caf::error node::start() {
   d.loop_->set_spin(caf::get_or(d.cfg_.content(), "node.io-spin",
                                 caf::timespan{defaults::io_spin}));
   d.loop_->start();
+  if (d.metrics_on_)
+    start_metrics_tick(*d.loop_, d.metrics_);
   {
     std::lock_guard<std::mutex> guard{d.state_mtx_};
     d.state_ = impl::state::running;

@@ -27,7 +27,8 @@ status_reply(caf::scheduled_actor* self, const char* kind,
 
 void collect_status(caf::event_based_actor* self, const std::string& node_name,
                     std::vector<registry_entry> entries, caf::timespan timeout,
-                    std::function<void(std::string)> done) {
+                    std::function<void(std::string)> done,
+                    const metrics_registry* metrics) {
   using json = nlohmann::json;
   struct pending {
     json actors = json::array();
@@ -59,6 +60,10 @@ void collect_status(caf::event_based_actor* self, const std::string& node_name,
       {"kind", e.kind},
       {"section", e.section == kind_section::actors ? "actors" : "bridges"},
       {"id", e.handle.id()}};
+    if (metrics != nullptr)
+      if (auto m = metrics->find(e.name);
+          m != nullptr && m->attached.load(std::memory_order_relaxed))
+        row["metrics"] = json::parse(m->summary());
     self->request(e.handle, timeout, status_atom::value)
       .then(
         [p, row, finish](json_message& st) mutable {

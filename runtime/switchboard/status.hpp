@@ -12,6 +12,7 @@
 #include <caf/timespan.hpp>
 
 #include "switchboard/json_message.hpp"
+#include "switchboard/metrics.hpp"
 #include "switchboard/registry.hpp"
 
 namespace switchboard {
@@ -29,8 +30,11 @@ status_reply(caf::scheduled_actor* self, const char* kind,
 /// sorted by name, once all have answered or `timeout` has passed (an actor
 /// that did not answer shows `"status": {"error": ...}`). What the control
 /// socket's `status` and the http bridge's `/status` print.
+/// With `metrics`, each row also has `"metrics"`: the entry's counters
+/// (`actor_metrics::summary`), for actors that count.
 void collect_status(caf::event_based_actor* self, const std::string& node_name,
                     std::vector<registry_entry> entries, caf::timespan timeout,
-                    std::function<void(std::string)> done);
+                    std::function<void(std::string)> done,
+                    const metrics_registry* metrics = nullptr);
 
 } // namespace switchboard

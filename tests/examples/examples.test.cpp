@@ -41,7 +41,7 @@ std::string addr(int port) {
 
 // A status of `address` on the node `node`, or null.
 json status_of(const std::string& node, const std::string& address) {
-  auto r = run({cli, "status", "--node", node, address});
+  auto r = run({cli, "status", "--json", "--node", node, address});
   if (r.status != 0)
     return {};
   auto j = json::parse(r.out, nullptr, false);

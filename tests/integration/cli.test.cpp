@@ -49,10 +49,10 @@ TEST_CASE(
   r = run({cli, "send", "--config", conf, "api", R"({"type":"echo","b":[1]})"});
   CHECK(r.status == 0);
   CHECK(r.out == "{\"b\":[1],\"type\":\"echo\"}\n");
-  r = run({cli, "status", "--control", ctl});
+  r = run({cli, "status", "--json", "--control", ctl});
   CHECK(r.status == 0);
   CHECK(r.out.find("\"name\": \"lobby\"") != std::string::npos);
-  r = run({cli, "status", "--control", ctl, "echo"});
+  r = run({cli, "status", "--json", "--control", ctl, "echo"});
   CHECK(r.status == 0);
   CHECK(r.out.find("\"name\": \"lobby\"") == std::string::npos);
   auto t0 = std::chrono::steady_clock::now();
@@ -197,7 +197,7 @@ TEST_CASE("the default config runs and answers echo and calculations") {
   CHECK(r.err.find("division by zero") != std::string::npos);
   // The tcp and udp bridges in front of the router, with nc as the client.
   auto port_of = [&](const std::string& bridge, const std::string& key) {
-    auto st = run({cli, "status", "--control", ctl, bridge}).out;
+    auto st = run({cli, "status", "--json", "--control", ctl, bridge}).out;
     auto at = st.find("\"" + key + "\": \"127.0.0.1:");
     REQUIRE(at != std::string::npos);
     auto from = st.find(':', at + key.size() + 3) + 1;
@@ -380,7 +380,7 @@ TEST_CASE("ctl stops, starts, restarts and signals a child") {
   r = ctl({"job", "stop"});
   CHECK(r.status == 0);
   CHECK(process_gone(second));
-  r = run({cli, "status", "--control", sock, "job"}, ms{20000});
+  r = run({cli, "status", "--json", "--control", sock, "job"}, ms{20000});
   CHECK(r.out.find("\"stopped\"") != std::string::npos);
   r = ctl({"job", "start"});
   CHECK(r.status == 0);
@@ -435,10 +435,10 @@ TEST_CASE("send NODE/ACTOR asks a node, which reaches the other over BASP") {
   r = run({cli, "send", "b/echo", "--config", a_conf, R"({"x":1})"});
   CHECK(r.status == 0);
   CHECK(r.out == "{\"x\":1}\n");
-  r = run({cli, "status", "b/echo", "--config", a_conf});
+  r = run({cli, "status", "--json", "b/echo", "--config", a_conf});
   CHECK(r.status == 0);
   CHECK(r.out.find("\"kind\": \"remote\"") != std::string::npos);
-  r = run({cli, "status", "peers", "--config", a_conf});
+  r = run({cli, "status", "--json", "peers", "--config", a_conf});
   CHECK(r.out.find("\"state\": \"up\"") != std::string::npos);
   CHECK(a->wait_for_stderr("node b is up", ms{5000}));
   // A node outside any topology says why it cannot.

@@ -300,3 +300,63 @@ TEST_CASE("trace sees exactly the messages an actor receives and sends, "
   node->signal(SIGTERM);
   CHECK(node->wait(ms{5000}) == 0);
 }
+
+TEST_CASE("status prints a table that fits the terminal: a pool as one row, "
+          "a child with its pid, rates that rise with traffic") {
+  temp_dir dir;
+  auto conf = dir.write(
+    "obs.conf", "[node]\nname = \"obs\"\ncontrol = \"" + dir.path()
+                  + "/obs.sock\"\n[actors]\necho = { kind = \"echo\" }\n"
+                    "calc = { kind = \"worker-thread\", behavior = "
+                    "\"calculator\", count = 2 }\n"
+                    "napper = { kind = \"child-process\", command = "
+                    "[\"sleep\", \"60\"] }\n");
+  auto node = start_node(conf);
+  auto ctl = dir.path() + "/obs.sock";
+  setenv("COLUMNS", "200", 1);
+  // A row per entry: NAME KIND STATE MAILBOX IN/S ...
+  auto table = [&] {
+    auto r = run({cli, "status", "--control", ctl});
+    REQUIRE(r.status == 0);
+    std::map<std::string, std::vector<std::string>> rows;
+    for (auto& line : lines_of(r.out)) {
+      std::istringstream in{line};
+      std::vector<std::string> cells;
+      for (std::string c; in >> c;)
+        cells.push_back(c);
+      if (cells.size() >= 12)
+        rows[cells[0]] = cells;
+    }
+    return rows;
+  };
+  auto rows = table();
+  REQUIRE(rows.count("NAME") == 1);
+  CHECK(rows["NAME"][4] == "IN/S");
+  CHECK(rows.count("calc") == 1); // two workers, one row
+  CHECK(rows["calc"][1] == "worker-thread");
+  REQUIRE(rows.count("napper") == 1);
+  CHECK(rows["napper"][2] == "running");
+  auto js = run({cli, "status", "--json", "--control", ctl, "napper"});
+  auto pid = json::parse(js.out)["actors"][0]["status"]["pid"].get<int64_t>();
+  CHECK(rows["napper"][8] == std::to_string(pid));
+  CHECK(rows["napper"][9] != "-"); // its memory
+  CHECK(rows["echo"][4] == "0");
+  // Traffic shows as a rate.
+  CHECK(eventually(
+    [&] {
+      for (int i = 0; i < 5; ++i)
+        run({cli, "send", "--control", ctl, "calc",
+             R"({"operation":"add","operands":[1,2]})"});
+      auto now = table();
+      return now["calc"][4] != "0";
+    },
+    ms{10000}));
+  // A narrow terminal: every line fits.
+  setenv("COLUMNS", "72", 1);
+  auto r = run({cli, "status", "--control", ctl});
+  for (auto& line : lines_of(r.out))
+    CHECK(line.size() <= 72);
+  unsetenv("COLUMNS");
+  node->signal(SIGTERM);
+  CHECK(node->wait(ms{5000}) == 0);
+}

@@ -62,7 +62,7 @@ pid_t started_pid(const std::string& out, const std::string& node) {
 
 // The supervisor's status of one node (its child-process entry).
 json node_status(const std::string& topology, const std::string& node) {
-  auto r = run({cli, "status", "--node", topology, node});
+  auto r = run({cli, "status", "--json", "--node", topology, node});
   if (r.status != 0)
     return {};
   auto j = json::parse(r.out, nullptr, false);

@@ -759,12 +759,14 @@ private:
     } else {
       return;
     }
-    collect_status(this, node_.name(), std::move(entries), timeout,
-                   [this, conn, id](std::string text) {
-                     auto body = json::parse(text);
-                     body["ok"] = true;
-                     reply(conn, id, std::move(body));
-                   });
+    collect_status(
+      this, node_.name(), std::move(entries), timeout,
+      [this, conn, id](std::string text) {
+        auto body = json::parse(text);
+        body["ok"] = true;
+        reply(conn, id, std::move(body));
+      },
+      node_.metrics_enabled() ? &node_.metrics() : nullptr);
   }
 
   switchboard::node& node_;

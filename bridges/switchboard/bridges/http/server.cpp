@@ -895,11 +895,13 @@ private:
     set_busy(c, conn_state::waiting);
     auto id = c.id;
     auto tx = c.tx;
-    collect_status(this, node_.name(), node_.registry().list(), opt_->timeout,
-                   [this, id, tx](std::string text) {
-                     if (auto c = waiting(id, tx))
-                       respond_later(*c, json_response(200, text));
-                   });
+    collect_status(
+      this, node_.name(), node_.registry().list(), opt_->timeout,
+      [this, id, tx](std::string text) {
+        if (auto c = waiting(id, tx))
+          respond_later(*c, json_response(200, text));
+      },
+      node_.metrics_enabled() ? &node_.metrics() : nullptr);
     return 0;
   }
 
