@@ -39,6 +39,7 @@
 #include "switchboard/errc.hpp"
 #include "switchboard/messages.hpp"
 #include "switchboard/metered.hpp"
+#include "switchboard/metrics.hpp"
 #include "switchboard/node.hpp"
 #include "switchboard/restart_policy.hpp"
 #include "switchboard/status.hpp"
@@ -76,6 +77,12 @@ constexpr size_t max_batch = 512;
 
 /// A stand-in's turn to send what it has batched.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+// Asks a peer manager for an answer, to measure the round trip (metrics).
+using ping_atom = caf::atom_constant<caf::atom("peerping")>;
+
+// Time for the next round of pings.
+using ping_all_atom = caf::atom_constant<caf::atom("pingall")>;
 
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
@@ -270,7 +277,33 @@ public:
     set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
     for (size_t i = 0; i < dials_.size(); ++i)
       dial(i);
+    if (node_.metrics_enabled())
+      send(this, ping_all_atom::value);
     return {
+      // A peer measures its round trip to this node.
+      [](ping_atom) { return caf::ok_atom::value; },
+      // Measures the round trip to every peer node, every 2 s.
+      [this](ping_all_atom) {
+        if (!from_here())
+          return;
+        for (auto& [name, info] : nodes_) {
+          auto start = clock_type::now();
+          auto p = node_.metrics().peer(name);
+          request(info.manager, down_after_, ping_atom::value)
+            .then(
+              [p, start](caf::ok_atom) {
+                p->round_trip_ns.store(
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    clock_type::now() - start)
+                    .count(),
+                  std::memory_order_relaxed);
+              },
+              [](caf::error&) {
+                // A node that does not answer goes down by its monitor.
+              });
+        }
+        delayed_send(this, std::chrono::seconds(2), ping_all_atom::value);
+      },
       // A node that dialled this one greets it (1 of 2): its nonce; the
       // answer proves this node knows the cookie and carries a nonce of
       // its own.
@@ -557,6 +590,8 @@ private:
     }
     node_.log("node " + name + " is up"
               + (p.address.empty() ? "" : " (" + p.address + ")"));
+    if (node_.metrics_enabled())
+      node_.metrics().peer(name)->up.store(true, std::memory_order_relaxed);
     json ev{{"event", "node-up"}, {"node", name}};
     if (!p.address.empty())
       ev["address"] = p.address;
@@ -624,6 +659,8 @@ private:
       }
       auto now = clock_type::now();
       down_since_[name] = now;
+      if (node_.metrics_enabled())
+        node_.metrics().peer(name)->up.store(false, std::memory_order_relaxed);
       auto reason = dm.reason == caf::exit_reason::remote_link_unreachable
                       ? std::string{"connection lost"}
                     : dm.reason == caf::exit_reason::user_shutdown

@@ -30,6 +30,8 @@
 
 #include <switchboard/config.hpp>
 
+#include <switchboard/metrics.hpp>
+
 #include "node_fixture.hpp"
 #include "process.hpp"
 #include "typed_messages.hpp"
@@ -193,6 +195,15 @@ TEST_CASE("NODE/ACTOR reaches an actor of another node, both ways") {
   REQUIRE(peers["nodes"].size() == 1);
   CHECK(peers["nodes"][0]["node"] == "b");
   CHECK(peers["nodes"][0]["state"] == "up");
+  // Metrics: b is up, and a measured a round trip to it.
+  CHECK(eventually([&] {
+    auto text = a.node().metrics().prometheus();
+    return text.find("switchboard_peer_up{node=\"a\",peer=\"b\"} 1")
+             != std::string::npos
+           && text.find("switchboard_peer_round_trip_seconds{node=\"a\",peer="
+                        "\"b\"} 0\n")
+                == std::string::npos;
+  }));
   // A name the other node does not have is an error from that node.
   auto missing = a.ask_error("b/nobody", "{}");
   CHECK(missing.find("unknown_actor") != std::string::npos);

@@ -26,6 +26,8 @@
 #include <nlohmann/json.hpp>
 
 #include "../stream/stream_helpers.hpp"
+#include <switchboard/metrics.hpp>
+
 #include "node_fixture.hpp"
 #include "process.hpp"
 
@@ -443,6 +445,11 @@ chat = { kind = "websocket", listen = "127.0.0.1:0", room = "lobby" }
     CHECK(closed.saw("close 1000 closed by command"));
     CHECK(eventually(
       [&] { return status_of(f, "chat")["websocket"]["connections"] == 1; }));
+    // The bridge's metrics count its open connections too.
+    CHECK(f.node().metrics().prometheus().find(
+            "switchboard_connections{node=\"main\",actor=\"chat\",kind="
+            "\"websocket\"} 1\n")
+          != std::string::npos);
   }
   f.stop_and_check();
 }

@@ -20,6 +20,7 @@
 #include <switchboard/fifo.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
+#include <switchboard/metrics.hpp>
 #include <switchboard/node.hpp>
 #include <switchboard/sockets.hpp>
 #include <switchboard/status.hpp>
@@ -125,6 +126,12 @@ public:
       : loop_actor(cfg, loop), id(id), svc_(svc), wsi_(w.wsi) {
     opened_ = uv_now(loop.native());
     valid_at_ = opened_;
+    // Counts into the bridge's block, as one of its connections.
+    if (svc_->node().metrics_enabled())
+      if (auto m = svc_->node().metrics().find(svc_->opt().name)) {
+        attach_metrics(m);
+        m->connections.fetch_add(1, std::memory_order_relaxed);
+      }
   }
 
   uint64_t id;
@@ -257,9 +264,13 @@ public:
               true);
       } else {
         ++svc_->stats().drops;
+        if (auto m = metrics())
+          m->drop(drop_reason::overflow);
       }
       return;
     }
+    if (auto m = metrics())
+      m->bytes_out.fetch_add(payload.size(), std::memory_order_relaxed);
     if (o.compress) {
       std::string f(LWS_PRE, '\0');
       f += payload;
@@ -508,6 +519,8 @@ private:
     acting_as self{this};
     ++in_;
     ++svc_->stats().in;
+    if (auto m = metrics())
+      m->bytes_in.fetch_add(data.size(), std::memory_order_relaxed);
     auto& o = svc_->opt();
     caf::expected<json_message> m{caf::error{}};
     switch (o.format) {
@@ -630,6 +643,8 @@ private:
     // writeable callback.
     if (wsi_ != nullptr && !closing_)
       close(1001, "the connection's actor ended", false);
+    if (auto m = metrics())
+      m->connections.fetch_sub(1, std::memory_order_relaxed);
     loop_actor::on_exit();
   }
 
