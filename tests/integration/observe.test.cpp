@@ -89,10 +89,23 @@ public:
     ::close(fd_);
   }
 
+  int fd() const {
+    return fd_;
+  }
+
   void write_line(const std::string& x) {
     auto data = x + "\n";
     REQUIRE(::write(fd_, data.data(), data.size())
             == static_cast<ssize_t>(data.size()));
+  }
+
+  // Everything until the peer closes.
+  std::string read_all() {
+    std::string result = std::move(buf_);
+    char tmp[4096];
+    for (ssize_t n; (n = ::read(fd_, tmp, sizeof(tmp))) > 0;)
+      result.append(tmp, static_cast<size_t>(n));
+    return result;
   }
 
   std::string read_line() {
@@ -114,7 +127,7 @@ private:
   std::string buf_;
 };
 
-std::string observed_conf(const temp_dir& dir, int port) {
+std::string observed_conf(const temp_dir& dir, int port, int http_port = 0) {
   return dir.write("obs.conf",
                    "[node]\nname = \"obs\"\ncontrol = \"" + dir.path()
                      + "/obs.sock\"\n"
@@ -125,7 +138,11 @@ std::string observed_conf(const temp_dir& dir, int port) {
                        "[bridges]\n"
                        "tcp = { kind = \"tcp\", mode = \"server\", "
                        "listen = \"127.0.0.1:"
-                     + std::to_string(port) + "\", to = \"echo\" }\n");
+                     + std::to_string(port) + "\", to = \"echo\" }\n"
+                     + (http_port == 0
+                          ? std::string{}
+                          : "http = { kind = \"http\", listen = \"127.0.0.1:"
+                              + std::to_string(http_port) + "\" }\n"));
 }
 
 } // namespace
@@ -134,7 +151,10 @@ TEST_CASE("metrics after a known number of messages are exact, and the text "
           "passes promtool check metrics") {
   temp_dir dir;
   auto port = closed_port();
-  auto node = start_node(observed_conf(dir, port));
+  auto http_port = closed_port();
+  while (http_port == port)
+    http_port = closed_port();
+  auto node = start_node(observed_conf(dir, port, http_port));
   auto ctl = dir.path() + "/obs.sock";
   for (int i = 0; i < 7; ++i)
     REQUIRE(run({cli, "send", "--control", ctl, "echo", "{\"i\":1}"}).status
@@ -193,6 +213,20 @@ TEST_CASE("metrics after a known number of messages are exact, and the text "
   // No label names a connection.
   auto text = metrics_text(ctl);
   CHECK(text.find("conn") == text.find("connections"));
+  // The same text at GET /metrics on the http bridge.
+  {
+    tcp_client c{http_port};
+    auto req = std::string{"GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                           "Connection: close\r\n\r\n"};
+    REQUIRE(::write(c.fd(), req.data(), req.size())
+            == static_cast<ssize_t>(req.size()));
+    auto resp = c.read_all();
+    CHECK(resp.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(resp.find("text/plain; version=0.0.4") != std::string::npos);
+    CHECK(resp.find("switchboard_messages_received_total{node=\"obs\","
+                    "actor=\"echo\",kind=\"echo\"} 11\n")
+          != std::string::npos);
+  }
   // promtool (Debian's prometheus package; scripts/setup.sh unpacks it).
   INFO("promtool: " << promtool);
   REQUIRE(!promtool.empty());
