@@ -9,8 +9,6 @@
 #include <cstring>
 #include <deque>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -809,32 +807,16 @@ private:
 
   // CPU time over wall time since the start, in percent of one core.
   double cpu_percent() const {
-    std::ifstream in{"/proc/" + std::to_string(pid_) + "/stat"};
-    std::string line;
-    std::getline(in, line);
-    auto rp = line.rfind(')');
-    if (rp == std::string::npos)
-      return 0.0;
-    std::istringstream rest{line.substr(rp + 2)};
-    std::string field;
-    double ticks = 0;
-    // Fields after the name: state is 3rd; utime and stime are 14th, 15th.
-    for (int i = 3; i <= 15 && rest >> field; ++i)
-      if (i == 14 || i == 15)
-        ticks += std::stod(field);
     auto secs =
       std::chrono::duration<double>(clock::now() - started_at_).count();
     if (secs <= 0)
       return 0.0;
-    auto pct = 100.0 * ticks / static_cast<double>(sysconf(_SC_CLK_TCK)) / secs;
+    auto pct = 100.0 * read_process(pid_).cpu_seconds / secs;
     return std::round(pct * 10) / 10;
   }
 
   int64_t rss() const {
-    std::ifstream in{"/proc/" + std::to_string(pid_) + "/statm"};
-    int64_t size = 0, resident = 0;
-    in >> size >> resident;
-    return resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+    return read_process(pid_).rss_bytes;
   }
 
   void on_pidfd() {
