@@ -51,7 +51,7 @@ std::string payload_of(const caf::type_erased_tuple& msg) {
 
 } // namespace
 
-thread_local metered_base* metered_base::current_ = nullptr;
+thread_local metered_base::running_actor metered_base::current_;
 
 void metered_base::on_send(actor_metrics& m, caf::mailbox_element& x) noexcept {
   m.sent.fetch_add(1, std::memory_order_relaxed);

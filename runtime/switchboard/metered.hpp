@@ -44,6 +44,13 @@ namespace switchboard {
 /// polymorphic: it adds 8 bytes to an actor (connections are many; the
 /// requests an actor waits for are kept in a table beside it).
 class metered_base {
+  // The metered actor whose handler runs on this thread (or that a loop
+  // callback acts as), and its control block.
+  struct running_actor {
+    metered_base* self = nullptr;
+    const caf::actor_control_block* ctrl = nullptr;
+  };
+
 public:
   /// The block this actor counts into, or null.
   actor_metrics* metrics() const noexcept {
@@ -61,16 +68,17 @@ public:
 
   /// The metered actor whose handler runs on this thread, or null.
   static metered_base* running() noexcept {
-    return current_;
+    return current_.self;
   }
 
-  /// Makes `self` the running actor for a scope outside its handlers: a
-  /// loop callback in which a bridge sends on its own behalf (a frame that
-  /// became a request), so the send counts as its own.
+  /// Makes `self` (a metered actor) the running actor for a scope outside
+  /// its handlers: a loop callback in which a bridge sends on its own
+  /// behalf (a frame that became a request), so the send counts as its own.
   class acting_as {
   public:
-    explicit acting_as(metered_base* self) noexcept : prev_(current_) {
-      current_ = self;
+    template<class Actor>
+    explicit acting_as(Actor* self) noexcept : prev_(current_) {
+      current_ = {self, self->ctrl()};
     }
     ~acting_as() {
       current_ = prev_;
@@ -79,7 +87,7 @@ public:
     acting_as& operator=(const acting_as&) = delete;
 
   private:
-    metered_base* prev_;
+    running_actor prev_;
   };
 
 protected:
@@ -93,8 +101,13 @@ protected:
       if (closed)
         m->dead_letters.fetch_add(1, std::memory_order_relaxed);
     }
-    auto from = current_;
+    auto from = current_.self;
     auto fm = from != nullptr ? from->metrics() : nullptr;
+    // An answer that CAF sends on another's behalf (a request to an actor
+    // that has exited bounces back from it) is not the running actor's.
+    if (fm != nullptr && x.mid.is_response() && x.sender
+        && x.sender.get() != current_.ctrl)
+      fm = nullptr;
     if (fm != nullptr)
       from->on_send(*fm, x);
     if ((m != nullptr && m->traced.load(std::memory_order_relaxed))
@@ -102,16 +115,19 @@ protected:
       trace(x, m, fm, self_id);
   }
 
-  // Runs `consume` as this actor's handler, counted.
+  // Runs `consume` as the handler of this actor (whose control block is
+  // `ctrl`), counted.
   template<class F>
-  caf::invoke_message_result counted(caf::mailbox_element& x, F&& consume) {
+  caf::invoke_message_result counted(caf::mailbox_element& x,
+                                     const caf::actor_control_block* ctrl,
+                                     F&& consume) {
     auto m = metrics();
     if (m == nullptr)
       return consume();
     if (x.mid.is_response())
       on_answer(*m, x.mid.integer_value());
     auto prev = current_;
-    current_ = this;
+    current_ = {this, ctrl};
     auto t0 = fast_stamp();
     auto result = consume();
     m->processing.observe(fast_ns(t0, fast_stamp()));
@@ -130,7 +146,7 @@ private:
   static void trace(caf::mailbox_element& x, actor_metrics* m,
                     actor_metrics* fm, caf::actor_id receiver) noexcept;
 
-  static thread_local metered_base* current_;
+  static thread_local running_actor current_;
 
   std::atomic<actor_metrics*> metrics_{nullptr};
 };
@@ -149,7 +165,7 @@ public:
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
-    return counted(x, [&] { return Base::consume(x); });
+    return counted(x, this->ctrl(), [&] { return Base::consume(x); });
   }
 };
 
