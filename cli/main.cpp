@@ -143,7 +143,8 @@ sends, live, one line each: time, in or out, from -> to, and the message
 cut to 200 characters. Runs until Ctrl-C, until N messages were shown
 (--count), or until more than N come within one second (--rate, default
 1000): a trace stops itself rather than flood the node. --json prints the
-node's lines as they come. An actor nobody traces pays nothing for it.
+node's lines as they come. An actor nobody traces pays one memory load
+per message for it.
 )";
 
 // -- helpers ------------------------------------------------------------------
@@ -368,7 +369,7 @@ bool call(const target& t, json req, json& reply) {
   return true;
 }
 
-// The terminal's width, or 100 when it is not a terminal.
+// The terminal's width; else $COLUMNS; else 100.
 size_t terminal_width() {
   winsize ws{};
   if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
