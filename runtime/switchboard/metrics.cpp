@@ -37,7 +37,11 @@ bool tsc_is_clock() {
 #endif
 }
 
-const bool use_tsc = tsc_is_clock();
+// Asked once, on first use (not at every program's start-up).
+bool use_tsc() {
+  static const bool result = tsc_is_clock();
+  return result;
+}
 
 // TSC ticks per nanosecond, measured once against the steady clock.
 double ticks_per_ns() {
@@ -61,7 +65,7 @@ double ticks_per_ns() {
 
 uint64_t fast_stamp() noexcept {
 #if defined(__x86_64__)
-  if (use_tsc)
+  if (use_tsc())
     return __rdtsc();
 #endif
   return static_cast<uint64_t>(now_ns());
@@ -70,7 +74,7 @@ uint64_t fast_stamp() noexcept {
 uint64_t fast_ns(uint64_t from, uint64_t to) noexcept {
   if (to <= from)
     return 0;
-  if (!use_tsc)
+  if (!use_tsc())
     return to - from;
   return static_cast<uint64_t>(static_cast<double>(to - from) / ticks_per_ns());
 }
@@ -107,9 +111,8 @@ process_stats read_process(int64_t pid) {
 const char* to_string(drop_reason x) {
   switch (x) {
     case drop_reason::overflow: return "overflow";
-    case drop_reason::queue_full: return "queue_full";
     case drop_reason::oversize: return "oversize";
-    case drop_reason::invalid: return "invalid";
+    case drop_reason::undelivered: return "undelivered";
   }
   return "?";
 }
@@ -140,17 +143,7 @@ int64_t actor_metrics::mailbox_depth() const noexcept {
   return in > done ? static_cast<int64_t>(in - done) : 0;
 }
 
-std::string actor_metrics::summary() const {
-  uint64_t drops = 0;
-  for (auto& d : dropped)
-    drops += d.load(std::memory_order_relaxed);
-  auto rate = [](double x) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.1f", x);
-    return std::string{buf};
-  };
-  // Since the last tick when that is long enough to say something (a
-  // status right after a burst shows it), else over the last tick.
+std::pair<double, double> actor_metrics::rates() const {
   auto in_rate = in_per_s.load(std::memory_order_relaxed);
   auto out_rate = out_per_s.load(std::memory_order_relaxed);
   if (auto then = last_tick_ns_.load(); then != 0) {
@@ -162,16 +155,14 @@ std::string actor_metrics::summary() const {
         (sent.load(std::memory_order_relaxed) - last_out_.load()) / secs;
     }
   }
-  return "{\"in\":" + std::to_string(received.load(std::memory_order_relaxed))
-         + ",\"out\":" + std::to_string(sent.load(std::memory_order_relaxed))
-         + ",\"handled\":" + std::to_string(processed()) + ",\"errors\":"
-         + std::to_string(errors.load(std::memory_order_relaxed))
-         + ",\"mailbox\":" + std::to_string(mailbox_depth()) + ",\"restarts\":"
-         + std::to_string(restarts.load(std::memory_order_relaxed))
-         + ",\"connections\":"
-         + std::to_string(connections.load(std::memory_order_relaxed))
-         + ",\"dropped\":" + std::to_string(drops) + ",\"in_per_s\":"
-         + rate(in_rate) + ",\"out_per_s\":" + rate(out_rate) + "}";
+  return {in_rate, out_rate};
+}
+
+uint64_t actor_metrics::dropped_total() const noexcept {
+  uint64_t total = 0;
+  for (auto& d : dropped)
+    total += d.load(std::memory_order_relaxed);
+  return total;
 }
 
 bool actor_metrics::start_trace(std::shared_ptr<trace_sink> sink) {
@@ -368,8 +359,8 @@ std::string metrics_registry::prometheus() const {
     w.sample("messages_processed_total", actor_labels(*m),
              std::to_string(m->processed()));
   w.family("dropped_total", "counter",
-           "Messages or frames dropped, by reason (overflow, queue_full, "
-           "oversize, invalid).");
+           "Messages or datagrams dropped, by reason (overflow, oversize, "
+           "undelivered).");
   for (auto m : blocks)
     for (size_t i = 0; i < drop_reasons; ++i)
       w.sample("dropped_total",

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace switchboard {
@@ -69,16 +70,15 @@ private:
 enum class drop_reason : uint8_t {
   /// An outbound queue over its high-water mark (`overflow = "drop"`).
   overflow,
-  /// A hold or queue that was full (`max-held`, `max-queued`).
-  queue_full,
-  /// A frame or datagram over `max-frame`/`max-message`.
+  /// A datagram over `max-frame`.
   oversize,
-  /// Input that did not parse (not JSON where JSON is expected).
-  invalid,
+  /// A one-way message to another node that could not be delivered (past
+  /// `max-held`, held too long, or lost with the node).
+  undelivered,
 };
 
 /// The number of `drop_reason`s.
-constexpr size_t drop_reasons = 4;
+constexpr size_t drop_reasons = 3;
 
 /// The label value of `x`.
 const char* to_string(drop_reason x);
@@ -152,7 +152,7 @@ struct actor_metrics {
   /// handled included.
   int64_t mailbox_depth() const noexcept;
 
-  /// Messages in and out per second over the last tick (`tick`); `summary`
+  /// Messages in and out per second over the last tick (`tick`); `rates()`
   /// has a fresher figure.
   alignas(64) std::atomic<double> in_per_s{0};
   std::atomic<double> out_per_s{0};
@@ -176,10 +176,13 @@ struct actor_metrics {
   /// Ends the trace `sink` (if it is still the one).
   void end_trace(const trace_sink* sink);
 
-  /// Status fields from the counters: {"in", "out", "handled", "errors",
-  /// "mailbox", "restarts", "connections", "dropped", "in_per_s",
-  /// "out_per_s"} as JSON text.
-  std::string summary() const;
+  /// Messages in and out per second: since the last tick when that is long
+  /// enough to say something (a status right after a burst shows it), else
+  /// over the last tick.
+  std::pair<double, double> rates() const;
+
+  /// Drops of every reason.
+  uint64_t dropped_total() const noexcept;
 
 private:
   friend class metrics_registry;

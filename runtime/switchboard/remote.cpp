@@ -1250,6 +1250,8 @@ private:
     in_flight_ = 0;
     if (auto n = batch_.contents.size() - batch_requests_.size(); n > 0) {
       dropped_ += n - 1;
+      if (auto m = metrics())
+        m->drop(drop_reason::undelivered, n - 1);
       note_dropped(std::to_string(n) + " one-way messages for " + address_
                    + " were lost with node " + node_name_);
     }
@@ -1320,6 +1322,8 @@ private:
   // logged (at most once a second, with how many were left out).
   void note_dropped(const std::string& why) {
     ++dropped_;
+    if (auto m = metrics())
+      m->drop(drop_reason::undelivered);
     auto now = clock_type::now();
     if (now - last_drop_log_ < std::chrono::seconds(1)) {
       ++drops_unlogged_;

@@ -3,6 +3,7 @@
 #include "switchboard/status.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 #include <caf/event_based_actor.hpp>
@@ -24,6 +25,26 @@ status_reply(caf::scheduled_actor* self, const char* kind,
   text += "}";
   return json_message::trusted(std::move(text));
 }
+
+namespace {
+
+// The counters a status row shows.
+nlohmann::json metrics_of(const actor_metrics& m) {
+  auto [in_rate, out_rate] = m.rates();
+  auto tenths = [](double x) { return std::round(x * 10) / 10; };
+  return {{"in", m.received.load(std::memory_order_relaxed)},
+          {"out", m.sent.load(std::memory_order_relaxed)},
+          {"handled", m.processed()},
+          {"errors", m.errors.load(std::memory_order_relaxed)},
+          {"mailbox", m.mailbox_depth()},
+          {"restarts", m.restarts.load(std::memory_order_relaxed)},
+          {"connections", m.connections.load(std::memory_order_relaxed)},
+          {"dropped", m.dropped_total()},
+          {"in_per_s", tenths(in_rate)},
+          {"out_per_s", tenths(out_rate)}};
+}
+
+} // namespace
 
 void collect_status(caf::event_based_actor* self, const std::string& node_name,
                     std::vector<registry_entry> entries, caf::timespan timeout,
@@ -63,7 +84,7 @@ void collect_status(caf::event_based_actor* self, const std::string& node_name,
     if (metrics != nullptr)
       if (auto m = metrics->find(e.name);
           m != nullptr && m->attached.load(std::memory_order_relaxed))
-        row["metrics"] = json::parse(m->summary());
+        row["metrics"] = metrics_of(*m);
     self->request(e.handle, timeout, status_atom::value)
       .then(
         [p, row, finish](json_message& st) mutable {

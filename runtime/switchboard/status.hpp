@@ -31,7 +31,8 @@ status_reply(caf::scheduled_actor* self, const char* kind,
 /// that did not answer shows `"status": {"error": ...}`). What the control
 /// socket's `status` and the http bridge's `/status` print.
 /// With `metrics`, each row also has `"metrics"`: the entry's counters
-/// (`actor_metrics::summary`), for actors that count.
+/// (in, out, handled, errors, mailbox, restarts, connections,
+/// dropped, in_per_s, out_per_s), for actors that count.
 void collect_status(caf::event_based_actor* self, const std::string& node_name,
                     std::vector<registry_entry> entries, caf::timespan timeout,
                     std::function<void(std::string)> done,

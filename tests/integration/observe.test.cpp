@@ -179,8 +179,13 @@ TEST_CASE("metrics after a known number of messages are exact, and the text "
       c.write_line(line);
       CHECK(c.read_line() == line);
     }
+    // Garbage gets an error reply, and counts as an error, not a request.
+    c.write_line("{not json");
+    CHECK(c.read_line().find("invalid_json") != std::string::npos);
+    bytes_in += std::string{"{not json"}.size();
     auto xs = parse_samples(metrics_text(ctl));
     CHECK(sample(xs, "connections", "tcp", "tcp") == 1);
+    CHECK(sample(xs, "errors_total", "tcp", "tcp") == 1);
   }
   std::map<std::string, double> xs;
   // The close reaches the bridge after the client's close returns.

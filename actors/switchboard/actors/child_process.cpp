@@ -275,8 +275,9 @@ public:
               std::chrono::duration_cast<std::chrono::milliseconds>(
                 clock::now() - started_at_)
                 .count()));
-          fields.emplace_back("rss", std::to_string(rss()));
-          fields.emplace_back("cpu", json(cpu_percent()).dump());
+          auto proc = read_process(pid_);
+          fields.emplace_back("rss", std::to_string(proc.rss_bytes));
+          fields.emplace_back("cpu", json(cpu_percent(proc)).dump());
           fields.emplace_back("ready", ready_ ? "true" : "false");
         }
         return status_reply(this, "child-process", std::move(fields));
@@ -709,13 +710,13 @@ private:
     }
     if (ipc_mine >= 0 && link_ != nullptr) {
       ++readers_;
-      ipc_ = channel::open(
-        uv, ipc_mine, framing::length_prefixed, opt_.max_frame,
-        {[this](std::string f) {
-           acting_as self{this};
-           link_->on_frame(f);
-         },
-         on_error, reader_done});
+      ipc_ =
+        channel::open(uv, ipc_mine, framing::length_prefixed, opt_.max_frame,
+                      {[this](std::string f) {
+                         acting_as self{this};
+                         link_->on_frame(f);
+                       },
+                       on_error, reader_done});
       link_->attach(ipc_);
     } else if (ipc_mine >= 0) {
       ++readers_;
@@ -795,7 +796,7 @@ private:
   void check_memory() {
     if (state_ != state::running)
       return;
-    auto bytes = rss();
+    auto bytes = read_process(pid_).rss_bytes;
     if (bytes > opt_.max_memory) {
       event(json{{"event", "memory-limit"},
                  {"rss", bytes},
@@ -806,17 +807,13 @@ private:
   }
 
   // CPU time over wall time since the start, in percent of one core.
-  double cpu_percent() const {
+  double cpu_percent(const process_stats& proc) const {
     auto secs =
       std::chrono::duration<double>(clock::now() - started_at_).count();
     if (secs <= 0)
       return 0.0;
-    auto pct = 100.0 * read_process(pid_).cpu_seconds / secs;
+    auto pct = 100.0 * proc.cpu_seconds / secs;
     return std::round(pct * 10) / 10;
-  }
-
-  int64_t rss() const {
-    return read_process(pid_).rss_bytes;
   }
 
   void on_pidfd() {
@@ -1198,9 +1195,8 @@ kind_spec child_process_kind() {
     // Set by the cluster kind only, never by a config.
     o.listen_fd = static_cast<int>(caf::get_or(a, "_listen-fd", int64_t{-1}));
     auto& n = ctx.node;
-    return caf::actor_cast<caf::actor>(
-      spawn_on_loop<child_actor>(n.system(), n.loop(), n, std::move(o),
-                                 ctx.metrics));
+    return caf::actor_cast<caf::actor>(spawn_on_loop<child_actor>(
+      n.system(), n.loop(), n, std::move(o), ctx.metrics));
   };
   return result;
 }

@@ -20,6 +20,8 @@
 
 #include <switchboard/status.hpp>
 
+#include <switchboard/metrics.hpp>
+
 #include "node_fixture.hpp"
 #include "stream_helpers.hpp"
 
@@ -196,6 +198,11 @@ u = { kind = "udp", bind = "127.0.0.1:0", to = "echo", max-frame = 100, events =
   for (int i = 0; i < 10; ++i)
     REQUIRE(c.send(port, std::string(1000, 'z')));
   REQUIRE(eventually([&] { return status_of(f, "u")["oversize"] == 11; }));
+  // The metrics count them as drops of their own reason.
+  CHECK(f.node().metrics().prometheus().find(
+          "switchboard_dropped_total{node=\"main\",actor=\"u\",kind=\"udp\","
+          "reason=\"oversize\"} 11\n")
+        != std::string::npos);
   CHECK(events().count("dropped") == 1);
   // Not JSON: an error in place of the reply.
   REQUIRE(c.send(port, "{not json"));

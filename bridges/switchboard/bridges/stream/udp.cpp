@@ -277,6 +277,8 @@ private:
     if ((flags & UV_UDP_PARTIAL) != 0
         || static_cast<size_t>(n) > opt_.max_frame) {
       ++oversize_;
+      if (auto m = metrics())
+        m->drop(drop_reason::oversize);
       report("dropped a datagram from " + who + " over max-frame ("
              + std::to_string(opt_.max_frame) + " bytes)");
       return;
