@@ -26,6 +26,7 @@
 #include <switchboard/defaults.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/kinds.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/node.hpp>
 
 #include "control_client.hpp"
@@ -60,12 +61,18 @@ verbs:
 )";
 
 constexpr const char* run_help =
-  R"(usage: switchboard run [CONFIG] [--section.key=value ...]
+  R"(usage: switchboard run [CONFIG] [--log-format text|json]
+                       [--log-level LEVEL] [--section.key=value ...]
 
 Runs one node from CONFIG (default: conf/default.conf) until SIGINT or
 SIGTERM; a second signal exits at once. Any config key can be overridden,
 e.g. --node.name=gw or --scheduler.max-threads=4. The node listens for
 `status` and `send` on its control socket ([node] control).
+
+The log (stderr) has one line per event: TIME LEVEL NODE/ACTOR: TEXT, or
+with --log-format json one object per line (time, level, node, actor,
+msg). --log-level (debug, info, warn, error) drops lines below it; both are
+[node] keys too.
 )";
 
 constexpr const char* check_help = R"(usage: switchboard check CONFIG...
@@ -209,15 +216,17 @@ int run(std::vector<std::string> args) {
     return 1;
   }
   if (auto err = n.handle_signals()) {
-    n.log("cannot handle signals: " + switchboard::render(err));
+    n.log(switchboard::log_level::error, {},
+          "cannot handle signals: " + switchboard::render(err));
     n.stop();
     return 1;
   }
   if (!control_path.empty()) {
     auto ctl = switchboard::bridges::control::start(n, control_path);
     if (!ctl) {
-      n.log("cannot open the control socket: "
-            + switchboard::render(ctl.error()));
+      n.log(switchboard::log_level::error, {},
+            "cannot open the control socket: "
+              + switchboard::render(ctl.error()));
       n.stop();
       return 1;
     }
@@ -623,6 +632,47 @@ int ctl(std::vector<std::string> args) {
 
 } // namespace
 
+// -- log flags ----------------------------------------------------------------
+
+// `--log-format json` and `--log-level warn` (or with '=') are the config
+// overrides --node.log-format=json and --node.log-level=warn; an unknown
+// value is a usage error here rather than a node that will not start.
+std::optional<std::string> log_flags(std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto& a = args[i];
+    std::string key;
+    std::string value;
+    for (auto k : {"log-format", "log-level"}) {
+      auto flag = std::string{"--"} + k;
+      if (a == flag && i + 1 < args.size()) {
+        key = k;
+        value = args[++i];
+      } else if (a.rfind(flag + "=", 0) == 0) {
+        key = k;
+        value = a.substr(flag.size() + 1);
+      } else if (a == flag) {
+        return flag + " takes a value";
+      }
+    }
+    if (key.empty()) {
+      out.push_back(std::move(a));
+      continue;
+    }
+    auto ok = key == "log-format"
+                ? value == "text" || value == "json"
+                : switchboard::parse_log_level(value).has_value();
+    if (!ok)
+      return "--" + key + " takes "
+             + (key == "log-format" ? "text or json"
+                                    : "debug, info, warn or error")
+             + ", not '" + value + "'";
+    out.push_back("--node." + key + "=" + value);
+  }
+  args = std::move(out);
+  return std::nullopt;
+}
+
 // -- main ---------------------------------------------------------------------
 
 int main(int argc, char** argv) {
@@ -639,6 +689,11 @@ int main(int argc, char** argv) {
   if (verb == "--help" || verb == "-h" || verb == "help") {
     std::fputs(usage_text, stdout);
     return 0;
+  }
+  if (verb == "run" || verb == "up") {
+    if (auto err = log_flags(args))
+      return usage_error(*err,
+                         verb == "run" ? run_help : switchboard::cli::up_help);
   }
   if (verb == "run")
     return run(std::move(args));

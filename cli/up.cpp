@@ -27,12 +27,14 @@
 #include <switchboard/json_message.hpp>
 #include <switchboard/kinds.hpp>
 #include <switchboard/messages.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/node.hpp>
 
 namespace switchboard::cli {
 
 const char* const up_help =
-  R"(usage: switchboard up TOPOLOGY [--section.key=value ...]
+  R"(usage: switchboard up TOPOLOGY [--log-format text|json]
+                         [--log-level LEVEL] [--section.key=value ...]
 
 Starts every node of the topology file TOPOLOGY as a supervised child
 process (`switchboard run` with the node's config and overrides), waits
@@ -52,7 +54,8 @@ lists every node with its pid, state and restarts.
 
 TOPOLOGY is validated as `switchboard check TOPOLOGY` does. Its keys can be
 overridden as `run` overrides a node's, e.g. --topology.name=staging or
---nodes.w1.overrides='["--node.listen=127.0.0.1:7711"]'.
+--nodes.w1.overrides='["--node.listen=127.0.0.1:7711"]'. --log-format and
+--log-level (as on `run`) apply to every node and to this process.
 )";
 
 namespace {
@@ -494,8 +497,13 @@ int up(const std::vector<std::string>& args,
     }
   std::string file;
   std::vector<std::string> overrides;
+  // --node.log-format and --node.log-level (from --log-format and
+  // --log-level) go to every node and to the supervising process.
+  std::vector<std::string> log_overrides;
   for (auto& a : args) {
-    if (a.compare(0, 2, "--") == 0) {
+    if (a.rfind("--node.log-", 0) == 0) {
+      log_overrides.push_back(a);
+    } else if (a.compare(0, 2, "--") == 0) {
       overrides.push_back(a);
     } else if (file.empty()) {
       file = a;
@@ -543,7 +551,14 @@ int up(const std::vector<std::string>& args,
     st->nodes.push_back(std::move(v));
     st->width = std::max(st->width, n.name.size());
   }
+  for (auto& tn : t.nodes)
+    tn.overrides.insert(tn.overrides.end(), log_overrides.begin(),
+                        log_overrides.end());
   auto sup_cfg = supervisor_config(t);
+  if (auto err = sup_cfg.apply_overrides(log_overrides)) {
+    std::fprintf(stderr, "switchboard: %s\n", render(err).c_str());
+    return 2;
+  }
   auto control = sup_cfg.control_path();
   node n{std::move(sup_cfg)};
   add_kinds(n.kinds());
@@ -563,13 +578,15 @@ int up(const std::vector<std::string>& args,
     return 1;
   }
   if (auto err = n.handle_signals()) {
-    n.log("cannot handle signals: " + render(err));
+    n.log(switchboard::log_level::error, {},
+          "cannot handle signals: " + render(err));
     n.stop();
     return 1;
   }
   if (!control.empty()) {
     if (auto ctl = bridges::control::start(n, control); !ctl)
-      n.log("cannot open the control socket: " + render(ctl.error()));
+      n.log(switchboard::log_level::error, {},
+            "cannot open the control socket: " + render(ctl.error()));
   }
   // Until every node is ready, one fails, or a signal asks to stop.
   std::string failed;

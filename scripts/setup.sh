@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Installs every Debian package switchboard needs to build, test and
 # benchmark. Idempotent and non-interactive; runs apt only when something is
-# missing. Needs root or sudo for that.
+# missing. Needs root or sudo for that. With --tests it also installs what
+# only the tests need: chromium, for the dashboard's browser test.
 set -euo pipefail
+
+for_tests=0
+for a in "$@"; do
+  case "$a" in
+    --tests) for_tests=1 ;;
+    *) echo "setup: unknown option $a (expected --tests)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake pkg-config ccache   # toolchain
@@ -19,7 +28,11 @@ packages=(
   node-ws                                   # the WebSocket client tests and benches use
   libhiredis-dev redis-server redis-tools   # the redis bridges; a real Redis for tests and bench
   openssl curl wrk                          # test certificates, an HTTP client, HTTP load
+  node-d3-force libjs-chart.js              # the dashboard's graph and charts (copied at build time)
 )
+if [ "$for_tests" -eq 1 ]; then
+  packages+=(chromium)                      # the dashboard's browser test (playwright-core drives it)
+fi
 # Node.js runs the benchmarks' peers and the tests' Node clients; npm
 # fetches the test-only clients Debian does not package (package.json).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -31,12 +44,14 @@ for p in "${packages[@]}"; do
     || missing+=("$p")
 done
 
-# The Node clients of package.json (ioredis), into ./node_modules.
+# The Node clients of package.json (ioredis, playwright-core), into
+# ./node_modules. playwright-core brings no browser: the test drives
+# Debian's chromium.
 node_clients() {
   local root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  if [ ! -d "$root/node_modules/ioredis" ]; then
-    echo "setup: npm ci (test clients: ioredis)"
+  if [ ! -d "$root/node_modules/ioredis" ] || [ ! -d "$root/node_modules/playwright-core" ]; then
+    echo "setup: npm ci (test clients: ioredis, playwright-core)"
     (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }

@@ -916,6 +916,18 @@ const std::vector<key_spec>& node_section_keys() {
     {"metrics", value_type::boolean, false,
      "count messages, bytes, latency and restarts per actor (default true; "
      "`switchboard metrics`, /metrics)"},
+    {"log-level",
+     value_type::string,
+     false,
+     "the least a log line must be to be written: debug, info (default), "
+     "warn or error",
+     {"debug", "info", "warn", "error"}},
+    {"log-format",
+     value_type::string,
+     false,
+     "text (default: TIME LEVEL NODE/ACTOR: TEXT) or json (one object per "
+     "line: time, level, node, actor, msg); --log-format on the command line",
+     {"text", "json"}},
   };
   return keys;
 }

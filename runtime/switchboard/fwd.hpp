@@ -8,6 +8,7 @@ class io_loop;
 class kind_registry;
 class metrics_registry;
 class node;
+class node_log;
 class node_config;
 class registry;
 
@@ -19,5 +20,6 @@ struct kind_spec;
 struct spawn_context;
 
 enum class errc : unsigned char;
+enum class log_level : unsigned char;
 
 } // namespace switchboard

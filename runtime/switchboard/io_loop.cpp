@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "switchboard/assert.hpp"
+#include "switchboard/log.hpp"
 
 namespace switchboard {
 
@@ -404,10 +405,9 @@ private:
     if (self->holds_ > 0 && uv_now(&self->loop_) < self->linger_until_)
       return;
     if (self->holds_ > 0)
-      std::fprintf(stderr,
-                   "switchboard: io loop stopped with %d teardown(s) "
-                   "unfinished after 1 s\n",
-                   self->holds_);
+      log_anywhere(log_level::warn, {},
+                   "io loop stopped with " + std::to_string(self->holds_)
+                     + " teardown(s) unfinished after 1 s");
     uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
     self->close_all();
   }
@@ -433,10 +433,10 @@ private:
             || uv_is_closing(h))
           return;
         ++self->forced_;
-        std::fprintf(stderr,
-                     "switchboard: io loop closed a %s handle that "
-                     "its owner left open\n",
-                     uv_handle_type_name(uv_handle_get_type(h)));
+        log_anywhere(log_level::warn, {},
+                     std::string{"io loop closed a "}
+                       + uv_handle_type_name(uv_handle_get_type(h))
+                       + " handle that its owner left open");
         uv_close(h, nullptr);
       },
       this);

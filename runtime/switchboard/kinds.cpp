@@ -3,6 +3,7 @@
 #include "switchboard/kinds.hpp"
 
 #include "switchboard/errc.hpp"
+#include "switchboard/wiring.hpp"
 
 namespace switchboard {
 
@@ -56,6 +57,26 @@ key_spec run_on_key() {
 
 bool runs_on_loop(const caf::settings& args) {
   return caf::get_or(args, "run-on", "scheduler") == "loop";
+}
+
+std::vector<std::string> wired_names(const kind_spec& spec,
+                                     const caf::settings& entry) {
+  std::vector<std::string> refs;
+  for (auto& key : spec.keys) {
+    if (key.type == value_type::actor_ref) {
+      if (auto x = caf::get_if<std::string>(&entry, key.name))
+        refs.push_back(*x);
+    } else if (key.type == value_type::actor_ref_list) {
+      if (auto xs = caf::get_if<std::vector<std::string>>(&entry, key.name))
+        refs.insert(refs.end(), xs->begin(), xs->end());
+    } else if (key.type == value_type::actor_ref_map) {
+      if (auto m = caf::get_if<caf::settings>(&entry, key.name))
+        for (auto& kvp : *m)
+          if (auto v = caf::get_if<std::string>(&kvp.second))
+            refs.push_back(*v);
+    }
+  }
+  return refs;
 }
 
 } // namespace switchboard

@@ -67,7 +67,8 @@ void metered_base::on_send(actor_metrics& m, caf::mailbox_element& x) noexcept {
   }
 }
 
-void metered_base::on_answer(actor_metrics& m, uint64_t mid) noexcept {
+void metered_base::on_answer(actor_metrics& m, uint64_t mid,
+                             uint64_t at) noexcept {
   auto key = asked_key(this, mid & caf::message_id::request_id_mask);
   auto& slot = asked_table[key % asked_slots];
   auto expected = key;
@@ -76,7 +77,7 @@ void metered_base::on_answer(actor_metrics& m, uint64_t mid) noexcept {
   auto sent = slot.sent.load(std::memory_order_relaxed);
   if (!slot.key.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
     return;
-  m.requests.observe(fast_ns(static_cast<uint64_t>(sent), fast_stamp()));
+  m.requests.observe(fast_ns(static_cast<uint64_t>(sent), at));
 }
 
 void metered_base::trace(caf::mailbox_element& x, actor_metrics* m,

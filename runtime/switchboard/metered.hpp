@@ -80,6 +80,12 @@ public:
     explicit acting_as(Actor* self) noexcept : prev_(current_) {
       current_ = {self, self->ctrl()};
     }
+    /// The same for an actor known by its parts (`self` may be null: then
+    /// nothing is counted as its own).
+    acting_as(metered_base* self, const caf::actor_control_block* ctrl) noexcept
+        : prev_(current_) {
+      current_ = {self, ctrl};
+    }
     ~acting_as() {
       current_ = prev_;
     }
@@ -91,10 +97,21 @@ public:
   };
 
 protected:
+  // Whether `x` is traffic. Urgent messages are the runtime's own (status
+  // queries, stop and wake-up signals): a dashboard or `status --watch`
+  // asking every second must not show up. Nor a response without a sender:
+  // the time-out CAF delivers for every request, also after its answer
+  // came (where it is dropped unseen).
+  static bool counts(const caf::mailbox_element& x) noexcept {
+    return !x.mid.is_urgent_message() && (!x.mid.is_response() || x.sender);
+  }
+
   // The receiver's side of a send, on the sender's thread: `self_id` is
   // the receiver's actor id, `closed` whether its mailbox was closed.
   void on_enqueue(caf::mailbox_element& x, caf::actor_id self_id,
                   bool closed) noexcept {
+    if (!counts(x))
+      return;
     auto m = metrics();
     if (m != nullptr) {
       m->received.fetch_add(1, std::memory_order_relaxed);
@@ -108,8 +125,11 @@ protected:
     if (fm != nullptr && x.mid.is_response() && x.sender
         && x.sender.get() != current_.ctrl)
       fm = nullptr;
-    if (fm != nullptr)
+    if (fm != nullptr) {
       from->on_send(*fm, x);
+      if (m != nullptr && m != fm && !x.mid.is_response())
+        fm->count_edge(m);
+    }
     if ((m != nullptr && m->traced.load(std::memory_order_relaxed))
         || (fm != nullptr && fm->traced.load(std::memory_order_relaxed)))
       trace(x, m, fm, self_id);
@@ -122,15 +142,19 @@ protected:
                                      const caf::actor_control_block* ctrl,
                                      F&& consume) {
     auto m = metrics();
-    if (m == nullptr)
+    if (m == nullptr || !counts(x))
       return consume();
-    if (x.mid.is_response())
-      on_answer(*m, x.mid.integer_value());
     auto prev = current_;
     current_ = {this, ctrl};
     auto t0 = fast_stamp();
+    // What the handler sends next is on the critical path of a round trip:
+    // the answer's latency is taken now (`t0`) and recorded after it.
+    auto mid = x.mid;
     auto result = consume();
-    m->processing.observe(fast_ns(t0, fast_stamp()));
+    auto t1 = fast_stamp();
+    m->processing.observe(fast_ns(t0, t1));
+    if (mid.is_response())
+      on_answer(*m, mid.integer_value(), t0);
     current_ = prev;
     return result;
   }
@@ -139,8 +163,9 @@ private:
   // This actor (running its handler) sends `x`.
   void on_send(actor_metrics& m, caf::mailbox_element& x) noexcept;
 
-  // An answer to one of this actor's requests arrived.
-  void on_answer(actor_metrics& m, uint64_t mid) noexcept;
+  // An answer to one of this actor's requests arrived (`at`: its
+  // `fast_stamp`).
+  void on_answer(actor_metrics& m, uint64_t mid, uint64_t at) noexcept;
 
   // Emits the trace line(s) for `x` (receiver block `m`, sender block `fm`).
   static void trace(caf::mailbox_element& x, actor_metrics* m,

@@ -215,6 +215,17 @@ void metrics_registry::tick() {
   }
 }
 
+std::vector<metrics_registry::edge_count> metrics_registry::edges() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<edge_count> result;
+  for (auto& kvp : blocks_)
+    for (auto& e : kvp.second->edges)
+      if (auto to = e.to.load(std::memory_order_acquire))
+        result.push_back(
+          {kvp.first, to->name, e.count.load(std::memory_order_relaxed)});
+  return result;
+}
+
 actor_metrics* metrics_registry::find(const std::string& name) const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = blocks_.find(name);

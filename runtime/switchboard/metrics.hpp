@@ -133,6 +133,39 @@ struct actor_metrics {
   std::atomic<int64_t> pid{-1};
   /// When the child started (steady clock, ns), if `pid` > 0.
   std::atomic<int64_t> started_ns{0};
+  /// Where this actor's requests and one-way messages went: the first
+  /// `edge_slots` metered receivers each have a count (the topology's
+  /// edges, with rates, for the dashboard); the rest count in
+  /// `edges_other`. Replies are not edges.
+  struct edge {
+    std::atomic<const actor_metrics*> to{nullptr};
+    std::atomic<uint64_t> count{0};
+  };
+  static constexpr size_t edge_slots = 8;
+  std::array<edge, edge_slots> edges{};
+  std::atomic<uint64_t> edges_other{0};
+
+  /// Counts a message from this actor to `to`'s.
+  void count_edge(const actor_metrics* to) noexcept {
+    for (auto& e : edges) {
+      auto t = e.to.load(std::memory_order_acquire);
+      if (t == nullptr) {
+        // The first message to `to` takes a free slot (or finds that a
+        // sender on another thread took it for `to` just now).
+        if (e.to.compare_exchange_strong(t, to, std::memory_order_acq_rel)
+            || t == to) {
+          e.count.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+      }
+      if (t == to) {
+        e.count.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+    edges_other.fetch_add(1, std::memory_order_relaxed);
+  }
+
   /// Time spent handling one message; its count is the messages handled.
   alignas(64) histogram processing;
   /// Time from a request this actor sent to its answer.
@@ -219,6 +252,17 @@ public:
   /// Prometheus text format 0.0.4: every family, `switchboard_` prefixed,
   /// base units, labels `node`, `actor`, `kind`.
   std::string prometheus() const;
+
+  /// One edge of the topology as counted: messages (not replies) `from`'s
+  /// actors sent to `to`'s.
+  struct edge_count {
+    std::string from;
+    std::string to;
+    uint64_t messages;
+  };
+
+  /// Every counted edge, by sender's name.
+  std::vector<edge_count> edges() const;
 
   /// Updates every block's rates; the node calls it once a second.
   void tick();

@@ -31,7 +31,9 @@
 #include "switchboard/io_loop.hpp"
 #include "switchboard/messages.hpp"
 #include "switchboard/metered.hpp"
+#include "switchboard/log.hpp"
 #include "switchboard/metrics.hpp"
+#include "switchboard/wiring.hpp"
 #include "switchboard/registry.hpp"
 #include "switchboard/remote.hpp"
 #include "switchboard/scheduler.hpp"
@@ -71,7 +73,15 @@ public:
 
   explicit impl(node_config cfg)
       : cfg_(std::move(cfg)), name_(cfg_.node_name()), metrics_(name_),
-        metrics_on_(caf::get_or(cfg_.content(), "node.metrics", true)) {}
+        metrics_on_(caf::get_or(cfg_.content(), "node.metrics", true)),
+        log_(name_,
+             parse_log_level(caf::get_or(cfg_.content(), "node.log-level",
+                                         std::string{"info"}))
+               .value_or(log_level::info),
+             caf::get_or(cfg_.content(), "node.log-format", std::string{})
+                 == "json"
+               ? log_format::json
+               : log_format::text) {}
 
   node_config cfg_;
   std::string name_;
@@ -83,7 +93,7 @@ public:
   std::unique_ptr<caf::actor_system> sys_;
   std::unique_ptr<io_loop> loop_;
 
-  mutable std::mutex log_mtx_;
+  mutable node_log log_;
 
   std::mutex stop_mtx_;
   mutable std::mutex state_mtx_;
@@ -131,24 +141,9 @@ std::vector<std::string> start_order(const caf::settings& section,
     auto kind = entry ? caf::get_if<std::string>(entry, "kind") : nullptr;
     auto spec = kind ? kinds.find(*kind) : nullptr;
     if (spec != nullptr)
-      for (auto& key : spec->keys) {
-        std::vector<std::string> refs;
-        if (key.type == value_type::actor_ref) {
-          if (auto x = caf::get_if<std::string>(entry, key.name))
-            refs.push_back(*x);
-        } else if (key.type == value_type::actor_ref_list) {
-          if (auto x = caf::get_if<std::vector<std::string>>(entry, key.name))
-            refs = *x;
-        } else if (key.type == value_type::actor_ref_map) {
-          if (auto x = caf::get_if<caf::settings>(entry, key.name))
-            for (auto& kvp : *x)
-              if (auto v = caf::get_if<std::string>(&kvp.second))
-                refs.push_back(*v);
-        }
-        for (auto& r : refs)
-          if (section.find(r) != section.end())
-            visit(r);
-      }
+      for (auto& r : wired_names(*spec, *entry))
+        if (section.find(r) != section.end())
+          visit(r);
     order.push_back(name);
   };
   for (auto& kvp : section)
@@ -222,7 +217,7 @@ caf::error node::start() {
         mgr = std::move(err);
     if (!mgr) {
       auto err = std::move(mgr.error());
-      log("cannot join the topology: " + render(err));
+      log(log_level::error, {}, "cannot join the topology: " + render(err));
       stop();
       return err;
     }
@@ -239,7 +234,7 @@ caf::error node::start() {
       auto kind = caf::get<std::string>(args, "kind");
       if (auto h = spawn_entry(name, kind, args, false); !h) {
         auto err = std::move(h.error());
-        log("cannot start " + name + ": " + render(err));
+        log(log_level::error, name, "cannot start: " + render(err));
         stop();
         return err;
       }
@@ -299,7 +294,7 @@ caf::expected<caf::actor> node::spawn_entry(const std::string& name,
   (*h)->attach_functor([reg = &d.registry_, name, addr = h->address()] {
     reg->erase_if(name, addr);
   });
-  log("started " + name + " (" + kind + ")");
+  log(log_level::info, name, "started (" + kind + ")");
   return h;
 }
 
@@ -422,7 +417,7 @@ void node::stop() {
       for (auto& e : entries) {
         if (down.count(e.handle.address()) > 0)
           continue;
-        log("stop: " + e.name + " did not drain in time; killing it");
+        log(log_level::warn, e.name, "did not drain in time; killing it");
         caf::actor_cast<caf::strong_actor_ptr>(e.handle)->enqueue(
           nullptr, caf::make_message_id(caf::message_priority::high),
           caf::make_message(
@@ -438,8 +433,9 @@ void node::stop() {
   }
   d.loop_->stop();
   if (d.loop_->close_result() != 0)
-    log("io loop closed with status "
-        + std::to_string(d.loop_->close_result()));
+    log(log_level::warn, {},
+        "io loop closed with status "
+          + std::to_string(d.loop_->close_result()));
   // The system's destructor waits for every remaining actor.
   d.sys_.reset();
   log("stopped");
@@ -496,8 +492,9 @@ caf::error node::handle_signals() {
         [](uv_signal_t* h, int sig) {
           auto self = static_cast<node*>(h->data);
           if (++self->impl_->signals_seen_ > 1) {
-            self->log(std::string{"second signal ("} + strsignal(sig)
-                      + "): exiting now");
+            self->log(log_level::warn, {},
+                      std::string{"second signal ("} + strsignal(sig)
+                        + "): exiting now");
             std::_Exit(128 + sig);
           }
           self->log(std::string{"stopping on "} + strsignal(sig));
@@ -572,9 +569,16 @@ node::shared_state_impl(const std::string& key,
 }
 
 void node::log(const std::string& line) const {
-  std::lock_guard<std::mutex> guard{impl_->log_mtx_};
-  std::fprintf(stderr, "switchboard[%s]: %s\n", impl_->name_.c_str(),
-               line.c_str());
+  impl_->log_.write(log_level::info, {}, line);
+}
+
+void node::log(log_level level, const std::string& actor,
+               const std::string& text) const {
+  impl_->log_.write(level, actor, text);
+}
+
+const node_log& node::logs() const noexcept {
+  return impl_->log_;
 }
 
 } // namespace switchboard

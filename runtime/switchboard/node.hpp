@@ -150,9 +150,18 @@ public:
   /// How long requests from outside (control endpoint) wait for a reply.
   std::chrono::milliseconds request_timeout() const;
 
-  /// Prints one line to the node's log (stderr), prefixed with its name.
-  /// Thread-safe.
+  /// Writes one line about the node itself to its log (stderr) at level
+  /// info. Thread-safe.
   void log(const std::string& line) const;
+
+  /// Writes one line about `actor` (a bridge's or actor's name; empty for
+  /// the node) at `level`, if the config's `log-level` lets it through.
+  /// Thread-safe.
+  void log(log_level level, const std::string& actor,
+           const std::string& text) const;
+
+  /// The log: its level, and the last lines for a tail.
+  const node_log& logs() const noexcept;
 
   /// State a library keeps once per node (the named shared buffers, say),
   /// made by `make()` on first use and kept until the node is destroyed.

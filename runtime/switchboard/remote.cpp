@@ -37,6 +37,7 @@
 #include "switchboard/config.hpp"
 #include "switchboard/defaults.hpp"
 #include "switchboard/errc.hpp"
+#include "switchboard/log.hpp"
 #include "switchboard/messages.hpp"
 #include "switchboard/metered.hpp"
 #include "switchboard/metrics.hpp"
@@ -334,8 +335,9 @@ public:
         auto g = std::move(i->second);
         greetings_.erase(i);
         if (proof != cookie_proof(cookie_, "greet", g.nonce, g.name)) {
-          node_.log("refused node " + g.name
-                    + ": it does not know this node's cookie");
+          node_.log(log_level::warn, {},
+                    "refused node " + g.name
+                      + ": it does not know this node's cookie");
           return make_error(errc::bad_message,
                             "node " + node_.name()
                               + " refused the greeting: wrong cookie");
@@ -528,7 +530,8 @@ private:
   void dial_failed(size_t index, std::string reason) {
     auto& d = dials_[index];
     if (d.failures++ == 0 || reason != d.last_error)
-      node_.log("peer " + d.address + ": " + reason + " (retrying)");
+      node_.log(log_level::warn, {},
+                "peer " + d.address + ": " + reason + " (retrying)");
     d.last_error = std::move(reason);
     retry(index, caf::timespan{0});
   }
@@ -608,9 +611,10 @@ private:
         text += "; " + name + " lacks " + comma_list(they_lack);
       if (!we_lack.empty())
         text += "; this node lacks " + comma_list(we_lack);
-      node_.log(text
-                + ": messages of those types cannot pass (add them with "
-                  "add_message_type on both nodes)");
+      node_.log(log_level::warn, {},
+                text
+                  + ": messages of those types cannot pass (add them with "
+                    "add_message_type on both nodes)");
       event(json{{"event", "types-differ"},
                  {"node", name},
                  {"they_lack", they_lack},
@@ -666,7 +670,8 @@ private:
                     : dm.reason == caf::exit_reason::user_shutdown
                       ? std::string{"it stopped"}
                       : render(dm.reason);
-      node_.log("node " + name + " is down (" + reason + ")");
+      node_.log(log_level::warn, {},
+                "node " + name + " is down (" + reason + ")");
       json ev{{"event", "node-down"}, {"node", name}, {"reason", reason}};
       if (!info.address.empty())
         ev["address"] = info.address;
@@ -984,8 +989,9 @@ public:
           rp.deliver(own_status(json{}));
           return rp;
         }
-        request(caf::actor_cast<status_actor>(remote_), std::chrono::seconds(2),
-                status_atom::value)
+        urgent_request(this, caf::actor_cast<caf::actor>(remote_),
+                       std::chrono::seconds(2),
+                       caf::make_message(status_atom::value))
           .then(
             [this, rp](json_message& st) mutable {
               auto parsed = json::parse(st.text, nullptr, false);
@@ -1330,10 +1336,11 @@ private:
       return;
     }
     last_drop_log_ = now;
-    node_.log("dropped a message to " + address_ + ": " + why
-              + (drops_unlogged_ > 0
-                   ? " (and " + std::to_string(drops_unlogged_) + " more)"
-                   : ""));
+    node_.log(log_level::warn, {},
+              "dropped a message to " + address_ + ": " + why
+                + (drops_unlogged_ > 0
+                     ? " (and " + std::to_string(drops_unlogged_) + " more)"
+                     : ""));
     drops_unlogged_ = 0;
   }
 

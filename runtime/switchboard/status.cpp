@@ -85,7 +85,8 @@ void collect_status(caf::event_based_actor* self, const std::string& node_name,
       if (auto m = metrics->find(e.name);
           m != nullptr && m->attached.load(std::memory_order_relaxed))
         row["metrics"] = metrics_of(*m);
-    self->request(e.handle, timeout, status_atom::value)
+    urgent_request(self, e.handle, timeout,
+                   caf::make_message(status_atom::value))
       .then(
         [p, row, finish](json_message& st) mutable {
           auto parsed = json::parse(st.text, nullptr, false);

@@ -40,8 +40,8 @@ TEST_CASE(
   temp_dir dir;
   auto conf = node_conf(dir);
   auto node = start_node(conf);
-  CHECK(node->err().find("started echo (echo)") != std::string::npos);
-  CHECK(node->err().find("started api (router)") != std::string::npos);
+  CHECK(node->err().find("/echo: started (echo)") != std::string::npos);
+  CHECK(node->err().find("/api: started (router)") != std::string::npos);
   auto ctl = dir.path() + "/it.sock";
   auto r = run({cli, "send", "--control", ctl, "echo", R"({"a":1})"});
   CHECK(r.status == 0);
@@ -182,9 +182,9 @@ TEST_CASE("the default config runs and answers echo and calculations") {
      "--bridges.tcp.listen=127.0.0.1:0", "--bridges.udp.bind=127.0.0.1:0",
      "--bridges.http.listen=127.0.0.1:0", "--bridges.chat.listen=127.0.0.1:0"}};
   REQUIRE(node.wait_for_stderr("ready", ms{10000}));
-  CHECK(node.err().find("started calc (worker-thread)") != std::string::npos);
-  CHECK(node.err().find("started tcp (tcp)") != std::string::npos);
-  CHECK(node.err().find("started udp (udp)") != std::string::npos);
+  CHECK(node.err().find("/calc: started (worker-thread)") != std::string::npos);
+  CHECK(node.err().find("/tcp: started (tcp)") != std::string::npos);
+  CHECK(node.err().find("/udp: started (udp)") != std::string::npos);
   auto r = run({cli, "send", "--control", ctl, "echo", R"({"a":1})"});
   CHECK(r.out == "{\"a\":1}\n");
   r = run({cli, "send", "--control", ctl, "api",

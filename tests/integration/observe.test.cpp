@@ -399,3 +399,83 @@ TEST_CASE("status prints a table that fits the terminal: a pool as one row, "
   node->signal(SIGTERM);
   CHECK(node->wait(ms{5000}) == 0);
 }
+
+TEST_CASE("the json log format (--log-format json) writes one JSON object per line with time, "
+          "level, node and actor") {
+  temp_dir dir;
+  auto conf =
+    dir.write("log.conf", "[node]\nname = \"logs\"\ncontrol = \"" + dir.path()
+                            + "/logs.sock\"\n"
+                              "[actors]\n"
+                              "echo = { kind = \"echo\" }\n");
+  child node{{cli, "run", conf, "--log-format", "json"}};
+  INFO(node.err());
+  REQUIRE(node.wait_for_stderr("\"msg\":\"ready\"", ms{10000}));
+  node.signal(SIGTERM);
+  REQUIRE(node.wait(ms{10000}) == 0);
+  std::istringstream in{node.err()};
+  std::string line;
+  int lines = 0;
+  bool echo_started = false;
+  while (std::getline(in, line)) {
+    INFO(line);
+    auto j = json::parse(line, nullptr, false);
+    REQUIRE(j.is_object());
+    CHECK(std::regex_match(
+      j.value("time", ""),
+      std::regex{R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"}));
+    CHECK(j.value("level", "") == "info");
+    CHECK(j.value("node", "") == "logs");
+    CHECK(j.contains("msg"));
+    if (j.value("actor", "") == "echo"
+        && j.value("msg", "").find("started") == 0)
+      echo_started = true;
+    ++lines;
+  }
+  CHECK(lines >= 4); // starting, started echo, ready, stopping, stopped
+  CHECK(echo_started);
+}
+
+TEST_CASE("log-level drops the lines below it, and an event without an "
+          "events actor is logged as a warning under its actor") {
+  temp_dir dir;
+  auto ctl = dir.path() + "/lv.sock";
+  auto conf = dir.write(
+    "lv.conf",
+    "[node]\nname = \"lv\"\ncontrol = \"" + ctl
+      + "\"\nlog-level = \"warn\"\n"
+        "[actors]\n"
+        "kid = { kind = \"child-process\", command = [\"/bin/false\"], "
+        "restart = \"never\" }\n");
+  child node{{cli, "run", conf}};
+  INFO(node.err());
+  // The child exits at once: that warning is the first line written.
+  REQUIRE(node.wait_for_stderr("\"event\":\"exited\"", ms{10000}));
+  node.signal(SIGTERM);
+  REQUIRE(node.wait(ms{10000}) == 0);
+  std::istringstream in{node.err()};
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    INFO(line);
+    // TIME LEVEL NODE/ACTOR: TEXT, nothing below warn.
+    std::smatch m;
+    REQUIRE(std::regex_match(
+      line, m, std::regex{R"((\S+Z) (warn |error) lv(/[a-z]+)?: (.*))"}));
+    if (m[4].str().find("\"exited\"") != std::string::npos)
+      CHECK(m[3].str() == "/kid");
+    ++lines;
+  }
+  CHECK(lines >= 1);
+  CHECK(node.err().find("ready") == std::string::npos);
+
+  // A level that is none is refused before anything starts.
+  auto bad = run({cli, "run", conf, "--log-level", "loud"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--log-level takes debug, info, warn or error")
+        != std::string::npos);
+  auto typo = run(
+    {cli, "check", dir.write("typo.conf", "[node]\nlog-format = \"yaml\"\n")});
+  CHECK(typo.status == 1);
+  CHECK((typo.out + typo.err).find("log-format") != std::string::npos);
+}

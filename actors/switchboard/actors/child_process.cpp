@@ -30,6 +30,7 @@
 #include <switchboard/bridges/process/spawn.hpp>
 #include <switchboard/channel.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -137,9 +138,10 @@ public:
     if (opt_.ipc == "binary") {
       link_ = std::make_unique<bridges::binary_link>(
         this, opt_.name, opt_.max_frame, node_.request_timeout(),
-        bridges::link_hooks{
-          [this] { return target(opt_.to, to_); },
-          [this](const std::string& line) { node_.log(line); }});
+        bridges::link_hooks{[this] { return target(opt_.to, to_); },
+                            [this](const std::string& line) {
+                              node_.log(log_level::warn, opt_.name, line);
+                            }});
       // Messages of any type go to the child as they are.
       set_default_handler(
         [this](caf::scheduled_actor*,
@@ -459,8 +461,8 @@ private:
       if (h.binary) {
         // A request's promise gets a failure itself.
         if (auto err = link_->write(std::move(*h.binary)); err && !h.is_request)
-          node_.log(opt_.name
-                    + ": a held message was not delivered: " + render(err));
+          node_.log(log_level::warn, opt_.name,
+                    "a held message was not delivered: " + render(err));
         continue;
       }
       if (!out_msg_->write(std::move(h.text))) {
@@ -536,8 +538,8 @@ private:
       caf::anon_send(caf::actor_cast<json_actor>(to), std::move(m));
       return;
     }
-    node_.log(opt_.name + ": a message nobody asked for (no \"to\"): "
-              + truncated(m.text));
+    node_.log(log_level::warn, opt_.name,
+              "a message nobody asked for (no \"to\"): " + truncated(m.text));
   }
 
   void on_stderr_line(std::string line) {
@@ -549,7 +551,7 @@ private:
         return;
       }
     }
-    node_.log(opt_.name + ": " + line);
+    node_.log(log_level::info, opt_.name, line);
   }
 
   // The actor named `name`, looked up once and again when it has gone.
@@ -565,7 +567,7 @@ private:
     auto kind = ev.value("event", "");
     // Without an events actor, what matters goes to the log.
     if (kind != "started")
-      node_.log(opt_.name + ": " + text);
+      node_.log(event_level(kind), opt_.name, text);
   }
 
   // -- starting and stopping --------------------------------------------------
@@ -704,7 +706,7 @@ private:
         uv, err_r, framing::lines, opt_.max_frame,
         {[this](std::string line) { on_stderr_line(std::move(line)); },
          [this](caf::error e) {
-           node_.log(opt_.name + ": stderr: " + render(e));
+           node_.log(log_level::warn, opt_.name, "stderr: " + render(e));
          },
          reader_done});
     }
@@ -786,8 +788,8 @@ private:
     start_timer(kill_timer_, opt_.kill_timeout, [](uv_timer_t* t) {
       auto self = static_cast<child_actor*>(t->data);
       if (!self->reaped_ && self->pid_ > 0) {
-        self->node_.log(self->opt_.name
-                        + ": did not stop within kill-timeout; SIGKILL");
+        self->node_.log(log_level::warn, self->opt_.name,
+                        "did not stop within kill-timeout; SIGKILL");
         signal_child(self->pid_, SIGKILL);
       }
     });
@@ -994,8 +996,9 @@ private:
     auto dropped = std::count_if(held_.begin(), held_.end(),
                                  [](auto& h) { return !h.is_request; });
     if (dropped > 0)
-      node_.log(opt_.name + ": " + std::to_string(dropped)
-                + " one-way messages not delivered: " + render(err));
+      node_.log(log_level::warn, opt_.name,
+                std::to_string(dropped)
+                  + " one-way messages not delivered: " + render(err));
     held_.clear();
   }
 

@@ -17,9 +17,11 @@
 #include <nlohmann/json.hpp>
 
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/metered.hpp>
 #include <switchboard/node.hpp>
+#include <switchboard/status.hpp>
 
 #include "switchboard/actors/child_process.hpp"
 
@@ -229,7 +231,9 @@ caf::behavior cluster(cluster_actor* self, switchboard::node* owner,
         rp.deliver(json_message::trusted(out.dump()));
       };
       for (size_t i = 0; i < xs.size(); ++i)
-        self->request(xs[i], std::chrono::seconds(5), status_atom::value)
+        urgent_request(self, caf::actor_cast<caf::actor>(xs[i]),
+                       std::chrono::seconds(5),
+                       caf::make_message(status_atom::value))
           .then(
             [=](json_message& r) mutable {
               auto j = json::parse(r.text, nullptr, false);
@@ -299,8 +303,9 @@ kind_spec cluster_kind() {
           && kvp.first != "backlog")
         args.emplace(kvp.first, kvp.second);
     auto& n = ctx.node;
-    n.log(ctx.name + ": listening on " + listener->second + " for "
-          + std::to_string(count) + " instances");
+    n.log(log_level::info, ctx.name,
+          "listening on " + listener->second + " for " + std::to_string(count)
+            + " instances");
     return n.system().spawn(cluster, &n, ctx.name, std::move(args), count,
                             std::move(fd), listener->second);
   };

@@ -23,6 +23,7 @@
 
 #include <switchboard/defaults.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
 #include <switchboard/restart_policy.hpp>
@@ -276,32 +277,37 @@ caf::behavior supervise(supervisor* self, pool_config cfg, caf::actor pool,
     auto d = i->tracker.next(
       failed, std::chrono::steady_clock::now() - i->started, render(dm.reason));
     if (d.action == restart_decision::stay_stopped) {
-      st.cfg.owner->log(
-        who + " exited (" + render(dm.reason) + "); restart = "
-        + (st.cfg.restart.mode == restart_mode::never ? "never" : "on-failure")
-        + ": the pool goes on without it");
+      st.cfg.owner->log(log_level::warn, st.cfg.name,
+                        who + " exited (" + render(dm.reason) + "); restart = "
+                          + (st.cfg.restart.mode == restart_mode::never
+                               ? "never"
+                               : "on-failure")
+                          + ": the pool goes on without it");
       return;
     }
     if (d.action == restart_decision::give_up) {
-      st.cfg.owner->log(who + " gave up: " + d.reason
-                        + "; the pool goes on without it");
+      st.cfg.owner->log(log_level::error, st.cfg.name,
+                        who + " gave up: " + d.reason
+                          + "; the pool goes on without it");
       return;
     }
     if (st.cfg.metrics != nullptr)
       st.cfg.metrics->restarts.fetch_add(1, std::memory_order_relaxed);
     st.cfg.owner->log(
+      log_level::warn, st.cfg.name,
       who + " exited (" + render(dm.reason) + "); restarting in "
-      + std::to_string(
-        std::chrono::duration_cast<std::chrono::milliseconds>(d.delay).count())
-      + " ms");
+        + std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(d.delay)
+            .count())
+        + " ms");
     self->delayed_send(self, d.delay, restart_atom::value, index);
   });
   return {
     [self](deadline_atom) {
       auto& st = self->state;
-      st.cfg.owner->log(st.cfg.name
-                        + ": workers did not finish in time; "
-                          "killing them");
+      st.cfg.owner->log(log_level::warn, st.cfg.name,
+                        "workers did not finish in time; "
+                        "killing them");
       kill_workers(self);
       self->quit();
     },

@@ -41,6 +41,7 @@
 #include <switchboard/errc.hpp>
 #include <switchboard/framing.hpp>
 #include <switchboard/io_loop.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/metrics.hpp>
@@ -218,8 +219,8 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
 void on_connection(uv_stream_t* server, int status) {
   auto s = static_cast<shared*>(server->data);
   if (status < 0) {
-    s->owner->log(std::string{"control: accept failed: "}
-                  + uv_err_name(status));
+    s->owner->log(log_level::warn, "control",
+                  std::string{"accept failed: "} + uv_err_name(status));
     return;
   }
   auto c = new connection;
@@ -229,7 +230,8 @@ void on_connection(uv_stream_t* server, int status) {
   c->pipe.data = c;
   if (auto rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->pipe));
       rc != 0) {
-    s->owner->log(std::string{"control: accept failed: "} + uv_err_name(rc));
+    s->owner->log(log_level::warn, "control",
+                  std::string{"accept failed: "} + uv_err_name(rc));
     uv_close(reinterpret_cast<uv_handle_t*>(&c->pipe),
              [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
     return;
@@ -242,7 +244,8 @@ void on_connection(uv_stream_t* server, int status) {
     },
     on_read);
   if (rc != 0) {
-    s->owner->log(std::string{"control: read failed: "} + uv_err_name(rc));
+    s->owner->log(log_level::warn, "control",
+                  std::string{"read failed: "} + uv_err_name(rc));
     close_now(c);
   }
 }

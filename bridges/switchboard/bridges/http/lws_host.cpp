@@ -15,6 +15,7 @@
 
 #include <switchboard/errc.hpp>
 #include <switchboard/io_loop.hpp>
+#include <switchboard/log.hpp>
 
 namespace switchboard::bridges::http {
 
@@ -23,8 +24,11 @@ void route_lws_log() {
   std::call_once(once, [] {
     lws_set_log_level(LLL_ERR | LLL_WARN, [](int level, const char* line) {
       // lws ends its lines with a newline.
-      std::fprintf(stderr, "switchboard: libwebsockets %s: %s",
-                   level == LLL_ERR ? "error" : "warning", line);
+      std::string_view text{line};
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+        text.remove_suffix(1);
+      log_anywhere(level == LLL_ERR ? log_level::error : log_level::warn, {},
+                   std::string{"libwebsockets: "}.append(text));
     });
   });
 }
@@ -136,8 +140,8 @@ void lws_host::on_readable() {
     if (fd < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
           && errno != ECONNABORTED)
-        std::fprintf(stderr, "switchboard: %s: accept: %s\n", cfg_.name.c_str(),
-                     std::strerror(errno));
+        log_anywhere(log_level::warn, cfg_.name,
+                     std::string{"accept: "} + std::strerror(errno));
       return;
     }
     if (cfg_.admit && !cfg_.admit(fd)) {
@@ -146,10 +150,8 @@ void lws_host::on_readable() {
     }
     // lws closes the socket itself when it cannot take it.
     if (lws_adopt_socket_vhost(vh_, fd) == nullptr)
-      std::fprintf(stderr,
-                   "switchboard: %s: libwebsockets refused a "
-                   "connection\n",
-                   cfg_.name.c_str());
+      log_anywhere(log_level::warn, cfg_.name,
+                   "libwebsockets refused a connection");
   }
 }
 
@@ -199,10 +201,8 @@ void lws_host::destroy(std::unique_ptr<lws_host> self,
       if (h->ctx_alive_ != nullptr && h->ticks_ < 400)
         return;
       if (h->ctx_alive_ != nullptr)
-        std::fprintf(stderr,
-                     "switchboard: %s: libwebsockets did not finish "
-                     "closing\n",
-                     h->cfg_.name.c_str());
+        log_anywhere(log_level::warn, h->cfg_.name,
+                     "libwebsockets did not finish closing");
       uv_close(reinterpret_cast<uv_handle_t*>(t),
                [](uv_handle_t* x) { delete reinterpret_cast<uv_timer_t*>(x); });
       h->loop_.release();

@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -34,6 +35,7 @@
 #include <switchboard/sockets.hpp>
 #include <switchboard/status.hpp>
 
+#include "switchboard/bridges/http/dashboard.hpp"
 #include "switchboard/bridges/http/lws_host.hpp"
 #include "switchboard/bridges/http/routes.hpp"
 #include "switchboard/bridges/http/websocket.hpp"
@@ -61,6 +63,8 @@ struct server_options {
   bool metrics = true;
   // The static files' directory, resolved; empty: none.
   std::string static_dir;
+  // The dashboard's page files, resolved; empty: no dashboard.
+  std::string dashboard_dir;
   // Allowed origins; "*" allows any. Empty: no CORS headers.
   std::vector<std::string> cors;
   std::string token;
@@ -125,6 +129,9 @@ struct conn {
   std::unique_ptr<http_response> early;
   // Once upgraded: the WebSocket connection (the service's).
   ws_conn* ws = nullptr;
+  // An upgrade to /dashboard/live, and then the dashboard's connection.
+  bool dash = false;
+  dashboard_client* dash_client = nullptr;
 };
 
 class server;
@@ -206,6 +213,8 @@ public:
     hub_->owner = this;
     if (opt_->ws != nullptr)
       ws_ = std::make_unique<ws_service>(node_, opt_->ws, opt_->token);
+    if (!opt_->dashboard_dir.empty())
+      dashboard_ = std::make_unique<dashboard_live>(node_, this, opt_->timeout);
     host_->start();
     timer_ = new uv_timer_t;
     uv_timer_init(loop().native(), timer_);
@@ -254,6 +263,9 @@ public:
           {"late_replies", std::to_string(late_)}};
         if (ws_ != nullptr)
           fields.emplace_back("websocket", ws_->status_json());
+        if (dashboard_ != nullptr)
+          fields.emplace_back("dashboard",
+                              std::to_string(dashboard_->clients()));
         return status_reply(this, ws_ != nullptr ? "websocket" : "http",
                             std::move(fields));
       },
@@ -263,6 +275,7 @@ public:
   void on_exit() override {
     hub_->owner = nullptr;
     ws_.reset();
+    dashboard_.reset();
     if (timer_ != nullptr) {
       uv_close(reinterpret_cast<uv_handle_t*>(timer_),
                [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -307,6 +320,8 @@ public:
   void destroyed(conn* c) {
     if (ws_ != nullptr)
       ws_->forget(c->ws);
+    if (dashboard_ != nullptr)
+      dashboard_->forget(c->dash_client);
     if (is_busy(c->state))
       set_idle(*c);
     conns_.erase(c->id);
@@ -367,6 +382,52 @@ public:
     if (opt_->health && c.path == "/health"
         && (c.method == "GET" || c.method == "HEAD"))
       return answer(json_response(200, "{\"status\":\"ok\"}"));
+    if (dashboard_ != nullptr && is_dashboard_path(c.path)) {
+      if (c.method != "GET" && c.method != "HEAD") {
+        auto r = error_response(405, c.method + " is not allowed on " + c.path
+                                       + "; allowed: GET, HEAD");
+        r.headers.emplace_back("allow", "GET, HEAD");
+        return answer(std::move(r));
+      }
+      if (!dashboard_host(c))
+        return answer(error_response(403, "the dashboard answers to its own "
+                                          "address only (Host: "
+                                            + header_of(c.wsi, WSI_TOKEN_HOST)
+                                            + ")"));
+      bool from_query = false;
+      if (!dashboard_authorized(c, from_query)) {
+        auto r = error_response(401, "a token is required: open "
+                                     "/dashboard/?token=TOKEN");
+        r.headers.emplace_back("www-authenticate", "Bearer");
+        return answer(std::move(r));
+      }
+      if (c.path == "/dashboard") {
+        http_response r;
+        r.status = 301;
+        auto query = header_of(c.wsi, WSI_TOKEN_HTTP_URI_ARGS);
+        r.headers.emplace_back(
+          "location", query.empty() ? "/dashboard/" : "/dashboard/?" + query);
+        return answer(std::move(r));
+      }
+      if (content_length > 0)
+        return answer(error_response(400, "GET " + c.path + " takes no body"));
+      // Not in a frame of another site; scripts, styles and the WebSocket
+      // from this origin only.
+      std::vector<std::pair<std::string, std::string>> extra{
+        {"x-frame-options", "DENY"},
+        {"content-security-policy",
+         "default-src 'self'; connect-src 'self'; frame-ancestors 'none'"},
+        {"x-content-type-options", "nosniff"}};
+      if (from_query)
+        // The page's scripts and its WebSocket carry the token from here.
+        extra.emplace_back("set-cookie",
+                           std::string{token_cookie} + "=" + opt_->token
+                             + "; Path=/dashboard; HttpOnly; SameSite=Strict"
+                             + (opt_->cert_file.empty() ? "" : "; Secure"));
+      return serve_file(c, opt_->dashboard_dir,
+                        c.path.substr(std::strlen("/dashboard")),
+                        std::move(extra));
+    }
     if (!opt_->token.empty() && !authorized(c)) {
       auto r = error_response(401, "a bearer token is required");
       r.headers.emplace_back("www-authenticate", "Bearer");
@@ -409,14 +470,15 @@ public:
     }
     if (!opt_->static_dir.empty() && (c.method == "GET" || c.method == "HEAD")
         && content_length == 0)
-      return serve_file(c);
+      return serve_file(c, opt_->static_dir, c.path, {});
     return answer(
       error_response(404, "no route for " + c.method + " " + c.path));
   }
 
   // LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the request upgrade.
   int on_upgrade(conn& c, const char* to) {
-    if (ws_ == nullptr || to == nullptr || strcasecmp(to, "websocket") != 0)
+    if ((ws_ == nullptr && dashboard_ == nullptr) || to == nullptr
+        || strcasecmp(to, "websocket") != 0)
       return -1;
     ++requests_;
     ++c.tx;
@@ -427,6 +489,27 @@ public:
     c.method = "GET";
     c.path.assign(uri != nullptr ? uri : "", static_cast<size_t>(uri_len));
     c.origin.clear();
+    if (dashboard_ != nullptr && c.path == "/dashboard/live") {
+      bool from_query = false;
+      if (!stopping_ && dashboard_host(c) && same_origin(c)
+          && dashboard_authorized(c, from_query)) {
+        c.dash = true;
+        return 0;
+      }
+      auto r = stopping_ ? error_response(503, "the node is stopping")
+               : !dashboard_host(c)
+                 ? error_response(403, "the dashboard answers to its own "
+                                       "address only")
+               : !same_origin(c)
+                 ? error_response(403, "the dashboard's WebSocket takes "
+                                       "pages of its own origin only")
+                 : error_response(401, "a token is required");
+      r.close = true;
+      respond(c, std::move(r));
+      return -1;
+    }
+    if (ws_ == nullptr)
+      return -1;
     std::string why;
     auto status = ws_->check_upgrade(c.wsi, c.path, why);
     if (status == 0)
@@ -440,6 +523,10 @@ public:
 
   // A WebSocket callback.
   int on_ws(conn& c, lws_callback_reasons reason, void* in, size_t len) {
+    if (c.dash)
+      return dashboard_ != nullptr
+               ? dashboard_->on_callback(c.wsi, reason, c.dash_client, in, len)
+               : -1;
     if (ws_ == nullptr)
       return -1;
     return ws_->on_callback(c.wsi, reason, c.ws, in, len);
@@ -505,6 +592,71 @@ private:
     char buf[512];
     auto n = lws_hdr_custom_copy(c.wsi, buf, sizeof(buf), name, len);
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string{};
+  }
+
+  static bool is_dashboard_path(const std::string& path) {
+    return path == "/dashboard" || path.rfind("/dashboard/", 0) == 0;
+  }
+
+  static constexpr const char* token_cookie = "switchboard_token";
+
+  // The dashboard's pages and WebSocket: a browser cannot set a bearer
+  // header on a page load, so the token may come as ?token= (which sets a
+  // cookie for what the page loads next) or as that cookie.
+  bool dashboard_authorized(conn& c, bool& from_query) {
+    if (opt_->token.empty() || authorized(c))
+      return true;
+    char buf[1024];
+    if (auto v = lws_get_urlarg_by_name(c.wsi, "token=", buf, sizeof(buf));
+        v != nullptr && same_secret(v, opt_->token)) {
+      from_query = true;
+      return true;
+    }
+    auto cookies = header_of(c.wsi, WSI_TOKEN_HTTP_COOKIE);
+    auto prefix = std::string{token_cookie} + "=";
+    for (size_t at = 0; at < cookies.size();) {
+      auto end = cookies.find(';', at);
+      if (end == std::string::npos)
+        end = cookies.size();
+      auto item = cookies.substr(at, end - at);
+      item.erase(0, item.find_first_not_of(' '));
+      if (item.rfind(prefix, 0) == 0
+          && same_secret(item.substr(prefix.size()), opt_->token))
+        return true;
+      at = end + 1;
+    }
+    return false;
+  }
+
+  // Without a token, the dashboard answers only to a Host that names this
+  // machine's loopback (or the address it listens on): a page of another
+  // site whose name was rebound to 127.0.0.1 (DNS rebinding) names its
+  // own host, and its Origin matches that host.
+  bool dashboard_host(conn& c) {
+    if (!opt_->token.empty())
+      return true;
+    auto host = header_of(c.wsi, WSI_TOKEN_HOST);
+    // Strip the port: "[::1]:7402", "127.0.0.1:7402", "localhost".
+    if (!host.empty() && host.front() == '[') {
+      host = host.substr(0, host.find(']') + 1);
+    } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
+      host.resize(colon);
+    }
+    auto bound_host = bound_.substr(0, bound_.rfind(':'));
+    return host == "localhost" || host == "[::1]" || host == bound_host
+           || host.rfind("127.", 0) == 0;
+  }
+
+  // A browser names the page's origin in a WebSocket upgrade: one from
+  // another site must not reach the dashboard with this site's cookie.
+  bool same_origin(conn& c) {
+    auto origin = header_of(c.wsi, WSI_TOKEN_ORIGIN);
+    if (origin.empty())
+      return true; // not a browser
+    auto host = header_of(c.wsi, WSI_TOKEN_HOST);
+    auto scheme_end = origin.find("://");
+    return scheme_end != std::string::npos
+           && origin.substr(scheme_end + 3) == host;
   }
 
   bool authorized(conn& c) {
@@ -905,26 +1057,25 @@ private:
     return 0;
   }
 
-  int serve_file(conn& c) {
-    auto rel = c.path;
+  // Serves `dir` + `rel` (index.html for a directory).
+  int serve_file(conn& c, const std::string& dir, std::string rel,
+                 std::vector<std::pair<std::string, std::string>> headers) {
     if (rel.empty() || rel.back() == '/')
       rel += "index.html";
-    auto full = opt_->static_dir + rel;
+    auto full = dir + rel;
     char resolved[PATH_MAX];
     struct stat st {};
     // lws has decoded the path and folded "..": realpath also folds
     // symbolic links, and the prefix check keeps what is left inside.
     if (::realpath(full.c_str(), resolved) == nullptr
-        || std::strncmp(resolved, opt_->static_dir.c_str(),
-                        opt_->static_dir.size())
-             != 0
-        || (resolved[opt_->static_dir.size()] != '/'
-            && resolved[opt_->static_dir.size()] != '\0')
+        || std::strncmp(resolved, dir.c_str(), dir.size()) != 0
+        || (resolved[dir.size()] != '/' && resolved[dir.size()] != '\0')
         || ::stat(resolved, &st) != 0 || !S_ISREG(st.st_mode)) {
       return respond(c, error_response(404, "no route or file for " + c.method
                                               + " " + c.path));
     }
     http_response r;
+    r.headers = std::move(headers);
     add_cors(c, r);
     std::string extra;
     for (auto& [k, v] : r.headers)
@@ -962,7 +1113,7 @@ private:
     ev["bridge"] = opt_->name;
     auto text = dump(ev);
     if (!node_.send_event(opt_->events, events_, text))
-      node_.log(opt_->name + ": " + text);
+      node_.log(event_level(ev.value("event", "")), opt_->name, text);
   }
 
   switchboard::node& node_;
@@ -970,6 +1121,7 @@ private:
   std::unique_ptr<lws_host> host_;
   std::shared_ptr<hub> hub_;
   std::unique_ptr<ws_service> ws_;
+  std::unique_ptr<dashboard_live> dashboard_;
   bool ws_stopped_ = false;
   std::string bound_;
   // Each route's actor, looked up once while it lives.
@@ -1106,6 +1258,30 @@ caf::expected<server_options> read_options(const caf::settings& args,
     if (o.static_dir == "/")
       return bad("static: refusing to serve the whole file system");
   }
+  if (caf::get_or(args, "dashboard", false)) {
+    // The dashboard shows the status and the log and sends to any actor:
+    // off loopback, only with a token (a cookie's characters, in a URL).
+    auto token = caf::get_or(args, "token", std::string{});
+    auto host = o.listen.substr(0, o.listen.rfind(':'));
+    auto loopback =
+      host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]";
+    if (token.empty() && !loopback)
+      return bad("dashboard on " + o.listen
+                 + " (not a loopback address) needs a token");
+    for (auto ch : token)
+      if (ch <= ' ' || ch >= 127 || ch == '"' || ch == ',' || ch == ';'
+          || ch == '\\' || ch == '&' || ch == '%' || ch == '+')
+        return bad("with the dashboard, the token may hold letters, digits "
+                   "and punctuation but no space, \", ; \\ & % or +");
+    if (token.size() > 500)
+      return bad("with the dashboard, the token is 500 characters at most");
+    auto dir = find_dashboard_dir(caf::get_or(args, "dashboard-dir", ""));
+    if (!dir)
+      return bad(reason_of(dir.error()));
+    o.dashboard_dir = std::move(*dir);
+  } else if (caf::get_if<std::string>(&args, "dashboard-dir")) {
+    return bad("dashboard-dir is set but dashboard is not");
+  }
   o.cors = caf::get_or(args, "cors", std::vector<std::string>{});
   o.token = caf::get_or(args, "token", std::string{});
   o.max_connections = caf::get_or(args, "max-connections", int64_t{10000});
@@ -1241,11 +1417,17 @@ std::vector<key_spec> http_keys() {
      "(default true)"},
     {"static", value_type::string, false,
      "a directory whose files GET serves where no route matches"},
+    {"dashboard", value_type::boolean, false,
+     "serve the live dashboard at /dashboard/ (default false; behind the "
+     "token: open /dashboard/?token=TOKEN)"},
+    {"dashboard-dir", value_type::string, false,
+     "the dashboard's page files (default: share/switchboard/dashboard "
+     "beside the switchboard program)"},
     {"cors", value_type::string_list, false,
      "origins allowed to call from a browser ([\"*\"] for any)"},
     {"token", value_type::string, false,
-     "requests need `Authorization: Bearer TOKEN` (all but /health); else "
-     "401"},
+     "requests need `Authorization: Bearer TOKEN` (all but /health; the "
+     "dashboard also takes ?token=TOKEN, then its cookie); else 401"},
     {"max-connections",
      value_type::integer,
      false,

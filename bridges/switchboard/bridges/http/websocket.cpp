@@ -18,6 +18,7 @@
 #include <switchboard/conn_command.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/fifo.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/metrics.hpp>
@@ -149,7 +150,8 @@ public:
       if (auto room = svc_->node().lookup(o.room, svc_->room_cache))
         send(room, join_atom::value, caf::actor_cast<sink_actor>(this));
       else
-        svc_->node().log(o.name + ": no room named '" + o.room + "'");
+        svc_->node().log(log_level::warn, o.name,
+                         "no room named '" + o.room + "'");
     }
     if (has_events()) {
       json ev{{"event", "opened"}, {"peer", peer()}};
@@ -231,8 +233,8 @@ public:
         if (is_reply)
           write_frame(dump(json{{"error", why}}), false, true);
         else
-          svc_->node().log(o.name + ": conn " + std::to_string(id) + ": "
-                           + why);
+          svc_->node().log(log_level::warn, o.name,
+                           "conn " + std::to_string(id) + ": " + why);
         return;
       }
       payload = parsed.get<std::string>();
@@ -1027,8 +1029,11 @@ void ws_service::finish_stop() {
 }
 
 void ws_service::event(const std::string& text) {
-  if (!node_.send_event(opt_->events, events_cache, text))
-    node_.log(opt_->name + ": " + text);
+  if (node_.send_event(opt_->events, events_cache, text))
+    return;
+  auto ev = json::parse(text, nullptr, false);
+  node_.log(event_level(ev.is_object() ? ev.value("event", "") : ""),
+            opt_->name, text);
 }
 
 // -- config

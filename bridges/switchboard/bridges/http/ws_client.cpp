@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -503,7 +504,7 @@ private:
     if (rx_.size() + len > opt_->max_message) {
       std::string why = "max-message: a message of more than "
                         + std::to_string(opt_->max_message) + " bytes";
-      node_.log(opt_->name + ": " + why);
+      node_.log(log_level::warn, opt_->name, why);
       lws_close_reason(wsi_, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
                        reinterpret_cast<unsigned char*>(why.data()),
                        std::min<size_t>(why.size(), 120));
@@ -539,7 +540,7 @@ private:
       return 0;
     }
     if (!m) {
-      node_.log(render(m.error()));
+      node_.log(log_level::warn, opt_->name, render(m.error()));
       return 0;
     }
     if (auto room = node_.lookup(opt_->room, room_)) {
@@ -551,8 +552,9 @@ private:
       caf::anon_send(caf::actor_cast<json_actor>(to), std::move(*m));
       return 0;
     }
-    node_.log(opt_->name + ": a message nobody asked for (no \"to\"): "
-              + m->text.substr(0, 200));
+    node_.log(log_level::warn, opt_->name,
+              "a message nobody asked for (no \"to\"): "
+                + m->text.substr(0, 200));
     return 0;
   }
 
@@ -578,7 +580,7 @@ private:
     ev["bridge"] = opt_->name;
     auto text = dump(ev);
     if (!node_.send_event(opt_->events, events_, text))
-      node_.log(opt_->name + ": " + text);
+      node_.log(event_level(ev.value("event", "")), opt_->name, text);
   }
 
   switchboard::node& node_;

@@ -9,6 +9,7 @@
 
 #include <switchboard/channel.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 
 namespace switchboard::bridges {
 
@@ -237,7 +238,7 @@ void binary_link::on_frame(const std::string& payload) {
     ++bad_frames_;
     auto what = reason_of(err);
     if (!in.has_header) {
-      hooks_.log(name_ + ": " + what);
+      hooks_.log(what);
       return;
     }
     auto why = make_error(errc::bad_message, name_ + ": " + what);
@@ -263,7 +264,7 @@ void binary_link::on_frame(const std::string& payload) {
     case link_kind::send: {
       auto target = hooks_.target();
       if (!target) {
-        hooks_.log(name_ + ": a message nobody takes (no \"to\"): "
+        hooks_.log("a message nobody takes (no \"to\"): "
                    + caf::to_string(msg));
         return;
       }
@@ -288,8 +289,7 @@ void binary_link::on_frame(const std::string& payload) {
     case link_kind::reply: {
       auto i = pending_.find(id);
       if (i == pending_.end()) {
-        hooks_.log(name_ + ": a reply nobody waits for (id "
-                   + std::to_string(id) + ")");
+        hooks_.log("a reply nobody waits for (id " + std::to_string(id) + ")");
         return;
       }
       auto rp = std::move(i->second);

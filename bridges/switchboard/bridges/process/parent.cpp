@@ -9,6 +9,7 @@
 #include <switchboard/channel.hpp>
 #include <switchboard/defaults.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -39,23 +40,27 @@ public:
     binary_ = parent.binary;
     auto self = caf::actor_cast<caf::actor>(this);
     if (fd < 0) {
-      node_.log(name_
-                + ": no parent IPC channel (NODE_CHANNEL_FD is not set); "
-                  "messages to it are refused");
+      node_.log(log_level::warn, name_,
+                "no parent IPC channel (NODE_CHANNEL_FD is not set); "
+                "messages to it are refused");
     } else if (binary_) {
       link_ = std::make_unique<binary_link>(
         this, name_, max_frame_, node_.request_timeout(),
         link_hooks{[this] { return target(); },
-                   [this](const std::string& line) { node_.log(line); }});
+                   [this](const std::string& line) {
+                     node_.log(log_level::warn, name_, line);
+                   }});
       // Frames are handled as they arrive: this actor runs on the loop.
-      ch_ = channel::open(
-        loop().native(), fd, framing::length_prefixed, max_frame_,
-        {[this](std::string frame) {
-           ++received_;
-           link_->on_frame(frame);
-         },
-         [this](caf::error err) { node_.log(name_ + ": " + render(err)); },
-         [self] { caf::anon_send(self, eof_atom::value); }});
+      ch_ =
+        channel::open(loop().native(), fd, framing::length_prefixed, max_frame_,
+                      {[this](std::string frame) {
+                         ++received_;
+                         link_->on_frame(frame);
+                       },
+                       [this](caf::error err) {
+                         node_.log(log_level::warn, name_, render(err));
+                       },
+                       [self] { caf::anon_send(self, eof_atom::value); }});
       link_->attach(ch_);
       // Whatever is sent to the bridge goes to the parent, typed.
       set_default_handler(
@@ -100,7 +105,7 @@ public:
       },
       [this](line_atom, std::string& frame) { on_frame(std::move(frame)); },
       [this](eof_atom) {
-        node_.log(name_ + ": the parent closed the IPC channel");
+        node_.log(log_level::info, name_, "the parent closed the IPC channel");
         close_channel();
         if (stop_on_disconnect_)
           node_.request_stop();
@@ -163,8 +168,9 @@ private:
   void on_frame(std::string frame) {
     acting_as self{this};
     if (!is_json(frame)) {
-      node_.log(name_ + ": the parent sent a line that is not JSON: "
-                + frame.substr(0, 200));
+      node_.log(log_level::warn, name_,
+                "the parent sent a line that is not JSON: "
+                  + frame.substr(0, 200));
       return;
     }
     if (is_node_internal(frame))
@@ -176,7 +182,8 @@ private:
                                  + " has no \"to\": nobody takes messages "
                                    "from the parent"
                              : name_ + ": no actor named '" + to_ + "'";
-      node_.log(why);
+      node_.log(log_level::warn, name_,
+                why.substr(why.find(' ', name_.size()) + 1));
       write(json{{"error", why}}.dump());
       return;
     }

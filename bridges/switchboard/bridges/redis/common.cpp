@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/node.hpp>
 
 #include "switchboard/bridges/redis/reply.hpp"
@@ -28,7 +29,7 @@ void reporter::operator()(json ev) {
   ev["bridge"] = bridge_;
   auto text = dump(ev);
   if (!node_.send_event(events_, cache_, text))
-    node_.log(bridge_ + ": " + text);
+    node_.log(event_level(ev.value("event", "")), bridge_, text);
 }
 
 void link_reporter::on_up(int64_t down_ms) {

@@ -17,6 +17,7 @@
 
 #include <switchboard/channel.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -307,7 +308,7 @@ private:
       return;
     }
     if (!m) {
-      node_.log(opt_.name + ": " + render(m.error()));
+      node_.log(log_level::warn, opt_.name, render(m.error()));
       return;
     }
     if (auto room = node_.lookup(opt_.room, room_)) {
@@ -319,8 +320,9 @@ private:
       caf::anon_send(caf::actor_cast<json_actor>(to), std::move(*m));
       return;
     }
-    node_.log(opt_.name + ": a frame nobody asked for (no \"to\"): "
-              + m->text.substr(0, 200));
+    node_.log(log_level::warn, opt_.name,
+              "a frame nobody asked for (no \"to\"): "
+                + m->text.substr(0, 200));
   }
 
   void fail_waiting(const caf::error& err) {
@@ -345,7 +347,7 @@ private:
     ev["bridge"] = opt_.name;
     auto text = dump(ev);
     if (!node_.send_event(opt_.events, events_, text))
-      node_.log(opt_.name + ": " + text);
+      node_.log(event_level(ev.value("event", "")), opt_.name, text);
   }
 
   switchboard::node& node_;

@@ -13,6 +13,7 @@
 #include <switchboard/channel.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/fifo.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -59,8 +60,8 @@ public:
       if (auto room = shared_->node.lookup(shared_->opt->room))
         send(room, join_atom::value, caf::actor_cast<sink_actor>(this));
       else
-        shared_->node.log(shared_->opt->name + ": no room named '"
-                          + shared_->opt->room + "'");
+        shared_->node.log(log_level::warn, shared_->opt->name,
+                          "no room named '" + shared_->opt->room + "'");
     }
     if (has_events())
       event(json{{"event", "opened"}, {"peer", peer()}});
@@ -256,8 +257,9 @@ private:
     auto frame =
       message_to_frame(std::move(m), shared_->opt->text, shared_->opt->how);
     if (!frame) {
-      shared_->node.log(shared_->opt->name + ": conn " + std::to_string(conn)
-                        + ": " + render(frame.error()));
+      shared_->node.log(log_level::warn, shared_->opt->name,
+                        "conn " + std::to_string(conn) + ": "
+                          + render(frame.error()));
       shared_->count_error();
       return;
     }
@@ -289,9 +291,10 @@ private:
     }
     if (!ch_->write(frame)) {
       shared_->count_error();
-      shared_->node.log(shared_->opt->name + ": conn " + std::to_string(conn)
-                        + ": a frame of " + std::to_string(frame.size())
-                        + " bytes does not fit the framing");
+      shared_->node.log(log_level::warn, shared_->opt->name,
+                        "conn " + std::to_string(conn) + ": a frame of "
+                          + std::to_string(frame.size())
+                          + " bytes does not fit the framing");
       return;
     }
     ++frames_out;
@@ -372,7 +375,8 @@ private:
     ev["conn"] = conn;
     auto text = ev.dump(-1, ' ', false, json::error_handler_t::replace);
     if (!shared_->node.send_event(shared_->opt->events, shared_->events, text))
-      shared_->node.log(shared_->opt->name + ": " + text);
+      shared_->node.log(event_level(ev.value("event", "")), shared_->opt->name,
+                        text);
   }
 
   // An idle connection is mostly this object: with CAF's actor (1,088

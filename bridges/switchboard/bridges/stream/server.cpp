@@ -18,6 +18,7 @@
 #include <switchboard/channel.hpp>
 #include <switchboard/conn_command.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -66,7 +67,8 @@ public:
                          l->self->on_connection(status);
                      });
     if (rc != 0)
-      node_.log(opt_->name + ": listen: " + uv_strerror(rc));
+      node_.log(log_level::error, opt_->name,
+                std::string{"listen: "} + uv_strerror(rc));
     if (auto period = timeout_period(*opt_); period > 0) {
       sweep_ = new uv_timer_t;
       uv_timer_init(uv, sweep_);
@@ -125,14 +127,15 @@ private:
 
   void on_connection(int status) {
     if (status < 0) {
-      node_.log(opt_->name + ": accept: " + uv_strerror(status));
+      node_.log(log_level::warn, opt_->name,
+                std::string{"accept: "} + uv_strerror(status));
       return;
     }
     caf::error err;
     auto ch =
       channel::accept(&listener_->h.stream, opt_->how, opt_->max_frame, &err);
     if (ch == nullptr) {
-      node_.log(opt_->name + ": " + render(err));
+      node_.log(log_level::warn, opt_->name, render(err));
       return;
     }
     if (static_cast<int64_t>(conns_.size()) >= opt_->max_connections) {
@@ -234,7 +237,7 @@ private:
     ev["bridge"] = opt_->name;
     auto text = dump(ev);
     if (!node_.send_event(opt_->events, events_, text))
-      node_.log(opt_->name + ": " + text);
+      node_.log(event_level(ev.value("event", "")), opt_->name, text);
   }
 
   switchboard::node& node_;

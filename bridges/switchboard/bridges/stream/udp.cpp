@@ -38,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include <switchboard/errc.hpp>
+#include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
 #include <switchboard/node.hpp>
@@ -209,7 +210,8 @@ public:
             s->self->on_datagram(n, b, from, flags);
         });
     if (rc != 0)
-      node_.log(opt_.name + ": receive: " + uv_strerror(rc));
+      node_.log(log_level::error, opt_.name,
+                std::string{"receive: "} + uv_strerror(rc));
     set_exit_handler([this](caf::exit_msg& msg) {
       shut_down();
       quit(msg.reason);
@@ -266,7 +268,8 @@ private:
     acting_as self{this};
     if (n < 0) {
       ++errors_;
-      node_.log(opt_.name + ": receive: " + uv_strerror(static_cast<int>(n)));
+      node_.log(log_level::warn, opt_.name,
+                std::string{"receive: "} + uv_strerror(static_cast<int>(n)));
       return;
     }
     sockaddr_storage peer{};
@@ -469,7 +472,7 @@ private:
     unreported_ = 0;
     auto text = dump(ev);
     if (!node_.send_event(opt_.events, events_, text))
-      node_.log(opt_.name + ": " + text);
+      node_.log(event_level(ev.value("event", "")), opt_.name, text);
   }
 
   void shut_down() {
