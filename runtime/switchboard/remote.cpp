@@ -378,12 +378,14 @@ public:
         auto& sender = current_sender();
         if (!sender || sender->node() != system().node())
           return make_error(errc::bad_message, "a lookup for this node only");
+        // Before the promise: making it takes the sender out of the
+        // current message.
+        auto ref = sender->address();
         auto rp = make_response_promise<caf::actor, std::vector<std::string>,
                                         caf::actor>();
         std::string node_name;
         std::string actor_name;
         split_address(address, node_name, actor_name);
-        auto ref = sender->address();
         resolve(
           std::move(address), max_hops, true,
           [this, rp, node_name, ref](caf::expected<caf::actor> x) mutable {
@@ -855,12 +857,18 @@ private:
   json_message status() {
     auto now = clock_type::now();
     json nodes = json::array();
-    for (auto& [name, p] : nodes_)
+    for (auto& [name, p] : nodes_) {
+      size_t refs = 0;
+      if (auto i = stand_ins_.find(p.manager.node()); i != stand_ins_.end())
+        for (auto& addr : i->second)
+          refs += caf::actor_cast<caf::actor>(addr) ? 1 : 0;
       nodes.push_back(json{{"node", name},
                            {"state", "up"},
                            {"address", p.address},
                            {"dialled", p.dialled},
-                           {"up_ms", ms_between(p.since, now)}});
+                           {"up_ms", ms_between(p.since, now)},
+                           {"references", refs}});
+    }
     for (auto& [name, since] : down_since_)
       nodes.push_back(json{{"node", name},
                            {"state", "down"},

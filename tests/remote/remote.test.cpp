@@ -14,9 +14,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <future>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -195,6 +195,9 @@ TEST_CASE("NODE/ACTOR reaches an actor of another node, both ways") {
   REQUIRE(peers["nodes"].size() == 1);
   CHECK(peers["nodes"][0]["node"] == "b");
   CHECK(peers["nodes"][0]["state"] == "up");
+  // b/who's stand-in is known to the peer manager, which tells it first
+  // when b goes.
+  CHECK(peers["nodes"][0]["references"] == 1);
   // Metrics: b is up, and a measured a round trip to it.
   CHECK(eventually([&] {
     auto text = a.node().metrics().prometheus();
@@ -325,17 +328,16 @@ TEST_CASE("a request in flight to a node that goes down gets node_down") {
               "listen = \"127.0.0.1:" + std::to_string(port) + "\""),
     add_test_kinds);
   REQUIRE(from_of(a.ask("inflight/who", "{}")) == "inflight");
-  std::string answer;
   auto t0 = std::chrono::steady_clock::now();
-  std::thread asker{
-    [&] { answer = a.ask_error("inflight/silent", "{}", 20s); }};
+  auto answer = std::async(std::launch::async, [&] {
+    return a.ask_error("inflight/silent", "{}", 20s);
+  });
   // The request has reached b's silent actor once the stand-in counts it.
   REQUIRE(eventually(
     [&] { return status_of(a, "inflight/silent")["pending"] == 1; }));
   // (a's sockets come and go while b runs: b cannot count descriptors.)
   b->stop_and_check({}, false);
-  asker.join();
-  CHECK(answer.find("node_down") != std::string::npos);
+  CHECK(answer.get().find("node_down") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < 10s);
   auto down = logs()["a"].wait_for("node-down", 1, 5s, "inflight");
   CHECK(down["reason"] == "it stopped");
@@ -348,13 +350,12 @@ TEST_CASE("messages wait for a node that is down, up to max-held") {
     node_text("a", peer_list({port}) + "\nmax-held = 2\nrequest-timeout = 10s"),
     add_test_kinds};
   // Two wait; a third is refused at once.
-  std::vector<std::string> replies(2);
-  std::vector<std::thread> askers;
+  std::vector<std::future<std::string>> askers;
   for (int i = 0; i < 2; ++i)
-    askers.emplace_back([&, i] {
+    askers.push_back(std::async(std::launch::async, [&, i] {
       auto r = a.ask("late/who", std::to_string(i), 30s);
-      replies[i] = r ? r->text : render(r.error());
-    });
+      return r ? r->text : render(r.error());
+    }));
   REQUIRE(eventually([&] { return status_of(a, "late/who")["held"] == 2; }));
   auto refused = a.ask_error("late/who", "2");
   CHECK(refused.find("queue_full") != std::string::npos);
@@ -367,10 +368,8 @@ TEST_CASE("messages wait for a node that is down, up to max-held") {
   node_fixture b{
     node_text("late", "listen = \"127.0.0.1:" + std::to_string(port) + "\""),
     add_test_kinds};
-  for (auto& t : askers)
-    t.join();
-  CHECK(replies[0] == R"({"from":"late","got":0})");
-  CHECK(replies[1] == R"({"from":"late","got":1})");
+  CHECK(askers[0].get() == R"({"from":"late","got":0})");
+  CHECK(askers[1].get() == R"({"from":"late","got":1})");
   b.stop_and_check({}, false);
   a.stop_and_check();
 }
@@ -652,14 +651,14 @@ TEST_CASE("a killed node is down at once and reached again when it returns") {
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   // While b is away a request waits; b returns on the same port and
   // answers it.
-  std::string answer;
-  std::thread asker{[&] {
+  // (A future, not a thread: should b fail to start, the test waits for
+  // the answer and reports, instead of ending the process.)
+  auto answer = std::async(std::launch::async, [&] {
     auto r = a.ask("killed/who", R"({"k":2})", 20s);
-    answer = r ? r->text : render(r.error());
-  }};
+    return r ? r->text : render(r.error());
+  });
   b = start_process_node(dir, port, "killed");
-  asker.join();
-  CHECK(answer == R"({"k":2})");
+  CHECK(answer.get() == R"({"k":2})");
   auto up = logs()["a"].wait_for("node-up", 2, 10s, "killed");
   REQUIRE(!up.is_null());
   CHECK(up["down_ms"].get<int64_t>() >= 0);
