@@ -53,16 +53,17 @@ std::string payload_of(const caf::type_erased_tuple& msg) {
 
 thread_local metered_base::running_actor metered_base::current_;
 
-void metered_base::on_send(actor_metrics& m, caf::mailbox_element& x) noexcept {
+void metered_base::on_send(actor_metrics& m, caf::message_id mid,
+                           bool error) noexcept {
   m.sent.fetch_add(1, std::memory_order_relaxed);
-  if (x.mid.is_request()) {
+  if (mid.is_request()) {
     auto key =
-      asked_key(this, x.mid.integer_value() & caf::message_id::request_id_mask);
+      asked_key(this, mid.integer_value() & caf::message_id::request_id_mask);
     auto& slot = asked_table[key % asked_slots];
     slot.sent.store(static_cast<int64_t>(fast_stamp()),
                     std::memory_order_relaxed);
     slot.key.store(key, std::memory_order_release);
-  } else if (x.mid.is_response() && x.content().match_elements<caf::error>()) {
+  } else if (error) {
     m.errors.fetch_add(1, std::memory_order_relaxed);
   }
 }

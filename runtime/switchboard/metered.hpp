@@ -31,6 +31,7 @@
 #include <utility>
 
 #include <caf/actor_config.hpp>
+#include <caf/error.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/execution_unit.hpp>
 #include <caf/invoke_message_result.hpp>
@@ -106,33 +107,59 @@ protected:
     return !x.mid.is_urgent_message() && (!x.mid.is_response() || x.sender);
   }
 
-  // The receiver's side of a send, on the sender's thread: `self_id` is
-  // the receiver's actor id, `closed` whether its mailbox was closed.
-  void on_enqueue(caf::mailbox_element& x, caf::actor_id self_id,
-                  bool closed) noexcept {
+  // What one send counts as, worked out before the receiver's enqueue and
+  // counted (`count`) before or after it.
+  struct send_count {
+    actor_metrics* to = nullptr;
+    metered_base* from = nullptr;
+    actor_metrics* from_block = nullptr;
+    caf::message_id mid;
+    bool dead_letter = false;
+    bool error = false;
+  };
+
+  // The receiver's side of a send, on the sender's thread, before the
+  // enqueue: `self_id` is the receiver's actor id, `closed` whether its
+  // mailbox was closed. A trace line goes out now.
+  send_count on_enqueue(caf::mailbox_element& x, caf::actor_id self_id,
+                        bool closed) noexcept {
+    send_count c;
     if (!counts(x))
-      return;
-    auto m = metrics();
-    if (m != nullptr) {
-      m->received.fetch_add(1, std::memory_order_relaxed);
-      if (closed)
-        m->dead_letters.fetch_add(1, std::memory_order_relaxed);
-    }
-    auto from = current_.self;
-    auto fm = from != nullptr ? from->metrics() : nullptr;
+      return c;
+    c.to = metrics();
+    c.from = current_.self;
+    c.from_block = c.from != nullptr ? c.from->metrics() : nullptr;
     // An answer that CAF sends on another's behalf (a request to an actor
     // that has exited bounces back from it) is not the running actor's.
-    if (fm != nullptr && x.mid.is_response() && x.sender
+    if (c.from_block != nullptr && x.mid.is_response() && x.sender
         && x.sender.get() != current_.ctrl)
-      fm = nullptr;
-    if (fm != nullptr) {
-      from->on_send(*fm, x);
-      if (m != nullptr && m != fm && !x.mid.is_response())
-        fm->count_edge(m);
+      c.from_block = nullptr;
+    c.mid = x.mid;
+    c.dead_letter = closed;
+    c.error = c.from_block != nullptr && x.mid.is_response()
+              && x.content().match_elements<caf::error>();
+    if ((c.to != nullptr && c.to->traced.load(std::memory_order_relaxed))
+        || (c.from_block != nullptr
+            && c.from_block->traced.load(std::memory_order_relaxed)))
+      trace(x, c.to, c.from_block, self_id);
+    return c;
+  }
+
+  // Counts a send that `on_enqueue` worked out. Also after the enqueue, a
+  // request's answer cannot be handled before this (its sent time is
+  // stored here): it goes to the running actor, whose handler (or loop
+  // callback) is still on this thread.
+  static void count(const send_count& c) noexcept {
+    if (c.to != nullptr) {
+      c.to->received.fetch_add(1, std::memory_order_relaxed);
+      if (c.dead_letter)
+        c.to->dead_letters.fetch_add(1, std::memory_order_relaxed);
     }
-    if ((m != nullptr && m->traced.load(std::memory_order_relaxed))
-        || (fm != nullptr && fm->traced.load(std::memory_order_relaxed)))
-      trace(x, m, fm, self_id);
+    if (c.from_block != nullptr) {
+      c.from->on_send(*c.from_block, c.mid, c.error);
+      if (c.to != nullptr && c.to != c.from_block && !c.mid.is_response())
+        c.from_block->count_edge(c.to);
+    }
   }
 
   // Runs `consume` as the handler of this actor (whose control block is
@@ -160,8 +187,9 @@ protected:
   }
 
 private:
-  // This actor (running its handler) sends `x`.
-  void on_send(actor_metrics& m, caf::mailbox_element& x) noexcept;
+  // This actor (running its handler) sent a message with id `mid` (an
+  // error reply if `error`).
+  void on_send(actor_metrics& m, caf::message_id mid, bool error) noexcept;
 
   // An answer to one of this actor's requests arrived (`at`: its
   // `fast_stamp`).
@@ -185,8 +213,17 @@ public:
       : Base(cfg, std::forward<Ts>(xs)...) {}
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
-    on_enqueue(*ptr, this->id(), this->mailbox().closed());
-    Base::enqueue(std::move(ptr), eu);
+    auto c = on_enqueue(*ptr, this->id(), this->mailbox().closed());
+    // A request or a reply is on a round trip's critical path: it is
+    // counted once it is in the mailbox. A one-way message is counted
+    // first (a stream of them measured faster so).
+    if (c.mid.is_async()) {
+      count(c);
+      Base::enqueue(std::move(ptr), eu);
+    } else {
+      Base::enqueue(std::move(ptr), eu);
+      count(c);
+    }
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {

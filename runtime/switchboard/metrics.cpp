@@ -39,7 +39,11 @@ bool tsc_is_clock() {
 
 // Asked once, on first use (not at every program's start-up).
 bool use_tsc() {
-  static const bool result = tsc_is_clock();
+  static const bool result = [] {
+    auto yes = tsc_is_clock();
+    detail::tsc_clock.store(yes ? 1 : 0, std::memory_order_relaxed);
+    return yes;
+  }();
   return result;
 }
 
@@ -63,7 +67,9 @@ double ticks_per_ns() {
 
 } // namespace
 
-uint64_t fast_stamp() noexcept {
+std::atomic<int> detail::tsc_clock{-1};
+
+uint64_t detail::slow_stamp() noexcept {
 #if defined(__x86_64__)
   if (use_tsc())
     return __rdtsc();
