@@ -390,9 +390,15 @@ public:
           std::move(address), max_hops, true,
           [this, rp, node_name, ref](caf::expected<caf::actor> x) mutable {
             if (x) {
-              // Told first when its node goes (see on_down).
-              if (x->node() != system().node())
-                stand_ins_[x->node()].insert(ref);
+              // Told first when its node goes (see on_down). Stand-ins
+              // that have exited meanwhile leave the list here.
+              if (x->node() != system().node()) {
+                auto& refs = stand_ins_[x->node()];
+                for (auto i = refs.begin(); i != refs.end();)
+                  i = caf::actor_cast<caf::actor>(*i) ? std::next(i)
+                                                      : refs.erase(i);
+                refs.insert(ref);
+              }
               auto relay = relay_of(node_name, *x);
               rp.deliver(std::move(*x), types_of(node_name), std::move(relay));
             } else {
