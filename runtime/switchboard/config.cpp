@@ -501,7 +501,13 @@ private:
       if (!valid_name(name))
         add(errc::config_bad_value, path,
             "a name of letters, digits, '_' and '-'", "'" + name + "'");
+      auto before = errors_.size();
       check_map(path, entry, spec.keys);
+      auto dict = caf::get_if<caf::settings>(&entry);
+      if (spec.check && dict && errors_.size() == before)
+        if (auto err = spec.check(name, *dict))
+          add(errc::config_bad_value, path, "an entry of [" + section + "]",
+              reason_of(err), cfg_.line_of(path));
     }
   }
 

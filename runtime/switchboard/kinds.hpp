@@ -77,6 +77,10 @@ struct section_spec {
   std::string doc;
   /// The keys of each entry.
   std::vector<key_spec> keys;
+  /// Optional: checks an entry beyond its keys' types (keys that need each
+  /// other), as `kind_spec::check` does for instances.
+  std::function<caf::error(const std::string& name, const caf::settings& args)>
+    check = {};
 };
 
 /// Where a kind's instances are declared in a config file.

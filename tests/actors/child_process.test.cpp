@@ -2,15 +2,22 @@
 
 #include <switchboard/actors/child_process.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include <dirent.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
 #include <unistd.h>
+
+#include <switchboard/actors/buffers.hpp>
+#include <switchboard/actors/shared_buffer.hpp>
+#include <switchboard/actors/worker_thread.hpp>
 
 #include "node_fixture.hpp"
 
@@ -543,4 +550,177 @@ TEST_CASE("ready = message needs a channel to say it on") {
   REQUIRE(err);
   CHECK(render(err).find("ready = \"message\" needs a channel")
         != std::string::npos);
+}
+
+// -- shared buffers across processes ------------------------------------------
+
+namespace {
+
+const std::string buffer_child = SWITCHBOARD_BUFFER_CHILD;
+const std::string raw_buffer_child = SWITCHBOARD_RAW_BUFFER_CHILD;
+
+// A node whose child `job` (keys `keys`) gets the process-shared buffer
+// "shared"; the child's lines go to the collector `sink`.
+struct buffer_fixture : node_fixture {
+  explicit buffer_fixture(const std::string& keys, std::shared_ptr<inbox> box =
+                                                     std::make_shared<inbox>())
+      : node_fixture(prepare(box, keys), add_collector_kind), box(box) {}
+
+  static std::string prepare(std::shared_ptr<inbox>& box,
+                             const std::string& keys) {
+    next_box = box;
+    return "[node]\ncontrol = \"none\"\n[buffers]\nshared = { bytes = 100, "
+           "share = \"process\" }\n[actors]\nsink = { kind = \"collector\" "
+           "}\njob = { kind = \"child-process\", to = \"sink\", buffers = "
+           "[\"shared\"], "
+           + keys + " }\n";
+  }
+
+  actors::shared_buffer buffer() {
+    auto buf = actors::named_buffer(node(), "shared");
+    REQUIRE(buf);
+    return *buf;
+  }
+
+  std::shared_ptr<inbox> box;
+};
+
+// Plays `rounds` of ping-pong on the int32 at `i` with a child that
+// answers each odd value with the next even one, while two threads of
+// this process add to another element; returns how often a wait ran
+// into its 10 s timeout (a lost wake-up).
+int ping_pong(const actors::atomic_view<int32_t>& v, size_t i, int32_t rounds) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> noise;
+  for (int t = 0; t < 2; ++t)
+    noise.emplace_back([&] {
+      while (!stop)
+        v.add(i + 2, 1);
+    });
+  int stalls = 0;
+  for (int32_t r = 0; r < rounds; ++r) {
+    v.store(i, 2 * r + 1);
+    v.notify(i);
+    while (*v.load(i) != 2 * r + 2)
+      if (*v.wait(i, 2 * r + 1, 10s) == actors::wait_result::timed_out)
+        ++stalls;
+  }
+  stop = true;
+  for (auto& t : noise)
+    t.join();
+  return stalls;
+}
+
+} // namespace
+
+TEST_CASE("a node and its child share a buffer: exact adds, no lost wake-up, "
+          "and it outlives the child's restarts") {
+  constexpr int64_t adds = 200000;
+  constexpr int32_t rounds = 20000;
+  buffer_fixture f{
+    cmd({buffer_child, std::to_string(adds), std::to_string(rounds)})};
+  {
+    auto buf = f.buffer();
+    CHECK(buf.process_shared());
+    auto v64 = *buf.view<int64_t>();
+    auto v32 = *buf.view<int32_t>();
+    auto hello = f.box->next();
+    REQUIRE(hello.is_object());
+    INFO(hello.dump());
+    CHECK(hello["started"] == 0);
+    CHECK(hello["size"] == 128);
+    // Both sides add at once: every add counts.
+    v32.store(8, 1);
+    v32.notify(8);
+    for (int64_t i = 0; i < adds; ++i)
+      v64.add(0, 1);
+    CHECK(ping_pong(v32, 10, rounds) == 0);
+    auto done = f.box->next(20s);
+    REQUIRE(done.is_object());
+    CHECK(done["added"] == adds);
+    CHECK(done["stalls"] == 0);
+    CHECK(done["ball"] == 2 * rounds);
+    CHECK(*v64.load(0) == 2 * adds);
+    // A restarted child maps the same block: it sees what is there.
+    v64.store(3, 42);
+    REQUIRE(command(f.node(), actors::restart_atom::value));
+    auto again = f.box->next();
+    REQUIRE(again.is_object());
+    CHECK(again["started"] == 1);
+    CHECK(again["marker"] == 42);
+  }
+  f.stop_and_check();
+}
+
+TEST_CASE("a plain C program maps a shared buffer as documented") {
+  constexpr int32_t rounds = 5000;
+  buffer_fixture f{cmd({raw_buffer_child, std::to_string(rounds)})};
+  {
+    auto buf = f.buffer();
+    auto v32 = *buf.view<int32_t>();
+    CHECK(ping_pong(v32, 10, rounds) == 0);
+    auto done = f.box->next(20s);
+    REQUIRE(done.is_object());
+    INFO(done.dump());
+    CHECK(done["stalls"] == 0);
+    CHECK(done["ball"] == 2 * rounds);
+    CHECK(*buf.view<int64_t>()->load(0) == 1000);
+  }
+  f.stop_and_check();
+}
+
+TEST_CASE("a buffer for a child must be process-shared, and one with share "
+          "= parent must have been passed") {
+  auto start_error = [](const std::string& text) {
+    auto cfg = sb::node_config::from_string(text);
+    REQUIRE(cfg);
+    sb::node n{std::move(*cfg)};
+    REQUIRE(!actors::add_builtin_kinds(n.kinds()));
+    auto err = n.start();
+    REQUIRE(err);
+    return render(err);
+  };
+  CHECK(start_error("[node]\ncontrol = \"none\"\n[buffers]\nb = { bytes = 64 "
+                    "}\n[actors]\njob = { kind = \"child-process\", "
+                    + cmd({helper, "echo"}) + ", buffers = [\"b\"] }\n")
+          .find("buffer 'b' is shared by this node's threads only; give it "
+                "share = \"process\"")
+        != std::string::npos);
+  CHECK(start_error("[node]\ncontrol = \"none\"\n[buffers]\nnever_passed = { "
+                    "share = \"parent\" }\n[actors]\nw = { kind = "
+                    "\"worker-thread\", behavior = \"calculator\", buffers = "
+                    "[\"never_passed\"] }\n")
+          .find("the parent passed no shared buffer named 'never_passed'")
+        != std::string::npos);
+}
+
+TEST_CASE("a node whose parent passed a buffer shares it with its workers") {
+  // This process plays the parent: the block is passed the way a
+  // child-process passes it, in SWITCHBOARD_BUFFERS.
+  auto block = actors::shared_buffer::make_process_shared(64);
+  REQUIRE(block);
+  block->view<int64_t>()->store(0, 7);
+  auto entry = "from_test=" + std::to_string(block->fd()) + ":"
+               + std::to_string(block->size());
+  setenv(actors::shared_buffer::env_name, entry.c_str(), 1);
+  actors::behavior_registry behaviors;
+  REQUIRE(!behaviors.add(
+    "bump", [](const json_message&, actors::worker_context& ctx) {
+      auto v = *ctx.buffers.at("from_test").view<int64_t>();
+      return caf::expected<json_message>{
+        json_message::trusted(std::to_string(*v.add(0, 1) + 1))};
+    }));
+  {
+    node_fixture f{"[node]\ncontrol = \"none\"\n[buffers]\nfrom_test = { "
+                   "share = \"parent\" }\n[actors]\nw = { kind = "
+                   "\"worker-thread\", behavior = \"bump\", buffers = "
+                   "[\"from_test\"] }\n",
+                   nullptr, std::move(behaviors)};
+    auto r = f.ask("w", "{}");
+    REQUIRE(r);
+    CHECK(r->text == "8");
+    CHECK(*block->view<int64_t>()->load(0) == 8);
+    f.stop_and_check({}, false);
+  }
+  unsetenv(actors::shared_buffer::env_name);
 }

@@ -4,9 +4,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>
@@ -31,6 +37,44 @@ bool until_waiting(const atomic_view<T>& v, size_t i, size_t n) {
       std::this_thread::yield();
   return false;
 }
+
+// The threads that called `record` and are now asleep in a futex call
+// (futex or futex_waitv), as /proc shows a blocked thread's system call.
+class sleepers {
+public:
+  void record() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    tids_.push_back(static_cast<pid_t>(syscall(SYS_gettid)));
+  }
+
+  // Waits until `n` recorded threads sleep in the kernel, within a deadline.
+  bool until_asleep(size_t n) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      size_t asleep = 0;
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        for (auto tid : tids_) {
+          std::ifstream in{"/proc/self/task/" + std::to_string(tid)
+                           + "/syscall"};
+          std::string nr;
+          in >> nr;
+          if (nr == std::to_string(SYS_futex)
+              || nr == std::to_string(SYS_futex_waitv))
+            ++asleep;
+        }
+      }
+      if (asleep == n)
+        return true;
+      std::this_thread::yield();
+    }
+    return false;
+  }
+
+private:
+  std::mutex mtx_;
+  std::vector<pid_t> tids_;
+};
 
 } // namespace
 
@@ -144,24 +188,29 @@ TEST_CASE("wait returns not-equal at once and timed-out after its timeout") {
   CHECK(std::string{to_string(wait_result::timed_out)} == "timed-out");
 }
 
-TEST_CASE("notify wakes waiters oldest first and says how many") {
+TEST_CASE("notify wakes waiters and says how many") {
   auto buf = shared_buffer::make(64);
   for (bool wide : {false, true}) {
     auto v32 = *buf->view<int32_t>();
     auto v64 = *buf->view<int64_t>();
     std::atomic<int> woken{0};
+    sleepers asleep;
     std::vector<std::thread> waiters;
     for (int t = 0; t < 3; ++t)
       waiters.emplace_back([&] {
+        asleep.record();
         auto r = wide ? v64.wait(1, 0, 10s) : v32.wait(1, 0, 10s);
         if (r && *r == wait_result::ok)
           ++woken;
       });
     REQUIRE((wide ? until_waiting(v64, 1, 3) : until_waiting(v32, 1, 3)));
+    // Counted from just before they sleep: a notify now could come first.
+    REQUIRE(asleep.until_asleep(3));
     // Waiters on another element are not affected.
     CHECK(*(wide ? v64.notify(0) : v32.notify(0)) == 0);
     CHECK(*(wide ? v64.notify(1, 2) : v32.notify(1, 2)) == 2);
-    CHECK(*(wide ? v64.waiting(1) : v32.waiting(1)) == 1);
+    // The two woken leave the count as they return.
+    CHECK((wide ? until_waiting(v64, 1, 1) : until_waiting(v32, 1, 1)));
     CHECK(*(wide ? v64.notify(1) : v32.notify(1)) == 1);
     for (auto& t : waiters)
       t.join();

@@ -263,17 +263,22 @@ TEST_CASE("workers share the buffers they list, across restarts") {
 TEST_CASE("buffer config errors are caught before start") {
   auto cfg = switchboard::node_config::from_string(
     "[buffers]\nok = { bytes = 64 }\nbad = { bytes = \"x\" }\nnone = { }\n"
+    "from_parent = { share = \"parent\" }\nodd = { bytes = 8, share = "
+    "\"nobody\" }\n"
     "[actors]\na = { kind = \"worker-thread\", behavior = \"calculator\", "
     "buffers = [\"ok\", \"ghost\"] }\n");
   REQUIRE(cfg);
   switchboard::kind_registry kinds;
   REQUIRE(!actors::add_builtin_kinds(kinds));
   auto errors = switchboard::validate(*cfg, kinds);
-  REQUIRE(errors.size() == 3);
+  REQUIRE(errors.size() == 4);
   CHECK(errors[0].key == "buffers.bad.bytes");
-  CHECK(errors[1].key == "buffers.none.bytes");
-  CHECK(errors[2].key == "actors.a.buffers[1]");
-  CHECK(errors[2].expected == "the name of an entry of [buffers]");
+  // Only share = "parent" goes without bytes.
+  CHECK(errors[1].key == "buffers.none");
+  CHECK(errors[1].found.find("bytes is required") != std::string::npos);
+  CHECK(errors[2].key == "buffers.odd.share");
+  CHECK(errors[3].key == "actors.a.buffers[1]");
+  CHECK(errors[3].expected == "the name of an entry of [buffers]");
 }
 
 TEST_CASE("a pool with a timeout answers slow requests with a timeout error") {

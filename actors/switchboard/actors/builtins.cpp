@@ -9,6 +9,7 @@
 #include "switchboard/actors/balancer.hpp"
 #include "switchboard/actors/chain.hpp"
 #include "switchboard/actors/router.hpp"
+#include "switchboard/actors/buffers.hpp"
 #include "switchboard/actors/shared_buffer.hpp"
 
 #include <caf/actor_system_config.hpp>

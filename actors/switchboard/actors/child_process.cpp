@@ -37,6 +37,8 @@
 #include <switchboard/restart_policy.hpp>
 #include <switchboard/status.hpp>
 
+#include "switchboard/actors/buffers.hpp"
+
 namespace switchboard::actors {
 
 namespace {
@@ -74,6 +76,8 @@ struct child_options {
   caf::timespan ready_timeout{std::chrono::seconds(30)};
   // A listening socket the child inherits at fd 3 (LISTEN_FDS); not owned.
   int listen_fd = -1;
+  // Process-shared buffers the child gets at every start, by name.
+  std::map<std::string, shared_buffer> buffers;
 };
 
 bool is_message_mode(const std::string& mode) {
@@ -174,7 +178,7 @@ public:
         if (state_ != state::running)
           return not_running();
         if (::kill(pid_, sig) != 0)
-          return make_error(errc::io_error,
+          return make_error(switchboard::errc::io_error,
                             opt_.name + ": kill: " + std::strerror(errno));
         return caf::ok_atom::value;
       },
@@ -182,7 +186,8 @@ public:
         if (state_ == state::waiting) {
           ++generation_;
           state_ = state::stopped;
-          fail_held(make_error(errc::no_channel, opt_.name + " was stopped"));
+          fail_held(make_error(switchboard::errc::no_channel,
+                               opt_.name + " was stopped"));
         }
         if (state_ != state::running && state_ != state::stopping)
           return caf::ok_atom::value;
@@ -230,7 +235,7 @@ public:
         if (state_ != state::running)
           return not_running();
         if (in_ == nullptr)
-          return make_error(errc::no_channel,
+          return make_error(switchboard::errc::no_channel,
                             opt_.name + " has no stdin pipe (stdin = \""
                               + opt_.in_mode + "\")");
         in_->shutdown_write();
@@ -297,7 +302,8 @@ public:
       reaped_ = true;
     }
     close_io();
-    auto err = make_error(errc::child_exited, opt_.name + " stopped");
+    auto err =
+      make_error(switchboard::errc::child_exited, opt_.name + " stopped");
     fail_pending(err);
     fail_held(err);
     for (auto& rp : stop_waiters_)
@@ -327,7 +333,7 @@ private:
   }
 
   caf::error not_running() {
-    return make_error(errc::no_channel,
+    return make_error(switchboard::errc::no_channel,
                       opt_.name + " is not running (" + state_name() + ")");
   }
 
@@ -346,14 +352,14 @@ private:
       // Text lines: the message is a JSON string, written as its content.
       auto parsed = json::parse(m.text, nullptr, false);
       if (!parsed.is_string())
-        return make_error(errc::bad_message,
+        return make_error(switchboard::errc::bad_message,
                           opt_.name
                             + ": format = \"text\" takes JSON strings, got "
                             + truncated(m.text));
       auto s = parsed.get<std::string>();
       if (framing_of(opt_.in_mode) == framing::lines
           && s.find('\n') != std::string::npos)
-        return make_error(errc::bad_message,
+        return make_error(switchboard::errc::bad_message,
                           opt_.name + ": a text line may not hold a newline");
       return s;
     }
@@ -367,10 +373,10 @@ private:
       return not_running();
     bool running = state_ == state::running && link_->attached();
     if (!running && held_.size() >= opt_.max_held)
-      return make_error(errc::queue_full, opt_.name
-                                            + " is restarting and holds "
-                                            + std::to_string(held_.size())
-                                            + " messages already (max-held)");
+      return make_error(switchboard::errc::queue_full,
+                        opt_.name + " is restarting and holds "
+                          + std::to_string(held_.size())
+                          + " messages already (max-held)");
     auto& x = *current_mailbox_element();
     bool is_request = x.mid.is_request();
     auto out = link_->prepare(x.move_content_to_message(), is_request);
@@ -399,14 +405,14 @@ private:
       auto parsed = json::parse(m.text, nullptr, false);
       auto i = parsed.is_object() ? parsed.find(opt_.correlate) : parsed.end();
       if (!parsed.is_object() || i == parsed.end())
-        return make_error(errc::bad_message,
+        return make_error(switchboard::errc::bad_message,
                           opt_.name + ": a request needs the field \""
                             + opt_.correlate + "\" (correlate)");
       key = i->dump();
       if (by_key_.count(key) > 0)
-        return make_error(errc::bad_message, opt_.name + ": a request with "
-                                               + opt_.correlate + " = " + key
-                                               + " is already waiting");
+        return make_error(switchboard::errc::bad_message,
+                          opt_.name + ": a request with " + opt_.correlate
+                            + " = " + key + " is already waiting");
     }
     auto text = encode(m);
     if (!text)
@@ -415,15 +421,15 @@ private:
       return not_running();
     if (state_ != state::running || out_msg_ == nullptr) {
       if (state_ == state::running)
-        return make_error(errc::no_channel,
+        return make_error(switchboard::errc::no_channel,
                           opt_.name + " has no message channel (stdin = \""
                             + opt_.in_mode + "\", ipc = \"" + opt_.ipc + "\")");
       // Restarting: held, up to a bound.
       if (held_.size() >= opt_.max_held)
-        return make_error(errc::queue_full, opt_.name
-                                              + " is restarting and holds "
-                                              + std::to_string(held_.size())
-                                              + " messages already (max-held)");
+        return make_error(switchboard::errc::queue_full,
+                          opt_.name + " is restarting and holds "
+                            + std::to_string(held_.size())
+                            + " messages already (max-held)");
       held h;
       h.text = std::move(*text);
       h.key = std::move(key);
@@ -438,7 +444,8 @@ private:
       return caf::delegated<json_message>{};
     }
     if (!out_msg_->write(std::move(*text)))
-      return make_error(errc::io_error, opt_.name + ": the channel is closed");
+      return make_error(switchboard::errc::io_error,
+                        opt_.name + ": the channel is closed");
     if (!is_request)
       return caf::delegated<json_message>{};
     auto rp = make_response_promise<json_message>();
@@ -467,8 +474,8 @@ private:
       }
       if (!out_msg_->write(std::move(h.text))) {
         if (h.is_request)
-          h.rp.deliver(
-            make_error(errc::io_error, opt_.name + ": write failed"));
+          h.rp.deliver(make_error(switchboard::errc::io_error,
+                                  opt_.name + ": write failed"));
         continue;
       }
       if (h.is_request)
@@ -586,8 +593,8 @@ private:
       // Channels and sockets meant for this node are not the child's.
       spec.env = bridges::current_environment(
         {"NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE",
-         "SWITCHBOARD_CHANNEL_FD", "LISTEN_FDS", "LISTEN_PID",
-         "LISTEN_FDNAMES"});
+         "SWITCHBOARD_CHANNEL_FD", shared_buffer::env_name, "LISTEN_FDS",
+         "LISTEN_PID", "LISTEN_FDNAMES"});
     for (auto& kv : opt_.env)
       bridges::set_env(spec.env, kv.first, kv.second);
     // The child's ends, closed here once it has them.
@@ -648,6 +655,19 @@ private:
         bridges::set_env(spec.env, "NODE_CHANNEL_SERIALIZATION_MODE", "json");
       }
     }
+    if (!opt_.buffers.empty()) {
+      // Each block's memfd follows the other fds; the child learns which
+      // is which from SWITCHBOARD_BUFFERS (shared_buffer::from_parent).
+      std::string list;
+      for (auto& [name, buf] : opt_.buffers) {
+        spec.fds.push_back(buf.fd());
+        if (!list.empty())
+          list += ',';
+        list += name + "=" + std::to_string(spec.fds.size() - 1) + ":"
+                + std::to_string(buf.size());
+      }
+      bridges::set_env(spec.env, shared_buffer::env_name, list);
+    }
     if (!pipes_ok)
       return fail_start(std::string{"pipe: "} + std::strerror(errno));
     auto child = bridges::spawn_process(spec);
@@ -674,7 +694,7 @@ private:
     });
     readers_ = 0;
     auto on_error = [this](caf::error err) {
-      if (is(err, errc::frame_too_large)) {
+      if (is(err, switchboard::errc::frame_too_large)) {
         event(json{{"event", "error"},
                    {"reason", render(err) + " (max-frame); restarting"}});
         failed_by_us_ = true;
@@ -772,7 +792,8 @@ private:
                   + " ms (ready = \"message\")";
     event(json{{"event", "error"}, {"reason", reason}});
     for (auto& rp : start_waiters_)
-      rp.deliver(make_error(errc::timeout, opt_.name + ": " + reason));
+      rp.deliver(
+        make_error(switchboard::errc::timeout, opt_.name + ": " + reason));
     start_waiters_.clear();
     failed_by_us_ = true;
     stop_child();
@@ -902,9 +923,9 @@ private:
         exit_.signal != 0 ? json(strsignal_name(exit_.signal)) : json(nullptr);
     }
     event(ev);
-    fail_pending(
-      make_error(errc::child_exited, opt_.name + " exited before it answered ("
-                                       + describe_exit() + ")"));
+    fail_pending(make_error(switchboard::errc::child_exited,
+                            opt_.name + " exited before it answered ("
+                              + describe_exit() + ")"));
     auto what = intent_;
     intent_ = intent::none;
     bool failed = failed_by_us_ || !exit_.error.empty() || exit_.signal != 0
@@ -917,7 +938,8 @@ private:
         return;
       case intent::stay_stopped:
         state_ = state::stopped;
-        fail_held(make_error(errc::no_channel, opt_.name + " was stopped"));
+        fail_held(make_error(switchboard::errc::no_channel,
+                             opt_.name + " was stopped"));
         for (auto& rp : stop_waiters_)
           rp.deliver(caf::ok_atom::value);
         stop_waiters_.clear();
@@ -935,18 +957,19 @@ private:
       describe_exit());
     if (d.action == restart_decision::stay_stopped) {
       state_ = state::stopped;
-      fail_held(make_error(errc::no_channel,
+      fail_held(make_error(switchboard::errc::no_channel,
                            opt_.name + " exited (" + describe_exit() + ")"));
       for (auto& rp : start_waiters_)
-        rp.deliver(make_error(errc::child_exited, describe_exit()));
+        rp.deliver(
+          make_error(switchboard::errc::child_exited, describe_exit()));
       start_waiters_.clear();
       return;
     }
     if (d.action == restart_decision::give_up) {
       state_ = state::gave_up;
       event(json::parse(d.event()));
-      auto err =
-        make_error(errc::no_channel, opt_.name + " gave up: " + d.reason);
+      auto err = make_error(switchboard::errc::no_channel,
+                            opt_.name + " gave up: " + d.reason);
       fail_held(err);
       for (auto& rp : start_waiters_)
         rp.deliver(err);
@@ -1141,6 +1164,15 @@ kind_spec child_process_kind() {
     {"ready-timeout", value_type::timespan, false,
      "with ready = \"message\": how long a child may take to be ready "
      "before it is stopped as failed (default 30s)"},
+    {"buffers",
+     value_type::string_list,
+     false,
+     "[buffers] entries with share = \"process\" (or \"parent\") the "
+     "child maps: their memfds at every start, named in "
+     "SWITCHBOARD_BUFFERS",
+     {},
+     std::nullopt,
+     "buffers"},
   };
   for (auto& k : restart_policy::keys("the child", restart_policy{}))
     result.keys.push_back(std::move(k));
@@ -1151,7 +1183,7 @@ kind_spec child_process_kind() {
     if (auto cmd = caf::get_if<std::vector<std::string>>(&a, "command"))
       o.argv = *cmd;
     if (o.argv.empty() || o.argv.front().empty())
-      return make_error(errc::config_bad_value,
+      return make_error(switchboard::errc::config_bad_value,
                         ctx.name + ": command is empty");
     if (auto env = caf::get_if<caf::settings>(&a, "env"))
       for (auto& kvp : *env) {
@@ -1185,16 +1217,29 @@ kind_spec child_process_kind() {
     o.ready_message = caf::get_or(a, "ready", "started") == "message";
     o.ready_timeout = caf::get_or(a, "ready-timeout", o.ready_timeout);
     if (o.ready_message && o.ipc != "json" && !is_message_mode(o.out_mode))
-      return make_error(errc::config_bad_value,
+      return make_error(switchboard::errc::config_bad_value,
                         ctx.name
                           + ": ready = \"message\" needs a channel the child "
                             "can say it on (ipc = \"json\" or stdout "
                             "lines)");
     if (o.ipc == "binary" && !o.correlate.empty())
-      return make_error(errc::config_bad_value,
+      return make_error(switchboard::errc::config_bad_value,
                         ctx.name
                           + ": correlate pairs JSON replies; ipc = \"binary\" "
                             "pairs replies by itself");
+    if (auto names = caf::get_if<std::vector<std::string>>(&a, "buffers"))
+      for (auto& b : *names) {
+        auto buf = named_buffer(ctx.node, b);
+        if (!buf)
+          return std::move(buf.error());
+        if (!buf->process_shared())
+          return make_error(switchboard::errc::config_bad_value,
+                            ctx.name + ": buffer '" + b
+                              + "' is shared by this node's threads only; "
+                                "give it share = \"process\" to pass it "
+                                "to a child");
+        o.buffers.emplace(b, std::move(*buf));
+      }
     // Set by the cluster kind only, never by a config.
     o.listen_fd = static_cast<int>(caf::get_or(a, "_listen-fd", int64_t{-1}));
     auto& n = ctx.node;

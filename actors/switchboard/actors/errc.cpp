@@ -17,6 +17,7 @@ const char* to_string(errc x) {
     case errc::out_of_memory: return "out_of_memory";
     case errc::bad_calculation: return "bad_calculation";
     case errc::unknown_behavior: return "unknown_behavior";
+    case errc::buffer_unavailable: return "buffer_unavailable";
   }
   return "unknown_errc";
 }

@@ -29,6 +29,9 @@ enum class errc : uint8_t {
   bad_calculation = 6,
   /// No behaviour is registered under the name.
   unknown_behavior = 7,
+  /// A process-shared buffer could not be made, mapped or found among those
+  /// the parent passed; the context says why.
+  buffer_unavailable = 8,
 };
 
 /// The CAF error category of `errc`.

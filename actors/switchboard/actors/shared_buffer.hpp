@@ -1,16 +1,24 @@
 // switchboard: an embeddable C++ actor runtime. MIT License.
 
-// Shared memory for the actors of one node: the C++ twin of Node's
-// SharedArrayBuffer with Atomics.
+// Shared memory: the C++ twin of Node's SharedArrayBuffer with Atomics, and
+// a step past it, since a block can also be shared with child processes.
 //
 // A `shared_buffer` is a handle to a reference-counted, cache-line-aligned,
 // zeroed block. Copying the handle (e.g. into a message) shares the block;
 // the block lives until the last handle is gone. Typed views give atomic
 // operations on its elements, and `wait`/`notify` with the semantics of
-// `Atomics.wait`/`Atomics.notify`: a waiter registers under the buffer's
-// lock after checking the value, and `notify` wakes (and counts) exactly the
-// waiters it removes, each on a futex word of its own, so no wake-up is lost
-// and the count is exact.
+// `Atomics.wait`/`Atomics.notify`.
+//
+// `wait` and `notify` are futexes on the element itself, as V8's are: the
+// kernel checks the value and queues the waiter in one step, so a notify
+// that comes between a waiter's check and its sleep is never lost, and
+// `notify` returns the exact number the kernel woke. A 64-bit element is
+// waited on with both of its halves (futex_waitv, Linux 5.16) and woken
+// through its low half. A block made with `make_process_shared` lives in a
+// memfd: a child process that gets the fd maps the same memory, and the
+// same views, waits and notifies work across the processes (shared, not
+// private, futexes). conf/README.md (`[buffers]`) documents the layout for
+// programs that map it without switchboard.
 //
 // Usage:
 // ~~~
@@ -27,6 +35,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 #include <caf/error.hpp>
@@ -56,11 +65,11 @@ namespace internal {
 struct buffer_block;
 
 /// Waits on the `width`-byte (4 or 8) element at `addr` if it holds
-/// `expected` (compared under the block's lock).
+/// `expected` (compared by the kernel as it queues the waiter).
 wait_result wait_at(buffer_block& block, const void* addr, size_t width,
                     uint64_t expected, caf::timespan timeout);
 
-/// Wakes up to `count` waiters on `addr`, oldest first; returns how many.
+/// Wakes up to `count` waiters on `addr`; returns how many woke.
 size_t notify_at(buffer_block& block, const void* addr, size_t count);
 
 /// How many wait on `addr`.
@@ -70,7 +79,7 @@ size_t waiting_at(buffer_block& block, const void* addr);
 
 /// A typed, atomic view of (part of) a shared buffer. Keeps the buffer
 /// alive. Thread-safe: every operation is one atomic access (sequentially
-/// consistent), `wait` and `notify` take the buffer's lock.
+/// consistent); `wait` and `notify` are futex calls on the element.
 template<class T>
 class atomic_view {
 public:
@@ -159,8 +168,9 @@ public:
                              static_cast<unsigned_t>(expected), timeout);
   }
 
-  /// Wakes up to `count` threads waiting on the element at `i`, oldest
-  /// first; returns how many woke.
+  /// Wakes up to `count` threads waiting on the element at `i` (in this
+  /// process or, for a process-shared block, any process that maps it),
+  /// oldest first; returns how many woke.
   caf::expected<size_t>
   notify(size_t i, size_t count = std::numeric_limits<size_t>::max()) const {
     if (auto err = check(i))
@@ -168,7 +178,9 @@ public:
     return internal::notify_at(*block_, base_ + i, count);
   }
 
-  /// How many threads wait on the element at `i` right now.
+  /// How many threads wait on the element at `i` right now (those that
+  /// wait through a switchboard view; a program that waits with a raw
+  /// futex call is not counted).
   caf::expected<size_t> waiting(size_t i) const {
     if (auto err = check(i))
       return err;
@@ -203,20 +215,47 @@ private:
   size_t length_;
 };
 
-/// A handle to a block of memory the actors of one node share. Passing the
-/// handle in a message shares the block (no copy); sending it to another
-/// node fails with `errc::not_shareable`.
+/// A handle to a block of memory the actors of one node share, and with
+/// `make_process_shared`, its child processes too. Passing the handle in a
+/// message shares the block (no copy); sending it to another node fails
+/// with `errc::not_shareable`.
 class shared_buffer {
 public:
   /// How many bytes blocks are aligned to (and their sizes rounded up to).
   static constexpr size_t alignment = 64;
 
+  /// The largest block (element offsets are kept in 32 bits of 4 bytes).
+  static constexpr size_t max_size = size_t{1} << 34;
+
+  /// The environment variable that tells a child process which blocks its
+  /// parent passed: `NAME=FD:BYTES`, comma-separated.
+  static constexpr const char* env_name = "SWITCHBOARD_BUFFERS";
+
   /// An invalid handle.
   shared_buffer() = default;
 
   /// Allocates a zeroed block of at least `bytes` bytes (rounded up to a
-  /// multiple of `alignment`).
+  /// multiple of `alignment`) for the threads of this process.
   static caf::expected<shared_buffer> make(size_t bytes);
+
+  /// Makes a zeroed block of at least `bytes` bytes in a memfd (named
+  /// `name` in /proc/PID/fd), which a child process can map: pass `fd()`.
+  /// @returns `errc::buffer_unavailable` with the system's reason when the
+  ///          memfd cannot be made or mapped.
+  static caf::expected<shared_buffer>
+  make_process_shared(size_t bytes, const std::string& name = "switchboard");
+
+  /// Maps the process-shared block of `bytes` bytes (as `size()` gave in
+  /// the process that made it) behind `fd`. The block keeps its own
+  /// duplicate of `fd`.
+  static caf::expected<shared_buffer> map(int fd, size_t bytes);
+
+  /// The block the parent process passed as `name` (listed in the
+  /// environment variable `env_name`). Every call for one name returns the
+  /// same block.
+  /// @returns `errc::buffer_unavailable` naming what the parent passed when
+  ///          it passed no block of that name.
+  static caf::expected<shared_buffer> from_parent(const std::string& name);
 
   /// Whether the handle refers to a block.
   bool valid() const noexcept {
@@ -228,6 +267,15 @@ public:
 
   /// The block's first byte.
   std::byte* data() const noexcept;
+
+  /// Whether other processes can map the block (`make_process_shared`,
+  /// `map`, `from_parent`).
+  bool process_shared() const noexcept;
+
+  /// The memfd behind a process-shared block, owned by the block (-1 for a
+  /// block of this process only). A child process that gets it (without
+  /// FD_CLOEXEC) maps the block with `map(fd, size())`.
+  int fd() const noexcept;
 
   /// How many handles (and views) share the block.
   long use_count() const noexcept {
@@ -282,7 +330,8 @@ private:
 /// The error a serializer gets for a buffer: it cannot leave its node.
 caf::error not_shareable_error();
 
-/// Buffers travel only between actors of one node: any serializer (BASP to
+/// Buffers travel only between actors of one node (a child process gets a
+/// process-shared block by its fd, at start): any serializer (BASP to
 /// another node, a persistent store) gets `errc::not_shareable`; printing
 /// shows the size.
 /// @relates shared_buffer

@@ -452,47 +452,6 @@ behavior_registry builtin_behaviors() {
   return result;
 }
 
-section_spec buffers_section() {
-  return {"buffers",
-          "shared buffers that worker pools list by name",
-          {{"bytes",
-            value_type::integer,
-            true,
-            "the buffer's size, rounded up to whole 64-byte cache lines",
-            {},
-            1}}};
-}
-
-namespace {
-
-// The node's named buffers, made on first use.
-struct buffer_store {
-  std::mutex mtx;
-  std::map<std::string, shared_buffer> buffers;
-};
-
-} // namespace
-
-caf::expected<shared_buffer> named_buffer(node& n, const std::string& name) {
-  auto store = n.shared_state<buffer_store>("switchboard.actors.buffers", [] {
-    return std::make_shared<buffer_store>();
-  });
-  std::lock_guard<std::mutex> guard{store->mtx};
-  if (auto i = store->buffers.find(name); i != store->buffers.end())
-    return i->second;
-  auto bytes =
-    caf::get_if<int64_t>(&n.config().content(), "buffers." + name + ".bytes");
-  if (!bytes || *bytes < 1)
-    return switchboard::make_error(switchboard::errc::config_unknown_actor,
-                                   "no buffer named '" + name
-                                     + "' in [buffers]");
-  auto buf = shared_buffer::make(static_cast<size_t>(*bytes));
-  if (!buf)
-    return buf;
-  store->buffers.emplace(name, *buf);
-  return buf;
-}
-
 namespace {
 
 // A worker thread restarts in milliseconds, so its delays start shorter

@@ -39,6 +39,7 @@
 #include <switchboard/json_message.hpp>
 #include <switchboard/kinds.hpp>
 
+#include "switchboard/actors/buffers.hpp"
 #include "switchboard/actors/shared_buffer.hpp"
 
 namespace switchboard::actors {
@@ -80,14 +81,6 @@ private:
 
 /// The behaviours switchboard ships: "calculator" (calculator.hpp).
 behavior_registry builtin_behaviors();
-
-/// The `[buffers]` section: `NAME = { bytes = N }` declares a shared buffer
-/// that workers listing NAME in their `buffers` key share.
-section_spec buffers_section();
-
-/// The buffer `name` of `[buffers]` in `n`'s config, made on first use and
-/// shared by every pool that lists it.
-caf::expected<shared_buffer> named_buffer(node& n, const std::string& name);
 
 /// The `worker-thread` kind, running the behaviours in `behaviors`.
 /// Keys: `behavior` (required), `count` (default 1), `dispatch`, `restart`,
