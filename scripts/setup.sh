@@ -2,14 +2,18 @@
 # Installs every Debian package switchboard needs to build, test and
 # benchmark. Idempotent and non-interactive; runs apt only when something is
 # missing. Needs root or sudo for that. With --tests it also installs what
-# only the tests need: chromium, for the dashboard's browser test.
+# only the tests need: chromium, for the dashboard's browser test, the Node
+# clients (npm) and promtool; with --bench the Node clients the benchmarks'
+# peers use. Without either, only what building and running a node needs.
 set -euo pipefail
 
 for_tests=0
+for_bench=0
 for a in "$@"; do
   case "$a" in
     --tests) for_tests=1 ;;
-    *) echo "setup: unknown option $a (expected --tests)" >&2; exit 2 ;;
+    --bench) for_bench=1 ;;
+    *) echo "setup: unknown option $a (expected --tests or --bench)" >&2; exit 2 ;;
   esac
 done
 
@@ -48,6 +52,7 @@ done
 # ./node_modules. playwright-core brings no browser: the test drives
 # Debian's chromium.
 node_clients() {
+  [ "$for_tests" -eq 1 ] || [ "$for_bench" -eq 1 ] || return 0
   local root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   if [ ! -d "$root/node_modules/ioredis" ] || [ ! -d "$root/node_modules/playwright-core" ]; then
@@ -60,6 +65,7 @@ node_clients() {
 # prometheus package, unpacked into the build directory: installing the
 # package would also install (and on a systemd machine start) a server.
 promtool_tool() {
+  [ "$for_tests" -eq 1 ] || return 0
   local root dir deb
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   dir="$root/${BUILD_DIR:-build}/tools"

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <mutex>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -42,9 +44,10 @@ log_level event_level(std::string_view event) noexcept {
 
 namespace {
 
-// The node log `log_anywhere` writes through.
+// The node logs `log_anywhere` may write through, oldest first: it takes
+// the last, so when that one goes the one made before it takes over.
 std::mutex anywhere_mtx;
-node_log* anywhere = nullptr;
+std::vector<node_log*> anywhere;
 
 } // namespace
 
@@ -54,20 +57,20 @@ node_log::node_log(std::string node, log_level min, log_format format,
   if (!anywhere_here)
     return;
   std::lock_guard<std::mutex> guard{anywhere_mtx};
-  anywhere = this;
+  anywhere.push_back(this);
 }
 
 node_log::~node_log() {
   std::lock_guard<std::mutex> guard{anywhere_mtx};
-  if (anywhere == this)
-    anywhere = nullptr;
+  anywhere.erase(std::remove(anywhere.begin(), anywhere.end(), this),
+                 anywhere.end());
 }
 
 void log_anywhere(log_level level, std::string_view actor,
                   std::string_view text) {
   std::lock_guard<std::mutex> guard{anywhere_mtx};
-  if (anywhere != nullptr) {
-    anywhere->write(level, actor, text);
+  if (!anywhere.empty()) {
+    anywhere.back()->write(level, actor, text);
     return;
   }
   static node_log fallback{"-", log_level::debug, log_format::text, stderr,

@@ -1350,8 +1350,8 @@ private:
       return;
     }
     last_drop_log_ = now;
-    node_.log(log_level::warn, {},
-              "dropped a message to " + address_ + ": " + why
+    node_.log(log_level::warn, address_,
+              "dropped a message: " + why
                 + (drops_unlogged_ > 0
                      ? " (and " + std::to_string(drops_unlogged_) + " more)"
                      : ""));

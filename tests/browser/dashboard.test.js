@@ -193,11 +193,18 @@ async function checkWithoutToken(dir) {
     assert.equal(Number(await get(port, '/dashboard/')), 200);
     assert.equal(Number(await get(port, '/dashboard/', { host: `localhost:${port}` })), 200);
     assert.equal(Number(await get(port, '/dashboard/', { host: `rebound.example:${port}` })), 403);
+    // A name that only starts like a loopback address is a name.
+    assert.equal(Number(await get(port, '/dashboard/', { host: `127.0.0.1.rebound.example:${port}` })), 403);
+    assert.equal(Number(await get(port, '/dashboard/', { host: `127.1.2.3:${port}` })), 200);
     assert.equal(await upgrade(port, { headers: { host: `rebound.example:${port}` },
       origin: `http://rebound.example:${port}` }), 403);
     assert.equal(await upgrade(port, { origin: `http://127.0.0.1:${port}` }), 101);
   } finally {
+    const exited = open.exitCode !== null
+      ? Promise.resolve()
+      : new Promise((resolve) => open.once('exit', resolve));
     open.kill('SIGTERM');
+    await exited;
   }
 }
 

@@ -38,10 +38,6 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// A snapshot carries at most this many log lines: a page that has just
-// connected gets every kept one.
-constexpr size_t log_lines_per_snapshot = node_log::kept;
-
 // A page's requests in flight, and its replies not written yet, at most.
 constexpr size_t max_pending = 64;
 
@@ -217,9 +213,9 @@ struct dashboard_live::impl {
   }
 
   std::string snapshot_for(dashboard_client& c) {
+    // At most the node_log::kept lines the log keeps: a page that has just
+    // connected gets all of them.
     auto lines = owner.logs().since(c.log_seq);
-    if (lines.size() > log_lines_per_snapshot)
-      lines.erase(lines.begin(), lines.end() - log_lines_per_snapshot);
     json log = json::array();
     for (auto& r : lines) {
       log.push_back(json{{"seq", r.seq},
@@ -255,7 +251,7 @@ struct dashboard_live::impl {
       fail("a message is one JSON object");
       return;
     }
-    if (c.in_flight >= max_pending || c.replies.size() >= max_pending) {
+    if (c.in_flight >= max_pending) {
       fail("too many requests in flight (" + std::to_string(max_pending)
            + " at most)");
       return;
@@ -407,6 +403,16 @@ int dashboard_live::on_callback(lws* wsi, lws_callback_reasons reason,
       slot->rx.append(data, len);
       if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
         return 0;
+      if (slot->replies.size() >= max_pending) {
+        // A page that sends and never reads would grow its reply queue
+        // without end.
+        static const char why[] = "the page reads none of its replies";
+        lws_close_reason(
+          wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+          reinterpret_cast<unsigned char*>(const_cast<char*>(why)),
+          sizeof(why) - 1);
+        return -1;
+      }
       std::string text;
       text.swap(slot->rx);
       d.on_message(*slot, text);

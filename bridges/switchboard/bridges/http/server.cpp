@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -643,8 +644,13 @@ private:
       host.resize(colon);
     }
     auto bound_host = bound_.substr(0, bound_.rfind(':'));
+    // A loopback address itself, never a name that merely starts like one
+    // ("127.0.0.1.evil.example" is a name its owner can rebind).
+    in_addr v4;
+    bool loopback_v4 = inet_pton(AF_INET, host.c_str(), &v4) == 1
+                       && (ntohl(v4.s_addr) >> 24) == 127;
     return host == "localhost" || host == "[::1]" || host == bound_host
-           || host.rfind("127.", 0) == 0;
+           || loopback_v4;
   }
 
   // A browser names the page's origin in a WebSocket upgrade: one from
@@ -1270,9 +1276,9 @@ caf::expected<server_options> read_options(const caf::settings& args,
                  + " (not a loopback address) needs a token");
     for (auto ch : token)
       if (ch <= ' ' || ch >= 127 || ch == '"' || ch == ',' || ch == ';'
-          || ch == '\\' || ch == '&' || ch == '%' || ch == '+')
+          || ch == '\\' || ch == '&' || ch == '%' || ch == '+' || ch == '#')
         return bad("with the dashboard, the token may hold letters, digits "
-                   "and punctuation but no space, \", ; \\ & % or +");
+                   "and punctuation but no space, \", ; \\ & % + or #");
     if (token.size() > 500)
       return bad("with the dashboard, the token is 500 characters at most");
     auto dir = find_dashboard_dir(caf::get_or(args, "dashboard-dir", ""));
