@@ -4,6 +4,9 @@
 // node through its control socket.
 
 #include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -56,6 +59,8 @@ verbs:
                           a supervised child or cluster
   metrics                 the node's metrics in Prometheus text
   trace ADDRESS           the messages an actor receives and sends, live
+  reload [CONFIG]         apply a changed config file to a running node
+                          (--dry-run only shows what would change)
 
 `switchboard VERB --help` describes one verb.
 )";
@@ -140,6 +145,22 @@ sent, bytes, errors, drops, dead letters, restarts, mailbox depth, open
 connections, processing time and request latency; per child process its
 pid, uptime, memory and CPU; per peer node up/down and round trip. The same
 text is at GET /metrics on an http bridge.
+)";
+
+constexpr const char* reload_help =
+  R"(usage: switchboard reload [CONFIG] [--dry-run] [options]
+
+Makes a running node take its config file again (or CONFIG, with the node's
+command-line overrides): the file is checked first, and one that does not
+pass changes nothing and prints why. Otherwise the node stops the entries
+the file drops, restarts those it changes (child processes one at a time,
+each ready before the next) and starts the new ones; every other entry
+keeps running, connections and children included. Keys a running node
+cannot change ([node] listen, the scheduler, ...) are listed and take
+effect at its next start. SIGHUP does the same with the node's own file.
+Without a node chosen, CONFIG's node is asked. Prints the plan:
+  - bridges.old (stopped)   ~ actors.job (restarted)   + actors.new (started)
+--dry-run prints it without applying it.
 )";
 
 constexpr const char* trace_help =
@@ -519,6 +540,52 @@ int metrics(std::vector<std::string> args) {
   return 0;
 }
 
+int reload(std::vector<std::string> args) {
+  if (wants_help(args)) {
+    std::printf("%s%s", reload_help, target_help);
+    return 0;
+  }
+  bool dry_run = false;
+  bool node_chosen = false;
+  std::vector<std::string> rest;
+  for (auto& a : args) {
+    if (a == "--dry-run")
+      dry_run = true;
+    else
+      rest.push_back(a);
+    if (a == "--node" || a == "--control" || a == "--config")
+      node_chosen = true;
+  }
+  target t;
+  if (auto err = parse_target(rest, t); !err.empty())
+    return usage_error(err, reload_help);
+  if (rest.size() > 1)
+    return usage_error("reload takes one CONFIG at most", reload_help);
+  json req{{"op", "reload"}, {"dry_run", dry_run}};
+  if (!rest.empty()) {
+    auto file = rest.front();
+    char resolved[PATH_MAX];
+    if (realpath(file.c_str(), resolved) == nullptr) {
+      std::fprintf(stderr, "switchboard: %s: %s\n", file.c_str(),
+                   std::strerror(errno));
+      return 1;
+    }
+    req["file"] = std::string{resolved};
+    if (!node_chosen) {
+      auto cfg = switchboard::node_config::from_file(file);
+      if (cfg)
+        t.control = cfg->control_path();
+    }
+  }
+  json reply;
+  if (!call(t, req, reply))
+    return 1;
+  if (dry_run)
+    std::printf("plan (not applied):\n");
+  std::fputs(reply.value("text", std::string{}).c_str(), stdout);
+  return reply["plan"]["failed"].empty() ? 0 : 1;
+}
+
 int trace(std::vector<std::string> args) {
   if (wants_help(args)) {
     std::printf("%s%s", trace_help, target_help);
@@ -709,6 +776,8 @@ int main(int argc, char** argv) {
     return ctl(std::move(args));
   if (verb == "metrics")
     return metrics(std::move(args));
+  if (verb == "reload")
+    return reload(std::move(args));
   if (verb == "trace")
     return trace(std::move(args));
   std::fprintf(stderr, "switchboard: unknown verb '%s'\n\n%s", verb.c_str(),

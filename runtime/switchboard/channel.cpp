@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -32,6 +33,27 @@ struct connect_req {
   channel* owner;
   std::function<void(caf::error)> done;
 };
+
+// A write that carries an fd: libuv sends a handle, so the fd is wrapped
+// in one for the write and closed with it afterwards.
+struct handle_write_req {
+  uv_write_t req;
+  channel* owner;
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+};
+
+// Whether `fd` is a TCP socket (else, for our purposes, a Unix one).
+bool is_inet_socket(int fd) {
+  int domain = 0;
+  socklen_t len = sizeof(domain);
+  return ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0
+         && (domain == AF_INET || domain == AF_INET6);
+}
 
 // channel_callbacks as a handler, owned by the channel.
 class callback_handler final : public channel_handler {
@@ -63,6 +85,13 @@ public:
       cb_.on_write_error(std::move(err));
   }
 
+  void on_fd(int fd) override {
+    if (cb_.on_fd)
+      cb_.on_fd(fd);
+    else
+      ::close(fd);
+  }
+
 private:
   channel_callbacks cb_;
 };
@@ -74,19 +103,25 @@ caf::error uv_error(const char* what, int rc) {
 
 } // namespace
 
+void channel_handler::on_fd(int fd) {
+  ::close(fd);
+}
+
 channel::channel(framing how, size_t max_frame)
     : decoder_(how, max_frame), how_(how) {}
 
 channel::~channel() {
   set_handler(nullptr);
+  drop_queue();
 }
 
-void channel::init_handles(uv_loop_s* loop, bool tcp) {
+void channel::init_handles(uv_loop_s* loop, bool tcp, bool ipc) {
   tcp_ = tcp;
+  ipc_ = ipc;
   if (tcp)
     uv_tcp_init(loop, &h_.tcp);
   else
-    uv_pipe_init(loop, &h_.pipe, 0);
+    uv_pipe_init(loop, &h_.pipe, ipc ? 1 : 0);
   h_.handle.data = this;
   open_handles_ = 1;
   last_read_ = uv_now(loop);
@@ -104,6 +139,37 @@ channel* channel::open(uv_loop_s* loop, int fd, framing how, size_t max_frame,
   }
   if (ch->reads_)
     ch->resume_reading();
+  return ch;
+}
+
+channel* channel::open_ipc(uv_loop_s* loop, int fd, framing how,
+                           size_t max_frame, channel_callbacks callbacks) {
+  auto ch = new channel(how, max_frame);
+  ch->set_callbacks(std::move(callbacks));
+  ch->init_handles(loop, false, true);
+  if (uv_pipe_open(&ch->h_.pipe, fd) != 0) {
+    ::close(fd);
+    ch->close();
+    return nullptr;
+  }
+  if (ch->reads_)
+    ch->resume_reading();
+  return ch;
+}
+
+channel* channel::adopt(uv_loop_s* loop, int fd, framing how, size_t max_frame,
+                        caf::error* err) {
+  auto ch = new channel(how, max_frame);
+  bool tcp = is_inet_socket(fd);
+  ch->init_handles(loop, tcp);
+  auto rc = tcp ? uv_tcp_open(&ch->h_.tcp, fd) : uv_pipe_open(&ch->h_.pipe, fd);
+  if (rc != 0) {
+    if (err != nullptr)
+      *err = uv_error("adopt", rc);
+    ::close(fd);
+    ch->close();
+    return nullptr;
+  }
   return ch;
 }
 
@@ -219,7 +285,47 @@ void channel::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
     ch->fail(uv_error("read", static_cast<int>(n)));
     return;
   }
-  ch->feed(buf->base, static_cast<size_t>(n));
+  if (ch->ipc_)
+    ch->take_pending_fds();
+  if (!ch->closed_)
+    ch->feed(buf->base, static_cast<size_t>(n));
+}
+
+void channel::take_pending_fds() {
+  // libuv hands a received fd out only inside a handle of its own: accept
+  // it into one, keep a duplicate, and close the handle.
+  while (!closed_ && uv_pipe_pending_count(&h_.pipe) > 0) {
+    auto type = uv_pipe_pending_type(&h_.pipe);
+    auto tmp = new handle_write_req;
+    if (type == UV_TCP)
+      uv_tcp_init(h_.handle.loop, &tmp->h.tcp);
+    else
+      uv_pipe_init(h_.handle.loop, &tmp->h.pipe, 0);
+    uv_os_fd_t fd = -1;
+    int own = -1;
+    if ((type == UV_TCP || type == UV_NAMED_PIPE)
+        && uv_accept(&h_.stream, &tmp->h.stream) == 0
+        && uv_fileno(&tmp->h.handle, &fd) == 0)
+      own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    uv_close(&tmp->h.handle, [](uv_handle_t* h) {
+      delete reinterpret_cast<handle_write_req*>(
+        reinterpret_cast<char*>(h) - offsetof(handle_write_req, h));
+    });
+    if (type != UV_TCP && type != UV_NAMED_PIPE) {
+      // A UDP socket or worse: libuv cannot take it out of the queue
+      // unless accepted as what it is; nothing here wants one.
+      uv_udp_t* udp = new uv_udp_t;
+      uv_udp_init(h_.handle.loop, udp);
+      uv_accept(&h_.stream, reinterpret_cast<uv_stream_t*>(udp));
+      uv_close(reinterpret_cast<uv_handle_t*>(udp),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_udp_t*>(h); });
+      continue;
+    }
+    if (own >= 0 && handler_ != nullptr)
+      handler_->on_fd(own);
+    else if (own >= 0)
+      ::close(own);
+  }
 }
 
 void channel::feed(const char* data, size_t n) {
@@ -300,12 +406,55 @@ void channel::end_of_turn() {
     }
     offset_ = n > 0 ? static_cast<size_t>(n) : 0;
   }
-  queue_.push_back(std::move(data));
+  queue_.push_back(chunk{std::move(data)});
   flush();
 }
 
-void channel::write_failed(int status) {
+bool channel::write_handle(std::string_view payload, int fd) {
+  if (!ipc_ || closed_ || want_shutdown_ || close_when_flushed_) {
+    ::close(fd);
+    return false;
+  }
+  std::string frame;
+  if (encode_frame(how_, payload, frame)) {
+    ::close(fd);
+    return false;
+  }
+  // Everything written before goes first: this turn's frames join the
+  // queue now, and the fd waits its turn in it.
+  end_of_turn();
+  if (closed_) {
+    ::close(fd);
+    return false;
+  }
+  queued_ += frame.size();
+  queue_.push_back(chunk{std::move(frame), fd});
+  flush();
+  return true;
+}
+
+int channel::duplicate_fd() const {
+  uv_os_fd_t fd;
+  if (uv_fileno(&h_.handle, &fd) != 0)
+    return -1;
+  return ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+void channel::close_queued_fds() {
+  for (size_t i = 0; i < queue_.size(); ++i)
+    if (queue_[i].fd >= 0) {
+      ::close(queue_[i].fd);
+      queue_[i].fd = -1;
+    }
+}
+
+void channel::drop_queue() {
+  close_queued_fds();
   queue_.clear();
+}
+
+void channel::write_failed(int status) {
+  drop_queue();
   queued_ = 0;
   batch_.clear();
   offset_ = 0;
@@ -322,8 +471,12 @@ void channel::flush() {
   if (writing_ || closed_ || queue_.empty())
     return;
   auto& front = queue_.front();
-  auto buf = uv_buf_init(front.data() + offset_,
-                         static_cast<unsigned>(front.size() - offset_));
+  if (front.fd >= 0 && offset_ == 0) {
+    write_with_handle();
+    return;
+  }
+  auto buf = uv_buf_init(front.bytes.data() + offset_,
+                         static_cast<unsigned>(front.bytes.size() - offset_));
   auto w = new write_req;
   w->owner = this;
   writing_ = true;
@@ -339,7 +492,7 @@ void channel::flush() {
         ch->write_failed(status);
         return;
       }
-      ch->queued_ -= ch->queue_.front().size();
+      ch->queued_ -= ch->queue_.front().bytes.size();
       ch->queue_.pop_front();
       ch->offset_ = 0;
       ch->flush();
@@ -351,6 +504,76 @@ void channel::flush() {
   if (rc != 0) {
     delete w;
     writing_ = false;
+    write_failed(rc);
+  }
+}
+
+void channel::write_with_handle() {
+  auto& front = queue_.front();
+  auto w = new handle_write_req;
+  w->owner = this;
+  auto fd = front.fd;
+  front.fd = -1; // the handle owns it from here
+  auto loop = h_.handle.loop;
+  bool tcp = is_inet_socket(fd);
+  int rc =
+    tcp ? uv_tcp_init(loop, &w->h.tcp) : uv_pipe_init(loop, &w->h.pipe, 0);
+  if (rc != 0) {
+    ::close(fd);
+    delete w;
+    write_failed(rc);
+    return;
+  }
+  auto done = [](uv_handle_t* h) {
+    delete reinterpret_cast<handle_write_req*>(reinterpret_cast<char*>(h)
+                                               - offsetof(handle_write_req, h));
+  };
+  rc = tcp ? uv_tcp_open(&w->h.tcp, fd) : uv_pipe_open(&w->h.pipe, fd);
+  if (rc != 0) {
+    ::close(fd);
+    uv_close(&w->h.handle, done);
+    write_failed(rc);
+    return;
+  }
+  auto buf =
+    uv_buf_init(front.bytes.data(), static_cast<unsigned>(front.bytes.size()));
+  writing_ = true;
+  // The write holds the channel until its callback has run.
+  ++open_handles_;
+  rc =
+    uv_write2(&w->req, &h_.stream, &buf, 1, &w->h.stream,
+              [](uv_write_t* req, int status) {
+                auto w = reinterpret_cast<handle_write_req*>(req);
+                auto ch = w->owner;
+                // This process's copy of the fd goes with the handle.
+                uv_close(&w->h.handle, [](uv_handle_t* h) {
+                  delete reinterpret_cast<handle_write_req*>(
+                    reinterpret_cast<char*>(h) - offsetof(handle_write_req, h));
+                });
+                ch->writing_ = false;
+                if (--ch->open_handles_ == 0) {
+                  delete ch;
+                  return;
+                }
+                if (ch->closed_)
+                  return;
+                if (status < 0) {
+                  ch->write_failed(status);
+                  return;
+                }
+                ch->queued_ -= ch->queue_.front().bytes.size();
+                ch->queue_.pop_front();
+                ch->offset_ = 0;
+                ch->flush();
+                if (!ch->writing_ && ch->handler_ != nullptr)
+                  ch->handler_->on_drain();
+                if (!ch->closed_)
+                  ch->after_writes();
+              });
+  if (rc != 0) {
+    --open_handles_;
+    writing_ = false;
+    uv_close(&w->h.handle, done);
     write_failed(rc);
   }
 }
@@ -466,8 +689,10 @@ void channel::close() {
   if (closed_)
     return;
   // The handler stays until the object goes (it may be running now); it
-  // is not called once closed_ is set.
+  // is not called once closed_ is set. Fds waiting to be sent are closed
+  // (the bytes stay until libuv has cancelled a write in flight).
   closed_ = true;
+  close_queued_fds();
   uv_close(&h_.handle, [](uv_handle_t* h) {
     auto ch = static_cast<channel*>(h->data);
     if (--ch->open_handles_ == 0)

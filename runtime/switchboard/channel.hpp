@@ -48,6 +48,10 @@ class channel_handler {
 public:
   /// One inbound frame, without its framing.
   virtual void on_frame(std::string frame) = 0;
+  /// A file descriptor that came with the bytes of this read (a channel
+  /// from `open_ipc` only), before the frames of the read; the handler
+  /// owns it. By default it is closed.
+  virtual void on_fd(int fd);
   /// Reading failed (a frame over the maximum, bytes that break the
   /// framing, an I/O error); reading stopped, writing may go on.
   virtual void on_error(caf::error) {}
@@ -74,6 +78,8 @@ struct channel_callbacks {
   std::function<void()> on_eof = {};
   std::function<void()> on_drain = {};
   std::function<void(caf::error)> on_write_error = {};
+  /// Without it, an fd that arrives is closed.
+  std::function<void(int)> on_fd = {};
 };
 
 /// Sets TCP_NODELAY on a TCP socket and, unless `keepalive` is zero, TCP
@@ -91,6 +97,19 @@ public:
   /// set. Returns null and closes `fd` on error.
   static channel* open(uv_loop_s* loop, int fd, framing how, size_t max_frame,
                        channel_callbacks callbacks);
+
+  /// Opens a channel on `fd`, one end of a socketpair to another process,
+  /// that also carries file descriptors: `write_handle` sends one with a
+  /// frame, and those the other side sends reach `on_fd`.
+  static channel* open_ipc(uv_loop_s* loop, int fd, framing how,
+                           size_t max_frame, channel_callbacks callbacks);
+
+  /// Opens a channel on `fd`, a connected TCP or Unix socket accepted
+  /// elsewhere (handed over by another process); taken over. Like
+  /// `accept`, it does not read until `set_handler` and `resume_reading`.
+  /// Returns null (and closes `fd`) on error, with the reason in `err`.
+  static channel* adopt(uv_loop_s* loop, int fd, framing how, size_t max_frame,
+                        caf::error* err = nullptr);
 
   /// Accepts a pending connection of `server` (a listening TCP or pipe
   /// handle). The channel does not read until `set_handler` (or
@@ -122,6 +141,17 @@ public:
   /// writes). Returns false if the channel is closed or the framing
   /// cannot carry it (over 64 KiB with a 16-bit prefix).
   bool write(std::string_view payload);
+
+  /// Frames `payload` and writes it with `fd` (a socket, taken over)
+  /// attached to its first byte, after every frame written before it; the
+  /// channel closes its copy of `fd` once it is sent. Only on a channel
+  /// from `open_ipc`. Returns false (and closes `fd`) if the channel is
+  /// closed or cannot carry it.
+  bool write_handle(std::string_view payload, int fd);
+
+  /// A duplicate of the channel's own fd (close-on-exec; the caller owns
+  /// it), or -1: to hand an accepted connection to another process.
+  int duplicate_fd() const;
 
   /// Bytes queued but not yet taken by the fd.
   size_t queued_bytes() const noexcept;
@@ -190,7 +220,11 @@ private:
 
   static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf);
   static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
-  void init_handles(uv_loop_s* loop, bool tcp);
+  void init_handles(uv_loop_s* loop, bool tcp, bool ipc = false);
+  void take_pending_fds();
+  void write_with_handle();
+  void close_queued_fds();
+  void drop_queue();
   void feed(const char* data, size_t n);
   void fail(caf::error err);
   void write_failed(int status);
@@ -214,13 +248,20 @@ private:
   uint64_t last_read_ = 0;
   uint64_t partial_since_ = 0;
   // Frames the fd has not taken yet, oldest first; `offset_` bytes of the
-  // first one are written.
-  fifo<std::string> queue_;
+  // first one are written. A chunk with an fd carries it (SCM_RIGHTS) on
+  // its first byte.
+  struct chunk {
+    std::string bytes;
+    int fd = -1;
+  };
+  fifo<chunk> queue_;
   size_t offset_ = 0;
   size_t queued_ = 0;
   int open_handles_ = 0;
   framing how_;
   bool tcp_ = false;
+  // A socketpair end that carries fds (open_ipc).
+  bool ipc_ = false;
   // Registered with io_loop::at_end_of_turn.
   bool turn_pending_ = false;
   // handler_ is a channel_callbacks adapter the channel owns.

@@ -850,6 +850,7 @@ caf::error node_config::apply_overrides(const std::vector<std::string>& args) {
       caf::put(content_, key, std::move(*value));
     else
       caf::put(content_, key, text);
+    overrides_.push_back("--" + arg);
   }
   return caf::none;
 }

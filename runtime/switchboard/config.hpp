@@ -61,6 +61,11 @@ public:
   /// does not parse is taken as a string, so `--node.name=gw` works.
   caf::error apply_overrides(const std::vector<std::string>& args);
 
+  /// The overrides applied so far, in order (a reload applies them again).
+  const std::vector<std::string>& overrides() const noexcept {
+    return overrides_;
+  }
+
   // -- properties -------------------------------------------------------------
 
   const caf::settings& content() const noexcept {
@@ -97,6 +102,7 @@ private:
   caf::settings content_;
   std::map<std::string, int> lines_;
   std::vector<std::pair<std::string, int>> duplicates_;
+  std::vector<std::string> overrides_;
 };
 
 /// The keys of the `[node]` section.

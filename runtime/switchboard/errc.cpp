@@ -32,6 +32,7 @@ const char* to_string(errc x) {
     case errc::name_taken: return "name_taken";
     case errc::bad_message: return "bad_message";
     case errc::already_running: return "already_running";
+    case errc::reload_busy: return "reload_busy";
     case errc::child_exited: return "child_exited";
     case errc::queue_full: return "queue_full";
     case errc::no_channel: return "no_channel";

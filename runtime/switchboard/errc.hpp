@@ -66,6 +66,8 @@ enum class errc : uint8_t {
   /// The node that owns the addressed actor is down or cannot be reached
   /// (`NODE/ACTOR` addresses), or went down before it answered.
   node_down = 24,
+  /// A reload is under way already; one runs at a time.
+  reload_busy = 25,
 };
 
 /// The CAF error category of `errc`, registered with every node's system.

@@ -2,6 +2,8 @@
 
 #include "switchboard/node.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <functional>
 #include <condition_variable>
 #include <csignal>
@@ -110,6 +112,21 @@ public:
   // The peer manager, while the node runs in a topology (remote.hpp).
   mutable std::mutex peers_mtx_;
   caf::actor peers_;
+
+  // Configs a reload applied, kept until the node goes: config() hands out
+  // references. `current_` is the one that runs (null: cfg_).
+  std::vector<std::unique_ptr<node_config>> reloaded_;
+  std::atomic<const node_config*> current_{nullptr};
+  // One reload at a time; the thread of reload_in_background.
+  std::mutex reload_mtx_;
+  std::mutex reloader_mtx_;
+  std::thread reloader_;
+  std::atomic<bool> reloading_{false};
+
+  ~impl() {
+    if (reloader_.joinable())
+      reloader_.join();
+  }
 
   caf::actor peers() const {
     std::lock_guard<std::mutex> guard{peers_mtx_};
@@ -298,6 +315,164 @@ caf::expected<caf::actor> node::spawn_entry(const std::string& name,
   return h;
 }
 
+// -- reloading the config -----------------------------------------------------
+
+namespace {
+
+// Stops the registered actor `name` as the node's stop does (an exit that
+// queues behind its mailbox, so it drains; a child process is stopped
+// gracefully) and waits until it is gone, killing it after `wait`.
+caf::error stop_entry(caf::actor_system& sys, registry& reg,
+                      const std::string& name, caf::timespan wait) {
+  auto h = reg.lookup(name);
+  if (!h)
+    return caf::none;
+  bool down = false;
+  {
+    caf::scoped_actor self{sys};
+    self->monitor(h);
+    self->send_exit(h, caf::exit_reason::user_shutdown);
+    self->receive([&](const caf::down_msg&) { down = true; },
+                  caf::after(caf::duration{wait}) >> [] {});
+    if (!down) {
+      self->send_exit(h, caf::exit_reason::kill);
+      self->receive([&](const caf::down_msg&) { down = true; },
+                    caf::after(std::chrono::seconds(5)) >> [] {});
+    }
+  }
+  // Its name is free at once for what replaces it (the actor's own
+  // cleanup would free it too, a moment later).
+  reg.erase_if(name, h.address());
+  if (!down)
+    return make_error(errc::timeout, "did not stop");
+  return caf::none;
+}
+
+bool contains(const std::vector<std::string>& xs, const std::string& x) {
+  return std::find(xs.begin(), xs.end(), x) != xs.end();
+}
+
+} // namespace
+
+caf::expected<reload_plan> node::reload(const std::string& file, bool apply) {
+  auto& d = *impl_;
+  std::unique_lock<std::mutex> one{d.reload_mtx_, std::try_to_lock};
+  if (!one.owns_lock())
+    return make_error(errc::reload_busy, "a reload is under way");
+  if (!running())
+    return make_error(errc::not_running, "the node is not running");
+  auto& now = config();
+  auto path = file.empty() ? now.file() : file;
+  auto next = node_config::from_file(path);
+  if (!next)
+    return std::move(next.error());
+  if (auto err = next->apply_overrides(now.overrides()))
+    return err;
+  if (auto errors = validate(*next, d.kinds_); !errors.empty())
+    return make_error(errors.front().code, join_errors(errors));
+  std::vector<std::string> live;
+  for (auto& e : d.registry_.list())
+    live.push_back(e.name);
+  auto plan = plan_reload(now.content(), next->content(), live);
+  if (!apply)
+    return plan;
+  log("reloading " + path + ": " + std::to_string(plan.added.size())
+      + " to start, " + std::to_string(plan.changed.size()) + " to restart, "
+      + std::to_string(plan.removed.size()) + " to stop, "
+      + std::to_string(plan.unchanged.size()) + " unchanged");
+  for (auto& key : plan.needs_restart)
+    log(log_level::warn, {},
+        "reload: " + key
+          + " changed; it takes effect when the node starts "
+            "again");
+  // A child process may take its kill-timeout to stop; one that takes far
+  // longer is killed.
+  auto wait = caf::timespan{std::chrono::seconds(30)};
+  auto fail = [&](const std::string& key, const caf::error& err) {
+    plan.failed.push_back(key + ": " + render(err));
+    log(log_level::error, key.substr(key.find('.') + 1),
+        "reload: " + render(err));
+  };
+  // What the file drops goes first, bridges before actors and each
+  // section in the reverse of its start order, as the node stops.
+  for (auto section : {"bridges", "actors"}) {
+    auto xs = caf::get_if<caf::settings>(&now.content(), std::string{section});
+    if (!xs)
+      continue;
+    auto order = start_order(*xs, d.kinds_);
+    for (auto i = order.rbegin(); i != order.rend(); ++i) {
+      auto key = std::string{section} + "." + *i;
+      if (!contains(plan.removed, key))
+        continue;
+      if (auto err = stop_entry(*d.sys_, d.registry_, *i, wait))
+        fail(key, err);
+      else
+        log(log_level::info, *i, "stopped (reload)");
+    }
+  }
+  // From here on the node runs the new config: what starts now reads it
+  // (a new [buffers] entry, [node] keys a kind looks up).
+  d.reloaded_.push_back(std::make_unique<node_config>(std::move(*next)));
+  auto& cfg = *d.reloaded_.back();
+  d.current_.store(&cfg, std::memory_order_release);
+  for (auto section : {"actors", "bridges"}) {
+    auto xs = caf::get_if<caf::settings>(&cfg.content(), std::string{section});
+    if (!xs)
+      continue;
+    for (auto& name : start_order(*xs, d.kinds_)) {
+      auto key = std::string{section} + "." + name;
+      bool changed = contains(plan.changed, key);
+      if (!changed && !contains(plan.added, key))
+        continue;
+      if (changed)
+        if (auto err = stop_entry(*d.sys_, d.registry_, name, wait)) {
+          fail(key, err);
+          continue;
+        }
+      auto& args = caf::get<caf::settings>(xs->find(name)->second);
+      auto kind = caf::get<std::string>(args, "kind");
+      auto h = spawn_entry(name, kind, args, false);
+      if (!h) {
+        fail(key, h.error());
+        continue;
+      }
+      // A supervisor of processes is ready before the next entry goes, so
+      // that a pool of children restarts one at a time.
+      if (kind == "child-process" || kind == "cluster") {
+        caf::scoped_actor self{*d.sys_};
+        self->request(*h, std::chrono::seconds(60), start_atom::value)
+          .receive([](caf::ok_atom) {},
+                   [&](caf::error& err) { fail(key, err); });
+      }
+    }
+  }
+  log("reloaded " + path
+      + (plan.failed.empty()
+           ? std::string{}
+           : " (" + std::to_string(plan.failed.size()) + " failed)"));
+  return plan;
+}
+
+void node::reload_in_background(
+  std::string file, bool apply,
+  std::function<void(caf::expected<reload_plan>)> done) {
+  auto& d = *impl_;
+  if (d.reloading_.exchange(true)) {
+    done(make_error(errc::reload_busy, "a reload is under way"));
+    return;
+  }
+  std::lock_guard<std::mutex> guard{d.reloader_mtx_};
+  // The last reload's thread has finished its work (reloading_ was false).
+  if (d.reloader_.joinable())
+    d.reloader_.join();
+  d.reloader_ =
+    std::thread{[this, file = std::move(file), apply, done = std::move(done)] {
+      auto result = reload(file, apply);
+      done(std::move(result));
+      impl_->reloading_ = false;
+    }};
+}
+
 caf::error node::add(const std::string& name, caf::actor handle,
                      std::string kind, kind_section section,
                      bool accepts_json) {
@@ -380,6 +555,13 @@ void node::stop() {
     if (d.state_ != impl::state::running)
       return;
     d.state_ = impl::state::stopping;
+  }
+  {
+    // A reload under way finds the node stopping, starts nothing more and
+    // ends.
+    std::lock_guard<std::mutex> guard{d.reloader_mtx_};
+    if (d.reloader_.joinable())
+      d.reloader_.join();
   }
   using clock = std::chrono::steady_clock;
   auto timeout = caf::get_or(d.cfg_.content(), "node.stop-timeout",
@@ -473,6 +655,29 @@ caf::error node::handle_signals() {
   // that arrives after this call must find the handlers.
   std::promise<caf::error> installed;
   auto posted = d.loop_->post([this, &d, &installed] {
+    // SIGHUP reloads the config file, as daemons do.
+    auto hup = new uv_signal_t;
+    uv_signal_init(d.loop_->native(), hup);
+    hup->data = this;
+    d.loop_->on_stop([hup] {
+      uv_close(reinterpret_cast<uv_handle_t*>(hup), [](uv_handle_t* h) {
+        delete reinterpret_cast<uv_signal_t*>(h);
+      });
+    });
+    uv_signal_start(
+      hup,
+      [](uv_signal_t* h, int) {
+        auto self = static_cast<node*>(h->data);
+        self->log("reloading on SIGHUP");
+        self->reload_in_background(
+          "", true, [self](caf::expected<reload_plan> result) {
+            if (!result)
+              self->log(log_level::error, {},
+                        "reload refused, nothing changed: "
+                          + render(result.error()));
+          });
+      },
+      SIGHUP);
     for (int signum : {SIGINT, SIGTERM}) {
       auto handle = new uv_signal_t;
       if (auto rc = uv_signal_init(d.loop_->native(), handle); rc != 0) {
@@ -528,7 +733,8 @@ registry& node::registry() noexcept {
 }
 
 const node_config& node::config() const noexcept {
-  return impl_->cfg_;
+  auto p = impl_->current_.load(std::memory_order_acquire);
+  return p != nullptr ? *p : impl_->cfg_;
 }
 
 const std::string& node::name() const noexcept {

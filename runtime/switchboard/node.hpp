@@ -18,6 +18,7 @@
 #include "switchboard/fwd.hpp"
 #include "switchboard/kinds.hpp"
 #include "switchboard/registry.hpp"
+#include "switchboard/reload.hpp"
 
 namespace switchboard {
 
@@ -74,13 +75,35 @@ public:
   bool wait_for_stop_request(std::chrono::milliseconds timeout);
 
   /// Turns the first SIGINT or SIGTERM into `request_stop` and the second
-  /// into an immediate exit with status 128 + signal number. Call after
+  /// into an immediate exit with status 128 + signal number, and SIGHUP
+  /// into a reload of the config file (`reload_in_background`). Call after
   /// `start`, from any thread but the loop's; returns once the handlers are
   /// installed. For one node per process.
   caf::error handle_signals();
 
   /// Whether `start` succeeded and `stop` has not begun.
   bool running() const noexcept;
+
+  // -- reloading the config ---------------------------------------------------
+
+  /// Reads `file` (empty: the file the node runs, with the same
+  /// command-line overrides), checks it as `start` would, and compares its
+  /// entries with the running ones. With `apply` it then stops the entries
+  /// the file drops, restarts those it changes (one at a time; a child
+  /// process or cluster is ready before the next goes) and starts the new
+  /// ones, in start order, leaving every other entry, its connections and
+  /// its children alone; the node then runs the new config. One reload at a
+  /// time. Blocks; not for the io loop's thread.
+  /// @returns the plan, as applied (`failed` lists what could not start), or
+  ///          `errc::config_*` listing every problem of the file (nothing
+  ///          changed), or `errc::reload_busy`.
+  caf::expected<reload_plan> reload(const std::string& file, bool apply);
+
+  /// `reload` in a thread of the node's own, which calls `done` with the
+  /// result. What SIGHUP and `switchboard reload` do. Thread-safe.
+  void
+  reload_in_background(std::string file, bool apply,
+                       std::function<void(caf::expected<reload_plan>)> done);
 
   // -- actors -----------------------------------------------------------------
 
@@ -128,7 +151,9 @@ public:
   /// The named actors.
   switchboard::registry& registry() noexcept;
 
-  /// The config the node was built from.
+  /// The config the node runs: the one it was built from, or the last
+  /// one a reload applied. The reference stays valid until the node is
+  /// destroyed.
   const node_config& config() const noexcept;
 
   /// The node's metric blocks (metrics.hpp); valid from construction to

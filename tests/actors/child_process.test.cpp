@@ -724,3 +724,52 @@ TEST_CASE("a node whose parent passed a buffer shares it with its workers") {
   }
   unsetenv(actors::shared_buffer::env_name);
 }
+
+TEST_CASE("memory-max is the kernel's limit through cgroup v2, or a start "
+          "error that says why the limit cannot be had here") {
+  auto box = std::make_shared<inbox>();
+  next_box = box;
+  auto cfg = sb::node_config::from_string(
+    "[node]\ncontrol = \"none\"\n[actors]\nsink = { kind = \"collector\" "
+    "}\njob = { kind = \"child-process\", "
+    + cmd({helper, "grow", "200000000"})
+    + ", memory-max = 32000000, restart = \"never\", events = \"sink\" }\n");
+  REQUIRE(cfg);
+  sb::node n{std::move(*cfg)};
+  REQUIRE(!actors::add_builtin_kinds(n.kinds()));
+  add_collector_kind(n.kinds());
+  auto err = n.start();
+  if (err) {
+    // No limit to be had: the reason names the cgroup and what it lacks,
+    // and that is so.
+    auto why = render(err);
+    INFO(why);
+    CHECK(why.find("job: cpu-max, memory-max and pids-max need cgroup v2")
+          != std::string::npos);
+    CHECK(why.find("max-memory restarts a child") != std::string::npos);
+    auto open = why.find("cgroup v2 (");
+    if (why.find("offers no memory controller") != std::string::npos) {
+      REQUIRE(open != std::string::npos);
+      auto dir = why.substr(open + 11, why.find(')', open) - open - 11);
+      std::ifstream in{dir + "/cgroup.controllers"};
+      std::string all, word;
+      while (in >> word)
+        all += " " + word + " ";
+      CHECK(all.find(" memory ") == std::string::npos);
+    } else if (why.find("is not writable") != std::string::npos) {
+      REQUIRE(open != std::string::npos);
+      auto dir = why.substr(open + 11, why.find(')', open) - open - 11);
+      CHECK(access(dir.c_str(), W_OK) != 0);
+    } else {
+      CHECK(why.find("cgroup") != std::string::npos);
+    }
+    return;
+  }
+  // The limit holds: the child that grows past it is killed by the kernel,
+  // and the exited event says so.
+  auto exited = box->next_event("exited", 20s);
+  REQUIRE(exited.is_object());
+  CHECK(exited["signal"] == "SIGKILL");
+  CHECK(exited["killed_by"] == "memory-max");
+  n.stop();
+}

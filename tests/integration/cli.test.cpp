@@ -3,12 +3,14 @@
 // The `switchboard` command as a user runs it: a real node process, real
 // signals, the real control socket.
 
-#include <fstream>
 #include <csignal>
+#include <cstdlib>
+#include <fstream>
 
 #include <catch2/catch.hpp>
 
 #include "process.hpp"
+#include "tcp_client.hpp"
 
 using namespace switchboard::test;
 
@@ -125,7 +127,7 @@ TEST_CASE("run refuses an invalid config with the errors and exit 1") {
 }
 
 TEST_CASE("every verb has --help and a wrong verb is a usage error") {
-  for (auto verb : {"run", "check", "status", "send", "ctl"}) {
+  for (auto verb : {"run", "check", "status", "send", "ctl", "reload"}) {
     auto r = run({cli, verb, "--help"});
     CHECK(r.status == 0);
     CHECK(r.out.find(std::string{"usage: switchboard "} + verb)
@@ -446,4 +448,144 @@ TEST_CASE("send NODE/ACTOR asks a node, which reaches the other over BASP") {
   r = run({cli, "send", "b/echo", "--control", dir.path() + "/it.sock", "{}"});
   CHECK(r.status == 1);
   CHECK(r.err.find("has no [node] peers or listen") != std::string::npos);
+}
+
+namespace {
+
+const std::string child_helper = SWITCHBOARD_CHILD_HELPER;
+
+// A node config for the reload test: `extra` adds actors, `job_env` is the
+// child's env, `moved` the framing of one tcp bridge, `timeout` a [node]
+// key a running node cannot change.
+std::string reload_conf(const temp_dir& dir, int keep_port, int moved_port,
+                        const std::string& extra, const std::string& job_env,
+                        const std::string& moved, const std::string& timeout) {
+  return "[node]\nname = \"rl\"\ncontrol = \"" + dir.path()
+         + "/rl.sock\"\nrequest-timeout = " + timeout
+         + "\n[actors]\necho = { kind = \"echo\" }\njob = { kind = "
+           "\"child-process\", command = [\""
+         + child_helper + "\", \"echo\"], env = { X = \"" + job_env + "\" } }\n"
+         + extra + "[bridges]\nkeep = { kind = \"tcp\", listen = \"127.0.0.1:"
+         + std::to_string(keep_port)
+         + "\", to = \"echo\" }\nmoved = { kind = \"tcp\", listen = "
+           "\"127.0.0.1:"
+         + std::to_string(moved_port) + "\", to = \"echo\", framing = \""
+         + moved + "\" }\n";
+}
+
+// The names of the node's actors and bridges, and a child's pid.
+std::string status_json(const std::string& ctl) {
+  auto r = run({cli, "status", "--json", "--control", ctl});
+  REQUIRE(r.status == 0);
+  return r.out;
+}
+
+bool has_actor(const std::string& status, const std::string& name) {
+  return status.find("\"name\": \"" + name + "\"") != std::string::npos;
+}
+
+int64_t pid_in(const std::string& ctl, const std::string& name) {
+  auto r = run({cli, "status", "--json", "--control", ctl, name});
+  REQUIRE(r.status == 0);
+  auto at = r.out.find("\"pid\": ");
+  return at == std::string::npos ? -1 : std::atoll(r.out.c_str() + at + 7);
+}
+
+} // namespace
+
+TEST_CASE("reload applies a changed config: stops, restarts and starts "
+          "entries, leaves the rest and their connections alone") {
+  temp_dir dir;
+  auto keep_port = closed_port();
+  auto moved_port = closed_port();
+  while (moved_port == keep_port)
+    moved_port = closed_port();
+  auto conf = dir.write("rl.conf", reload_conf(dir, keep_port, moved_port,
+                                               "gone = { kind = \"echo\" }\n",
+                                               "1", "lines", "5s"));
+  auto node = start_node(conf);
+  auto ctl = dir.path() + "/rl.sock";
+  REQUIRE(eventually([&] { return pid_in(ctl, "job") > 0; }));
+  auto job_pid = pid_in(ctl, "job");
+  // A connection to a bridge the reload leaves alone.
+  tcp_client kept{keep_port};
+  kept.write_line(R"({"before":1})");
+  CHECK(kept.read_line() == R"({"before":1})");
+  // The next version drops gone, adds fresh, changes job and moved, and a
+  // [node] key that only a restart applies.
+  dir.write("rl.conf", reload_conf(dir, keep_port, moved_port,
+                                   "fresh = { kind = \"echo\" }\n", "2",
+                                   "length-prefixed", "6s"));
+  // --dry-run prints the plan and changes nothing.
+  auto r = run({cli, "reload", conf, "--dry-run"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("plan (not applied)") != std::string::npos);
+  CHECK(r.out.find("- actors.gone (stopped)") != std::string::npos);
+  CHECK(r.out.find("+ actors.fresh (started)") != std::string::npos);
+  CHECK(r.out.find("~ actors.job (restarted)") != std::string::npos);
+  CHECK(r.out.find("~ bridges.moved (restarted)") != std::string::npos);
+  CHECK(r.out.find("! node.request-timeout changed") != std::string::npos);
+  CHECK(r.out.find("2 unchanged") != std::string::npos);
+  auto st = status_json(ctl);
+  CHECK(has_actor(st, "gone"));
+  CHECK(!has_actor(st, "fresh"));
+  CHECK(pid_in(ctl, "job") == job_pid);
+  // Applied.
+  r = run({cli, "reload", conf}, ms{60000});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  st = status_json(ctl);
+  CHECK(!has_actor(st, "gone"));
+  CHECK(has_actor(st, "fresh"));
+  CHECK(run({cli, "send", "--control", ctl, "fresh", "[7]"}).out == "[7]\n");
+  auto new_pid = pid_in(ctl, "job");
+  CHECK(new_pid > 0);
+  CHECK(new_pid != job_pid);
+  CHECK(node->wait_for_stderr("rl/gone: stopped (reload)", ms{5000}));
+  // The kept connection stayed open throughout.
+  kept.write_line(R"({"after":2})");
+  CHECK(kept.read_line() == R"({"after":2})");
+  // The restarted bridge speaks its new framing.
+  {
+    tcp_client moved{moved_port};
+    std::string frame = R"({"lp":3})";
+    std::string data(4, '\0');
+    data[3] = static_cast<char>(frame.size());
+    data += frame;
+    REQUIRE(::write(moved.fd(), data.data(), data.size())
+            == static_cast<ssize_t>(data.size()));
+    char buf[64];
+    ssize_t got = 0;
+    while (got < static_cast<ssize_t>(data.size())) {
+      auto n = ::read(moved.fd(), buf + got, sizeof(buf) - got);
+      REQUIRE(n > 0);
+      got += n;
+    }
+    CHECK(std::string(buf, static_cast<size_t>(got)) == data);
+  }
+  // A file that does not pass check changes nothing and says why.
+  dir.write("rl.conf",
+            reload_conf(dir, keep_port, moved_port,
+                        "typo = { kind = \"echo\", colour = \"red\" }\n", "2",
+                        "length-prefixed", "6s"));
+  r = run({cli, "reload", conf});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("actors.typo.colour") != std::string::npos);
+  st = status_json(ctl);
+  CHECK(!has_actor(st, "typo"));
+  CHECK(has_actor(st, "fresh"));
+  // SIGHUP reloads the node's own file.
+  dir.write("rl.conf",
+            reload_conf(dir, keep_port, moved_port,
+                        "fresh = { kind = \"echo\" }\nlate = { kind = "
+                        "\"echo\" }\n",
+                        "2", "length-prefixed", "6s"));
+  node->signal(SIGHUP);
+  CHECK(
+    eventually([&] { return has_actor(status_json(ctl), "late"); }, ms{20000}));
+  kept.write_line(R"({"still":3})");
+  CHECK(kept.read_line() == R"({"still":3})");
+  node->signal(SIGTERM);
+  CHECK(node->wait(ms{10000}) == 0);
 }

@@ -8,6 +8,7 @@
 
 #include <switchboard/actors/builtins.hpp>
 #include <switchboard/kinds.hpp>
+#include <switchboard/reload.hpp>
 
 using namespace switchboard;
 
@@ -230,4 +231,36 @@ TEST_CASE("a remote address needs [node] peers or listen") {
   CHECK(check("[node]\npeers = [\"127.0.0.1:4100\"]\n[actors]\nr = { kind "
               "= \"router\", routes = { x = \"n2/echo\" } }\n")
           .empty());
+}
+
+TEST_CASE("plan_reload sorts entries into added, removed, changed and "
+          "unchanged, and lists what needs a restart") {
+  auto now = switchboard::node_config::from_string(
+    "[node]\nname = \"a\"\n[buffers]\nold = { bytes = 64 }\n[actors]\nx = { "
+    "kind = \"echo\" }\ny = { kind = \"echo\" }\nz = { kind = \"room\" "
+    "}\n[bridges]\nb = { kind = \"udp\", bind = \"127.0.0.1:0\", to = \"x\" "
+    "}\n");
+  auto next = switchboard::node_config::from_string(
+    "[node]\nname = \"b\"\n[buffers]\nold = { bytes = 128 }\nnew = { bytes = "
+    "64 }\n[actors]\nx = { kind = \"echo\" }\nz = { kind = \"room\", extra "
+    "= 1 }\nw = { kind = \"echo\" }\n[bridges]\nb = { kind = \"udp\", bind = "
+    "\"127.0.0.1:0\", to = \"x\" }\n");
+  REQUIRE(now);
+  REQUIRE(next);
+  // b is in both files but not running: it counts as added.
+  auto plan =
+    switchboard::plan_reload(now->content(), next->content(), {"x", "y", "z"});
+  using v = std::vector<std::string>;
+  CHECK(plan.added == v{"actors.w", "bridges.b"});
+  CHECK(plan.removed == v{"actors.y"});
+  CHECK(plan.changed == v{"actors.z"});
+  CHECK(plan.unchanged == v{"actors.x"});
+  // A new buffer is made on first use; a changed one needs a restart.
+  CHECK(plan.needs_restart == v{"buffers.old", "node.name"});
+  CHECK(!plan.empty());
+  auto same = switchboard::plan_reload(now->content(), now->content(),
+                                       {"x", "y", "z", "b"});
+  CHECK(same.empty());
+  CHECK(same.needs_restart.empty());
+  CHECK(same.to_text().find("no entry changes") != std::string::npos);
 }

@@ -26,10 +26,12 @@
 #include <uv.h>
 
 #include <switchboard/bridges/process/binary_link.hpp>
+#include <switchboard/bridges/process/cgroup.hpp>
 #include <switchboard/bridges/process/node_channel.hpp>
 #include <switchboard/bridges/process/spawn.hpp>
 #include <switchboard/channel.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/handoff.hpp>
 #include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
@@ -78,6 +80,9 @@ struct child_options {
   int listen_fd = -1;
   // Process-shared buffers the child gets at every start, by name.
   std::map<std::string, shared_buffer> buffers;
+  // cpu-max, memory-max, pids-max: the child's cgroup, made once.
+  bridges::cgroup_limits limits;
+  std::shared_ptr<bridges::child_cgroup> cgroup;
 };
 
 bool is_message_mode(const std::string& mode) {
@@ -173,6 +178,10 @@ public:
     return {
       [this](json_message& m) -> caf::result<json_message> {
         return on_message(m);
+      },
+      // A connection a stream bridge hands over (its hand-to key).
+      [this](hand_atom, handed_connection& c) -> caf::result<caf::ok_atom> {
+        return hand_over(c);
       },
       [this](signal_atom, int32_t sig) -> caf::result<caf::ok_atom> {
         if (state_ != state::running)
@@ -274,6 +283,8 @@ public:
                           + (link_ != nullptr ? link_->bad_frames() : 0))},
           {"node_internal", std::to_string(internal_)},
         };
+        if (handed_ > 0)
+          fields.emplace_back("handed", std::to_string(handed_));
         if (state_ == state::running || state_ == state::stopping) {
           fields.emplace_back("pid", std::to_string(pid_));
           fields.emplace_back(
@@ -498,6 +509,7 @@ private:
     if (json_channel) {
       if (opt_.ipc == "json" && bridges::is_node_internal(frame)) {
         ++internal_; // Node's own channel traffic
+        on_node_internal(frame);
         return;
       }
       if (!is_json(frame)) {
@@ -512,6 +524,57 @@ private:
       m = json_message::trusted(dump(json(std::move(frame))));
     }
     deliver(std::move(m));
+  }
+
+  // Node's answers to the connections handed to it, and a handle it sent
+  // (which the channel closed: nothing here takes one).
+  void on_node_internal(const std::string& frame) {
+    auto cmd = json::parse(frame, nullptr, false).value("cmd", "");
+    if (cmd == "NODE_HANDLE_NACK") {
+      event(json{{"event", "error"},
+                 {"reason", "the child could not take a handed connection "
+                            "(NODE_HANDLE_NACK)"}});
+    } else if (cmd == "NODE_HANDLE") {
+      // Until it hears back, a Node child holds every later message.
+      if (ipc_ != nullptr)
+        ipc_->write(R"({"cmd":"NODE_HANDLE_ACK"})");
+      event(json{{"event", "error"},
+                 {"reason", "the child sent a handle; a switchboard parent "
+                            "takes none, so it was closed"}});
+    }
+  }
+
+  // Writes `c` to the child with its socket: Node's own handle message
+  // (the child gets it as process.on('message', (m, socket) => ...)), or
+  // a connection frame that a switchboard child's parent bridge serves.
+  caf::result<caf::ok_atom> hand_over(const handed_connection& c) {
+    if (state_ != state::running)
+      return not_running();
+    if (ipc_ == nullptr)
+      return make_error(switchboard::errc::no_channel,
+                        opt_.name
+                          + " has no IPC channel to take a connection "
+                            "on (ipc = \"json\" or \"binary\")");
+    auto fd = c.duplicate();
+    if (fd < 0)
+      return make_error(switchboard::errc::io_error,
+                        opt_.name + ": dup: " + std::strerror(errno));
+    bool sent;
+    if (link_ != nullptr) {
+      sent = !link_->write_connection(fd, c.bridge, c.peer);
+    } else {
+      auto line = dump(json{
+        {"cmd", "NODE_HANDLE"},
+        {"type", "net.Socket"},
+        {"msg",
+         {{"type", "connection"}, {"bridge", c.bridge}, {"peer", c.peer}}}});
+      sent = ipc_->write_handle(line, fd);
+    }
+    if (!sent)
+      return make_error(switchboard::errc::no_channel,
+                        opt_.name + ": the IPC channel is closed");
+    ++handed_;
+    return caf::ok_atom::value;
   }
 
   void deliver(json_message m) {
@@ -668,6 +731,10 @@ private:
       }
       bridges::set_env(spec.env, shared_buffer::env_name, list);
     }
+    if (opt_.cgroup != nullptr) {
+      spec.cgroup = opt_.cgroup->path();
+      oom_kills_ = opt_.cgroup->oom_kills();
+    }
     if (!pipes_ok)
       return fail_start(std::string{"pipe: "} + std::strerror(errno));
     auto child = bridges::spawn_process(spec);
@@ -732,20 +799,20 @@ private:
     }
     if (ipc_mine >= 0 && link_ != nullptr) {
       ++readers_;
-      ipc_ =
-        channel::open(uv, ipc_mine, framing::length_prefixed, opt_.max_frame,
-                      {[this](std::string f) {
-                         acting_as self{this};
-                         link_->on_frame(f);
-                       },
-                       on_error, reader_done});
+      ipc_ = channel::open_ipc(uv, ipc_mine, framing::length_prefixed,
+                               opt_.max_frame,
+                               {[this](std::string f) {
+                                  acting_as self{this};
+                                  link_->on_frame(f);
+                                },
+                                on_error, reader_done});
       link_->attach(ipc_);
     } else if (ipc_mine >= 0) {
       ++readers_;
-      ipc_ =
-        channel::open(uv, ipc_mine, framing::lines, opt_.max_frame,
-                      {[this](std::string f) { on_child_frame(std::move(f)); },
-                       on_error, reader_done});
+      ipc_ = channel::open_ipc(
+        uv, ipc_mine, framing::lines, opt_.max_frame,
+        {[this](std::string f) { on_child_frame(std::move(f)); }, on_error,
+         reader_done});
     }
     out_msg_ = ipc_ != nullptr ? ipc_ : in_;
     if (opt_.max_memory > 0) {
@@ -921,6 +988,10 @@ private:
       ev["code"] = exit_.signal != 0 ? json(nullptr) : json(exit_.code);
       ev["signal"] =
         exit_.signal != 0 ? json(strsignal_name(exit_.signal)) : json(nullptr);
+      // The kernel's kill for memory.max, told apart from any SIGKILL.
+      if (exit_.signal == SIGKILL && opt_.cgroup != nullptr
+          && opt_.cgroup->oom_kills() > oom_kills_)
+        ev["killed_by"] = "memory-max";
     }
     event(ev);
     fail_pending(make_error(switchboard::errc::child_exited,
@@ -1052,6 +1123,10 @@ private:
   restart_tracker tracker_;
   uint64_t restarts_ = 0;
   uint64_t internal_ = 0;
+  // The cgroup's oom_kill count when the child started.
+  uint64_t oom_kills_ = 0;
+  // Connections handed to the child.
+  uint64_t handed_ = 0;
   uint64_t bad_frames_ = 0;
   int readers_ = 0;
   uv_poll_t* pidfd_ = nullptr;
@@ -1164,6 +1239,24 @@ kind_spec child_process_kind() {
     {"ready-timeout", value_type::timespan, false,
      "with ready = \"message\": how long a child may take to be ready "
      "before it is stopped as failed (default 30s)"},
+    {"cpu-max", value_type::real, false,
+     "at most this much CPU, in cores (0.5: half a core), through cgroup "
+     "v2's cpu.max"},
+    {"memory-max",
+     value_type::integer,
+     false,
+     "at most this many bytes of memory, through cgroup v2's memory.max: "
+     "past it the kernel kills the child (an exited event with "
+     "\"killed_by\": \"memory-max\")",
+     {},
+     4096},
+    {"pids-max",
+     value_type::integer,
+     false,
+     "at most this many processes and threads, through cgroup v2's "
+     "pids.max",
+     {},
+     1},
     {"buffers",
      value_type::string_list,
      false,
@@ -1240,6 +1333,27 @@ kind_spec child_process_kind() {
                                 "to a child");
         o.buffers.emplace(b, std::move(*buf));
       }
+    if (auto c = caf::get_if<double>(&a, "cpu-max"))
+      o.limits.cpus = *c;
+    else if (auto i = caf::get_if<int64_t>(&a, "cpu-max"))
+      o.limits.cpus = static_cast<double>(*i);
+    if (caf::get_if(&a, "cpu-max") != nullptr && o.limits.cpus <= 0)
+      return make_error(switchboard::errc::config_bad_value,
+                        ctx.name + ": cpu-max must be above 0 (cores)");
+    o.limits.memory_max = caf::get_or(a, "memory-max", int64_t{0});
+    o.limits.pids_max = caf::get_or(a, "pids-max", int64_t{0});
+    if (o.limits.any()) {
+      auto cg = bridges::child_cgroup::make(ctx.name, o.limits);
+      if (!cg)
+        return make_error(
+          switchboard::errc::io_error,
+          ctx.name + ": cpu-max, memory-max and pids-max need cgroup v2: "
+            + reason_of(cg.error())
+            + (o.limits.memory_max > 0
+                 ? "; max-memory restarts a child over a size without it"
+                 : ""));
+      o.cgroup = std::move(*cg);
+    }
     // Set by the cluster kind only, never by a config.
     o.listen_fd = static_cast<int>(caf::get_or(a, "_listen-fd", int64_t{-1}));
     auto& n = ctx.node;

@@ -6,7 +6,9 @@
 #include <switchboard/bridges/stream/bridge.hpp>
 
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <set>
 #include <tuple>
 #include <thread>
 
@@ -63,6 +65,24 @@ public:
       len = sizeof(sockaddr_in);
     }
     p.ok_ = ::connect(p.fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+    return p;
+  }
+
+  // A TCP connection from the loopback address `source` (any 127.x.y.z
+  // is this machine's).
+  static peer tcp_from(int port, const std::string& source) {
+    peer p;
+    p.fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    p.ok_ =
+      ::bind(p.fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from)) == 0
+      && ::connect(p.fd_, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0;
     return p;
   }
 
@@ -896,4 +916,178 @@ o = { kind = "tcp", listen = "127.0.0.1:0", to = "echo", keepalive = 0s }
     CHECK(value == 1);
   }
   f.stop_and_check();
+}
+
+// -- handing connections to child processes ---------------------------------
+
+namespace {
+
+const std::string handle_child =
+  SWITCHBOARD_SOURCE_DIR "/tests/helpers/handle_child.js";
+
+// A node with Node children w1 and w2 (tests/helpers/handle_child.js), a
+// `log` collector and a tcp server `front` that hands the children its
+// connections (`keys` added).
+std::string handing_conf(const std::string& keys) {
+  auto child = "{ kind = \"child-process\", command = [\"node\", \""
+               + handle_child + "\"], ipc = \"json\", stdout = \"inherit\" }";
+  return "[node]\ncontrol = \"none\"\n[actors]\nlog = { kind = "
+         "\"collector\" }\nw1 = "
+         + child + "\nw2 = " + child
+         + "\n[bridges]\nfront = { kind = \"tcp\", listen = \"127.0.0.1:0\", "
+           "hand-to = [\"w1\", \"w2\"]"
+         + keys + " }\n";
+}
+
+// Sends one line on a fresh connection from `source` and returns the
+// child's answer (null if none came).
+json ask_handed(int port, const std::string& source, const std::string& text) {
+  auto p = source.empty() ? peer::tcp(port) : peer::tcp_from(port, source);
+  if (!p.ok())
+    return nullptr;
+  p.write(text + "\n");
+  auto reply = json::parse(p.line(), nullptr, false);
+  return reply.is_discarded() ? json{} : reply;
+}
+
+int64_t pid_of(node_fixture& f, const std::string& name) {
+  return status_of(f, name).value("pid", int64_t{-1});
+}
+
+} // namespace
+
+TEST_CASE("hand-to: Node children serve the connections a tcp server "
+          "accepts, round robin, under a client that connects in a loop") {
+  node_fixture f{handing_conf(""), add_collector};
+  auto port = port_of(f, "front");
+  std::map<int64_t, int> served;
+  for (int i = 0; i < 200; ++i) {
+    auto reply = ask_handed(port, "", "hello " + std::to_string(i));
+    REQUIRE(reply.is_object());
+    CHECK(reply["got"] == "hello " + std::to_string(i));
+    CHECK(reply["bridge"] == "front");
+    CHECK(reply["peer"].get<std::string>().rfind("127.0.0.1:", 0) == 0);
+    ++served[reply["pid"].get<int64_t>()];
+  }
+  // Round robin: every other connection to each child.
+  CHECK(served[pid_of(f, "w1")] == 100);
+  CHECK(served[pid_of(f, "w2")] == 100);
+  auto st = status_of(f, "front");
+  CHECK(st["handed"]["w1"] == 100);
+  CHECK(st["handed"]["w2"] == 100);
+  CHECK(st["refused"] == 0);
+  CHECK(status_of(f, "w1")["handed"] == 100);
+  f.stop_and_check();
+}
+
+TEST_CASE("hand-to: sticky dispatch sends a client address to the same "
+          "child every time") {
+  node_fixture f{handing_conf(", dispatch = \"sticky\""), add_collector};
+  auto port = port_of(f, "front");
+  std::map<std::string, int64_t> pids{{"w1", pid_of(f, "w1")},
+                                      {"w2", pid_of(f, "w2")}};
+  std::set<int64_t> used;
+  for (int round = 0; round < 3; ++round)
+    for (int k = 2; k < 18; ++k) {
+      auto source = "127.0.0." + std::to_string(k);
+      auto reply = ask_handed(port, source, "from " + source);
+      REQUIRE(reply.is_object());
+      // The same rule the bridge applies to the address without its port.
+      auto expected = std::hash<std::string>{}(source) % 2 == 0 ? "w1" : "w2";
+      INFO(source);
+      CHECK(reply["pid"] == pids[expected]);
+      used.insert(reply["pid"].get<int64_t>());
+    }
+  CHECK(used.size() == 2);
+  f.stop_and_check();
+}
+
+TEST_CASE("hand-to: a child that is not running passes its connections on, "
+          "and with none running a connection is refused with the reason") {
+  node_fixture f{handing_conf(", events = \"log\""), add_collector};
+  auto port = port_of(f, "front");
+  auto stop = [&](const std::string& name) {
+    caf::scoped_actor self{f.node().system()};
+    bool ok = false;
+    self->request(f.node().lookup(name), 10s, stop_atom::value)
+      .receive([&](caf::ok_atom) { ok = true; }, [](caf::error&) {});
+    return ok;
+  };
+  REQUIRE(stop("w1"));
+  auto w2 = pid_of(f, "w2");
+  for (int i = 0; i < 10; ++i) {
+    auto reply = ask_handed(port, "", "only w2");
+    REQUIRE(reply.is_object());
+    CHECK(reply["pid"] == w2);
+  }
+  REQUIRE(stop("w2"));
+  {
+    auto p = peer::tcp(port);
+    REQUIRE(p.ok());
+    CHECK(p.closed_by_node());
+  }
+  REQUIRE(eventually([] { return events().count("refused") == 1; }));
+  auto why = events().of("refused")[0]["reason"].get<std::string>();
+  CHECK(why.find("no child took the connection") != std::string::npos);
+  CHECK(why.find("not running") != std::string::npos);
+  CHECK(status_of(f, "front")["refused"] == 1);
+  f.stop_and_check();
+}
+
+TEST_CASE("hand-to: a switchboard child serves handed connections with a "
+          "server of listen = parent, over binary and json IPC") {
+  temp_dir dir;
+  auto conf = dir.path() + "/inner.conf";
+  {
+    std::ofstream out{conf};
+    out << "[node]\nname = \"inner\"\ncontrol = \"none\"\n[actors]\necho "
+           "= { kind = \"echo\" }\n[bridges]\nparent = { kind = "
+           "\"parent\", connections = \"served\" }\nserved = { kind = "
+           "\"tcp\", listen = \"parent\", to = \"echo\" }\n";
+  }
+  for (std::string ipc : {"binary", "json"}) {
+    INFO(ipc);
+    node_fixture f{"[node]\ncontrol = \"none\"\n[actors]\nw = { kind = "
+                   "\"child-process\", command = [\"" SWITCHBOARD_CLI
+                   "\", \"run\", \""
+                   + conf + "\"], ipc = \"" + ipc
+                   + "\", stdout = \"inherit\" }\n[bridges]\nfront = { kind "
+                     "= \"tcp\", listen = \"127.0.0.1:0\", hand-to = "
+                     "[\"w\"] }\n"};
+    auto port = port_of(f, "front");
+    for (int i = 0; i < 50; ++i) {
+      auto p = peer::tcp(port);
+      REQUIRE(p.ok());
+      auto msg = json{{"n", i}, {"via", ipc}}.dump();
+      p.write(msg + "\n");
+      CHECK(p.line() == msg);
+    }
+    CHECK(status_of(f, "front")["handed"]["w"] == 50);
+    f.stop_and_check();
+  }
+}
+
+TEST_CASE("hand-to and listen = parent refuse what they cannot do") {
+  auto errors_of = [](const std::string& text) {
+    auto cfg = node_config::from_string(text);
+    REQUIRE(cfg);
+    kind_registry kinds;
+    REQUIRE(!actors::add_builtin_kinds(kinds));
+    std::string all;
+    for (auto& e : validate(*cfg, kinds))
+      all += e.to_string() + "\n";
+    return all;
+  };
+  auto both = errors_of(
+    "[actors]\necho = { kind = \"echo\" }\nw = { kind = \"child-process\", "
+    "command = [\"true\"], ipc = \"json\" }\n[bridges]\na = { kind = "
+    "\"tcp\", listen = \"127.0.0.1:0\", hand-to = [\"w\"], to = \"echo\" "
+    "}\nb = { kind = \"tcp\", listen = \"parent\", hand-to = [\"w\"] }\nc "
+    "= { kind = \"tcp\", listen = \"127.0.0.1:0\", to = \"echo\", "
+    "dispatch = \"sticky\" }\nd = { kind = \"tcp\", listen = "
+    "\"127.0.0.1:0\", hand-to = [\"ghost\"] }\n");
+  CHECK(both.find("hand-to excludes to and room") != std::string::npos);
+  CHECK(both.find("cannot hand it on") != std::string::npos);
+  CHECK(both.find("dispatch is for hand-to") != std::string::npos);
+  CHECK(both.find("bridges.d.hand-to") != std::string::npos);
 }

@@ -55,6 +55,7 @@ namespace switchboard::bridges::control {
 namespace {
 
 using line_atom = caf::atom_constant<caf::atom("line")>;
+using reloaded_atom = caf::atom_constant<caf::atom("reloaded")>;
 using json = nlohmann::json;
 
 struct connection;
@@ -489,6 +490,10 @@ public:
       [this](line_atom, uint64_t conn, std::string& line) {
         handle(conn, line);
       },
+      // A reload's result, from the node's reload thread.
+      [this](reloaded_atom, uint64_t conn, std::string& id, std::string& body) {
+        reply(conn, json::parse(id), json::parse(body));
+      },
       [this](status_atom) {
         return json_message::trusted(
           json{{"kind", "control"},
@@ -559,6 +564,8 @@ private:
       command(conn, id, to, req, timeout);
     else if (op == "trace")
       trace(conn, id, address, req);
+    else if (op == "reload")
+      reload(conn, id, req);
     else if (op == "metrics")
       reply(conn, id,
             json{{"ok", true},
@@ -568,7 +575,35 @@ private:
       fail(conn, id,
            make_error(errc::bad_message, "unknown op '" + op
                                            + "' (expected send, status, "
-                                             "command, metrics or trace)"));
+                                             "command, metrics, reload or "
+                                             "trace)"));
+  }
+
+  // {"op":"reload","file":PATH,"dry_run":BOOL}: the node reloads its config
+  // (node::reload) in its own thread; the reply carries the plan, as
+  // applied, or every problem of the file.
+  void reload(uint64_t conn, const json& id, const json& req) {
+    std::string file;
+    if (auto err = field(req, "file", file, "a string")) {
+      fail(conn, id, err);
+      return;
+    }
+    bool dry_run = req.contains("dry_run") && req["dry_run"].is_boolean()
+                   && req["dry_run"].get<bool>();
+    auto self = caf::actor_cast<caf::actor>(this);
+    node_.reload_in_background(
+      file, !dry_run,
+      [self, conn, id = id.dump(), dry_run](caf::expected<reload_plan> r) {
+        json body;
+        if (r)
+          body = json{{"ok", true},
+                      {"applied", !dry_run},
+                      {"plan", json::parse(r->to_json())},
+                      {"text", r->to_text()}};
+        else
+          body = json{{"ok", false}, {"error", render(r.error())}};
+        caf::anon_send(self, reloaded_atom::value, conn, id, body.dump());
+      });
   }
 
   // A lifecycle command (messages.hpp) for a supervising actor:

@@ -11,6 +11,8 @@
 #include <switchboard/errc.hpp>
 #include <switchboard/log.hpp>
 
+#include <unistd.h>
+
 namespace switchboard::bridges {
 
 namespace {
@@ -213,10 +215,27 @@ void binary_link::reply(uint64_t id, caf::message msg) {
   ch_->write(std::move(*frame));
 }
 
+caf::error binary_link::write_connection(int fd, const std::string& bridge,
+                                         const std::string& peer) {
+  auto msg = caf::make_message(bridge, peer);
+  auto frame = encode(link_kind::connection, 0, msg);
+  if (!frame) {
+    ::close(fd);
+    return std::move(frame.error());
+  }
+  if (ch_ == nullptr) {
+    ::close(fd);
+    return make_error(errc::io_error, name_ + ": the channel is closed");
+  }
+  if (!ch_->write_handle(*frame, fd))
+    return make_error(errc::io_error, name_ + ": the channel is closed");
+  return caf::none;
+}
+
 caf::error decode_frame(caf::actor_system& sys, const std::string& payload,
                         inbound& out) {
   auto kind = payload.empty() ? 0xff : static_cast<unsigned char>(payload[0]);
-  if (payload.size() < header_size || kind > 2)
+  if (payload.size() < header_size || kind > 3)
     return make_error(errc::bad_message,
                       "a binary frame that is not a message ("
                         + std::to_string(payload.size()) + " bytes)");
@@ -254,13 +273,31 @@ void binary_link::on_frame(const std::string& payload) {
         }
         [[fallthrough]];
       }
-      case link_kind::send: hooks_.log(self_->system().render(why)); break;
+      case link_kind::send:
+      case link_kind::connection:
+        hooks_.log(self_->system().render(why));
+        break;
     }
     return;
   }
   auto id = in.id;
   auto& msg = in.msg;
   switch (in.kind) {
+    case link_kind::connection: {
+      if (!msg.match_elements<std::string, std::string>()) {
+        ++bad_frames_;
+        hooks_.log("a connection frame without bridge and peer: "
+                   + caf::to_string(msg));
+        return;
+      }
+      if (!hooks_.connection) {
+        hooks_.log("a connection from " + msg.get_as<std::string>(1)
+                   + " nobody serves");
+        return;
+      }
+      hooks_.connection(msg.get_as<std::string>(0), msg.get_as<std::string>(1));
+      return;
+    }
     case link_kind::send: {
       auto target = hooks_.target();
       if (!target) {

@@ -5,11 +5,14 @@
 // is the fast path between a node and a child built on switchboard: no JSON
 // on either side, and requests carry ids, so replies may come in any order.
 //
-// A frame's payload is a kind byte (send, request, reply), a u64 id
-// (big-endian: a request's, echoed by its reply; 0 for a send) and then the
-// message in CAF's binary format. An error reply is a reply that holds one
-// caf::error. Each end of the channel has a link: the `child-process` actor
-// (ipc = "binary") in the parent, the `parent` bridge in the child.
+// A frame's payload is a kind byte (send, request, reply, connection), a
+// u64 id (big-endian: a request's, echoed by its reply; 0 otherwise) and
+// then the message in CAF's binary format. An error reply is a reply that
+// holds one caf::error. A connection frame carries a socket (SCM_RIGHTS, on
+// its first byte) and the message (bridge, peer): a connection the parent
+// hands to the child to serve. Each end of the channel has a link: the
+// `child-process` actor (ipc = "binary") in the parent, the `parent` bridge in
+// the child.
 //
 // Every element of a message must have a type that both nodes registered
 // (`add_message_type`); CAF's builtins (numbers, strings, vectors, atoms,
@@ -48,7 +51,12 @@ class channel;
 namespace switchboard::bridges {
 
 /// The first byte of a binary frame.
-enum class link_kind : uint8_t { send = 0, request = 1, reply = 2 };
+enum class link_kind : uint8_t {
+  send = 0,
+  request = 1,
+  reply = 2,
+  connection = 3,
+};
 
 /// A message encoded for the other side, with the promise its reply
 /// fulfils (requests only).
@@ -65,6 +73,10 @@ struct link_hooks {
   std::function<caf::actor()> target;
   /// A line for the node's log: what could not go anywhere else.
   std::function<void(const std::string&)> log;
+  /// A connection frame arrived (its socket came to the channel's
+  /// `on_fd` just before): the bridge that accepted it and the client's
+  /// address. Without it, the frame is logged.
+  std::function<void(std::string bridge, std::string peer)> connection = {};
 };
 
 /// One frame from the other side, decoded.
@@ -112,6 +124,10 @@ public:
   /// Writes an encoded message; a request's promise then waits for the
   /// reply. On failure the promise gets the error, which is also returned.
   caf::error write(outbound out);
+
+  /// Writes a connection frame with `fd` (taken over) to the other side.
+  caf::error write_connection(int fd, const std::string& bridge,
+                              const std::string& peer);
 
   /// Handles one frame from the other side.
   void on_frame(const std::string& payload);

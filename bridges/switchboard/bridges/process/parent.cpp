@@ -2,6 +2,10 @@
 
 #include "switchboard/bridges/process/parent.hpp"
 
+#include <deque>
+
+#include <unistd.h>
+
 #include <caf/event_based_actor.hpp>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +13,7 @@
 #include <switchboard/channel.hpp>
 #include <switchboard/defaults.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/handoff.hpp>
 #include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
@@ -28,11 +33,11 @@ using json = nlohmann::json;
 class parent_bridge : public loop_actor<caf::event_based_actor> {
 public:
   parent_bridge(caf::actor_config& cfg, io_loop& loop, switchboard::node& owner,
-                std::string name, std::string to, bool stop_on_disconnect,
-                size_t max_frame)
+                std::string name, std::string to, std::string connections,
+                bool stop_on_disconnect, size_t max_frame)
       : loop_actor(cfg, loop), node_(owner), name_(std::move(name)),
-        to_(std::move(to)), stop_on_disconnect_(stop_on_disconnect),
-        max_frame_(max_frame) {}
+        to_(std::move(to)), connections_(std::move(connections)),
+        stop_on_disconnect_(stop_on_disconnect), max_frame_(max_frame) {}
 
   caf::behavior make_behavior() override {
     auto parent = take_parent_channel();
@@ -49,18 +54,24 @@ public:
         link_hooks{[this] { return target(); },
                    [this](const std::string& line) {
                      node_.log(log_level::warn, name_, line);
+                   },
+                   [this](std::string bridge, std::string peer) {
+                     serve_connection(std::move(bridge), std::move(peer));
                    }});
       // Frames are handled as they arrive: this actor runs on the loop.
-      ch_ =
-        channel::open(loop().native(), fd, framing::length_prefixed, max_frame_,
-                      {[this](std::string frame) {
-                         ++received_;
-                         link_->on_frame(frame);
-                       },
-                       [this](caf::error err) {
-                         node_.log(log_level::warn, name_, render(err));
-                       },
-                       [self] { caf::anon_send(self, eof_atom::value); }});
+      ch_ = channel::open_ipc(
+        loop().native(), fd, framing::length_prefixed, max_frame_,
+        {[this](std::string frame) {
+           ++received_;
+           link_->on_frame(frame);
+         },
+         [this](caf::error err) {
+           node_.log(log_level::warn, name_, render(err));
+         },
+         [self] { caf::anon_send(self, eof_atom::value); },
+         {},
+         {},
+         [this](int fd) { sockets_.push_back(fd); }});
       link_->attach(ch_);
       // Whatever is sent to the bridge goes to the parent, typed.
       set_default_handler(
@@ -71,16 +82,25 @@ public:
           return caf::delegated<caf::message>{};
         });
     } else {
-      ch_ = channel::open(
+      // A handle message is served at once: its socket came with it.
+      ch_ = channel::open_ipc(
         loop().native(), fd, framing::lines, max_frame_,
-        {[self](std::string frame) {
+        {[this, self](std::string frame) {
+           if (frame.find("\"NODE_HANDLE\"") != std::string::npos
+               && is_node_internal(frame)) {
+             on_handle_message(frame);
+             return;
+           }
            caf::anon_send(self, line_atom::value, std::move(frame));
          },
          [self](caf::error err) {
            caf::anon_send(self, line_atom::value,
                           json{{"error", render(err)}}.dump());
          },
-         [self] { caf::anon_send(self, eof_atom::value); }});
+         [self] { caf::anon_send(self, eof_atom::value); },
+         {},
+         {},
+         [this](int fd) { sockets_.push_back(fd); }});
     }
     return {
       [this](json_message& m) -> caf::result<json_message> {
@@ -115,7 +135,8 @@ public:
                             {{"connected", ch_ ? "true" : "false"},
                              {"format", binary_ ? "\"binary\"" : "\"json\""},
                              {"received", std::to_string(received_)},
-                             {"sent", std::to_string(sent_)}});
+                             {"sent", std::to_string(sent_)},
+                             {"connections", std::to_string(connections_in_)}});
       },
     };
   }
@@ -148,7 +169,76 @@ private:
     return node_.lookup(to_, to_actor_);
   }
 
+  // Node's handle message, from a parent that hands this node a
+  // connection ({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{...}}):
+  // answered as Node answers, ACK once the socket is here, NACK if not.
+  void on_handle_message(const std::string& frame) {
+    auto m = json::parse(frame, nullptr, false);
+    auto msg = m.value("msg", json::object());
+    bool have = !sockets_.empty();
+    if (have && m.value("type", "") == "net.Socket" && msg.is_object())
+      serve_connection(msg.value("bridge", std::string{}),
+                       msg.value("peer", std::string{}));
+    else if (have)
+      refuse_next("a handle of type " + m.value("type", std::string{"?"})
+                  + " (only net.Socket is served)");
+    // Written as it is: `write` keeps NODE_ messages from a Node peer.
+    if (ch_ != nullptr)
+      ch_->write(have ? R"({"cmd":"NODE_HANDLE_ACK"})"
+                      : R"({"cmd":"NODE_HANDLE_NACK"})");
+    if (!have)
+      node_.log(log_level::warn, name_,
+                "the parent sent a handle message without its socket");
+  }
+
+  // The socket that came with the connection frame just read goes to the
+  // bridge named by `connections` (a tcp or uds server with listen =
+  // "parent"), which serves it.
+  void serve_connection(std::string bridge, std::string peer) {
+    if (sockets_.empty()) {
+      node_.log(log_level::warn, name_,
+                "a connection from " + peer + " came without its socket");
+      return;
+    }
+    auto fd = sockets_.front();
+    sockets_.pop_front();
+    auto c = handed_connection::take(fd, std::move(peer), std::move(bridge));
+    ++connections_in_;
+    auto server = connections_.empty()
+                    ? caf::actor{}
+                    : node_.lookup(connections_, connections_actor_);
+    if (!server) {
+      node_.log(log_level::warn, name_,
+                "a connection from " + c.peer + " nobody serves: "
+                  + (connections_.empty()
+                       ? "no connections key names a server"
+                       : "no actor named '" + connections_ + "'")
+                  + "; closed");
+      return; // the last copy of `c` closes the socket
+    }
+    auto who = c.peer;
+    request(server, node_.request_timeout(), hand_atom::value, std::move(c))
+      .then([](caf::ok_atom) {},
+            [this, who](caf::error& err) {
+              node_.log(log_level::warn, name_,
+                        "the connection from " + who
+                          + " was not served: " + render(err));
+            });
+  }
+
+  // Closes the socket that came with a frame nothing serves.
+  void refuse_next(const std::string& why) {
+    if (sockets_.empty())
+      return;
+    ::close(sockets_.front());
+    sockets_.pop_front();
+    node_.log(log_level::warn, name_, "closed " + why);
+  }
+
   void close_channel() {
+    for (auto fd : sockets_)
+      ::close(fd);
+    sockets_.clear();
     if (link_ != nullptr)
       link_->detach(make_error(errc::no_channel,
                                name_ + ": the parent closed the channel"));
@@ -198,6 +288,13 @@ private:
   switchboard::node& node_;
   std::string name_;
   std::string to_;
+  std::string connections_;
+  caf::actor connections_actor_;
+  // Sockets the parent sent, oldest first, each for the next connection
+  // frame (Node's rule: a handle belongs to the handle message that
+  // follows it).
+  std::deque<int> sockets_;
+  uint64_t connections_in_ = 0;
   bool stop_on_disconnect_;
   size_t max_frame_;
   channel* ch_ = nullptr;
@@ -219,6 +316,9 @@ kind_spec parent_kind() {
   result.keys = {
     {"to", value_type::actor_ref, false,
      "the actor that answers the parent's messages"},
+    {"connections", value_type::actor_ref, false,
+     "the tcp or uds server (listen = \"parent\") that serves the "
+     "connections the parent hands over (its stream bridge's hand-to)"},
     {"stop-on-disconnect", value_type::boolean, false,
      "stop the node when the parent closes the channel (default true)"},
     {"max-frame",
@@ -231,11 +331,12 @@ kind_spec parent_kind() {
   result.factory = [](const spawn_context& ctx) -> caf::expected<caf::actor> {
     auto& n = ctx.node;
     auto to = caf::get_or(ctx.args, "to", "");
+    auto connections = caf::get_or(ctx.args, "connections", "");
     auto stop = caf::get_or(ctx.args, "stop-on-disconnect", true);
     auto max_frame = static_cast<size_t>(
       caf::get_or(ctx.args, "max-frame", int64_t{16 * 1024 * 1024}));
     return caf::actor_cast<caf::actor>(spawn_on_loop<parent_bridge>(
-      n.system(), n.loop(), n, ctx.name, to, stop, max_frame));
+      n.system(), n.loop(), n, ctx.name, to, connections, stop, max_frame));
   };
   return result;
 }

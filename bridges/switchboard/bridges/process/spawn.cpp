@@ -108,6 +108,8 @@ caf::expected<spawned> spawn_process(const spawn_spec& spec) {
     envp.push_back(const_cast<char*>(e.c_str()));
   // LISTEN_PID: room for the digits, written by the child after the fork.
   std::string listen_pid = "LISTEN_PID=" + std::string(20, '\0');
+  std::string cgroup_procs =
+    spec.cgroup.empty() ? std::string{} : spec.cgroup + "/cgroup.procs";
   if (spec.listen_pid)
     envp.push_back(listen_pid.data());
   envp.push_back(nullptr);
@@ -135,6 +137,14 @@ caf::expected<spawned> spawn_process(const spawn_spec& spec) {
         _exit(127);
     }
     setpgid(0, 0);
+    if (!cgroup_procs.empty()) {
+      // "0" moves the writer: the child is in its cgroup before it runs
+      // anything of its own.
+      auto fd = open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, "0", 1) != 1)
+        fail(err_pipe[1], errno);
+      close(fd);
+    }
     if (spec.listen_pid) {
       char digits[20];
       int k = 0;

@@ -44,6 +44,9 @@ struct spawn_spec {
   bool die_with_parent = true;
   /// Set LISTEN_PID to the child's pid (systemd's socket convention).
   bool listen_pid = false;
+  /// A cgroup v2 directory the child joins before it execs (cgroup.hpp);
+  /// empty: the node's own.
+  std::string cgroup;
 };
 
 /// A started child.

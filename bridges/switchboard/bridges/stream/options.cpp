@@ -30,7 +30,10 @@ std::vector<key_spec> stream_keys(bool unix_socket) {
      false,
      "\"server\" (default) listens, \"client\" connects",
      {"server", "client"}},
-    {"listen", value_type::string, false, "server: where to listen, " + where},
+    {"listen", value_type::string, false,
+     "server: where to listen, " + where
+       + "; or \"parent\": serve the connections the parent node hands "
+         "over (its parent bridge's connections key)"},
     {"connect", value_type::string, false,
      "client: where to connect, " + where},
     {"framing", value_type::string, false,
@@ -51,6 +54,16 @@ std::vector<key_spec> stream_keys(bool unix_socket) {
      "connection; client: frames nobody asked for go to it"},
     {"room", value_type::actor_ref, false,
      "each connection joins it: a frame goes to every other member"},
+    {"hand-to", value_type::actor_ref_list, false,
+     "server: child-process actors (ipc = \"json\" or \"binary\") each "
+     "accepted connection is handed to, socket and all, to serve it "
+     "themselves (Node's cluster pattern)"},
+    {"dispatch",
+     value_type::string,
+     false,
+     "with hand-to: \"round-robin\" (default), or \"sticky\" (a client "
+     "address always goes to the same child)",
+     {"round-robin", "sticky"}},
     {"events", value_type::actor_ref, false,
      "where events go (opened, closed, refused; client: up, down, "
      "restarting, gave-up); default: the node's log"},
@@ -143,8 +156,24 @@ caf::expected<stream_options> read_stream_options(const caf::settings& a,
   o.to = caf::get_or(a, "to", "");
   o.room = caf::get_or(a, "room", "");
   o.events = caf::get_or(a, "events", "");
-  if (o.server && o.to.empty() && o.room.empty())
-    return bad("a server needs to (request/reply) or room (broadcast)");
+  o.hand_to = caf::get_or(a, "hand-to", std::vector<std::string>{});
+  o.sticky = caf::get_or(a, "dispatch", "round-robin") == "sticky";
+  o.from_parent = o.server && o.address == "parent";
+  if (!o.hand_to.empty()) {
+    if (!o.server)
+      return bad("hand-to is for mode = \"server\"");
+    if (!o.to.empty() || !o.room.empty())
+      return bad("hand-to excludes to and room: a handed connection is "
+                 "served by the child it goes to");
+    if (o.from_parent)
+      return bad("listen = \"parent\" serves what the parent hands over; "
+                 "it cannot hand it on");
+  } else if (caf::get_if(&a, "dispatch") != nullptr) {
+    return bad("dispatch is for hand-to");
+  }
+  if (o.server && o.to.empty() && o.room.empty() && o.hand_to.empty())
+    return bad("a server needs to (request/reply), room (broadcast) or "
+               "hand-to (children serve its connections)");
   if (!o.to.empty() && !o.room.empty() && o.server)
     return bad("to and room exclude each other: a frame is either a request "
                "or a broadcast");
@@ -172,6 +201,8 @@ caf::expected<stream_options> read_stream_options(const caf::settings& a,
       return bad("file-mode must be octal permissions such as \"0600\", not \""
                  + mode + "\"");
     o.file_mode = static_cast<unsigned>(bits);
+  } else if (o.from_parent) {
+    // Nothing to bind: the parent's bridge has the listener.
   } else if (auto addr = parse_tcp_address(o.address); !addr) {
     return bad(reason_of(addr.error()));
   }

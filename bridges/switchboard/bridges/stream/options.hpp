@@ -70,6 +70,15 @@ struct stream_options {
     return std::max(std::chrono::seconds{1},
                     std::chrono::ceil<std::chrono::seconds>(keepalive));
   }
+  /// Server: hand each accepted connection to one of these child-process
+  /// actors (over their IPC channels) instead of serving it here.
+  std::vector<std::string> hand_to;
+  /// Server, with `hand_to`: the same client address always goes to the
+  /// same child (`dispatch = "sticky"`) rather than round robin.
+  bool sticky = false;
+  /// Server: `listen = "parent"`, connections come from the parent node
+  /// (handed over its IPC channel) instead of a listener of its own.
+  bool from_parent = false;
   /// Unix socket file permissions.
   unsigned file_mode = 0600;
   /// Client: messages held while disconnected.

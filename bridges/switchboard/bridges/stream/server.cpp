@@ -2,10 +2,15 @@
 
 // The listening side of a `tcp` or `uds` bridge: a loop actor that owns the
 // listener, spawns one connection actor per accepted connection and takes
-// commands (send, broadcast, close, list) as JSON.
+// commands (send, broadcast, close, list) as JSON. With `hand-to` it serves
+// nothing itself: each accepted connection goes to a child process, socket
+// and all (round robin, or sticky by client address). With `listen =
+// "parent"` it has no listener: it serves the connections its node's
+// parent hands over.
 
 #include "switchboard/bridges/stream/bridge.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -18,6 +23,7 @@
 #include <switchboard/channel.hpp>
 #include <switchboard/conn_command.hpp>
 #include <switchboard/errc.hpp>
+#include <switchboard/handoff.hpp>
 #include <switchboard/log.hpp>
 #include <switchboard/loop_actor.hpp>
 #include <switchboard/messages.hpp>
@@ -47,6 +53,86 @@ public:
   }
 
   caf::behavior make_behavior() override {
+    auto uv = loop().native();
+    if (fd_ >= 0)
+      start_listener();
+    if (auto period = timeout_period(*opt_); period > 0) {
+      sweep_ = new uv_timer_t;
+      uv_timer_init(uv, sweep_);
+      sweep_->data = this;
+      uv_timer_start(
+        sweep_,
+        [](uv_timer_t* t) { static_cast<server*>(t->data)->check_timeouts(); },
+        period, period);
+    }
+    set_exit_handler([this](caf::exit_msg& msg) {
+      shut_down();
+      quit(msg.reason);
+    });
+    return {
+      [this](json_message& m) -> caf::result<json_message> {
+        return command(m);
+      },
+      [this](closed_atom, uint64_t id) { conns_.erase(id); },
+      // A connection the parent node handed over (listen = "parent").
+      [this](hand_atom, handed_connection& c) -> caf::result<caf::ok_atom> {
+        caf::error err;
+        auto ch = channel::adopt(loop().native(), c.duplicate(), opt_->how,
+                                 opt_->max_frame, &err);
+        if (ch == nullptr)
+          return err;
+        serve(ch);
+        return caf::ok_atom::value;
+      },
+      [this](status_atom) {
+        size_t queued = 0;
+        for (auto& kvp : conns_)
+          queued += kvp.second.state->queued();
+        auto& s = shared_->stats;
+        std::vector<std::pair<std::string, std::string>> fields{
+          {"mode", "\"server\""},
+          {"listen", dump(bound_)},
+          {"framing", dump(to_string(opt_->how))},
+          {"connections", std::to_string(conns_.size())},
+          {"accepted", std::to_string(s.accepted)},
+          {"refused", std::to_string(s.refused)},
+          {"closed", std::to_string(s.closed)},
+          {"in", std::to_string(s.frames_in)},
+          {"out", std::to_string(s.frames_out)},
+          {"queued", std::to_string(queued)},
+          {"drops", std::to_string(s.drops)},
+          {"errors", std::to_string(s.errors)}};
+        if (!opt_->hand_to.empty()) {
+          json handed = json::object();
+          for (size_t i = 0; i < opt_->hand_to.size(); ++i)
+            handed[opt_->hand_to[i]] = targets_[i].handed;
+          fields.emplace_back("handed", dump(handed));
+          fields.emplace_back("dispatch",
+                              opt_->sticky ? "\"sticky\"" : "\"round-robin\"");
+        }
+        return status_reply(this, opt_->unix_socket ? "uds" : "tcp",
+                            std::move(fields));
+      },
+    };
+  }
+
+  void on_exit() override {
+    shut_down();
+    loop_actor::on_exit();
+  }
+
+private:
+  struct listener {
+    union {
+      uv_handle_t handle;
+      uv_stream_t stream;
+      uv_pipe_t pipe;
+      uv_tcp_t tcp;
+    } h;
+    server* self;
+  };
+
+  void start_listener() {
     listener_ = new listener;
     listener_->self = this;
     auto uv = loop().native();
@@ -69,61 +155,7 @@ public:
     if (rc != 0)
       node_.log(log_level::error, opt_->name,
                 std::string{"listen: "} + uv_strerror(rc));
-    if (auto period = timeout_period(*opt_); period > 0) {
-      sweep_ = new uv_timer_t;
-      uv_timer_init(uv, sweep_);
-      sweep_->data = this;
-      uv_timer_start(
-        sweep_,
-        [](uv_timer_t* t) { static_cast<server*>(t->data)->check_timeouts(); },
-        period, period);
-    }
-    set_exit_handler([this](caf::exit_msg& msg) {
-      shut_down();
-      quit(msg.reason);
-    });
-    return {
-      [this](json_message& m) -> caf::result<json_message> {
-        return command(m);
-      },
-      [this](closed_atom, uint64_t id) { conns_.erase(id); },
-      [this](status_atom) {
-        size_t queued = 0;
-        for (auto& kvp : conns_)
-          queued += kvp.second.state->queued();
-        auto& s = shared_->stats;
-        return status_reply(this, opt_->unix_socket ? "uds" : "tcp",
-                            {{"mode", "\"server\""},
-                             {"listen", dump(bound_)},
-                             {"framing", dump(to_string(opt_->how))},
-                             {"connections", std::to_string(conns_.size())},
-                             {"accepted", std::to_string(s.accepted)},
-                             {"refused", std::to_string(s.refused)},
-                             {"closed", std::to_string(s.closed)},
-                             {"in", std::to_string(s.frames_in)},
-                             {"out", std::to_string(s.frames_out)},
-                             {"queued", std::to_string(queued)},
-                             {"drops", std::to_string(s.drops)},
-                             {"errors", std::to_string(s.errors)}});
-      },
-    };
   }
-
-  void on_exit() override {
-    shut_down();
-    loop_actor::on_exit();
-  }
-
-private:
-  struct listener {
-    union {
-      uv_handle_t handle;
-      uv_stream_t stream;
-      uv_pipe_t pipe;
-      uv_tcp_t tcp;
-    } h;
-    server* self;
-  };
 
   void on_connection(int status) {
     if (status < 0) {
@@ -138,6 +170,16 @@ private:
       node_.log(log_level::warn, opt_->name, render(err));
       return;
     }
+    if (!opt_->hand_to.empty()) {
+      hand_off(ch);
+      return;
+    }
+    serve(ch);
+  }
+
+  // Serves `ch` here: a connection actor of its own, or refused when
+  // max-connections are open.
+  void serve(channel* ch) {
     if (static_cast<int64_t>(conns_.size()) >= opt_->max_connections) {
       auto peer = ch->peer();
       ++shared_->stats.refused;
@@ -156,6 +198,68 @@ private:
     conn_ref ref;
     ref.handle = spawn_connection(shared_, ch, id, ref.state);
     conns_.emplace(id, std::move(ref));
+  }
+
+  // -- handing connections to children ----------------------------------------
+
+  struct target {
+    caf::actor handle;
+    uint64_t handed = 0;
+  };
+
+  // Hands the accepted `ch` to a child of `hand-to`: the socket leaves
+  // with the request, and this node's copy closes once the child has its
+  // own (or nobody took it).
+  void hand_off(channel* ch) {
+    auto peer = ch->peer();
+    auto fd = ch->duplicate_fd();
+    ch->close();
+    if (fd < 0) {
+      node_.log(log_level::warn, opt_->name,
+                "cannot hand over a connection from " + peer);
+      return;
+    }
+    ++shared_->stats.accepted;
+    auto n = opt_->hand_to.size();
+    size_t first;
+    if (opt_->sticky) {
+      // By the client's address without its port, which changes with
+      // every connection.
+      auto host = peer.substr(0, peer.rfind(':'));
+      first = std::hash<std::string>{}(host) % n;
+    } else {
+      first = next_target_++ % n;
+    }
+    try_hand(handed_connection::take(fd, peer, opt_->name), first, 0, {});
+  }
+
+  // Offers `c` to the target at `index`; one that cannot take it (not
+  // running, no IPC channel) passes it to the next, up to every target.
+  void try_hand(handed_connection c, size_t index, size_t tried,
+                std::string why) {
+    auto n = opt_->hand_to.size();
+    if (tried == n) {
+      ++shared_->stats.refused;
+      if (auto m = metrics())
+        m->errors.fetch_add(1, std::memory_order_relaxed);
+      event(json{{"event", "refused"},
+                 {"peer", c.peer},
+                 {"reason", "no child took the connection: " + why}});
+      return; // the last copy of `c` closes the socket
+    }
+    auto& t = targets_[index];
+    auto handle = node_.lookup(opt_->hand_to[index], t.handle);
+    if (!handle) {
+      try_hand(std::move(c), (index + 1) % n, tried + 1,
+               "no actor named '" + opt_->hand_to[index] + "'");
+      return;
+    }
+    request(handle, opt_->request_timeout, hand_atom::value, c)
+      .then([this, index](caf::ok_atom) { ++targets_[index].handed; },
+            [this, c, index, tried](caf::error& err) mutable {
+              try_hand(std::move(c), (index + 1) % opt_->hand_to.size(),
+                       tried + 1, opt_->hand_to[index] + ": " + render(err));
+            });
   }
 
   void check_timeouts() {
@@ -216,13 +320,16 @@ private:
   }
 
   void shut_down() {
-    if (listener_ == nullptr)
+    if (stopped_)
       return;
-    listener_->self = nullptr;
-    unlink_unix(opt_->unix_socket ? opt_->address : "", fd_);
-    uv_close(&listener_->h.handle,
-             [](uv_handle_t* h) { delete static_cast<listener*>(h->data); });
-    listener_ = nullptr;
+    stopped_ = true;
+    if (listener_ != nullptr) {
+      listener_->self = nullptr;
+      unlink_unix(opt_->unix_socket ? opt_->address : "", fd_);
+      uv_close(&listener_->h.handle,
+               [](uv_handle_t* h) { delete static_cast<listener*>(h->data); });
+      listener_ = nullptr;
+    }
     if (sweep_ != nullptr) {
       uv_close(reinterpret_cast<uv_handle_t*>(sweep_),
                [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -255,6 +362,10 @@ private:
   };
   std::map<uint64_t, conn_ref> conns_;
   uint64_t next_id_ = 1;
+  // hand-to's children, in order, and the next for round robin.
+  std::vector<target> targets_ = std::vector<target>(opt_->hand_to.size());
+  size_t next_target_ = 0;
+  bool stopped_ = false;
   caf::actor events_;
 };
 
@@ -262,9 +373,11 @@ private:
 
 caf::expected<caf::actor> spawn_server(switchboard::node& owner,
                                        stream_options opts) {
-  int fd;
+  int fd = -1;
   std::string bound;
-  if (opts.unix_socket) {
+  if (opts.from_parent) {
+    bound = "parent";
+  } else if (opts.unix_socket) {
     auto l = listen_unix(opts.address, opts.file_mode, opts.backlog);
     if (!l)
       return make_error(errc::io_error, opts.name + ": " + render(l.error()));
