@@ -289,7 +289,7 @@ caf::expected<caf::actor> node::spawn_entry(const std::string& name,
     caf::put(entry_cfg.content(), std::string{section} + "." + name, args);
     // Entries may name entries of library sections such as [buffers].
     for (auto& kvp : d.kinds_.sections())
-      if (auto xs = caf::get_if(&d.cfg_.content(), kvp.first))
+      if (auto xs = caf::get_if(&config().content(), kvp.first))
         entry_cfg.content()[kvp.first] = *xs;
     std::vector<std::string> known;
     for (auto& e : d.registry_.list())
@@ -400,7 +400,7 @@ caf::expected<reload_plan> node::reload(const std::string& file, bool apply) {
     if (!xs)
       continue;
     auto order = start_order(*xs, d.kinds_);
-    for (auto i = order.rbegin(); i != order.rend(); ++i) {
+    for (auto i = order.rbegin(); i != order.rend() && running(); ++i) {
       auto key = std::string{section} + "." + *i;
       if (!contains(plan.removed, key))
         continue;
@@ -410,8 +410,34 @@ caf::expected<reload_plan> node::reload(const std::string& file, bool apply) {
         log(log_level::info, *i, "stopped (reload)");
     }
   }
+  // What needs a restart keeps running as it is: the sections a reload
+  // does not apply keep their values, and a buffer that changed its size.
+  // (caf::dictionary has no erase: what stays is copied.)
+  caf::settings kept;
+  for (auto& [section, value] : next->content())
+    if (section == "actors" || section == "bridges" || section == "buffers"
+        || now.content().count(section) > 0)
+      kept[section] = value;
+  auto& content = next->content();
+  content = std::move(kept);
+  for (auto& [section, value] : now.content()) {
+    if (section == "actors" || section == "bridges")
+      continue;
+    if (section != "buffers") {
+      content[section] = value;
+      continue;
+    }
+    auto old = caf::get_if<caf::settings>(&value);
+    auto fresh = caf::get_if<caf::settings>(&content, std::string{"buffers"});
+    caf::settings merged = old ? *old : caf::settings{};
+    if (fresh)
+      for (auto& [name, entry] : *fresh)
+        if (merged.count(name) == 0)
+          merged[name] = entry;
+    content["buffers"] = std::move(merged);
+  }
   // From here on the node runs the new config: what starts now reads it
-  // (a new [buffers] entry, [node] keys a kind looks up).
+  // (a new [buffers] entry).
   d.reloaded_.push_back(std::make_unique<node_config>(std::move(*next)));
   auto& cfg = *d.reloaded_.back();
   d.current_.store(&cfg, std::memory_order_release);
@@ -420,6 +446,8 @@ caf::expected<reload_plan> node::reload(const std::string& file, bool apply) {
     if (!xs)
       continue;
     for (auto& name : start_order(*xs, d.kinds_)) {
+      if (!running())
+        break; // the node stops: it starts nothing more
       auto key = std::string{section} + "." + name;
       bool changed = contains(plan.changed, key);
       if (!changed && !contains(plan.added, key))
@@ -462,6 +490,11 @@ void node::reload_in_background(
     return;
   }
   std::lock_guard<std::mutex> guard{d.reloader_mtx_};
+  if (!running()) {
+    d.reloading_ = false;
+    done(make_error(errc::not_running, "the node is stopping"));
+    return;
+  }
   // The last reload's thread has finished its work (reloading_ was false).
   if (d.reloader_.joinable())
     d.reloader_.join();
@@ -557,8 +590,9 @@ void node::stop() {
     d.state_ = impl::state::stopping;
   }
   {
-    // A reload under way finds the node stopping, starts nothing more and
-    // ends.
+    // A reload under way finds the node stopping between two entries and
+    // ends; none starts after this (reload_in_background checks under the
+    // same lock).
     std::lock_guard<std::mutex> guard{d.reloader_mtx_};
     if (d.reloader_.joinable())
       d.reloader_.join();

@@ -31,6 +31,13 @@ public:
   explicit redis_server(std::vector<std::string> extra = {}, int port = 0)
       : port_(port != 0 ? port : closed_port()), extra_(std::move(extra)) {
     start();
+    // A free port may be taken by a test running beside this one before
+    // Redis binds it: a port of its own choosing is chosen again.
+    for (int attempt = 0; !ready_ && port == 0 && attempt < 5; ++attempt) {
+      kill();
+      port_ = closed_port();
+      start();
+    }
   }
 
   ~redis_server() {

@@ -589,3 +589,22 @@ TEST_CASE("reload applies a changed config: stops, restarts and starts "
   node->signal(SIGTERM);
   CHECK(node->wait(ms{10000}) == 0);
 }
+
+TEST_CASE("a Node parent hands connections to a switchboard child, which "
+          "serves them and shrugs off fields of the wrong type") {
+  temp_dir dir;
+  auto conf = dir.write(
+    "child.conf",
+    "[node]\nname = \"worker\"\ncontrol = \"none\"\n[actors]\necho = { "
+    "kind = \"echo\" }\n[bridges]\nparent = { kind = \"parent\", "
+    "connections = \"served\" }\nserved = { kind = \"tcp\", listen = "
+    "\"parent\", to = \"echo\" }\n");
+  auto r = run({"node",
+                std::string{SWITCHBOARD_SOURCE_DIR}
+                  + "/tests/helpers/handle_parent.js",
+                cli, conf, "20"},
+               ms{30000});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("{\"served\":20}") != std::string::npos);
+}

@@ -530,10 +530,29 @@ private:
   // (which the channel closed: nothing here takes one).
   void on_node_internal(const std::string& frame) {
     auto cmd = json::parse(frame, nullptr, false).value("cmd", "");
-    if (cmd == "NODE_HANDLE_NACK") {
-      event(json{{"event", "error"},
-                 {"reason", "the child could not take a handed connection "
-                            "(NODE_HANDLE_NACK)"}});
+    if (cmd == "NODE_HANDLE_ACK" && !awaiting_ack_.empty()) {
+      ::close(awaiting_ack_.front().fd);
+      awaiting_ack_.pop_front();
+    } else if (cmd == "NODE_HANDLE_NACK" && !awaiting_ack_.empty()) {
+      // The child's answers come in the order of the handles: the oldest
+      // failed. Sent again, as Node does, up to three times.
+      auto h = std::move(awaiting_ack_.front());
+      awaiting_ack_.pop_front();
+      if (h.attempts >= 3 || ipc_ == nullptr) {
+        ::close(h.fd);
+        event(json{{"event", "error"},
+                   {"reason", "the child could not take a handed connection "
+                              "(NODE_HANDLE_NACK, "
+                                + std::to_string(h.attempts) + " times)"}});
+        return;
+      }
+      auto again = ::fcntl(h.fd, F_DUPFD_CLOEXEC, 0);
+      if (again >= 0 && ipc_->write_handle(h.line, again)) {
+        ++h.attempts;
+        awaiting_ack_.push_back(std::move(h));
+      } else {
+        ::close(h.fd);
+      }
     } else if (cmd == "NODE_HANDLE") {
       // Until it hears back, a Node child holds every later message.
       if (ipc_ != nullptr)
@@ -568,7 +587,20 @@ private:
         {"type", "net.Socket"},
         {"msg",
          {{"type", "connection"}, {"bridge", c.bridge}, {"peer", c.peer}}}});
+      // A copy stays until the child answers (NODE_HANDLE_ACK), to send
+      // again on a NACK.
+      auto keep = c.duplicate();
       sent = ipc_->write_handle(line, fd);
+      if (sent && keep >= 0) {
+        if (awaiting_ack_.size() >= opt_.max_held) {
+          // A child that never answers (not Node) keeps no more than this.
+          ::close(awaiting_ack_.front().fd);
+          awaiting_ack_.pop_front();
+        }
+        awaiting_ack_.push_back({keep, std::move(line), 1});
+      } else if (keep >= 0) {
+        ::close(keep);
+      }
     }
     if (!sent)
       return make_error(switchboard::errc::no_channel,
@@ -952,6 +984,10 @@ private:
   }
 
   void close_io() {
+    // Handed sockets still unanswered went with the child.
+    for (auto& h : awaiting_ack_)
+      ::close(h.fd);
+    awaiting_ack_.clear();
     for (auto ch : {in_, out_, err_, ipc_})
       if (ch != nullptr)
         ch->close();
@@ -1127,6 +1163,14 @@ private:
   uint64_t oom_kills_ = 0;
   // Connections handed to the child.
   uint64_t handed_ = 0;
+  // Handed sockets (a copy of each) the child has not acknowledged yet, in
+  // the order they went.
+  struct handed {
+    int fd;
+    std::string line;
+    int attempts;
+  };
+  std::deque<handed> awaiting_ack_;
   uint64_t bad_frames_ = 0;
   int readers_ = 0;
   uv_poll_t* pidfd_ = nullptr;

@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -68,6 +69,9 @@ namespace {
 
 constexpr uint64_t count_mask = 0xffffffffu;
 
+// Cleared the first time futex_waitv turns out to be missing.
+std::atomic<bool> waitv_usable{true};
+
 uint32_t key_of(const buffer_block& block, const void* addr) {
   auto offset =
     static_cast<size_t>(static_cast<const std::byte*>(addr) - block.data);
@@ -120,8 +124,9 @@ uint64_t load_width(const void* addr, size_t width) {
 
 } // namespace
 
-wait_result wait_at(buffer_block& block, const void* addr, size_t width,
-                    uint64_t expected, caf::timespan timeout) {
+caf::expected<wait_result> wait_at(buffer_block& block, const void* addr,
+                                   size_t width, uint64_t expected,
+                                   caf::timespan timeout) {
   using clock = std::chrono::steady_clock;
   // The kernel compares again as it queues the waiter; this first look
   // spares the count and the system call.
@@ -132,17 +137,29 @@ wait_result wait_at(buffer_block& block, const void* addr, size_t width,
   bool forever = timeout > std::chrono::hours(24 * 365);
   auto deadline = forever ? clock::time_point::max() : clock::now() + timeout;
   auto slot = enlist(*block.table, key_of(block, addr));
-  auto result = wait_result::timed_out;
-  for (bool first = true;; first = false) {
+  caf::expected<wait_result> result = wait_result::timed_out;
+  bool after_signal = false;
+  for (;;) {
     auto left = forever ? std::chrono::nanoseconds{-1}
                         : std::chrono::nanoseconds{deadline - clock::now()};
     if (!forever && left.count() <= 0)
       break;
-    auto status = width == 4
+    auto status = width == 4 || !waitv_usable
                     ? futex_wait(static_cast<const uint32_t*>(addr),
                                  static_cast<uint32_t>(expected), left, shared)
                     : futex_wait64(static_cast<const uint64_t*>(addr), expected,
                                    left, shared);
+    if (status == futex_status::unsupported && width == 8 && waitv_usable) {
+      // No futex_waitv here: the low half alone, which a change of the
+      // high half alone does not wake.
+      waitv_usable = false;
+      continue;
+    }
+    if (status == futex_status::unsupported || status == futex_status::failed) {
+      result = make_error(errc::buffer_unavailable,
+                          std::string{"futex: "} + std::strerror(errno));
+      break;
+    }
     if (status == futex_status::woken) {
       result = wait_result::ok;
       break;
@@ -150,12 +167,13 @@ wait_result wait_at(buffer_block& block, const void* addr, size_t width,
     if (status == futex_status::changed) {
       // Changed before the kernel queued this waiter. After a signal broke
       // the first wait, the change came while waiting: a notify's work.
-      result = first ? wait_result::not_equal : wait_result::ok;
+      result = after_signal ? wait_result::ok : wait_result::not_equal;
       break;
     }
     if (status == futex_status::timed_out)
       break;
     // Interrupted by a signal: wait on for the rest of the time.
+    after_signal = true;
   }
   delist(slot);
   return result;

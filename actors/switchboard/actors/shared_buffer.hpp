@@ -14,11 +14,12 @@
 // that comes between a waiter's check and its sleep is never lost, and
 // `notify` returns the exact number the kernel woke. A 64-bit element is
 // waited on with both of its halves (futex_waitv, Linux 5.16) and woken
-// through its low half. A block made with `make_process_shared` lives in a
-// memfd: a child process that gets the fd maps the same memory, and the
-// same views, waits and notifies work across the processes (shared, not
-// private, futexes). conf/README.md (`[buffers]`) documents the layout for
-// programs that map it without switchboard.
+// through its low half; where futex_waitv is missing, with the low half
+// alone, so a change of the high half alone does not end a wait. A block made
+// with `make_process_shared` lives in a memfd: a child process that gets the fd
+// maps the same memory, and the same views, waits and notifies work across the
+// processes (shared, not private, futexes). conf/README.md (`[buffers]`)
+// documents the layout for programs that map it without switchboard.
 //
 // Usage:
 // ~~~
@@ -66,8 +67,9 @@ struct buffer_block;
 
 /// Waits on the `width`-byte (4 or 8) element at `addr` if it holds
 /// `expected` (compared by the kernel as it queues the waiter).
-wait_result wait_at(buffer_block& block, const void* addr, size_t width,
-                    uint64_t expected, caf::timespan timeout);
+caf::expected<wait_result> wait_at(buffer_block& block, const void* addr,
+                                   size_t width, uint64_t expected,
+                                   caf::timespan timeout);
 
 /// Wakes up to `count` waiters on `addr`; returns how many woke.
 size_t notify_at(buffer_block& block, const void* addr, size_t count);
@@ -180,7 +182,9 @@ public:
 
   /// How many threads wait on the element at `i` right now (those that
   /// wait through a switchboard view; a program that waits with a raw
-  /// futex call is not counted).
+  /// futex call is not counted). A thread counts from just before it
+  /// sleeps to just after it wakes; a process killed while it waits stays
+  /// counted in a process-shared block.
   caf::expected<size_t> waiting(size_t i) const {
     if (auto err = check(i))
       return err;

@@ -31,16 +31,24 @@ enum class futex_status {
   timed_out,
   /// A signal broke the wait: check and wait again.
   interrupted,
+  /// The system call is not there (futex_waitv before Linux 5.16, or
+  /// refused by a seccomp filter): `errno` says which.
+  unsupported,
+  /// Any other failure (a bad address): `errno` says which.
+  failed,
 };
 
 inline futex_status futex_status_of(long rc) {
   if (rc >= 0)
     return futex_status::woken;
-  if (errno == EAGAIN)
-    return futex_status::changed;
-  if (errno == ETIMEDOUT)
-    return futex_status::timed_out;
-  return futex_status::interrupted;
+  switch (errno) {
+    case EAGAIN: return futex_status::changed;
+    case ETIMEDOUT: return futex_status::timed_out;
+    case EINTR: return futex_status::interrupted;
+    case ENOSYS:
+    case EPERM: return futex_status::unsupported;
+    default: return futex_status::failed;
+  }
 }
 
 /// Sleeps while `*word == expected`, at most `timeout` (negative: forever).

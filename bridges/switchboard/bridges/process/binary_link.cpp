@@ -263,6 +263,11 @@ void binary_link::on_frame(const std::string& payload) {
     auto why = make_error(errc::bad_message, name_ + ": " + what);
     switch (in.kind) {
       case link_kind::request: reply(in.id, caf::make_message(why)); break;
+      case link_kind::connection:
+        if (hooks_.drop_connection)
+          hooks_.drop_connection();
+        hooks_.log(self_->system().render(why));
+        break;
       case link_kind::reply: {
         auto i = pending_.find(in.id);
         if (i != pending_.end()) {
@@ -273,10 +278,7 @@ void binary_link::on_frame(const std::string& payload) {
         }
         [[fallthrough]];
       }
-      case link_kind::send:
-      case link_kind::connection:
-        hooks_.log(self_->system().render(why));
-        break;
+      case link_kind::send: hooks_.log(self_->system().render(why)); break;
     }
     return;
   }
@@ -286,11 +288,15 @@ void binary_link::on_frame(const std::string& payload) {
     case link_kind::connection: {
       if (!msg.match_elements<std::string, std::string>()) {
         ++bad_frames_;
+        if (hooks_.drop_connection)
+          hooks_.drop_connection();
         hooks_.log("a connection frame without bridge and peer: "
                    + caf::to_string(msg));
         return;
       }
       if (!hooks_.connection) {
+        if (hooks_.drop_connection)
+          hooks_.drop_connection();
         hooks_.log("a connection from " + msg.get_as<std::string>(1)
                    + " nobody serves");
         return;

@@ -77,6 +77,9 @@ struct link_hooks {
   /// `on_fd` just before): the bridge that accepted it and the client's
   /// address. Without it, the frame is logged.
   std::function<void(std::string bridge, std::string peer)> connection = {};
+  /// A connection frame that is not served (it did not decode, or nobody
+  /// takes connections): its socket, which came just before, is dropped.
+  std::function<void()> drop_connection = {};
 };
 
 /// One frame from the other side, decoded.

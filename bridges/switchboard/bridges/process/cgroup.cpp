@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -104,6 +105,27 @@ node_cgroup& the_node_cgroup() {
   return x;
 }
 
+// The parent of process `pid`, or 0.
+pid_t parent_of(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("PPid:", 0) == 0)
+      return static_cast<pid_t>(std::atol(line.c_str() + 5));
+  return 0;
+}
+
+// Whether `pid` is this process or one it started (its children without
+// limits run in the node's cgroup until the node moves them).
+bool ours(pid_t pid) {
+  auto me = ::getpid();
+  for (int depth = 0; pid > 1 && depth < 64; ++depth) {
+    if (pid == me)
+      return true;
+    pid = parent_of(pid);
+  }
+  return false;
+}
+
 // Makes `controllers` available to cgroups beside the node's own leaf.
 std::string enable(node_cgroup& ng, const std::vector<std::string>& want) {
   auto available = words(read_file(ng.base + "/cgroup.controllers"));
@@ -136,14 +158,18 @@ std::string enable(node_cgroup& ng, const std::vector<std::string>& want) {
       auto leaf = ng.base + "/node";
       if (::mkdir(leaf.c_str(), 0755) != 0 && errno != EEXIST)
         return "cannot make " + leaf + ": " + std::strerror(errno);
-      if (auto err = write_file(leaf + "/cgroup.procs", "0"); !err.empty())
-        return "cannot move the node into " + leaf + ": " + err;
-      auto rest = words(read_file(ng.base + "/cgroup.procs"));
-      if (!rest.empty())
-        return ng.base + " holds processes that are not the node's (pid "
-               + rest.front()
-               + "): give the node a cgroup of its own (systemd: "
-                 "Delegate=yes)";
+      // The node and what it started (children without limits) move
+      // together; anything else in the cgroup is not the node's to move.
+      for (auto& p : procs) {
+        auto pid = static_cast<pid_t>(std::atol(p.c_str()));
+        if (!ours(pid))
+          return ng.base + " holds processes that are not the node's (pid " + p
+                 + "): give the node a cgroup of its own (systemd: "
+                   "Delegate=yes)";
+      }
+      for (auto& p : procs)
+        if (auto err = write_file(leaf + "/cgroup.procs", p); !err.empty())
+          return "cannot move process " + p + " into " + leaf + ": " + err;
     }
   }
   if (auto err = write_file(ng.base + "/cgroup.subtree_control", add);
@@ -186,9 +212,12 @@ child_cgroup::make(const std::string& name, const cgroup_limits& limits) {
     want.push_back("pids");
   if (auto why = enable(ng, want); !why.empty())
     return fail(why);
-  auto dir =
-    ng.base + "/switchboard-" + std::to_string(::getpid()) + "-" + name;
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+  // One per make: an entry restarted by a reload (or a cluster's rolling
+  // reload) gets a cgroup of its own while the old one still empties.
+  static uint64_t made = 0;
+  auto dir = ng.base + "/switchboard-" + std::to_string(::getpid()) + "-" + name
+             + "-" + std::to_string(++made);
+  if (::mkdir(dir.c_str(), 0755) != 0)
     return fail("cannot make " + dir + ": " + std::strerror(errno));
   std::shared_ptr<child_cgroup> result{new child_cgroup(dir)};
   auto set = [&](const char* file, const std::string& value) {

@@ -57,6 +57,10 @@ public:
                    },
                    [this](std::string bridge, std::string peer) {
                      serve_connection(std::move(bridge), std::move(peer));
+                   },
+                   [this] {
+                     refuse_next("the socket of a connection frame that "
+                                 "was not served");
                    }});
       // Frames are handled as they arrive: this actor runs on the loop.
       ch_ = channel::open_ipc(
@@ -87,7 +91,9 @@ public:
         loop().native(), fd, framing::lines, max_frame_,
         {[this, self](std::string frame) {
            if (frame.find("\"NODE_HANDLE\"") != std::string::npos
-               && is_node_internal(frame)) {
+               && is_node_internal(frame)
+               && json::parse(frame, nullptr, false).value("cmd", "")
+                    == "NODE_HANDLE") {
              on_handle_message(frame);
              return;
            }
@@ -174,13 +180,20 @@ private:
   // answered as Node answers, ACK once the socket is here, NACK if not.
   void on_handle_message(const std::string& frame) {
     auto m = json::parse(frame, nullptr, false);
-    auto msg = m.value("msg", json::object());
+    // Fields of any type may come: read only strings.
+    auto text = [](const json& obj, const char* key) {
+      auto i = obj.find(key);
+      return i != obj.end() && i->is_string() ? i->get<std::string>()
+                                              : std::string{};
+    };
+    auto i = m.find("msg");
+    auto msg = i != m.end() && i->is_object() ? *i : json::object();
+    auto type = text(m, "type");
     bool have = !sockets_.empty();
-    if (have && m.value("type", "") == "net.Socket" && msg.is_object())
-      serve_connection(msg.value("bridge", std::string{}),
-                       msg.value("peer", std::string{}));
+    if (have && type == "net.Socket")
+      serve_connection(text(msg, "bridge"), text(msg, "peer"));
     else if (have)
-      refuse_next("a handle of type " + m.value("type", std::string{"?"})
+      refuse_next("a handle of type " + (type.empty() ? "?" : type)
                   + " (only net.Socket is served)");
     // Written as it is: `write` keeps NODE_ messages from a Node peer.
     if (ch_ != nullptr)

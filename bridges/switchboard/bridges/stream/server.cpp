@@ -81,7 +81,9 @@ public:
                                  opt_->max_frame, &err);
         if (ch == nullptr)
           return err;
-        serve(ch);
+        if (!serve(ch))
+          return make_error(errc::queue_full,
+                            opt_->name + ": max-connections are open");
         return caf::ok_atom::value;
       },
       [this](status_atom) {
@@ -178,8 +180,8 @@ private:
   }
 
   // Serves `ch` here: a connection actor of its own, or refused when
-  // max-connections are open.
-  void serve(channel* ch) {
+  // max-connections are open (then false).
+  bool serve(channel* ch) {
     if (static_cast<int64_t>(conns_.size()) >= opt_->max_connections) {
       auto peer = ch->peer();
       ++shared_->stats.refused;
@@ -190,7 +192,7 @@ private:
       ch->write(dump(json{{"error", why}}));
       ch->close_when_flushed();
       event(json{{"event", "refused"}, {"peer", peer}, {"reason", why}});
-      return;
+      return false;
     }
     ++shared_->stats.accepted;
     shared_->metrics = metrics();
@@ -198,6 +200,7 @@ private:
     conn_ref ref;
     ref.handle = spawn_connection(shared_, ch, id, ref.state);
     conns_.emplace(id, std::move(ref));
+    return true;
   }
 
   // -- handing connections to children ----------------------------------------
@@ -235,6 +238,8 @@ private:
 
   // Offers `c` to the target at `index`; one that cannot take it (not
   // running, no IPC channel) passes it to the next, up to every target.
+  // Any other failure (a time-out) may come after the socket reached the
+  // child: the connection is not offered twice.
   void try_hand(handed_connection c, size_t index, size_t tried,
                 std::string why) {
     auto n = opt_->hand_to.size();
@@ -257,8 +262,11 @@ private:
     request(handle, opt_->request_timeout, hand_atom::value, c)
       .then([this, index](caf::ok_atom) { ++targets_[index].handed; },
             [this, c, index, tried](caf::error& err) mutable {
+              auto why = opt_->hand_to[index] + ": " + render(err);
+              bool untouched = is(err, errc::no_channel)
+                               || err == caf::sec::request_receiver_down;
               try_hand(std::move(c), (index + 1) % opt_->hand_to.size(),
-                       tried + 1, opt_->hand_to[index] + ": " + render(err));
+                       untouched ? tried + 1 : opt_->hand_to.size(), why);
             });
   }
 
