@@ -485,27 +485,31 @@ void channel::flush() {
       auto w = reinterpret_cast<write_req*>(req);
       auto ch = w->owner;
       delete w;
-      ch->writing_ = false;
-      if (ch->closed_)
-        return;
-      if (status < 0) {
-        ch->write_failed(status);
-        return;
-      }
-      ch->queued_ -= ch->queue_.front().bytes.size();
-      ch->queue_.pop_front();
-      ch->offset_ = 0;
-      ch->flush();
-      if (!ch->writing_ && ch->handler_ != nullptr)
-        ch->handler_->on_drain();
-      if (!ch->closed_)
-        ch->after_writes();
+      ch->wrote(status);
     });
   if (rc != 0) {
     delete w;
     writing_ = false;
     write_failed(rc);
   }
+}
+
+void channel::wrote(int status) {
+  writing_ = false;
+  if (closed_)
+    return;
+  if (status < 0) {
+    write_failed(status);
+    return;
+  }
+  queued_ -= queue_.front().bytes.size();
+  queue_.pop_front();
+  offset_ = 0;
+  flush();
+  if (!writing_ && handler_ != nullptr)
+    handler_->on_drain();
+  if (!closed_)
+    after_writes();
 }
 
 void channel::write_with_handle() {
@@ -550,25 +554,11 @@ void channel::write_with_handle() {
                   delete reinterpret_cast<handle_write_req*>(
                     reinterpret_cast<char*>(h) - offsetof(handle_write_req, h));
                 });
-                ch->writing_ = false;
                 if (--ch->open_handles_ == 0) {
                   delete ch;
                   return;
                 }
-                if (ch->closed_)
-                  return;
-                if (status < 0) {
-                  ch->write_failed(status);
-                  return;
-                }
-                ch->queued_ -= ch->queue_.front().bytes.size();
-                ch->queue_.pop_front();
-                ch->offset_ = 0;
-                ch->flush();
-                if (!ch->writing_ && ch->handler_ != nullptr)
-                  ch->handler_->on_drain();
-                if (!ch->closed_)
-                  ch->after_writes();
+                ch->wrote(status);
               });
   if (rc != 0) {
     --open_handles_;

@@ -223,6 +223,8 @@ private:
   void init_handles(uv_loop_s* loop, bool tcp, bool ipc = false);
   void take_pending_fds();
   void write_with_handle();
+  // The write in flight ended with `status`.
+  void wrote(int status);
   void close_queued_fds();
   void drop_queue();
   void feed(const char* data, size_t n);

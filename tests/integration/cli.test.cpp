@@ -455,8 +455,8 @@ namespace {
 const std::string child_helper = SWITCHBOARD_CHILD_HELPER;
 
 // A node config for the reload test: `extra` adds actors, `job_env` is the
-// child's env, `moved` the framing of one tcp bridge, `timeout` a [node]
-// key a running node cannot change.
+// env of the children job and job2, `moved` the framing of one tcp bridge,
+// `timeout` a [node] key a running node cannot change.
 std::string reload_conf(const temp_dir& dir, int keep_port, int moved_port,
                         const std::string& extra, const std::string& job_env,
                         const std::string& moved, const std::string& timeout) {
@@ -464,6 +464,8 @@ std::string reload_conf(const temp_dir& dir, int keep_port, int moved_port,
          + "/rl.sock\"\nrequest-timeout = " + timeout
          + "\n[actors]\necho = { kind = \"echo\" }\njob = { kind = "
            "\"child-process\", command = [\""
+         + child_helper + "\", \"echo\"], env = { X = \"" + job_env
+         + "\" } }\njob2 = { kind = \"child-process\", command = [\""
          + child_helper + "\", \"echo\"], env = { X = \"" + job_env + "\" } }\n"
          + extra + "[bridges]\nkeep = { kind = \"tcp\", listen = \"127.0.0.1:"
          + std::to_string(keep_port)
@@ -524,6 +526,7 @@ TEST_CASE("reload applies a changed config: stops, restarts and starts "
   CHECK(r.out.find("- actors.gone (stopped)") != std::string::npos);
   CHECK(r.out.find("+ actors.fresh (started)") != std::string::npos);
   CHECK(r.out.find("~ actors.job (restarted)") != std::string::npos);
+  CHECK(r.out.find("~ actors.job2 (restarted)") != std::string::npos);
   CHECK(r.out.find("~ bridges.moved (restarted)") != std::string::npos);
   CHECK(r.out.find("! node.request-timeout changed") != std::string::npos);
   CHECK(r.out.find("2 unchanged") != std::string::npos);
@@ -543,6 +546,26 @@ TEST_CASE("reload applies a changed config: stops, restarts and starts "
   CHECK(new_pid > 0);
   CHECK(new_pid != job_pid);
   CHECK(node->wait_for_stderr("rl/gone: stopped (reload)", ms{5000}));
+  // The two children restarted one at a time: job was back before job2
+  // went.
+  REQUIRE(node->wait_for_stderr("reloaded", ms{5000}));
+  {
+    auto log = node->err();
+    auto from = log.find("reloading ");
+    REQUIRE(from != std::string::npos);
+    auto at = [&](const std::string& needle) {
+      return log.find(needle, from);
+    };
+    auto job_down = at("\"child\":\"job\",\"code\"");
+    auto job_up = at("rl/job: started");
+    auto job2_down = at("\"child\":\"job2\",\"code\"");
+    auto job2_up = at("rl/job2: started");
+    INFO(log.substr(from));
+    REQUIRE(job2_up != std::string::npos);
+    CHECK(job_down < job_up);
+    CHECK(job_up < job2_down);
+    CHECK(job2_down < job2_up);
+  }
   // The kept connection stayed open throughout.
   kept.write_line(R"({"after":2})");
   CHECK(kept.read_line() == R"({"after":2})");
