@@ -286,8 +286,8 @@ int64_t now_ns() noexcept;
 
 namespace detail {
 
-/// 1 where the kernel keeps time with the TSC, 0 where not, -1 until the
-/// first stamp asks.
+/// 1 where the TSC serves (the kernel's clock, or invariant by the CPU's
+/// flags), 0 where not, -1 until the first stamp asks.
 extern std::atomic<int> tsc_clock;
 
 /// `fast_stamp` where `tsc_clock` is not 1 (it asks, the first time).
@@ -296,8 +296,9 @@ uint64_t slow_stamp() noexcept;
 } // namespace detail
 
 /// A time stamp for durations on a message's path: the CPU's time-stamp
-/// counter where the kernel uses it as its clock (x86-64), which costs a few
-/// nanoseconds where the steady clock costs about 25; else `now_ns()`.
+/// counter where it is invariant (x86-64: the kernel's clock, or
+/// constant_tsc and nonstop_tsc), which costs a few nanoseconds where the
+/// steady clock costs about 25; else `now_ns()`.
 /// Inline: it runs twice for every message a metered actor handles.
 inline uint64_t fast_stamp() noexcept {
 #if defined(__x86_64__)
