@@ -15,6 +15,9 @@
 //   env NAME          prints the JSON string value of $NAME (or null)
 //   swap              reads lines in pairs and answers each pair in reverse
 //   grow N            touches N bytes of memory, then echoes
+//   threads N         starts up to N threads that wait, and exits with the
+//                     number it could start (pids.max stops the rest)
+//   spin MS           keeps a core busy for MS milliseconds of wall time
 //   binary-garbage    on SWITCHBOARD_CHANNEL_FD (ipc = "binary"): frames
 //                     that are not messages, then one that is: the string
 //                     "still here", encoded by hand in CAF's format
@@ -25,6 +28,8 @@
 #include <cstring>
 #include <string>
 
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace {
@@ -175,6 +180,30 @@ int main(int argc, char** argv) {
       p[i] = 1;
     echo_lines();
     free(p);
+  } else if (mode == "threads" && argc > 2) {
+    auto n = atoi(argv[2]);
+    int made = 0;
+    for (; made < n; ++made) {
+      pthread_t t;
+      auto waiter = [](void*) -> void* {
+        wait_forever();
+        return nullptr;
+      };
+      if (pthread_create(&t, nullptr, waiter, nullptr) != 0)
+        break;
+    }
+    _exit(made);
+  } else if (mode == "spin" && argc > 2) {
+    auto now_ms = [] {
+      timespec ts{};
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+    };
+    auto end = now_ms() + atol(argv[2]);
+    volatile unsigned long x = 0;
+    while (now_ms() < end)
+      for (int i = 0; i < 10000; ++i)
+        x = x + 1;
   } else {
     fprintf(stderr, "child_helper: unknown mode %s\n", mode.c_str());
     return 2;
