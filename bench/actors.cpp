@@ -15,6 +15,7 @@
 #include <switchboard/node.hpp>
 
 #include "bench.hpp"
+#include "node.hpp"
 #include "client.hpp"
 
 using namespace switchboard;
@@ -69,12 +70,9 @@ int main() {
     caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
   }
   { // switchboard: a node's echo kind, json_message requests.
-    auto cfg = node_config::from_string(
+    auto owned = start_node(
       "[node]\ncontrol = \"none\"\n[actors]\necho = { kind = \"echo\" }\n");
-    node nd{std::move(*cfg)};
-    actors::add_builtin_kinds(nd.kinds());
-    if (auto err = nd.start())
-      return std::fprintf(stderr, "%s\n", render(err).c_str()), 1;
+    auto& nd = *owned;
     auto echo = caf::actor_cast<json_actor>(nd.lookup("echo"));
     auto msg = json_message::trusted("{\"ping\":1}");
     round_trips(nd.system(), echo, msg, n_rt / 10);

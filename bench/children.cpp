@@ -34,6 +34,7 @@
 #include <switchboard/node.hpp>
 
 #include "bench.hpp"
+#include "node.hpp"
 #include "client.hpp"
 #include "futex.hpp"
 
@@ -82,7 +83,7 @@ void write_all(int fd, const std::string& s) {
   }
 }
 
-std::unique_ptr<node> start_node(const std::string& actors,
+std::unique_ptr<node> start_with(const std::string& entries,
                                  void (*add_kinds)(kind_registry&) = nullptr);
 
 // The number of messages `count` waits for in a binary child.
@@ -91,7 +92,7 @@ size_t count_target = 0;
 // A switchboard child: `parent` hands what its parent sends to `to`.
 int node_child(const std::string& to_kind) {
   bridges::take_parent_channel();
-  auto nd = start_node(
+  auto nd = start_with(
     "to = { kind = \"" + to_kind
       + "\" }\n[bridges]\nparent = { kind = \"parent\", to = \"to\" }\n",
     [](kind_registry& kinds) {
@@ -199,23 +200,10 @@ double raw_socketpair(const std::string& self_path, size_t n) {
 
 // -- switchboard --------------------------------------------------------------
 
-std::unique_ptr<node> start_node(const std::string& actors,
+std::unique_ptr<node> start_with(const std::string& entries,
                                  void (*add_kinds)(kind_registry&)) {
-  auto cfg =
-    node_config::from_string("[node]\ncontrol = \"none\"\n[actors]\n" + actors);
-  if (!cfg) {
-    std::fprintf(stderr, "%s\n", render(cfg.error()).c_str());
-    std::exit(1);
-  }
-  auto nd = std::make_unique<node>(std::move(*cfg));
-  actors::add_builtin_kinds(nd->kinds());
-  if (add_kinds)
-    add_kinds(nd->kinds());
-  if (auto err = nd->start()) {
-    std::fprintf(stderr, "%s\n", render(err).c_str());
-    std::exit(1);
-  }
-  return nd;
+  return start_node("[node]\ncontrol = \"none\"\n[actors]\n" + entries,
+                    actors::builtin_behaviors(), add_kinds);
 }
 
 // The bench's `sink`: the actor the child's unsolicited messages go to. A
@@ -305,7 +293,7 @@ int main(int argc, char** argv) {
   if (wanted("rt")) {
     // One node per channel; the raw ping-pong runs between its rounds.
     auto rt_node = [&](const std::string& ipc, const std::string& mode) {
-      auto nd = start_node("job = { kind = \"child-process\", command = ["
+      auto nd = start_with("job = { kind = \"child-process\", command = ["
                            + in_quotes(self) + ", \"--child\", \"" + mode
                            + "\"], ipc = \"" + ipc + "\" }\n");
       auto job = caf::actor_cast<json_actor>(nd->lookup("job"));
@@ -362,7 +350,7 @@ int main(int argc, char** argv) {
   if (wanted("one-way")) {
     auto one_way_run = [&](const std::string& ipc, const std::string& mode) {
       auto nd =
-        start_node("job = { kind = \"child-process\", command = ["
+        start_with("job = { kind = \"child-process\", command = ["
                    + in_quotes(self) + ", \"--child\", \"" + mode + "\", \""
                    + std::to_string(n_ow) + "\"], ipc = \"" + ipc
                    + "\", to = \"sink\" }\nsink = { kind = " + "\"echo\" }\n");
@@ -388,7 +376,7 @@ int main(int argc, char** argv) {
     // Streamed as Node's peer streams: lines go out as one-way messages,
     // the child's lines come back unasked and go to `to`, which parses
     // each (the channel has checked it is JSON on the way in).
-    auto nd = start_node("job = { kind = \"child-process\", command = ["
+    auto nd = start_with("job = { kind = \"child-process\", command = ["
                          + in_quotes(self)
                          + ", \"--child\", \"json-lines\"], to = \"sink\" }\n"
                          + "sink = { kind = \"echo\" }\n");

@@ -17,6 +17,7 @@
 #include <switchboard/node.hpp>
 
 #include "bench.hpp"
+#include "node.hpp"
 #include "client.hpp"
 #include "futex.hpp"
 
@@ -27,19 +28,10 @@ namespace {
 
 // Runs the hop on a fresh node with `settings` (INI lines) and reports it.
 void run_hop(const std::string& impl, const std::string& settings, size_t n) {
-  auto cfg = node_config::from_string("[node]\ncontrol = \"none\"\n[actors]\n"
-                                      "echo = { kind = \"echo\" }\n"
-                                      + settings);
-  if (!cfg) {
-    std::fprintf(stderr, "%s\n", render(cfg.error()).c_str());
-    std::exit(1);
-  }
-  node nd{std::move(*cfg)};
-  actors::add_builtin_kinds(nd.kinds());
-  if (auto err = nd.start()) {
-    std::fprintf(stderr, "%s\n", render(err).c_str());
-    std::exit(1);
-  }
+  auto owned = start_node("[node]\ncontrol = \"none\"\n[actors]\n"
+                          "echo = { kind = \"echo\" }\n"
+                          + settings);
+  auto& nd = *owned;
   auto echo = caf::actor_cast<json_actor>(nd.lookup("echo"));
   // Warm up, then measure.
   for (auto count : {n / 10, n}) {

@@ -26,6 +26,7 @@
 #include <switchboard/node.hpp>
 
 #include "bench.hpp"
+#include "node.hpp"
 #include "client.hpp"
 
 using namespace switchboard;
@@ -34,19 +35,11 @@ using namespace switchboard::bench;
 namespace {
 
 std::unique_ptr<node> make_node(bool metrics) {
-  auto cfg = node_config::from_string(
-    std::string{"[node]\ncontrol = \"none\"\nmetrics = "}
-    + (metrics ? "true" : "false")
-    + "\n[actors]\necho = { kind = \"echo\" }\n"
-      "calc = { kind = \"worker-thread\", behavior = \"calculator\", "
-      "count = 1 }\n");
-  auto nd = std::make_unique<node>(std::move(*cfg));
-  actors::add_builtin_kinds(nd->kinds());
-  if (auto err = nd->start()) {
-    std::fprintf(stderr, "%s\n", render(err).c_str());
-    std::exit(1);
-  }
-  return nd;
+  return start_node(std::string{"[node]\ncontrol = \"none\"\nmetrics = "}
+                    + (metrics ? "true" : "false")
+                    + "\n[actors]\necho = { kind = \"echo\" }\n"
+                      "calc = { kind = \"worker-thread\", behavior = "
+                      "\"calculator\", count = 1 }\n");
 }
 
 // The block an unnamed bench actor counts into, when the node counts.

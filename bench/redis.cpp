@@ -24,6 +24,7 @@
 #include <switchboard/node.hpp>
 
 #include "bench.hpp"
+#include "node.hpp"
 
 using namespace switchboard;
 using namespace switchboard::bench;
@@ -100,19 +101,8 @@ std::unique_ptr<switchboard::node> start(const std::string& bridges) {
   auto text = "[node]\nname = \"bench\"\ncontrol = \"none\"\n"
               "[actors]\ncount = { kind = \"counter\" }\n[bridges]\n"
               + bridges;
-  auto cfg = node_config::from_string(text, "bench.conf");
-  if (!cfg) {
-    std::fprintf(stderr, "bench_redis: %s\n", render(cfg.error()).c_str());
-    std::exit(1);
-  }
-  auto nd = std::make_unique<switchboard::node>(std::move(*cfg));
-  actors::add_builtin_kinds(nd->kinds());
-  nd->kinds().add(counter_kind());
-  if (auto err = nd->start()) {
-    std::fprintf(stderr, "bench_redis: %s\n", render(err).c_str());
-    std::exit(1);
-  }
-  return nd;
+  return start_node(text, actors::builtin_behaviors(),
+                    [](kind_registry& kinds) { kinds.add(counter_kind()); });
 }
 
 } // namespace

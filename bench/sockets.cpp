@@ -41,6 +41,7 @@
 #include <switchboard/status.hpp>
 
 #include "bench.hpp"
+#include "node.hpp"
 #include "futex.hpp"
 
 using namespace switchboard;
@@ -455,7 +456,7 @@ private:
 class sb_server {
 public:
   explicit sb_server(const std::string& path, bool on_loop = false) {
-    auto cfg = node_config::from_string(
+    node_ = start_node(
       std::string{"[node]\ncontrol = \"none\"\n[actors]\necho = { kind = "
                   "\"echo\", run-on = \""}
       + (on_loop ? "loop" : "scheduler")
@@ -465,16 +466,6 @@ public:
         "max-connections = 20000 }\n"
         "u = { kind = \"uds\", listen = \""
       + path + "\", to = \"echo\", max-connections = 20000 }\n");
-    if (!cfg) {
-      std::fprintf(stderr, "%s\n", render(cfg.error()).c_str());
-      std::exit(1);
-    }
-    node_ = std::make_unique<node>(std::move(*cfg));
-    actors::add_builtin_kinds(node_->kinds());
-    if (auto err = node_->start()) {
-      std::fprintf(stderr, "%s\n", render(err).c_str());
-      std::exit(1);
-    }
     caf::scoped_actor self{node_->system()};
     self
       ->request(caf::actor_cast<status_actor>(node_->lookup("t")),

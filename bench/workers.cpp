@@ -30,6 +30,7 @@
 #include <switchboard/node.hpp>
 
 #include "bench.hpp"
+#include "node.hpp"
 #include "client.hpp"
 #include "futex.hpp"
 
@@ -163,23 +164,14 @@ void wait_notify(const std::string& self) {
   // moods.
   auto n = scaled(70000);
   constexpr int rounds = 7;
-  auto cfg = node_config::from_string(
+  auto owned = start_node(
     "[node]\ncontrol = \"none\"\n[buffers]\nball = { bytes = 64, share = "
     "\"process\" }\n[actors]\nchild = { kind = \"child-process\", command "
     "= [\""
     + self
     + "\", \"--child\"], stdin = \"none\", stdout = \"inherit\", "
       "buffers = [\"ball\"] }\n");
-  if (!cfg) {
-    std::fprintf(stderr, "%s\n", render(cfg.error()).c_str());
-    std::exit(1);
-  }
-  node nd{std::move(*cfg)};
-  actors::add_builtin_kinds(nd.kinds());
-  if (auto err = nd.start()) {
-    std::fprintf(stderr, "%s\n", render(err).c_str());
-    std::exit(1);
-  }
+  auto& nd = *owned;
   auto ball = *actors::named_buffer(nd, "ball");
   auto v = *ball.view<int32_t>();
   buffer_ping_pong(n / 10);
@@ -216,20 +208,12 @@ void run_workers(const std::string& impl, const std::string& keys,
   behaviors.add("echo", [](const json_message& m, actors::worker_context&) {
     return caf::expected<json_message>{m};
   });
-  auto cfg = node_config::from_string(
+  auto owned = start_node(
     "[node]\ncontrol = \"none\"\n[actors]\nw = { kind = \"worker-thread\", "
     "behavior = \"echo\" "
-    + keys + " }\n" + settings);
-  if (!cfg) {
-    std::fprintf(stderr, "%s\n", render(cfg.error()).c_str());
-    std::exit(1);
-  }
-  node nd{std::move(*cfg)};
-  actors::add_builtin_kinds(nd.kinds(), std::move(behaviors));
-  if (auto err = nd.start()) {
-    std::fprintf(stderr, "%s\n", render(err).c_str());
-    std::exit(1);
-  }
+      + keys + " }\n" + settings,
+    std::move(behaviors));
+  auto& nd = *owned;
   auto w = caf::actor_cast<json_actor>(nd.lookup("w"));
   auto msg = json_message::trusted("{\"ping\":1}");
   // From the io loop, as a bridge (HTTP, WebSocket, the control socket)
