@@ -129,11 +129,14 @@ int rounds_here() {
     [&](node& nd) { return one_way(nd, n_ow); },
   };
   if (auto only = std::getenv("SWITCHBOARD_BENCH_PROFILE")) {
-    // The first path on one node, for a profiler (perf stat, perf record):
-    // SWITCHBOARD_BENCH_PROFILE=on or =off.
+    // One path on one node, for a profiler (perf stat, perf record):
+    // SWITCHBOARD_BENCH_PROFILE=on or =off, and the path (0, 1, 2; the
+    // first by default) in SWITCHBOARD_BENCH_PATH.
     auto& nd = std::string{only} == "on" ? *on : *off;
+    auto path = std::getenv("SWITCHBOARD_BENCH_PATH");
+    auto p = path ? static_cast<size_t>(std::atoi(path)) : 0;
     for (int i = 0; i < 40; ++i)
-      paths[0](nd);
+      paths[p < paths.size() ? p : 0](nd);
     return 0;
   }
   node* nodes[] = {on.get(), off.get(), off_again.get()};

@@ -55,7 +55,7 @@ thread_local metered_base::running_actor metered_base::current_;
 
 void metered_base::on_send(actor_metrics& m, caf::message_id mid,
                            bool error) noexcept {
-  m.sent.fetch_add(1, std::memory_order_relaxed);
+  histogram::bump(m.sent, 1, m.alone());
   if (mid.is_request()) {
     auto key =
       asked_key(this, mid.integer_value() & caf::message_id::request_id_mask);
@@ -78,16 +78,18 @@ void metered_base::on_answer(actor_metrics& m, uint64_t mid,
   auto sent = slot.sent.load(std::memory_order_relaxed);
   if (!slot.key.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
     return;
-  m.requests.observe(fast_ns(static_cast<uint64_t>(sent), at));
+  m.requests.observe(fast_ns(static_cast<uint64_t>(sent), at), m.alone());
 }
 
 void metered_base::trace(caf::mailbox_element& x, actor_metrics* m,
-                         actor_metrics* fm, caf::actor_id receiver) noexcept {
+                         actor_metrics* fm,
+                         const caf::abstract_actor* receiver) noexcept {
   try {
     auto from = fm != nullptr ? fm->name
                 : x.sender    ? "actor#" + std::to_string(x.sender->id())
                               : std::string{"-"};
-    auto to = m != nullptr ? m->name : "actor#" + std::to_string(receiver);
+    auto to =
+      m != nullptr ? m->name : "actor#" + std::to_string(receiver->id());
     auto payload = payload_of(x.content());
     if (m != nullptr && m->traced.load(std::memory_order_relaxed))
       if (auto sink = m->tracer_load())

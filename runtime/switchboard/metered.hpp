@@ -63,8 +63,10 @@ public:
     if (m == nullptr)
       return;
     actor_metrics* none = nullptr;
-    if (metrics_.compare_exchange_strong(none, m, std::memory_order_acq_rel))
+    if (metrics_.compare_exchange_strong(none, m, std::memory_order_acq_rel)) {
+      m->writers.fetch_add(1, std::memory_order_relaxed);
       m->attached.store(true, std::memory_order_relaxed);
+    }
   }
 
   /// The metered actor whose handler runs on this thread, or null.
@@ -119,9 +121,9 @@ protected:
   };
 
   // The receiver's side of a send, on the sender's thread, before the
-  // enqueue: `self_id` is the receiver's actor id, `closed` whether its
-  // mailbox was closed. A trace line goes out now.
-  send_count on_enqueue(caf::mailbox_element& x, caf::actor_id self_id,
+  // enqueue: `self` is the receiver (its id names it in a trace line),
+  // `closed` whether its mailbox was closed. A trace line goes out now.
+  send_count on_enqueue(caf::mailbox_element& x, const caf::abstract_actor* self,
                         bool closed) noexcept {
     send_count c;
     if (!counts(x))
@@ -141,7 +143,7 @@ protected:
     if ((c.to != nullptr && c.to->traced.load(std::memory_order_relaxed))
         || (c.from_block != nullptr
             && c.from_block->traced.load(std::memory_order_relaxed)))
-      trace(x, c.to, c.from_block, self_id);
+      trace(x, c.to, c.from_block, self);
     return c;
   }
 
@@ -158,7 +160,7 @@ protected:
     if (c.from_block != nullptr) {
       c.from->on_send(*c.from_block, c.mid, c.error);
       if (c.to != nullptr && c.to != c.from_block && !c.mid.is_response())
-        c.from_block->count_edge(c.to);
+        c.from_block->count_edge(c.to, c.from_block->alone());
     }
   }
 
@@ -179,7 +181,7 @@ protected:
     auto mid = x.mid;
     auto result = consume();
     auto t1 = fast_stamp();
-    m->processing.observe(fast_ns(t0, t1));
+    m->processing.observe(fast_ns(t0, t1), m->alone());
     if (mid.is_response())
       on_answer(*m, mid.integer_value(), t0);
     current_ = prev;
@@ -197,7 +199,8 @@ private:
 
   // Emits the trace line(s) for `x` (receiver block `m`, sender block `fm`).
   static void trace(caf::mailbox_element& x, actor_metrics* m,
-                    actor_metrics* fm, caf::actor_id receiver) noexcept;
+                    actor_metrics* fm,
+                    const caf::abstract_actor* receiver) noexcept;
 
   static thread_local running_actor current_;
 
@@ -213,7 +216,7 @@ public:
       : Base(cfg, std::forward<Ts>(xs)...) {}
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
-    auto c = on_enqueue(*ptr, this->id(), this->mailbox().closed());
+    auto c = on_enqueue(*ptr, this, this->mailbox().closed());
     // A request or a reply is on a round trip's critical path: it is
     // counted once it is in the mailbox. A one-way message is counted
     // first (a stream of them measured faster so).

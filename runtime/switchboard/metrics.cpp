@@ -54,37 +54,39 @@ bool tsc_is_clock() {
 #endif
 }
 
-// Asked once, on first use (not at every program's start-up).
-bool use_tsc() {
-  static const bool result = [] {
-    auto yes = tsc_is_clock();
-    detail::tsc_clock.store(yes ? 1 : 0, std::memory_order_relaxed);
-    return yes;
-  }();
-  return result;
-}
-
-// TSC ticks per nanosecond, measured once against the steady clock.
-double ticks_per_ns() {
+// Nanoseconds per TSC tick, measured against the steady clock (2 ms).
+double measure_ns_per_tick() {
 #if defined(__x86_64__)
-  static const double result = [] {
-    auto t0 = now_ns();
-    auto c0 = __rdtsc();
-    while (now_ns() - t0 < 2'000'000) {
-    }
-    auto t1 = now_ns();
-    auto c1 = __rdtsc();
-    return static_cast<double>(c1 - c0) / static_cast<double>(t1 - t0);
-  }();
-  return result;
+  auto t0 = now_ns();
+  auto c0 = __rdtsc();
+  while (now_ns() - t0 < 2'000'000) {
+  }
+  auto t1 = now_ns();
+  auto c1 = __rdtsc();
+  return static_cast<double>(t1 - t0) / static_cast<double>(c1 - c0);
 #else
   return 1.0;
 #endif
 }
 
+// Asked once, on first use (not at every program's start-up); the tick's
+// length is known before any stamp is taken in ticks.
+bool use_tsc() {
+  static const bool result = [] {
+    auto yes = tsc_is_clock();
+    if (yes)
+      detail::ns_per_tick.store(measure_ns_per_tick(),
+                                std::memory_order_relaxed);
+    detail::tsc_clock.store(yes ? 1 : 0, std::memory_order_release);
+    return yes;
+  }();
+  return result;
+}
+
 } // namespace
 
 std::atomic<int> detail::tsc_clock{-1};
+std::atomic<double> detail::ns_per_tick{1.0};
 
 uint64_t detail::slow_stamp() noexcept {
 #if defined(__x86_64__)
@@ -92,14 +94,6 @@ uint64_t detail::slow_stamp() noexcept {
     return __rdtsc();
 #endif
   return static_cast<uint64_t>(now_ns());
-}
-
-uint64_t fast_ns(uint64_t from, uint64_t to) noexcept {
-  if (to <= from)
-    return 0;
-  if (!use_tsc())
-    return to - from;
-  return static_cast<uint64_t>(static_cast<double>(to - from) / ticks_per_ns());
 }
 
 process_stats read_process(int64_t pid) {

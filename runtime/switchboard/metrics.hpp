@@ -40,13 +40,25 @@ public:
     100'000'000,   250'000'000,   500'000'000, 1'000'000'000, 2'500'000'000,
     5'000'000'000, 10'000'000'000};
 
-  /// Counts one observation of `ns` nanoseconds. Any thread.
-  void observe(uint64_t ns) noexcept {
+  /// Counts one observation of `ns` nanoseconds. Any thread; with
+  /// `alone`, the caller is the only one that observes (see
+  /// `actor_metrics::alone`), which spares two locked instructions.
+  void observe(uint64_t ns, bool alone = false) noexcept {
     size_t i = 0;
     while (i < bounds_ns.size() && ns > bounds_ns[i])
       ++i;
-    buckets_[i].fetch_add(1, std::memory_order_relaxed);
-    sum_ns_.fetch_add(ns, std::memory_order_relaxed);
+    bump(buckets_[i], 1, alone);
+    bump(sum_ns_, ns, alone);
+  }
+
+  /// Adds `n` to `x`: a plain load and store where one writer does it
+  /// (`alone`; readers on other threads still see whole values), else a
+  /// locked add.
+  static void bump(std::atomic<uint64_t>& x, uint64_t n, bool alone) noexcept {
+    if (alone)
+      x.store(x.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    else
+      x.fetch_add(n, std::memory_order_relaxed);
   }
 
   /// A consistent-enough copy for printing.
@@ -146,8 +158,9 @@ struct actor_metrics {
   std::array<edge, edge_slots> edges{};
   std::atomic<uint64_t> edges_other{0};
 
-  /// Counts a message from this actor to `to`'s.
-  void count_edge(const actor_metrics* to) noexcept {
+  /// Counts a message from this actor to `to`'s (`alone`: as in
+  /// `histogram::observe`).
+  void count_edge(const actor_metrics* to, bool alone) noexcept {
     for (auto& e : edges) {
       auto t = e.to.load(std::memory_order_acquire);
       if (t == nullptr) {
@@ -160,7 +173,7 @@ struct actor_metrics {
         }
       }
       if (t == to) {
-        e.count.fetch_add(1, std::memory_order_relaxed);
+        histogram::bump(e.count, 1, alone);
         return;
       }
     }
@@ -194,6 +207,18 @@ struct actor_metrics {
   /// Whether a metered actor counts into this block (an actor of a kind
   /// that is not metered leaves it unattached: no series, no trace).
   alignas(64) std::atomic<bool> attached{false};
+
+  /// How many metered actors count into this block (a pool's workers, a
+  /// bridge's connections share one).
+  std::atomic<uint32_t> writers{0};
+
+  /// Whether one actor alone counts into this block. Its own counters (`sent`,
+  /// the edges, the histograms) are then written by one thread at a time,
+  /// in turn as CAF runs the actor, and need no locked instructions. A
+  /// block stays shared once a second actor attached.
+  bool alone() const noexcept {
+    return writers.load(std::memory_order_relaxed) == 1;
+  }
 
   /// Set while a trace runs; `metered` reads it on every message, so an
   /// untraced actor pays one relaxed load.
@@ -290,6 +315,10 @@ namespace detail {
 /// flags), 0 where not, -1 until the first stamp asks.
 extern std::atomic<int> tsc_clock;
 
+/// Nanoseconds per TSC tick, measured once against the steady clock before
+/// `tsc_clock` becomes 1.
+extern std::atomic<double> ns_per_tick;
+
 /// `fast_stamp` where `tsc_clock` is not 1 (it asks, the first time).
 uint64_t slow_stamp() noexcept;
 
@@ -308,8 +337,19 @@ inline uint64_t fast_stamp() noexcept {
   return detail::slow_stamp();
 }
 
-/// Nanoseconds from `fast_stamp()` `from` to `to`.
-uint64_t fast_ns(uint64_t from, uint64_t to) noexcept;
+/// Nanoseconds from `fast_stamp()` `from` to `to`. Inline, as
+/// `fast_stamp`: a multiplication where the stamps are ticks.
+inline uint64_t fast_ns(uint64_t from, uint64_t to) noexcept {
+  if (to <= from)
+    return 0;
+#if defined(__x86_64__)
+  if (detail::tsc_clock.load(std::memory_order_acquire) == 1)
+    return static_cast<uint64_t>(
+      static_cast<double>(to - from)
+      * detail::ns_per_tick.load(std::memory_order_relaxed));
+#endif
+  return to - from;
+}
 
 /// What /proc says of a process.
 struct process_stats {
