@@ -18,7 +18,9 @@
 namespace switchboard::bench {
 
 /// Starts a node on the config `text`, with the built-in kinds running
-/// `behaviors`; `more_kinds` adds the program's own kinds.
+/// `behaviors`; `more_kinds` adds the program's own kinds. With
+/// SWITCHBOARD_BENCH_METRICS=off the node does not count (`[node] metrics
+/// = false`).
 inline std::unique_ptr<node>
 start_node(const std::string& text,
            actors::behavior_registry behaviors = actors::builtin_behaviors(),
@@ -30,6 +32,12 @@ start_node(const std::string& text,
   auto cfg = node_config::from_string(text, "bench.conf");
   if (!cfg)
     fail(cfg.error());
+  // SWITCHBOARD_BENCH_METRICS=off: the same figures from nodes that do not
+  // count, to compare with a run that does.
+  if (auto m = std::getenv("SWITCHBOARD_BENCH_METRICS");
+      m != nullptr && std::string{m} == "off")
+    if (auto err = cfg->apply_overrides({"--node.metrics=false"}))
+      fail(err);
   auto nd = std::make_unique<node>(std::move(*cfg));
   if (auto err = actors::add_builtin_kinds(nd->kinds(), std::move(behaviors)))
     fail(err);

@@ -52,6 +52,7 @@ std::string payload_of(const caf::type_erased_tuple& msg) {
 } // namespace
 
 thread_local metered_base::running_actor metered_base::current_;
+thread_local metered_base::batch metered_base::batch_;
 
 void metered_base::on_send(actor_metrics& m, caf::message_id mid,
                            bool error) noexcept {

@@ -208,16 +208,20 @@ struct actor_metrics {
   /// that is not metered leaves it unattached: no series, no trace).
   alignas(64) std::atomic<bool> attached{false};
 
-  /// How many metered actors count into this block (a pool's workers, a
-  /// bridge's connections share one).
+  /// How many metered actors count into this block now (a pool's workers,
+  /// a bridge's connections share one; an actor leaves it when it is
+  /// destroyed).
   std::atomic<uint32_t> writers{0};
 
-  /// Whether one actor alone counts into this block. Its own counters (`sent`,
-  /// the edges, the histograms) are then written by one thread at a time,
-  /// in turn as CAF runs the actor, and need no locked instructions. A
-  /// block stays shared once a second actor attached.
+  /// Whether one actor alone counts into this block. Its own counters
+  /// (`sent`, the edges, the histograms) are then written by one thread at
+  /// a time, in turn as CAF runs the actor, and need no locked
+  /// instructions. The acquire pairs with the release of an actor that
+  /// left: its last counts come before its successor's. (A second actor
+  /// that attaches while the first is counting, as a pool's restarted
+  /// worker may, can lose one count of that moment.)
   bool alone() const noexcept {
-    return writers.load(std::memory_order_relaxed) == 1;
+    return writers.load(std::memory_order_acquire) == 1;
   }
 
   /// Set while a trace runs; `metered` reads it on every message, so an
