@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "switchboard/actors/internal/futex.hpp"
@@ -78,10 +79,21 @@ uint32_t key_of(const buffer_block& block, const void* addr) {
   return static_cast<uint32_t>(offset / 4 + 1);
 }
 
+// Where this thread starts looking for a slot: a cache line of the table
+// picked by its thread id, so that two threads taking turns on one element
+// (a ping-pong) count themselves in two lines, not by turns in one line
+// that crosses between their cores at every wait.
+size_t lane() {
+  static thread_local size_t x =
+    (static_cast<size_t>(::syscall(SYS_gettid)) * size_t{2654435761u} >> 7)
+    % (waiter_table::size / 8) * 8;
+  return x;
+}
+
 // Counts a waiter on `key`; returns its slot, or null when the table is
 // full (the wait goes on uncounted).
 uint64_t* enlist(waiter_table& t, uint32_t key) {
-  auto start = (key * size_t{2654435761u}) % waiter_table::size;
+  auto start = (key * size_t{2654435761u} + lane()) % waiter_table::size;
   for (size_t j = 0; j < waiter_table::size; ++j) {
     auto slot = &t.slots[(start + j) % waiter_table::size];
     auto v = __atomic_load_n(slot, __ATOMIC_SEQ_CST);
