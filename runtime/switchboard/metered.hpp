@@ -53,16 +53,6 @@ class metered_base {
   };
 
 public:
-  metered_base() = default;
-  metered_base(const metered_base&) = delete;
-  metered_base& operator=(const metered_base&) = delete;
-
-  /// Leaves the block: its next actor (a restarted one) may count alone.
-  ~metered_base() {
-    if (auto m = metrics_.load(std::memory_order_acquire))
-      m->writers.fetch_sub(1, std::memory_order_release);
-  }
-
   /// The block this actor counts into, or null.
   actor_metrics* metrics() const noexcept {
     return metrics_.load(std::memory_order_acquire);
@@ -113,6 +103,14 @@ public:
   };
 
 protected:
+  // Leaves the block as its actor ends (its cleanup, which the node's
+  // actor system awaits, so the block is still there): the next actor of
+  // the block (a restarted one) may count alone.
+  void leave_metrics() noexcept {
+    if (auto m = metrics_.load(std::memory_order_acquire))
+      m->writers.fetch_sub(1, std::memory_order_release);
+  }
+
   // The actor that runs on this thread now (`run_scope`), and when its last
   // counted message ended (0: none yet, or a message that was not counted
   // came between).
@@ -286,6 +284,11 @@ public:
                                        size_t max_throughput) override {
     run_scope run{this};
     return Base::resume(eu, max_throughput);
+  }
+
+  void on_cleanup(const caf::error& reason) override {
+    leave_metrics();
+    Base::on_cleanup(reason);
   }
 };
 

@@ -209,8 +209,7 @@ struct actor_metrics {
   alignas(64) std::atomic<bool> attached{false};
 
   /// How many metered actors count into this block now (a pool's workers,
-  /// a bridge's connections share one; an actor leaves it when it is
-  /// destroyed).
+  /// a bridge's connections share one; an actor leaves it when it ends).
   std::atomic<uint32_t> writers{0};
 
   /// Whether one actor alone counts into this block. Its own counters
