@@ -79,7 +79,7 @@ void metered_base::on_answer(actor_metrics& m, uint64_t mid,
   auto sent = slot.sent.load(std::memory_order_relaxed);
   if (!slot.key.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
     return;
-  m.requests.observe(fast_ns(static_cast<uint64_t>(sent), at), m.alone());
+  m.requests.observe(static_cast<uint64_t>(sent), at, m.alone());
 }
 
 void metered_base::trace(caf::mailbox_element& x, actor_metrics* m,

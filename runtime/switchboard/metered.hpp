@@ -170,7 +170,7 @@ protected:
   // callback) is still on this thread.
   static void count(const send_count& c) noexcept {
     if (c.to != nullptr)
-      c.to->received.fetch_add(1, std::memory_order_relaxed);
+      c.to->received.add();
     if (c.from_block != nullptr) {
       c.from->on_send(*c.from_block, c.mid, c.error);
       if (c.to != nullptr && c.to != c.from_block && !c.mid.is_response())
@@ -204,7 +204,7 @@ protected:
     auto t1 = fast_stamp();
     if (batch_.self == this)
       batch_.last = t1;
-    m->processing.observe(fast_ns(t0, t1), m->alone());
+    m->processing.observe(t0, t1, m->alone());
     if (mid.is_response())
       on_answer(*m, mid.integer_value(), t0);
     current_ = prev;

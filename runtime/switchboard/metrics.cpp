@@ -74,9 +74,13 @@ double measure_ns_per_tick() {
 bool use_tsc() {
   static const bool result = [] {
     auto yes = tsc_is_clock();
-    if (yes)
-      detail::ns_per_tick.store(measure_ns_per_tick(),
-                                std::memory_order_relaxed);
+    if (yes) {
+      auto ns_per_tick = measure_ns_per_tick();
+      detail::ns_per_tick.store(ns_per_tick, std::memory_order_relaxed);
+      for (size_t i = 0; i < histogram::bounds_ns.size(); ++i)
+        detail::bounds_ticks[i] = static_cast<uint64_t>(
+          static_cast<double>(histogram::bounds_ns[i]) / ns_per_tick);
+    }
     detail::tsc_clock.store(yes ? 1 : 0, std::memory_order_release);
     return yes;
   }();
@@ -87,6 +91,52 @@ bool use_tsc() {
 
 std::atomic<int> detail::tsc_clock{-1};
 std::atomic<double> detail::ns_per_tick{1.0};
+std::array<uint64_t, 22> detail::bounds_ticks = histogram::bounds_ns;
+
+namespace {
+
+// Which `sharded_counter` slots a thread holds now (bit i: slot i).
+std::mutex counter_slots_mtx;
+uint32_t counter_slots_taken = 0;
+
+// Gives a thread's slot back when the thread ends. From then on, what the
+// thread still counts (in later thread-local destructors) goes to the
+// shared slot.
+struct counter_slot_owner {
+  uint32_t slot = 0;
+  ~counter_slot_owner() {
+    detail::counter_slot = sharded_counter::slots;
+    if (slot == 0)
+      return;
+    std::lock_guard<std::mutex> guard{counter_slots_mtx};
+    counter_slots_taken &= ~(1u << (slot - 1));
+  }
+};
+
+} // namespace
+
+thread_local uint32_t detail::counter_slot = 0;
+
+uint32_t detail::pick_counter_slot() noexcept {
+  // The lock orders a slot's last plain store by the thread that gave it
+  // back before the first load of the thread that takes it.
+  uint32_t slot = sharded_counter::slots;
+  {
+    std::lock_guard<std::mutex> guard{counter_slots_mtx};
+    for (uint32_t i = 0; i + 1 < sharded_counter::slots; ++i)
+      if ((counter_slots_taken & (1u << i)) == 0) {
+        counter_slots_taken |= 1u << i;
+        slot = i + 1;
+        break;
+      }
+  }
+  if (slot < sharded_counter::slots) {
+    static thread_local counter_slot_owner owner;
+    owner.slot = slot;
+  }
+  counter_slot = slot;
+  return slot;
+}
 
 uint64_t detail::slow_stamp() noexcept {
 #if defined(__x86_64__)
@@ -141,7 +191,13 @@ histogram::snapshot histogram::read() const noexcept {
     total += buckets_[i].load(std::memory_order_relaxed);
     result.cumulative[i] = total;
   }
-  result.sum_ns = sum_ns_.load(std::memory_order_relaxed);
+  auto sum = sum_ticks_.load(std::memory_order_relaxed);
+  result.sum_ns =
+    detail::tsc_clock.load(std::memory_order_acquire) == 1
+      ? static_cast<uint64_t>(
+        static_cast<double>(sum)
+        * detail::ns_per_tick.load(std::memory_order_relaxed))
+      : sum;
   return result;
 }
 
@@ -359,9 +415,12 @@ std::string metrics_registry::prometheus() const {
     const char* help;
     const std::atomic<uint64_t> actor_metrics::*field;
   };
+  w.family("messages_received_total", "counter",
+           "Messages put in the actor's mailbox.");
+  for (auto m : blocks)
+    w.sample("messages_received_total", actor_labels(*m),
+             std::to_string(m->received.load()));
   static const counter counters[] = {
-    {"messages_received_total", "Messages put in the actor's mailbox.",
-     &actor_metrics::received},
     {"messages_sent_total", "Messages the actor sent to other actors.",
      &actor_metrics::sent},
     {"received_bytes_total", "Bytes a bridge read from the outside.",

@@ -28,8 +28,25 @@
 
 namespace switchboard {
 
+namespace detail {
+
+/// `histogram::bounds_ns` in `fast_stamp`'s ticks (the same values where
+/// the stamps are nanoseconds), set once before `tsc_clock` becomes 1.
+extern std::array<uint64_t, 22> bounds_ticks;
+
+/// This thread's slot in every `sharded_counter`, plus one (0: not yet
+/// picked).
+extern thread_local uint32_t counter_slot;
+
+/// Picks this thread's slot, the first time it counts.
+uint32_t pick_counter_slot() noexcept;
+
+} // namespace detail
+
 /// A latency histogram with fixed buckets from 1 us to 10 s (1-2.5-5 steps),
 /// as Prometheus wants them: cumulative on output, plus a count and a sum.
+/// It counts in `fast_stamp`'s ticks, which `read` turns into nanoseconds:
+/// an observation on a message's path is a subtraction and a few compares.
 class histogram {
 public:
   /// The buckets' upper bounds, in nanoseconds.
@@ -40,15 +57,16 @@ public:
     100'000'000,   250'000'000,   500'000'000, 1'000'000'000, 2'500'000'000,
     5'000'000'000, 10'000'000'000};
 
-  /// Counts one observation of `ns` nanoseconds. Any thread; with
+  /// Counts the time from `fast_stamp` `from` to `to`. Any thread; with
   /// `alone`, the caller is the only one that observes (see
   /// `actor_metrics::alone`), which spares two locked instructions.
-  void observe(uint64_t ns, bool alone = false) noexcept {
+  void observe(uint64_t from, uint64_t to, bool alone = false) noexcept {
+    auto ticks = to > from ? to - from : 0;
     size_t i = 0;
-    while (i < bounds_ns.size() && ns > bounds_ns[i])
+    while (i < detail::bounds_ticks.size() && ticks > detail::bounds_ticks[i])
       ++i;
     bump(buckets_[i], 1, alone);
-    bump(sum_ns_, ns, alone);
+    bump(sum_ticks_, ticks, alone);
   }
 
   /// Adds `n` to `x`: a plain load and store where one writer does it
@@ -75,10 +93,44 @@ public:
 
 private:
   std::array<std::atomic<uint64_t>, bounds_ns.size() + 1> buckets_{};
-  std::atomic<uint64_t> sum_ns_{0};
+  std::atomic<uint64_t> sum_ticks_{0};
 };
 
-/// Why a message or frame was dropped, for `switchboard_dropped_total`.
+/// A counter that many threads bump on a message's path, as the senders to
+/// one actor do. Each of the first `slots - 1` threads that count (the
+/// scheduler's workers, the io loops) has a slot of its own, written with
+/// a plain load and store: a locked add here was the largest single cost
+/// of counting a one-way message. Threads past them share the last slot,
+/// with a locked add. A thread's slot passes to a new thread once it ends.
+/// A reader sums the slots.
+class sharded_counter {
+public:
+  static constexpr uint32_t slots = 16;
+
+  void add(uint64_t n = 1) noexcept {
+    auto s = detail::counter_slot;
+    if (s == 0)
+      s = detail::pick_counter_slot();
+    auto& x = slots_[s - 1];
+    if (s < slots)
+      x.store(x.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    else
+      x.fetch_add(n, std::memory_order_relaxed);
+  }
+
+  /// The sum of every thread's counts.
+  uint64_t load(std::memory_order order = std::memory_order_relaxed) const
+    noexcept {
+    uint64_t total = 0;
+    for (auto& x : slots_)
+      total += x.load(order);
+    return total;
+  }
+
+private:
+  std::array<std::atomic<uint64_t>, slots> slots_{};
+};
+
 enum class drop_reason : uint8_t {
   /// An outbound queue over its high-water mark (`overflow = "drop"`).
   overflow,
@@ -118,11 +170,11 @@ struct actor_metrics {
   const std::string name;
   const std::string kind;
 
-  // Written by senders (any thread): a cache line of their own, so that the
-  // actor's own counting below does not bounce it between cores.
+  // Written by senders (any thread): cache lines of their own, so that the
+  // actor's own counting below does not bounce them between cores.
 
   /// Messages put in the mailbox (dead letters included).
-  alignas(64) std::atomic<uint64_t> received{0};
+  alignas(64) sharded_counter received;
   /// Messages that arrived after the actor had exited.
   std::atomic<uint64_t> dead_letters{0};
 
@@ -331,27 +383,15 @@ uint64_t slow_stamp() noexcept;
 /// counter where it is invariant (x86-64: the kernel's clock, or
 /// constant_tsc and nonstop_tsc), which costs a few nanoseconds where the
 /// steady clock costs about 25; else `now_ns()`.
-/// Inline: it runs twice for every message a metered actor handles.
+/// Inline: it runs for every message a metered actor handles.
 inline uint64_t fast_stamp() noexcept {
 #if defined(__x86_64__)
-  if (detail::tsc_clock.load(std::memory_order_relaxed) == 1)
+  // Acquire (a plain load on x86): the tick's length and
+  // `detail::bounds_ticks` were set before.
+  if (detail::tsc_clock.load(std::memory_order_acquire) == 1)
     return __builtin_ia32_rdtsc();
 #endif
   return detail::slow_stamp();
-}
-
-/// Nanoseconds from `fast_stamp()` `from` to `to`. Inline, as
-/// `fast_stamp`: a multiplication where the stamps are ticks.
-inline uint64_t fast_ns(uint64_t from, uint64_t to) noexcept {
-  if (to <= from)
-    return 0;
-#if defined(__x86_64__)
-  if (detail::tsc_clock.load(std::memory_order_acquire) == 1)
-    return static_cast<uint64_t>(
-      static_cast<double>(to - from)
-      * detail::ns_per_tick.load(std::memory_order_relaxed));
-#endif
-  return to - from;
 }
 
 /// What /proc says of a process.
