@@ -484,7 +484,8 @@ std::string metrics_registry::prometheus() const {
       w.sample(count.c_str(), labels, std::to_string(snap.cumulative.back()));
     }
   };
-  hist("processing_seconds", "Time the actor spent on one message.",
+  hist("processing_seconds",
+       "Time the actor spent on one message (of a burst, one in 8).",
        &actor_metrics::processing);
   hist("request_duration_seconds",
        "Time from a request the actor sent to its answer.",

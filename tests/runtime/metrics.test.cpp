@@ -4,10 +4,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+
+#include <switchboard/metered.hpp>
 
 using namespace switchboard;
 
@@ -67,4 +75,50 @@ TEST_CASE("a histogram counts in time-stamp ticks and reads in nanoseconds") {
   CHECK(snap.cumulative.back() == 2);
   CHECK(snap.sum_ns >= 2'900'000);
   CHECK(snap.sum_ns <= static_cast<uint64_t>(wall) + wall / 20);
+}
+
+namespace {
+
+// Handles ints; the first waits until `go` is set.
+caf::behavior held_then_burst(metered_actor* self,
+                              std::shared_future<void> go) {
+  auto first = std::make_shared<bool>(true);
+  return {[=](int) {
+    if (*first) {
+      *first = false;
+      go.wait();
+    }
+  }};
+}
+
+} // namespace
+
+TEST_CASE("of a burst an actor handles back to back, one message in "
+          "timed_every is timed, and every message is counted") {
+  // Before the system, which awaits the actor (whose cleanup leaves `m`).
+  actor_metrics m{"burst", "test"};
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  std::promise<void> go;
+  auto a = sys.spawn(held_then_burst, go.get_future().share());
+  REQUIRE(attach_metrics(a, &m));
+  caf::anon_send(a, 0);
+  // The first message holds the actor while the burst queues up.
+  constexpr int burst = 200;
+  for (int i = 1; i <= burst; ++i)
+    caf::anon_send(a, i);
+  go.set_value();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (m.processed() < burst + 1
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  CHECK(m.processed() == burst + 1);
+  CHECK(m.received.load() == burst + 1);
+  CHECK(m.mailbox_depth() == 0);
+  // The held message and at least the burst's every 8th; far fewer than all
+  // (a run of CAF's takes many messages at once).
+  auto timed = m.processing.count();
+  CHECK(timed >= 1 + burst / metered_base::timed_every);
+  CHECK(timed < (burst + 1) / 2);
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
