@@ -56,7 +56,7 @@ thread_local metered_base::batch metered_base::batch_;
 
 void metered_base::on_send(actor_metrics& m, caf::message_id mid,
                            bool error) noexcept {
-  histogram::bump(m.sent, 1, m.alone());
+  add_count(m.sent, 1, m.alone());
   if (mid.is_request()) {
     auto key =
       asked_key(this, mid.integer_value() & caf::message_id::request_id_mask);

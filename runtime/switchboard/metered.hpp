@@ -55,7 +55,8 @@ class metered_base {
 public:
   /// The block this actor counts into, or null.
   actor_metrics* metrics() const noexcept {
-    return metrics_.load(std::memory_order_acquire);
+    return reinterpret_cast<actor_metrics*>(
+      state_.load(std::memory_order_acquire) & ~exiting_bit);
   }
 
   /// Attaches `m` unless a block is attached already. Any thread.
@@ -65,8 +66,9 @@ public:
     // Counted as a writer before the actor can see the block, so that no
     // other actor of the block takes itself to be alone meanwhile.
     m->writers.fetch_add(1, std::memory_order_acq_rel);
-    actor_metrics* none = nullptr;
-    if (metrics_.compare_exchange_strong(none, m, std::memory_order_acq_rel))
+    uintptr_t none = 0;
+    if (state_.compare_exchange_strong(none, reinterpret_cast<uintptr_t>(m),
+                                       std::memory_order_acq_rel))
       m->attached.store(true, std::memory_order_relaxed);
     else
       m->writers.fetch_sub(1, std::memory_order_release);
@@ -107,8 +109,23 @@ protected:
   // actor system awaits, so the block is still there): the next actor of
   // the block (a restarted one) may count alone.
   void leave_metrics() noexcept {
-    if (auto m = metrics_.load(std::memory_order_acquire))
+    if (auto m = metrics())
       m->writers.fetch_sub(1, std::memory_order_release);
+  }
+
+  // Marks the actor as ending, before CAF closes its mailbox (`cleanup`).
+  void mark_exiting() noexcept {
+    state_.fetch_or(exiting_bit, std::memory_order_seq_cst);
+  }
+
+  // Whether a message this thread just put in the mailbox (or tried to)
+  // can have found it closed: only once the actor is ending. A push that
+  // found the mailbox closed read CAF's close, which came after
+  // `mark_exiting`, so this load sees the bit. The actor's own line, which
+  // the sender read anyway: asking the mailbox itself on every send
+  // fetched its contended line once more.
+  bool maybe_exiting() const noexcept {
+    return (state_.load(std::memory_order_relaxed) & exiting_bit) != 0;
   }
 
   // The actor that runs on this thread now (`run_scope`), when its last
@@ -219,7 +236,7 @@ protected:
     // the answer's latency is taken now (`t0`) and recorded after it.
     auto result = consume();
     auto alone = m->alone();
-    histogram::bump(m->handled, 1, alone);
+    add_count(m->handled, 1, alone);
     if (timed) {
       auto t1 = fast_stamp();
       m->processing.observe(t0, t1, alone);
@@ -267,7 +284,10 @@ private:
   static thread_local running_actor current_;
   static thread_local batch batch_;
 
-  std::atomic<actor_metrics*> metrics_{nullptr};
+  // The attached block's address (64-byte aligned), and `exiting_bit`. One
+  // word: a connection actor must stay within its allocator size class.
+  static constexpr uintptr_t exiting_bit = 1;
+  std::atomic<uintptr_t> state_{0};
 };
 
 /// Runs the CAF actor type `Base`, counting its messages.
@@ -291,12 +311,16 @@ public:
       count(c);
     }
     // A closed mailbox took the message only to drop it (or to bounce a
-    // request). Asked after the enqueue, whose push brought the mailbox's
-    // cache line to this core: asked before, it cost a second transfer of
-    // that contended line per message. (A message the actor still handled
-    // in the instant before it closed counts too: rare, at its exit.)
-    if (c.to != nullptr && this->mailbox().closed())
+    // request). Asked after the enqueue, and only of an actor that is
+    // ending. (A message the actor still handled in the instant before it
+    // closed counts too: rare, at its exit.)
+    if (c.to != nullptr && this->maybe_exiting() && this->mailbox().closed())
       c.to->dead_letters.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  bool cleanup(caf::error&& reason, caf::execution_unit* host) override {
+    mark_exiting();
+    return Base::cleanup(std::move(reason), host);
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {

@@ -28,6 +28,17 @@
 
 namespace switchboard {
 
+/// Adds `n` to the counter `x`: a plain load and store where one writer does
+/// it (`alone`; readers on other threads still see whole values), else a
+/// locked add.
+inline void add_count(std::atomic<uint64_t>& x, uint64_t n,
+                      bool alone) noexcept {
+  if (alone)
+    x.store(x.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  else
+    x.fetch_add(n, std::memory_order_relaxed);
+}
+
 namespace detail {
 
 /// `histogram::bounds_ns` in `fast_stamp`'s ticks (the same values where
@@ -65,18 +76,8 @@ public:
     size_t i = 0;
     while (i < detail::bounds_ticks.size() && ticks > detail::bounds_ticks[i])
       ++i;
-    bump(buckets_[i], 1, alone);
-    bump(sum_ticks_, ticks, alone);
-  }
-
-  /// Adds `n` to `x`: a plain load and store where one writer does it
-  /// (`alone`; readers on other threads still see whole values), else a
-  /// locked add.
-  static void bump(std::atomic<uint64_t>& x, uint64_t n, bool alone) noexcept {
-    if (alone)
-      x.store(x.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    else
-      x.fetch_add(n, std::memory_order_relaxed);
+    add_count(buckets_[i], 1, alone);
+    add_count(sum_ticks_, ticks, alone);
   }
 
   /// A consistent-enough copy for printing.
@@ -225,7 +226,7 @@ struct actor_metrics {
         }
       }
       if (t == to) {
-        histogram::bump(e.count, 1, alone);
+        add_count(e.count, 1, alone);
         return;
       }
     }

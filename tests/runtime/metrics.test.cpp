@@ -122,3 +122,34 @@ TEST_CASE("of a burst an actor handles back to back, one message in "
   CHECK(timed < (burst + 1) / 2);
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("messages to an actor that has exited are counted as dead letters, "
+          "and those before its exit are not") {
+  actor_metrics m{"gone", "test"};
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  std::promise<void> go;
+  go.set_value();
+  auto a = sys.spawn(held_then_burst, go.get_future().share());
+  REQUIRE(attach_metrics(a, &m));
+  for (int i = 0; i < 3; ++i)
+    caf::anon_send(a, i);
+  auto wait_for = [](auto done) {
+    auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    return done();
+  };
+  REQUIRE(wait_for([&] { return m.processed() == 3; }));
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  // The actor leaves its block in its cleanup, after CAF closed its mailbox.
+  REQUIRE(wait_for([&] { return m.writers.load() == 0; }));
+  for (int i = 0; i < 5; ++i)
+    caf::anon_send(a, i);
+  CHECK(m.dead_letters.load() == 5);
+  // The exit message is one the actor received and handled, too.
+  CHECK(m.received.load() == 3 + 1 + 5);
+  CHECK(m.processed() == 3 + 1);
+  CHECK(m.mailbox_depth() == 0);
+}
