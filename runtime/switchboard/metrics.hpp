@@ -132,6 +132,7 @@ private:
   std::array<std::atomic<uint64_t>, slots> slots_{};
 };
 
+/// Why a message or frame was dropped, for `switchboard_dropped_total`.
 enum class drop_reason : uint8_t {
   /// An outbound queue over its high-water mark (`overflow = "drop"`).
   overflow,
@@ -388,7 +389,7 @@ uint64_t slow_stamp() noexcept;
 /// counter where it is invariant (x86-64: the kernel's clock, or
 /// constant_tsc and nonstop_tsc), which costs a few nanoseconds where the
 /// steady clock costs about 25; else `now_ns()`.
-/// Inline: it runs for every message a metered actor handles.
+/// Inline: it runs on a message's path.
 inline uint64_t fast_stamp() noexcept {
 #if defined(__x86_64__)
   // Acquire (a plain load on x86): the tick's length and

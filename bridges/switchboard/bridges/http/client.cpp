@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -350,7 +351,9 @@ private:
     }
     httplib::Response res;
     auto err = httplib::Error::Success;
+    auto started = std::chrono::steady_clock::now();
     auto ok = c->send(x.req, res, err);
+    auto took = std::chrono::steady_clock::now() - started;
     {
       std::lock_guard<std::mutex> guard{mx_};
       busy_.erase(std::find(busy_.begin(), busy_.end(), c.get()));
@@ -361,12 +364,20 @@ private:
                         where + ": the response body is over "
                           + std::to_string(opt_.max_body)
                           + " bytes (max-body)");
-    if (!ok) {
-      return make_error(err == httplib::Error::ConnectionTimeout
-                          ? errc::timeout
-                          : errc::io_error,
+    // cpp-httplib reports its read and write time-outs as `Read` and
+    // `Write`: a failure that took the request's whole time is its
+    // time-out (else it races the actor's own deadline, with another code).
+    if (!ok && (err == httplib::Error::ConnectionTimeout || took >= x.timeout))
+      return make_error(errc::timeout,
+                        where + ": no response within "
+                          + std::to_string(
+                            std::chrono::duration_cast<
+                              std::chrono::milliseconds>(x.timeout)
+                              .count())
+                          + " ms (" + httplib::to_string(err) + ")");
+    if (!ok)
+      return make_error(errc::io_error,
                         where + ": " + httplib::to_string(err));
-    }
     auto reply = json_message::trusted(dump(response_to_json(res, body)));
     give_back(x.where.origin, std::move(c));
     return reply;
