@@ -364,10 +364,12 @@ private:
                         where + ": the response body is over "
                           + std::to_string(opt_.max_body)
                           + " bytes (max-body)");
+    if (!ok && err == httplib::Error::ConnectionTimeout)
+      return make_error(errc::timeout, where + ": " + httplib::to_string(err));
     // cpp-httplib reports its read and write time-outs as `Read` and
     // `Write`: a failure that took the request's whole time is its
     // time-out (else it races the actor's own deadline, with another code).
-    if (!ok && (err == httplib::Error::ConnectionTimeout || took >= x.timeout))
+    if (!ok && took >= x.timeout)
       return make_error(errc::timeout,
                         where + ": no response within "
                           + std::to_string(
