@@ -4,7 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -16,6 +15,8 @@
 #include <caf/send.hpp>
 
 #include <switchboard/metered.hpp>
+
+#include "process.hpp"
 
 using namespace switchboard;
 
@@ -108,11 +109,7 @@ TEST_CASE("of a burst an actor handles back to back, one message in "
   for (int i = 1; i <= burst; ++i)
     caf::anon_send(a, i);
   go.set_value();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-  while (m.processed() < burst + 1
-         && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
-  CHECK(m.processed() == burst + 1);
+  CHECK(test::eventually([&] { return m.processed() == burst + 1; }));
   CHECK(m.received.load() == burst + 1);
   CHECK(m.mailbox_depth() == 0);
   // The held message and at least the burst's every 8th; far fewer than all
@@ -134,17 +131,10 @@ TEST_CASE("messages to an actor that has exited are counted as dead letters, "
   REQUIRE(attach_metrics(a, &m));
   for (int i = 0; i < 3; ++i)
     caf::anon_send(a, i);
-  auto wait_for = [](auto done) {
-    auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds{10};
-    while (!done() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::yield();
-    return done();
-  };
-  REQUIRE(wait_for([&] { return m.processed() == 3; }));
+  REQUIRE(test::eventually([&] { return m.processed() == 3; }));
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   // The actor leaves its block in its cleanup, after CAF closed its mailbox.
-  REQUIRE(wait_for([&] { return m.writers.load() == 0; }));
+  REQUIRE(test::eventually([&] { return m.writers.load() == 0; }));
   for (int i = 0; i < 5; ++i)
     caf::anon_send(a, i);
   CHECK(m.dead_letters.load() == 5);
