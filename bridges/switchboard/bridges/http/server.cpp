@@ -105,12 +105,10 @@ enum class conn_state : uint8_t {
   file,
 };
 
-struct conn {
-  uint64_t id = 0;
-  lws* wsi = nullptr;
-  conn_state state = conn_state::idle;
-  // Counts requests on this connection: a reply for an older one is late.
-  uint64_t tx = 0;
+// One request and its response: what a connection holds only while it
+// speaks HTTP. A connection that became a WebSocket one lets it go, so an
+// idle WebSocket connection does not carry an HTTP request's strings.
+struct exchange {
   std::string method;
   std::string path;
   std::string origin;
@@ -121,18 +119,32 @@ struct conn {
   // of it lws has taken.
   std::string wire;
   size_t sent = 0;
+  // Decided before the body was read (a 404 to a POST, say).
+  std::unique_ptr<http_response> early;
+};
+
+struct conn {
+  uint64_t id = 0;
+  lws* wsi = nullptr;
+  conn_state state = conn_state::idle;
+  // Counts requests on this connection: a reply for an older one is late.
+  uint64_t tx = 0;
   bool close = false;
   // Close at the next writeable callback (decided outside a callback).
   bool kill = false;
-  // Decided before the body was read (a 404 to a POST, say).
-  // (Rare, and held apart: a connection holds this struct while it lives,
-  // WebSocket ones too.)
-  std::unique_ptr<http_response> early;
-  // Once upgraded: the WebSocket connection (the service's).
-  ws_conn* ws = nullptr;
   // An upgrade to /dashboard/live, and then the dashboard's connection.
   bool dash = false;
+  // Once upgraded: the WebSocket connection (the service's).
+  ws_conn* ws = nullptr;
   dashboard_client* dash_client = nullptr;
+  // The request under way, made at the first one.
+  std::unique_ptr<exchange> ex;
+
+  exchange& x() {
+    if (ex == nullptr)
+      ex = std::make_unique<exchange>();
+    return *ex;
+  }
 };
 
 class server;
@@ -334,10 +346,10 @@ public:
       set_idle(c); // lws moved on from a request without telling
     ++requests_;
     ++c.tx;
-    c.found = nullptr;
-    c.params.clear();
-    c.body.clear();
-    c.early.reset();
+    c.x().found = nullptr;
+    c.x().params.clear();
+    c.x().body.clear();
+    c.x().early.reset();
     char* uri = nullptr;
     int uri_len = 0;
     static const char* methods[] = {"GET",   "POST",   "OPTIONS", "PUT",
@@ -345,9 +357,9 @@ public:
     auto m = lws_http_get_uri_and_method(c.wsi, &uri, &uri_len);
     if (m < 0 || m >= static_cast<int>(sizeof(methods) / sizeof(*methods)))
       return fail_now(c, 400, "unsupported method");
-    c.method = methods[m];
-    c.path.assign(uri, static_cast<size_t>(uri_len));
-    c.origin = header_of(c.wsi, WSI_TOKEN_ORIGIN);
+    c.x().method = methods[m];
+    c.x().path.assign(uri, static_cast<size_t>(uri_len));
+    c.x().origin = header_of(c.wsi, WSI_TOKEN_ORIGIN);
     auto length = header_of(c.wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     uint64_t content_length = 0;
     if (!length.empty())
@@ -368,7 +380,7 @@ public:
     auto answer = [&](http_response r) {
       if (content_length == 0)
         return respond(c, std::move(r));
-      c.early = std::make_unique<http_response>(std::move(r));
+      c.x().early = std::make_unique<http_response>(std::move(r));
       c.state = conn_state::discard;
       return 0;
     };
@@ -377,16 +389,17 @@ public:
       r.close = true;
       return answer(std::move(r));
     }
-    if (c.method == "OPTIONS" && !opt_->cors.empty() && !c.origin.empty()
+    if (c.x().method == "OPTIONS" && !opt_->cors.empty()
+        && !c.x().origin.empty()
         && !header_of_name(c, "access-control-request-method:").empty())
       return answer(preflight(c));
-    if (opt_->health && c.path == "/health"
-        && (c.method == "GET" || c.method == "HEAD"))
+    if (opt_->health && c.x().path == "/health"
+        && (c.x().method == "GET" || c.x().method == "HEAD"))
       return answer(json_response(200, "{\"status\":\"ok\"}"));
-    if (dashboard_ != nullptr && is_dashboard_path(c.path)) {
-      if (c.method != "GET" && c.method != "HEAD") {
-        auto r = error_response(405, c.method + " is not allowed on " + c.path
-                                       + "; allowed: GET, HEAD");
+    if (dashboard_ != nullptr && is_dashboard_path(c.x().path)) {
+      if (c.x().method != "GET" && c.x().method != "HEAD") {
+        auto r = error_response(405, c.x().method + " is not allowed on "
+                                       + c.x().path + "; allowed: GET, HEAD");
         r.headers.emplace_back("allow", "GET, HEAD");
         return answer(std::move(r));
       }
@@ -402,7 +415,7 @@ public:
         r.headers.emplace_back("www-authenticate", "Bearer");
         return answer(std::move(r));
       }
-      if (c.path == "/dashboard") {
+      if (c.x().path == "/dashboard") {
         http_response r;
         r.status = 301;
         auto query = header_of(c.wsi, WSI_TOKEN_HTTP_URI_ARGS);
@@ -411,7 +424,8 @@ public:
         return answer(std::move(r));
       }
       if (content_length > 0)
-        return answer(error_response(400, "GET " + c.path + " takes no body"));
+        return answer(
+          error_response(400, "GET " + c.x().path + " takes no body"));
       // Not in a frame of another site; scripts, styles and the WebSocket
       // from this origin only.
       std::vector<std::pair<std::string, std::string>> extra{
@@ -426,7 +440,7 @@ public:
                              + "; Path=/dashboard; HttpOnly; SameSite=Strict"
                              + (opt_->cert_file.empty() ? "" : "; Secure"));
       return serve_file(c, opt_->dashboard_dir,
-                        c.path.substr(std::strlen("/dashboard")),
+                        c.x().path.substr(std::strlen("/dashboard")),
                         std::move(extra));
     }
     if (!opt_->token.empty() && !authorized(c)) {
@@ -434,14 +448,14 @@ public:
       r.headers.emplace_back("www-authenticate", "Bearer");
       return answer(std::move(r));
     }
-    if (opt_->status && c.path == "/status"
-        && (c.method == "GET" || c.method == "HEAD")) {
+    if (opt_->status && c.x().path == "/status"
+        && (c.x().method == "GET" || c.x().method == "HEAD")) {
       if (content_length > 0)
         return answer(error_response(400, "GET /status takes no body"));
       return serve_status(c);
     }
-    if (opt_->metrics && c.path == "/metrics"
-        && (c.method == "GET" || c.method == "HEAD")) {
+    if (opt_->metrics && c.x().path == "/metrics"
+        && (c.x().method == "GET" || c.x().method == "HEAD")) {
       if (content_length > 0)
         return answer(error_response(400, "GET /metrics takes no body"));
       http_response r;
@@ -449,13 +463,13 @@ public:
       r.body = node_.metrics().prometheus();
       return answer(std::move(r));
     }
-    auto hit = match(opt_->routes, c.method, c.path);
+    auto hit = match(opt_->routes, c.x().method, c.x().path);
     if (hit.found != nullptr) {
-      c.found = hit.found;
-      c.params = std::move(hit.params);
+      c.x().found = hit.found;
+      c.x().params = std::move(hit.params);
       if (content_length > 0) {
         c.state = conn_state::body;
-        c.body.reserve(content_length);
+        c.x().body.reserve(content_length);
         return 0;
       }
       return dispatch(c);
@@ -464,16 +478,17 @@ public:
       auto allow = std::string{};
       for (auto& a : hit.allowed)
         allow += (allow.empty() ? "" : ", ") + a;
-      auto r = error_response(405, c.method + " is not allowed on " + c.path
-                                     + "; allowed: " + allow);
+      auto r = error_response(405, c.x().method + " is not allowed on "
+                                     + c.x().path + "; allowed: " + allow);
       r.headers.emplace_back("allow", allow);
       return answer(std::move(r));
     }
-    if (!opt_->static_dir.empty() && (c.method == "GET" || c.method == "HEAD")
+    if (!opt_->static_dir.empty()
+        && (c.x().method == "GET" || c.x().method == "HEAD")
         && content_length == 0)
-      return serve_file(c, opt_->static_dir, c.path, {});
+      return serve_file(c, opt_->static_dir, c.x().path, {});
     return answer(
-      error_response(404, "no route for " + c.method + " " + c.path));
+      error_response(404, "no route for " + c.x().method + " " + c.x().path));
   }
 
   // LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the request upgrade.
@@ -487,10 +502,10 @@ public:
     int uri_len = 0;
     if (lws_http_get_uri_and_method(c.wsi, &uri, &uri_len) < 0)
       return -1;
-    c.method = "GET";
-    c.path.assign(uri != nullptr ? uri : "", static_cast<size_t>(uri_len));
-    c.origin.clear();
-    if (dashboard_ != nullptr && c.path == "/dashboard/live") {
+    c.x().method = "GET";
+    c.x().path.assign(uri != nullptr ? uri : "", static_cast<size_t>(uri_len));
+    c.x().origin.clear();
+    if (dashboard_ != nullptr && c.x().path == "/dashboard/live") {
       bool from_query = false;
       if (!stopping_ && dashboard_host(c) && same_origin(c)
           && dashboard_authorized(c, from_query)) {
@@ -512,7 +527,7 @@ public:
     if (ws_ == nullptr)
       return -1;
     std::string why;
-    auto status = ws_->check_upgrade(c.wsi, c.path, why);
+    auto status = ws_->check_upgrade(c.wsi, c.x().path, why);
     if (status == 0)
       return 0;
     auto r = error_response(status, why);
@@ -524,6 +539,9 @@ public:
 
   // A WebSocket callback.
   int on_ws(conn& c, lws_callback_reasons reason, void* in, size_t len) {
+    // The upgrade's request is over; the connection speaks WebSocket now.
+    if (reason == LWS_CALLBACK_ESTABLISHED)
+      c.ex.reset();
     if (c.dash)
       return dashboard_ != nullptr
                ? dashboard_->on_callback(c.wsi, reason, c.dash_client, in, len)
@@ -535,9 +553,9 @@ public:
 
   int on_body(conn& c, const char* data, size_t len) {
     if (c.state == conn_state::body) {
-      if (c.body.size() + len > opt_->max_body)
+      if (c.x().body.size() + len > opt_->max_body)
         return -1; // more than content-length said: lws would not do that
-      c.body.append(data, len);
+      c.x().body.append(data, len);
     }
     return 0;
   }
@@ -545,9 +563,9 @@ public:
   int on_body_done(conn& c) {
     if (c.state == conn_state::body) {
       return dispatch(c);
-    } else if (c.state == conn_state::discard && c.early != nullptr) {
-      auto r = std::move(*c.early);
-      c.early.reset();
+    } else if (c.state == conn_state::discard && c.x().early != nullptr) {
+      auto r = std::move(*c.x().early);
+      c.x().early.reset();
       return respond(c, std::move(r));
     }
     return 0;
@@ -684,10 +702,10 @@ private:
     return {};
   }
 
-  void add_cors(const conn& c, http_response& r) const {
+  void add_cors(conn& c, http_response& r) const {
     if (opt_->cors.empty())
       return;
-    auto allow = allowed_origin(c.origin);
+    auto allow = allowed_origin(c.x().origin);
     if (allow.empty())
       return;
     r.headers.emplace_back("access-control-allow-origin", allow);
@@ -698,14 +716,14 @@ private:
   http_response preflight(conn& c) {
     http_response r;
     r.status = 204;
-    auto allow = allowed_origin(c.origin);
+    auto allow = allowed_origin(c.x().origin);
     if (allow.empty())
-      return error_response(403, "origin " + c.origin + " is not allowed");
+      return error_response(403, "origin " + c.x().origin + " is not allowed");
     // The methods the path allows.
     std::string methods;
     for (auto& rt : opt_->routes) {
       auto hit = match(std::vector<route>{rt},
-                       rt.method.empty() ? "GET" : rt.method, c.path);
+                       rt.method.empty() ? "GET" : rt.method, c.x().path);
       if (hit.found == nullptr)
         continue;
       auto m = rt.method.empty() ? std::string{"GET, POST, PUT, PATCH, DELETE"}
@@ -754,7 +772,7 @@ private:
     size_t need = LWS_PRE + 512 + r.content_type.size() + r.body.size();
     for (auto& [k, v] : r.headers)
       need += k.size() + v.size() + 8;
-    auto& w = c.wire;
+    auto& w = c.x().wire;
     w.assign(need, '\0');
     auto base = reinterpret_cast<unsigned char*>(w.data());
     auto p = base + LWS_PRE;
@@ -782,9 +800,9 @@ private:
       return -1;
     // The body follows the headers in the same buffer: one send.
     w.resize(static_cast<size_t>(p - base));
-    if (c.method != "HEAD")
+    if (c.x().method != "HEAD")
       w += r.body;
-    c.sent = LWS_PRE;
+    c.x().sent = LWS_PRE;
     c.close = r.close;
     set_busy(c, conn_state::writing);
     return write_some(c);
@@ -805,48 +823,49 @@ private:
     // Up to the protocol's tx_packet_size per call: lws would copy what
     // one send() leaves over.
     constexpr size_t chunk = 64 * 1024;
-    if (auto left = c.wire.size() - c.sent; left > 0) {
+    if (auto left = c.x().wire.size() - c.x().sent; left > 0) {
       auto n = std::min(chunk, left);
       bool last = n == left;
       // lws_write may use LWS_PRE bytes before the data: the first chunk
       // has them reserved, later ones reuse bytes already sent.
-      auto data = reinterpret_cast<unsigned char*>(c.wire.data()) + c.sent;
+      auto data =
+        reinterpret_cast<unsigned char*>(c.x().wire.data()) + c.x().sent;
       if (lws_write(c.wsi, data, n,
                     last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
           != static_cast<int>(n))
         return -1;
-      c.sent += n;
+      c.x().sent += n;
     }
     // Done only once lws has sent what it holds too: a stopping node tears
     // the connection down as soon as nothing is busy.
-    if (c.sent < c.wire.size() || lws_partial_buffered(c.wsi)) {
+    if (c.x().sent < c.x().wire.size() || lws_partial_buffered(c.wsi)) {
       lws_callback_on_writable(c.wsi);
       return 0;
     }
-    c.wire = std::string{};
+    c.x().wire = std::string{};
     set_idle(c);
     if (c.close)
       return -1;
     return lws_http_transaction_completed(c.wsi) ? -1 : 0;
   }
 
-  static json params_of(const conn& c) {
+  static json params_of(conn& c) {
     json params = json::object();
-    for (auto& [k, v] : c.params)
+    for (auto& [k, v] : c.x().params)
       params[k] = v;
     return params;
   }
 
   // The message a route's actor gets.
   caf::expected<json_message> make_message(conn& c) {
-    auto& r = *c.found;
+    auto& r = *c.x().found;
     if (!r.deliver_request) {
-      if (c.body.empty()) {
+      if (c.x().body.empty()) {
         return json_message::trusted(dump(params_of(c)));
       }
-      return json_message::parse(std::move(c.body));
+      return json_message::parse(std::move(c.x().body));
     }
-    json req{{"method", c.method}, {"path", c.path}};
+    json req{{"method", c.x().method}, {"path", c.x().path}};
     req["params"] = params_of(c);
     json query = json::object();
     char buf[4096];
@@ -885,12 +904,12 @@ private:
         headers[h] = v;
     }
     req["headers"] = std::move(headers);
-    if (c.body.empty()) {
+    if (c.x().body.empty()) {
       req["body"] = nullptr;
     } else {
-      auto body = json::parse(c.body, nullptr, false);
+      auto body = json::parse(c.x().body, nullptr, false);
       if (body.is_discarded())
-        req["body"] = c.body; // not JSON: a string
+        req["body"] = c.x().body; // not JSON: a string
       else
         req["body"] = std::move(body);
     }
@@ -899,10 +918,10 @@ private:
 
   int dispatch(conn& c) {
     acting_as self{this};
-    auto& r = *c.found;
+    auto& r = *c.x().found;
     auto idx = static_cast<size_t>(&r - opt_->routes.data());
     auto msg = make_message(c);
-    c.body.clear();
+    c.x().body.clear();
     if (!msg)
       return respond(
         c, error_response(400, "malformed JSON: " + reason_of(msg.error())));
@@ -1077,8 +1096,9 @@ private:
         || std::strncmp(resolved, dir.c_str(), dir.size()) != 0
         || (resolved[dir.size()] != '/' && resolved[dir.size()] != '\0')
         || ::stat(resolved, &st) != 0 || !S_ISREG(st.st_mode)) {
-      return respond(c, error_response(404, "no route or file for " + c.method
-                                              + " " + c.path));
+      return respond(c,
+                     error_response(404, "no route or file for " + c.x().method
+                                           + " " + c.x().path));
     }
     http_response r;
     r.headers = std::move(headers);
@@ -1097,7 +1117,7 @@ private:
     }
     if (n > 0) // served already
       return on_file_done(c);
-    if (c.method == "HEAD")
+    if (c.x().method == "HEAD")
       // lws has sent the headers and completed the transaction itself: no
       // file completion follows.
       set_idle(c);

@@ -168,24 +168,42 @@ public:
               false);
       quit(msg.reason);
     });
-    return {
-      [this](push_atom, json_message& m) {
-        if (svc_ != nullptr)
-          write_message(m, false);
+    return shared_behavior();
+  }
+
+  // Every connection runs one behaviour, made once: one of its own would
+  // cost each connection (most of them idle) an allocation. Its handlers
+  // find their connection in `handling_`, which `consume` sets.
+  static caf::behavior shared_behavior() {
+    static const caf::behavior all{
+      [](push_atom, json_message& m) {
+        auto self = handling_;
+        if (self->svc_ != nullptr)
+          self->write_message(m, false);
       },
-      [this](ws_close_atom) {
-        if (svc_ != nullptr)
-          close(1000, "closed by command", false);
+      [](ws_close_atom) {
+        auto self = handling_;
+        if (self->svc_ != nullptr)
+          self->close(1000, "closed by command", false);
       },
-      [this](status_atom) {
-        return status_reply(this, "websocket-connection",
-                            {{"conn", std::to_string(id)},
-                             {"peer", dump(peer())},
-                             {"queued", std::to_string(queued())},
-                             {"in", std::to_string(in_)},
-                             {"out", std::to_string(out_count_)}});
+      [](status_atom) {
+        auto self = handling_;
+        return status_reply(self, "websocket-connection",
+                            {{"conn", std::to_string(self->id)},
+                             {"peer", dump(self->peer())},
+                             {"queued", std::to_string(self->queued())},
+                             {"in", std::to_string(self->in_)},
+                             {"out", std::to_string(self->out_count_)}});
       },
     };
+    return all;
+  }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    auto prev = std::exchange(handling_, this);
+    auto result = loop_actor::consume(x);
+    handling_ = prev;
+    return result;
   }
 
   // -- what the service and its commands see ------------------------------
@@ -517,6 +535,9 @@ public:
   }
 
 private:
+  // The connection whose message this thread handles (`consume`).
+  static inline thread_local ws_conn* handling_ = nullptr;
+
   void on_message(std::string data) {
     acting_as self{this};
     ++in_;
