@@ -31,6 +31,7 @@
 #include <utility>
 
 #include <caf/actor_config.hpp>
+#include <caf/detail/sync_request_bouncer.hpp>
 #include <caf/error.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/execution_unit.hpp>
@@ -312,14 +313,15 @@ public:
     }
     // A closed mailbox took the message only to drop it (or to bounce a
     // request). Asked after the enqueue, and only of an actor that is
-    // ending. (A message the actor still handled in the instant before it
-    // closed counts too: rare, at its exit.)
+    // ending. (A message that got in in the instant before the mailbox
+    // closed counts twice, here and in `drop_mailbox`: rare, at its exit.)
     if (c.to != nullptr && this->maybe_exiting() && this->mailbox().closed())
       c.to->dead_letters.fetch_add(1, std::memory_order_relaxed);
   }
 
   bool cleanup(caf::error&& reason, caf::execution_unit* host) override {
     mark_exiting();
+    drop_mailbox(reason);
     return Base::cleanup(std::move(reason), host);
   }
 
@@ -336,6 +338,32 @@ public:
   void on_cleanup(const caf::error& reason) override {
     leave_metrics();
     Base::on_cleanup(reason);
+  }
+
+private:
+  // Counts each message left in the mailbox as the actor ends as a dead
+  // letter (as Akka does), so that the block's depth settles at 0. CAF's
+  // `scheduled_actor::cleanup` would close and drain the mailbox the same
+  // way, answering each request with `reason`, but without a count; it
+  // leaves a closed mailbox alone.
+  void drop_mailbox(const caf::error& reason) {
+    auto& box = this->mailbox();
+    if (box.closed())
+      return;
+    box.close();
+    this->get_normal_queue().flush_cache();
+    this->get_urgent_queue().flush_cache();
+    caf::detail::sync_request_bouncer bounce{reason};
+    uint64_t n = 0;
+    auto drop = [&](const auto&... xs) {
+      ++n;
+      return bounce(xs...);
+    };
+    while (box.queue().new_round(1000, drop).consumed_items) {
+      // until empty
+    }
+    if (auto m = metrics(); m != nullptr && n > 0)
+      m->dead_letters.fetch_add(n, std::memory_order_relaxed);
   }
 };
 

@@ -192,12 +192,11 @@ histogram::snapshot histogram::read() const noexcept {
     result.cumulative[i] = total;
   }
   auto sum = sum_ticks_.load(std::memory_order_relaxed);
-  result.sum_ns =
-    detail::tsc_clock.load(std::memory_order_acquire) == 1
-      ? static_cast<uint64_t>(
-        static_cast<double>(sum)
-        * detail::ns_per_tick.load(std::memory_order_relaxed))
-      : sum;
+  result.sum_ns = detail::tsc_clock.load(std::memory_order_acquire) == 1
+                    ? static_cast<uint64_t>(
+                      static_cast<double>(sum)
+                      * detail::ns_per_tick.load(std::memory_order_relaxed))
+                    : sum;
   return result;
 }
 
@@ -429,7 +428,9 @@ std::string metrics_registry::prometheus() const {
      &actor_metrics::bytes_out},
     {"errors_total", "Error replies the actor sent and bad input it met.",
      &actor_metrics::errors},
-    {"dead_letters_total", "Messages that arrived after the actor exited.",
+    {"dead_letters_total",
+     "Messages the actor never handled: left in its mailbox when it ended, "
+     "or arrived after.",
      &actor_metrics::dead_letters},
     {"restarts_total", "Restarts under the actor's restart policy.",
      &actor_metrics::restarts},

@@ -12,6 +12,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include <switchboard/metered.hpp>
@@ -92,6 +93,15 @@ caf::behavior held_then_burst(metered_actor* self,
   }};
 }
 
+// Handles ints; the first waits until `go` is set, then ends the actor.
+caf::behavior held_then_quit(metered_actor* self,
+                             std::shared_future<void> go) {
+  return {[=](int) {
+    go.wait();
+    self->quit();
+  }};
+}
+
 } // namespace
 
 TEST_CASE("of a burst an actor handles back to back, one message in "
@@ -141,5 +151,32 @@ TEST_CASE("messages to an actor that has exited are counted as dead letters, "
   // The exit message is one the actor received and handled, too.
   CHECK(m.received.load() == 3 + 1 + 5);
   CHECK(m.processed() == 3 + 1);
+  CHECK(m.mailbox_depth() == 0);
+}
+
+TEST_CASE("messages left in the mailbox of an actor that ends are dead "
+          "letters, so its depth settles at 0, and a request among them is "
+          "answered with an error") {
+  actor_metrics m{"quits", "test"};
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  std::promise<void> go;
+  auto a = sys.spawn(held_then_quit, go.get_future().share());
+  REQUIRE(attach_metrics(a, &m));
+  caf::anon_send(a, 0);
+  // They queue up while the first message holds the actor.
+  constexpr int left = 50;
+  for (int i = 1; i <= left; ++i)
+    caf::anon_send(a, i);
+  caf::scoped_actor self{sys};
+  auto answer = self->request(a, caf::infinite, left + 1);
+  go.set_value();
+  bool refused = false;
+  answer.receive([] {}, [&](caf::error&) { refused = true; });
+  CHECK(refused);
+  REQUIRE(test::eventually([&] { return m.writers.load() == 0; }));
+  CHECK(m.received.load() == 1 + left + 1);
+  CHECK(m.processed() == 1);
+  CHECK(m.dead_letters.load() == left + 1);
   CHECK(m.mailbox_depth() == 0);
 }
