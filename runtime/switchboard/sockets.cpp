@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -11,6 +12,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <uv.h>
 
 #include "switchboard/channel.hpp"
 #include "switchboard/errc.hpp"
@@ -44,16 +47,18 @@ unix_address(const std::string& path) {
 
 } // namespace
 
-caf::expected<sockaddr_storage> parse_tcp_address(const std::string& text) {
-  std::string host = "127.0.0.1";
+caf::expected<host_port> parse_host_port(const std::string& text) {
+  host_port result;
+  result.host = "127.0.0.1";
   std::string port = text;
   if (auto colon = text.rfind(':'); colon != std::string::npos) {
-    host = text.substr(0, colon);
+    result.host = text.substr(0, colon);
     port = text.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-      host = host.substr(1, host.size() - 2);
-    if (host.empty() || host == "localhost")
-      host = "127.0.0.1";
+    if (result.host.size() >= 2 && result.host.front() == '['
+        && result.host.back() == ']')
+      result.host = result.host.substr(1, result.host.size() - 2);
+    if (result.host.empty())
+      result.host = "127.0.0.1";
   }
   char* end = nullptr;
   auto p = std::strtoul(port.c_str(), &end, 10);
@@ -61,22 +66,89 @@ caf::expected<sockaddr_storage> parse_tcp_address(const std::string& text) {
     return make_error(errc::config_bad_value,
                       "expected HOST:PORT with a port from 0 to 65535, found '"
                         + text + "'");
+  result.port = static_cast<uint16_t>(p);
+  return result;
+}
+
+std::optional<sockaddr_storage> numeric_address(const host_port& where) {
   sockaddr_storage ss{};
   auto v4 = reinterpret_cast<sockaddr_in*>(&ss);
   auto v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+  if (inet_pton(AF_INET, where.host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(p));
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v4->sin_port = htons(where.port);
+  } else if (inet_pton(AF_INET6, where.host.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(p));
+    v6->sin6_port = htons(where.port);
   } else {
-    return make_error(errc::config_bad_value,
-                      "expected a numeric IPv4 or IPv6 host (or localhost), "
-                      "found '"
-                        + host + "'");
+    return std::nullopt;
   }
   return ss;
+}
+
+caf::expected<sockaddr_storage> parse_tcp_address(const std::string& text) {
+  auto where = parse_host_port(text);
+  if (!where)
+    return std::move(where.error());
+  if (where->host == "localhost")
+    where->host = "127.0.0.1";
+  if (auto ss = numeric_address(*where))
+    return *ss;
+  return make_error(errc::config_bad_value,
+                    "expected a numeric IPv4 or IPv6 host (or localhost), "
+                    "found '"
+                      + where->host + "'");
+}
+
+namespace {
+
+struct resolve_request {
+  uv_getaddrinfo_t req;
+  std::string host;
+  resolved_fn done;
+};
+
+} // namespace
+
+void resolve_tcp(uv_loop_s* loop, const std::string& host, uint16_t port,
+                 resolved_fn done) {
+  auto r = new resolve_request;
+  r->host = host;
+  r->done = std::move(done);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  auto service = std::to_string(port);
+  auto rc = uv_getaddrinfo(
+    loop, &r->req,
+    [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+      std::unique_ptr<resolve_request> r{
+        reinterpret_cast<resolve_request*>(req)};
+      std::vector<sockaddr_storage> found;
+      for (auto ai = status == 0 ? res : nullptr; ai != nullptr;
+           ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof(sockaddr_storage))
+          continue;
+        sockaddr_storage ss{};
+        std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+        found.push_back(ss);
+      }
+      uv_freeaddrinfo(res);
+      if (found.empty())
+        r->done(
+          make_error(errc::io_error,
+                     "cannot resolve " + r->host + ": "
+                       + (status != 0 ? uv_strerror(status) : "no address")));
+      else
+        r->done(std::move(found));
+    },
+    host.c_str(), service.c_str(), &hints);
+  if (rc != 0) {
+    auto fail = std::move(r->done);
+    delete r;
+    fail(make_error(errc::io_error,
+                    "cannot resolve " + host + ": " + uv_strerror(rc)));
+  }
 }
 
 std::string to_string(const sockaddr_storage& ss) {

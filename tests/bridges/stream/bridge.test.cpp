@@ -857,6 +857,51 @@ c = { kind = "tcp", mode = "client", connect = "127.0.0.1:)"
   f.stop_and_check();
 }
 
+TEST_CASE("a tcp client connects by host name: the name is looked up off "
+          "the loop, and a name is refused on a server's listen only") {
+  // `localhost` comes from /etc/hosts; it may name ::1 first, where nobody
+  // listens, and then 127.0.0.1.
+  raw_server server;
+  node_fixture f{R"(
+[actors]
+ev = { kind = "collector" }
+[bridges]
+c = { kind = "tcp", mode = "client", connect = "localhost:)"
+                   + std::to_string(server.port()) + R"(", events = "ev" }
+)",
+                 add_collector};
+  auto conn = server.accept();
+  REQUIRE(eventually([&] { return events().of("up").size() == 1; }));
+  std::thread answer([&] { conn.write(conn.line() + "\n"); });
+  auto reply = f.ask("c", R"({"by":"name"})");
+  answer.join();
+  REQUIRE(reply);
+  CHECK(reply->text == R"({"by":"name"})");
+  CHECK(status_of(f, "c")["state"] == "up");
+  conn = peer{};
+  f.stop_and_check();
+  // Checked without a lookup: a client's host may be any name, a server's
+  // listen address must be numeric.
+  auto cfg = node_config::from_string(R"(
+[bridges]
+named = { kind = "tcp", mode = "client", connect = "db.example:7000" }
+bad-port = { kind = "tcp", mode = "client", connect = "db.example:70000" }
+listen-name = { kind = "tcp", listen = "db.example:7000", to = "x" }
+[actors]
+x = { kind = "echo" }
+)",
+                                      "c.conf");
+  REQUIRE(cfg);
+  kind_registry kinds;
+  REQUIRE(!actors::add_builtin_kinds(kinds));
+  auto errors = validate(*cfg, kinds);
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].key == "bridges.bad-port");
+  CHECK(errors[0].found.find("0 to 65535") != std::string::npos);
+  CHECK(errors[1].key == "bridges.listen-name");
+  CHECK(errors[1].found.find("numeric") != std::string::npos);
+}
+
 namespace {
 
 // The node's end of the connection from `client` (the node runs in this

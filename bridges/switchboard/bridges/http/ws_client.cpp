@@ -254,11 +254,6 @@ private:
     client* self;
   };
 
-  struct resolve_req {
-    uv_getaddrinfo_t req;
-    std::shared_ptr<guard> g;
-  };
-
   // -- connecting ---------------------------------------------------------
 
   // Resolves the host on libuv's thread pool (lws 4.1 would block the loop
@@ -267,42 +262,22 @@ private:
     state_ = state::connecting;
     peer_close_.clear();
     guard_ = std::make_shared<guard>(guard{this});
-    auto r = new resolve_req;
-    r->g = guard_;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    auto port = std::to_string(opt_->port);
-    auto rc = uv_getaddrinfo(
-      loop().native(), &r->req,
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        auto r = reinterpret_cast<resolve_req*>(req);
-        std::vector<std::string> addresses;
-        for (auto ai = status == 0 ? res : nullptr; ai != nullptr;
-             ai = ai->ai_next) {
-          sockaddr_storage ss{};
-          std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-          addresses.push_back(to_string(ss));
-        }
-        uv_freeaddrinfo(res);
-        auto self = r->g->self;
-        delete r;
-        if (self == nullptr)
-          return;
-        if (addresses.empty()) {
-          self->lost("cannot resolve " + self->opt_->host + ": "
-                     + uv_strerror(status));
-          return;
-        }
-        self->addresses_ = std::move(addresses);
-        self->next_address_ = 0;
-        self->open_next();
-      },
-      opt_->host.c_str(), port.c_str(), &hints);
-    if (rc != 0) {
-      delete r;
-      lost("cannot resolve " + opt_->host + ": " + uv_strerror(rc));
-    }
+    auto g = guard_;
+    resolve_tcp(loop().native(), opt_->host, static_cast<uint16_t>(opt_->port),
+                [g](caf::expected<std::vector<sockaddr_storage>> found) {
+                  auto self = g->self;
+                  if (self == nullptr)
+                    return;
+                  if (!found) {
+                    self->lost(render(found.error()));
+                    return;
+                  }
+                  self->addresses_.clear();
+                  for (auto& ss : *found)
+                    self->addresses_.push_back(to_string(ss));
+                  self->next_address_ = 0;
+                  self->open_next();
+                });
   }
 
   // Tries the next address the name resolved to (localhost is ::1 and

@@ -76,11 +76,6 @@ bool is_push(const redisReply& r) {
          || (kind == "pmessage" && r.elements == 4);
 }
 
-struct resolve_req {
-  uv_getaddrinfo_t req;
-  std::shared_ptr<void> guard;
-};
-
 } // namespace
 
 std::string encode(std::initializer_list<std::string_view> args) {
@@ -205,40 +200,25 @@ void link::connect() {
     return;
   }
   // A host name: resolved on libuv's thread pool, never on the loop.
-  auto colon = opt_.address.rfind(':');
-  if (colon == std::string::npos) {
+  auto where = parse_host_port(opt_.address);
+  if (opt_.address.find(':') == std::string::npos || !where) {
     lost("the address " + opt_.address + " is neither HOST:PORT nor a path");
     return;
   }
-  auto host = opt_.address.substr(0, colon);
-  auto port = opt_.address.substr(colon + 1);
-  auto r = new resolve_req;
-  r->guard = guard_;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  auto rc = uv_getaddrinfo(
-    loop_, &r->req,
-    [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-      auto r = reinterpret_cast<resolve_req*>(req);
-      auto self = static_cast<guard*>(r->guard.get())->self;
-      if (self != nullptr) {
-        ++self->depth_;
-        if (status != 0 || res == nullptr)
-          self->lost("cannot resolve " + self->opt_.address + ": "
-                     + uv_strerror(status));
-        else
-          self->open(res->ai_addr);
-        self->leave();
-      }
-      uv_freeaddrinfo(res);
-      delete r;
-    },
-    host.c_str(), port.c_str(), &hints);
-  if (rc != 0) {
-    delete r;
-    lost("cannot resolve " + opt_.address + ": " + uv_strerror(rc));
-  }
+  auto g = guard_;
+  resolve_tcp(loop_, where->host, where->port,
+              [g](caf::expected<std::vector<sockaddr_storage>> found) {
+                auto self = g->self;
+                if (self == nullptr)
+                  return;
+                ++self->depth_;
+                if (found)
+                  self->open(
+                    reinterpret_cast<const sockaddr*>(&found->front()));
+                else
+                  self->lost(render(found.error()));
+                self->leave();
+              });
 }
 
 channel_callbacks link::callbacks() {

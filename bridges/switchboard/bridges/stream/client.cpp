@@ -112,9 +112,9 @@ private:
 
   // -- connecting -------------------------------------------------------------
 
-  void connect() {
-    state_ = state::connecting;
-    guard_ = std::make_shared<guard>(guard{this});
+  // What the connection's channel reports, to this client while it waits
+  // for that connection.
+  channel_callbacks callbacks() {
     auto g = guard_;
     channel_callbacks cb;
     cb.on_frame = [g](std::string f) {
@@ -137,6 +137,13 @@ private:
       if (g->self)
         g->self->lost(render(e));
     };
+    return cb;
+  }
+
+  void connect() {
+    state_ = state::connecting;
+    guard_ = std::make_shared<guard>(guard{this});
+    auto g = guard_;
     if (opt_.unix_socket) {
       auto fd = connect_unix(opt_.address);
       if (!fd) {
@@ -144,7 +151,7 @@ private:
         return;
       }
       ch_ = channel::open(loop().native(), *fd, opt_.how, opt_.max_frame,
-                          std::move(cb));
+                          callbacks());
       if (ch_ == nullptr) {
         lost("cannot open the socket");
         return;
@@ -152,19 +159,49 @@ private:
       connected();
       return;
     }
-    auto addr = parse_tcp_address(opt_.address);
     // Checked when the options were read.
+    auto where = *parse_host_port(opt_.address);
+    addresses_.clear();
+    next_address_ = 0;
+    if (auto addr = numeric_address(where)) {
+      addresses_.push_back(*addr);
+      dial_next();
+      return;
+    }
+    // A name: looked up off the loop, then each address in turn.
+    resolve_tcp(loop().native(), where.host, where.port,
+                [g](caf::expected<std::vector<sockaddr_storage>> found) {
+                  if (g->self == nullptr)
+                    return;
+                  if (!found) {
+                    g->self->lost(render(found.error()));
+                    return;
+                  }
+                  g->self->addresses_ = std::move(*found);
+                  g->self->dial_next();
+                });
+  }
+
+  // Connects to the next address of `addresses_`; a refusal tries the one
+  // after (localhost may be ::1 and 127.0.0.1, a server on one of them).
+  void dial_next() {
+    auto g = guard_;
+    auto& addr = addresses_[next_address_++];
     ch_ = channel::connect(loop().native(),
-                           reinterpret_cast<const sockaddr*>(&*addr), opt_.how,
-                           opt_.max_frame, std::move(cb), [g](caf::error err) {
-                             if (g->self == nullptr)
+                           reinterpret_cast<const sockaddr*>(&addr), opt_.how,
+                           opt_.max_frame, callbacks(), [g](caf::error err) {
+                             auto self = g->self;
+                             if (self == nullptr)
                                return;
-                             if (err) {
-                               g->self->ch_ = nullptr; // closes itself
-                               g->self->lost(render(err));
-                             } else {
-                               g->self->connected();
+                             if (!err) {
+                               self->connected();
+                               return;
                              }
+                             self->ch_ = nullptr; // closes itself
+                             if (self->next_address_ < self->addresses_.size())
+                               self->dial_next();
+                             else
+                               self->lost(render(err));
                            });
   }
 
@@ -359,6 +396,10 @@ private:
   uint64_t generation_ = 0;
   clock::time_point down_since_;
   clock::time_point up_since_;
+  // Where a TCP client connects: a numeric address, or what its name
+  // resolved to.
+  std::vector<sockaddr_storage> addresses_;
+  size_t next_address_ = 0;
   std::deque<held> held_;
   std::deque<caf::typed_response_promise<json_message>> fifo_;
   uint64_t in_ = 0;

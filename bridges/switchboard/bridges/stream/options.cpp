@@ -35,7 +35,10 @@ std::vector<key_spec> stream_keys(bool unix_socket) {
        + "; or \"parent\": serve the connections the parent node hands "
          "over (its parent bridge's connections key)"},
     {"connect", value_type::string, false,
-     "client: where to connect, " + where},
+     "client: where to connect, "
+       + (unix_socket ? where
+                      : "HOST:PORT, the host a name (looked up at each "
+                        "connect) or an address")},
     {"framing", value_type::string, false,
      "how the stream is cut into messages (default lines)", framings},
     {"format",
@@ -203,8 +206,12 @@ caf::expected<stream_options> read_stream_options(const caf::settings& a,
     o.file_mode = static_cast<unsigned>(bits);
   } else if (o.from_parent) {
     // Nothing to bind: the parent's bridge has the listener.
-  } else if (auto addr = parse_tcp_address(o.address); !addr) {
-    return bad(reason_of(addr.error()));
+  } else if (o.server) {
+    if (auto addr = parse_tcp_address(o.address); !addr)
+      return bad(reason_of(addr.error()));
+  } else if (auto where = parse_host_port(o.address); !where) {
+    // A client's host may be a name, looked up at each connect.
+    return bad(reason_of(where.error()));
   }
   if (o.server
       && (caf::get_if(&a, "restart") != nullptr
