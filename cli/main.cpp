@@ -198,6 +198,29 @@ void add_kinds(switchboard::kind_registry& kinds) {
 
 // -- run ----------------------------------------------------------------------
 
+// `run` registers its control socket as `control`: an actor or bridge of
+// that name would start, then keep the socket from opening.
+std::vector<switchboard::config_error>
+control_name_taken(const switchboard::node_config& cfg) {
+  std::vector<switchboard::config_error> result;
+  if (cfg.control_path().empty())
+    return result;
+  for (auto key : {"actors.control", "bridges.control"}) {
+    if (caf::get_if(&cfg.content(), key) == nullptr)
+      continue;
+    switchboard::config_error e;
+    e.code = switchboard::errc::config_bad_value;
+    e.file = cfg.file();
+    e.key = key;
+    e.line = cfg.line_of(key);
+    e.expected = "another name: the control socket is 'control' (unless "
+                 "[node] control = \"none\")";
+    e.found = "'control'";
+    result.push_back(std::move(e));
+  }
+  return result;
+}
+
 int run(std::vector<std::string> args) {
   if (wants_help(args)) {
     std::fputs(run_help, stdout);
@@ -228,6 +251,11 @@ int run(std::vector<std::string> args) {
   }
   if (auto err = cfg->apply_overrides(overrides))
     return usage_error(switchboard::render(err), run_help);
+  if (auto clash = control_name_taken(*cfg); !clash.empty()) {
+    std::fprintf(stderr, "switchboard: cannot start the node:\n%s\n",
+                 clash.front().to_string().c_str());
+    return 1;
+  }
   auto control_path = cfg->control_path();
   switchboard::node n{std::move(*cfg)};
   add_kinds(n.kinds());
@@ -286,6 +314,9 @@ int check(const std::vector<std::string>& args) {
     auto errors = switchboard::cli::is_topology(*cfg)
                     ? switchboard::cli::check_topology(*cfg, kinds)
                     : switchboard::validate(*cfg, kinds);
+    if (!switchboard::cli::is_topology(*cfg))
+      for (auto& e : control_name_taken(*cfg))
+        errors.push_back(std::move(e));
     for (auto& e : errors)
       std::printf("%s\n", e.to_string().c_str());
     if (errors.empty())

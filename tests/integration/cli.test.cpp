@@ -126,6 +126,26 @@ TEST_CASE("run refuses an invalid config with the errors and exit 1") {
   CHECK(r.err.find("missing.conf") != std::string::npos);
 }
 
+TEST_CASE("check and run refuse an entry named control while the node has "
+          "its control socket, which has that name") {
+  temp_dir dir;
+  auto conf = dir.write("ctl.conf", "[node]\ncontrol = \"" + dir.path()
+                                      + "/ctl.sock\"\n[actors]\ncontrol = { "
+                                        "kind = \"echo\" }\n");
+  auto r = run({cli, "check", conf});
+  CHECK(r.status == 1);
+  CHECK(r.out.find("ctl.conf:4: actors.control: expected another name")
+        != std::string::npos);
+  r = run({cli, "run", conf});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("actors.control") != std::string::npos);
+  // Without a control socket the name is free.
+  auto free = dir.write("free.conf", "[node]\ncontrol = \"none\"\n[actors]\n"
+                                     "control = { kind = \"echo\" }\n");
+  r = run({cli, "check", free});
+  CHECK(r.status == 0);
+}
+
 TEST_CASE("every verb has --help and a wrong verb is a usage error") {
   for (auto verb : {"run", "check", "status", "send", "ctl", "reload"}) {
     auto r = run({cli, verb, "--help"});
@@ -553,9 +573,7 @@ TEST_CASE("reload applies a changed config: stops, restarts and starts "
     auto log = node->err();
     auto from = log.find("reloading ");
     REQUIRE(from != std::string::npos);
-    auto at = [&](const std::string& needle) {
-      return log.find(needle, from);
-    };
+    auto at = [&](const std::string& needle) { return log.find(needle, from); };
     auto job_down = at("\"child\":\"job\",\"code\"");
     auto job_up = at("rl/job: started");
     auto job2_down = at("\"child\":\"job2\",\"code\"");
@@ -622,11 +640,11 @@ TEST_CASE("a Node parent hands connections to a switchboard child, which "
     "kind = \"echo\" }\n[bridges]\nparent = { kind = \"parent\", "
     "connections = \"served\" }\nserved = { kind = \"tcp\", listen = "
     "\"parent\", to = \"echo\" }\n");
-  auto r = run({"node",
-                std::string{SWITCHBOARD_SOURCE_DIR}
-                  + "/tests/helpers/handle_parent.js",
-                cli, conf, "20"},
-               ms{30000});
+  auto r = run(
+    {"node",
+     std::string{SWITCHBOARD_SOURCE_DIR} + "/tests/helpers/handle_parent.js",
+     cli, conf, "20"},
+    ms{30000});
   INFO(r.out << r.err);
   CHECK(r.status == 0);
   CHECK(r.out.find("{\"served\":20}") != std::string::npos);
