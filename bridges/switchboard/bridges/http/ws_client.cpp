@@ -269,7 +269,7 @@ private:
                   if (self == nullptr)
                     return;
                   if (!found) {
-                    self->lost(render(found.error()));
+                    self->lost(reason_of(found.error()));
                     return;
                   }
                   self->addresses_.clear();

@@ -216,7 +216,7 @@ void link::connect() {
                   self->open(
                     reinterpret_cast<const sockaddr*>(&found->front()));
                 else
-                  self->lost(render(found.error()));
+                  self->lost(reason_of(found.error()));
                 self->leave();
               });
 }

@@ -174,7 +174,7 @@ private:
                   if (g->self == nullptr)
                     return;
                   if (!found) {
-                    g->self->lost(render(found.error()));
+                    g->self->lost(reason_of(found.error()));
                     return;
                   }
                   g->self->addresses_ = std::move(*found);
