@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <switchboard/actors/builtins.hpp>
+#include <switchboard/config.hpp>
 #include <switchboard/errc.hpp>
 #include <switchboard/io_loop.hpp>
 #include <switchboard/messages.hpp>
@@ -142,6 +143,17 @@ inline int port_in_status(node_fixture& f, const std::string& name,
                           const std::string& key) {
   auto where = status_of(f, name)[key].get<std::string>();
   return std::stoi(where.substr(where.rfind(':') + 1));
+}
+
+/// What `switchboard check` finds in the config `text` (read as file
+/// `name`), with the built-in kinds.
+inline std::vector<config_error> check_config(const std::string& text,
+                                              std::string name = "c.conf") {
+  auto cfg = node_config::from_string(text, std::move(name));
+  REQUIRE(cfg);
+  kind_registry kinds;
+  REQUIRE(!actors::add_builtin_kinds(kinds));
+  return validate(*cfg, kinds);
 }
 
 } // namespace switchboard::test

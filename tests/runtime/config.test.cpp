@@ -10,16 +10,14 @@
 #include <switchboard/kinds.hpp>
 #include <switchboard/reload.hpp>
 
+#include "node_fixture.hpp"
+
 using namespace switchboard;
 
 namespace {
 
 std::vector<config_error> check(const std::string& text) {
-  auto cfg = node_config::from_string(text, "t.conf");
-  REQUIRE(cfg);
-  kind_registry kinds;
-  REQUIRE(!actors::add_builtin_kinds(kinds));
-  return validate(*cfg, kinds);
+  return test::check_config(text, "t.conf");
 }
 
 std::string dump(const std::vector<config_error>& errors) {

@@ -94,31 +94,47 @@ caf::behavior held_then_burst(metered_actor* self,
 }
 
 // Handles ints; the first waits until `go` is set, then ends the actor.
-caf::behavior held_then_quit(metered_actor* self,
-                             std::shared_future<void> go) {
+caf::behavior held_then_quit(metered_actor* self, std::shared_future<void> go) {
   return {[=](int) {
     go.wait();
     self->quit();
   }};
 }
 
+// A metered actor running `behavior` (one of the two above), counting into
+// `m`; its first message waits for `release`. The block comes before the
+// system, which awaits the actor (whose cleanup leaves `m`).
+struct held_actor {
+  template<class Behavior>
+  held_actor(const char* name, Behavior behavior) : m{name, "test"} {
+    a = sys.spawn(behavior, go.get_future().share());
+    REQUIRE(attach_metrics(a, &m));
+  }
+
+  void release() {
+    go.set_value();
+  }
+
+  actor_metrics m;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  std::promise<void> go;
+  caf::actor a;
+};
+
 } // namespace
 
 TEST_CASE("of a burst an actor handles back to back, one message in "
           "timed_every is timed, and every message is counted") {
-  // Before the system, which awaits the actor (whose cleanup leaves `m`).
-  actor_metrics m{"burst", "test"};
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  std::promise<void> go;
-  auto a = sys.spawn(held_then_burst, go.get_future().share());
-  REQUIRE(attach_metrics(a, &m));
+  held_actor h{"burst", held_then_burst};
+  auto& m = h.m;
+  auto& a = h.a;
   caf::anon_send(a, 0);
   // The first message holds the actor while the burst queues up.
   constexpr int burst = 200;
   for (int i = 1; i <= burst; ++i)
     caf::anon_send(a, i);
-  go.set_value();
+  h.release();
   CHECK(test::eventually([&] { return m.processed() == burst + 1; }));
   CHECK(m.received.load() == burst + 1);
   CHECK(m.mailbox_depth() == 0);
@@ -132,13 +148,10 @@ TEST_CASE("of a burst an actor handles back to back, one message in "
 
 TEST_CASE("messages to an actor that has exited are counted as dead letters, "
           "and those before its exit are not") {
-  actor_metrics m{"gone", "test"};
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  std::promise<void> go;
-  go.set_value();
-  auto a = sys.spawn(held_then_burst, go.get_future().share());
-  REQUIRE(attach_metrics(a, &m));
+  held_actor h{"gone", held_then_burst};
+  auto& m = h.m;
+  auto& a = h.a;
+  h.release();
   for (int i = 0; i < 3; ++i)
     caf::anon_send(a, i);
   REQUIRE(test::eventually([&] { return m.processed() == 3; }));
@@ -157,20 +170,17 @@ TEST_CASE("messages to an actor that has exited are counted as dead letters, "
 TEST_CASE("messages left in the mailbox of an actor that ends are dead "
           "letters, so its depth settles at 0, and a request among them is "
           "answered with an error") {
-  actor_metrics m{"quits", "test"};
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  std::promise<void> go;
-  auto a = sys.spawn(held_then_quit, go.get_future().share());
-  REQUIRE(attach_metrics(a, &m));
+  held_actor h{"quits", held_then_quit};
+  auto& m = h.m;
+  auto& a = h.a;
   caf::anon_send(a, 0);
   // They queue up while the first message holds the actor.
   constexpr int left = 50;
   for (int i = 1; i <= left; ++i)
     caf::anon_send(a, i);
-  caf::scoped_actor self{sys};
+  caf::scoped_actor self{h.sys};
   auto answer = self->request(a, caf::infinite, left + 1);
-  go.set_value();
+  h.release();
   bool refused = false;
   answer.receive([] {}, [&](caf::error&) { refused = true; });
   CHECK(refused);

@@ -265,16 +265,11 @@ system = { kind = "http-client" }
 }
 
 TEST_CASE("http-client: check refuses a base-url that is not http(s)") {
-  auto cfg = node_config::from_string(R"(
+  auto errors = test::check_config(R"(
 [bridges]
 web = { kind = "http-client", base-url = "ftp://example.org" }
 ok = { kind = "http-client", base-url = "https://example.org:8443/api/" }
-)",
-                                      "c.conf");
-  REQUIRE(cfg);
-  kind_registry kinds;
-  REQUIRE(!actors::add_builtin_kinds(kinds));
-  auto errors = validate(*cfg, kinds);
+)");
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].key == "bridges.web");
   CHECK(errors[0].found.find("http or https") != std::string::npos);

@@ -882,19 +882,14 @@ c = { kind = "tcp", mode = "client", connect = "localhost:)"
   f.stop_and_check();
   // Checked without a lookup: a client's host may be any name, a server's
   // listen address must be numeric.
-  auto cfg = node_config::from_string(R"(
+  auto errors = test::check_config(R"(
 [bridges]
 named = { kind = "tcp", mode = "client", connect = "db.example:7000" }
 bad-port = { kind = "tcp", mode = "client", connect = "db.example:70000" }
 listen-name = { kind = "tcp", listen = "db.example:7000", to = "x" }
 [actors]
 x = { kind = "echo" }
-)",
-                                      "c.conf");
-  REQUIRE(cfg);
-  kind_registry kinds;
-  REQUIRE(!actors::add_builtin_kinds(kinds));
-  auto errors = validate(*cfg, kinds);
+)");
   REQUIRE(errors.size() == 2);
   CHECK(errors[0].key == "bridges.bad-port");
   CHECK(errors[0].found.find("0 to 65535") != std::string::npos);

@@ -341,7 +341,7 @@ u = { kind = "udp", bind = "127.0.0.1:x" }
 }
 
 TEST_CASE("check refuses the udp and tcp entries that run would refuse") {
-  auto cfg = node_config::from_string(R"(
+  auto errors = test::check_config(R"(
 [bridges]
 u = { kind = "udp", format = "text" }
 m = { kind = "udp", bind = "127.0.0.1:0", max-frame = 70000 }
@@ -350,12 +350,7 @@ p = { kind = "udp", peer = "nohost:1" }
 ok = { kind = "udp", bind = "127.0.0.1:0" }
 [actors]
 r = { kind = "room" }
-)",
-                                      "c.conf");
-  REQUIRE(cfg);
-  kind_registry kinds;
-  REQUIRE(!actors::add_builtin_kinds(kinds));
-  auto errors = validate(*cfg, kinds);
+)");
   std::string all;
   for (auto& e : errors)
     all += e.to_string() + "\n";

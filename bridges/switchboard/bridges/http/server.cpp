@@ -346,10 +346,11 @@ public:
       set_idle(c); // lws moved on from a request without telling
     ++requests_;
     ++c.tx;
-    c.x().found = nullptr;
-    c.x().params.clear();
-    c.x().body.clear();
-    c.x().early.reset();
+    auto& x = c.x();
+    x.found = nullptr;
+    x.params.clear();
+    x.body.clear();
+    x.early.reset();
     char* uri = nullptr;
     int uri_len = 0;
     static const char* methods[] = {"GET",   "POST",   "OPTIONS", "PUT",
@@ -357,9 +358,9 @@ public:
     auto m = lws_http_get_uri_and_method(c.wsi, &uri, &uri_len);
     if (m < 0 || m >= static_cast<int>(sizeof(methods) / sizeof(*methods)))
       return fail_now(c, 400, "unsupported method");
-    c.x().method = methods[m];
-    c.x().path.assign(uri, static_cast<size_t>(uri_len));
-    c.x().origin = header_of(c.wsi, WSI_TOKEN_ORIGIN);
+    x.method = methods[m];
+    x.path.assign(uri, static_cast<size_t>(uri_len));
+    x.origin = header_of(c.wsi, WSI_TOKEN_ORIGIN);
     auto length = header_of(c.wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     uint64_t content_length = 0;
     if (!length.empty())
@@ -380,7 +381,7 @@ public:
     auto answer = [&](http_response r) {
       if (content_length == 0)
         return respond(c, std::move(r));
-      c.x().early = std::make_unique<http_response>(std::move(r));
+      x.early = std::make_unique<http_response>(std::move(r));
       c.state = conn_state::discard;
       return 0;
     };
@@ -389,17 +390,16 @@ public:
       r.close = true;
       return answer(std::move(r));
     }
-    if (c.x().method == "OPTIONS" && !opt_->cors.empty()
-        && !c.x().origin.empty()
+    if (x.method == "OPTIONS" && !opt_->cors.empty() && !x.origin.empty()
         && !header_of_name(c, "access-control-request-method:").empty())
       return answer(preflight(c));
-    if (opt_->health && c.x().path == "/health"
-        && (c.x().method == "GET" || c.x().method == "HEAD"))
+    if (opt_->health && x.path == "/health"
+        && (x.method == "GET" || x.method == "HEAD"))
       return answer(json_response(200, "{\"status\":\"ok\"}"));
-    if (dashboard_ != nullptr && is_dashboard_path(c.x().path)) {
-      if (c.x().method != "GET" && c.x().method != "HEAD") {
-        auto r = error_response(405, c.x().method + " is not allowed on "
-                                       + c.x().path + "; allowed: GET, HEAD");
+    if (dashboard_ != nullptr && is_dashboard_path(x.path)) {
+      if (x.method != "GET" && x.method != "HEAD") {
+        auto r = error_response(405, x.method + " is not allowed on " + x.path
+                                       + "; allowed: GET, HEAD");
         r.headers.emplace_back("allow", "GET, HEAD");
         return answer(std::move(r));
       }
@@ -415,7 +415,7 @@ public:
         r.headers.emplace_back("www-authenticate", "Bearer");
         return answer(std::move(r));
       }
-      if (c.x().path == "/dashboard") {
+      if (x.path == "/dashboard") {
         http_response r;
         r.status = 301;
         auto query = header_of(c.wsi, WSI_TOKEN_HTTP_URI_ARGS);
@@ -424,8 +424,7 @@ public:
         return answer(std::move(r));
       }
       if (content_length > 0)
-        return answer(
-          error_response(400, "GET " + c.x().path + " takes no body"));
+        return answer(error_response(400, "GET " + x.path + " takes no body"));
       // Not in a frame of another site; scripts, styles and the WebSocket
       // from this origin only.
       std::vector<std::pair<std::string, std::string>> extra{
@@ -440,7 +439,7 @@ public:
                              + "; Path=/dashboard; HttpOnly; SameSite=Strict"
                              + (opt_->cert_file.empty() ? "" : "; Secure"));
       return serve_file(c, opt_->dashboard_dir,
-                        c.x().path.substr(std::strlen("/dashboard")),
+                        x.path.substr(std::strlen("/dashboard")),
                         std::move(extra));
     }
     if (!opt_->token.empty() && !authorized(c)) {
@@ -448,14 +447,14 @@ public:
       r.headers.emplace_back("www-authenticate", "Bearer");
       return answer(std::move(r));
     }
-    if (opt_->status && c.x().path == "/status"
-        && (c.x().method == "GET" || c.x().method == "HEAD")) {
+    if (opt_->status && x.path == "/status"
+        && (x.method == "GET" || x.method == "HEAD")) {
       if (content_length > 0)
         return answer(error_response(400, "GET /status takes no body"));
       return serve_status(c);
     }
-    if (opt_->metrics && c.x().path == "/metrics"
-        && (c.x().method == "GET" || c.x().method == "HEAD")) {
+    if (opt_->metrics && x.path == "/metrics"
+        && (x.method == "GET" || x.method == "HEAD")) {
       if (content_length > 0)
         return answer(error_response(400, "GET /metrics takes no body"));
       http_response r;
@@ -463,13 +462,13 @@ public:
       r.body = node_.metrics().prometheus();
       return answer(std::move(r));
     }
-    auto hit = match(opt_->routes, c.x().method, c.x().path);
+    auto hit = match(opt_->routes, x.method, x.path);
     if (hit.found != nullptr) {
-      c.x().found = hit.found;
-      c.x().params = std::move(hit.params);
+      x.found = hit.found;
+      x.params = std::move(hit.params);
       if (content_length > 0) {
         c.state = conn_state::body;
-        c.x().body.reserve(content_length);
+        x.body.reserve(content_length);
         return 0;
       }
       return dispatch(c);
@@ -478,17 +477,16 @@ public:
       auto allow = std::string{};
       for (auto& a : hit.allowed)
         allow += (allow.empty() ? "" : ", ") + a;
-      auto r = error_response(405, c.x().method + " is not allowed on "
-                                     + c.x().path + "; allowed: " + allow);
+      auto r = error_response(405, x.method + " is not allowed on " + x.path
+                                     + "; allowed: " + allow);
       r.headers.emplace_back("allow", allow);
       return answer(std::move(r));
     }
-    if (!opt_->static_dir.empty()
-        && (c.x().method == "GET" || c.x().method == "HEAD")
+    if (!opt_->static_dir.empty() && (x.method == "GET" || x.method == "HEAD")
         && content_length == 0)
-      return serve_file(c, opt_->static_dir, c.x().path, {});
+      return serve_file(c, opt_->static_dir, x.path, {});
     return answer(
-      error_response(404, "no route for " + c.x().method + " " + c.x().path));
+      error_response(404, "no route for " + x.method + " " + x.path));
   }
 
   // LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the request upgrade.
@@ -498,14 +496,15 @@ public:
       return -1;
     ++requests_;
     ++c.tx;
+    auto& x = c.x();
     char* uri = nullptr;
     int uri_len = 0;
     if (lws_http_get_uri_and_method(c.wsi, &uri, &uri_len) < 0)
       return -1;
-    c.x().method = "GET";
-    c.x().path.assign(uri != nullptr ? uri : "", static_cast<size_t>(uri_len));
-    c.x().origin.clear();
-    if (dashboard_ != nullptr && c.x().path == "/dashboard/live") {
+    x.method = "GET";
+    x.path.assign(uri != nullptr ? uri : "", static_cast<size_t>(uri_len));
+    x.origin.clear();
+    if (dashboard_ != nullptr && x.path == "/dashboard/live") {
       bool from_query = false;
       if (!stopping_ && dashboard_host(c) && same_origin(c)
           && dashboard_authorized(c, from_query)) {
@@ -527,7 +526,7 @@ public:
     if (ws_ == nullptr)
       return -1;
     std::string why;
-    auto status = ws_->check_upgrade(c.wsi, c.x().path, why);
+    auto status = ws_->check_upgrade(c.wsi, x.path, why);
     if (status == 0)
       return 0;
     auto r = error_response(status, why);
